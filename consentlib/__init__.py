@@ -1,0 +1,22 @@
+"""consentlib: keep visitors' privacy choices at the HTTP layer.
+
+The public names are re-exported here; ``consentlib.flask`` is imported only by
+Flask users.
+"""
+from consentlib.consent import Consent
+from consentlib.errors import ConfigurationError, ConsentError, StoreUnavailable
+from consentlib.middleware import ConsentMiddleware
+from consentlib.policy import Beacon, Category, Cookie, Policy
+
+__all__ = [
+    "Beacon",
+    "Category",
+    "ConfigurationError",
+    "Consent",
+    "ConsentError",
+    "ConsentMiddleware",
+    "Cookie",
+    "Policy",
+    "StoreUnavailable",
+]
+__version__ = "0.1.0.dev0"

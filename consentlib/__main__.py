@@ -1,0 +1,3 @@
+from consentlib.cli import main
+
+raise SystemExit(main())

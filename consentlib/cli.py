@@ -1,0 +1,120 @@
+"""The ``consentlib`` command (also ``python -m consentlib``)."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from datetime import datetime, timedelta, timezone
+from html import escape
+
+from consentlib.errors import ConsentError
+from consentlib.policy import Policy
+
+
+def _load_policy(spec: str) -> Policy:
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise SystemExit(f"--policy must look like 'package.module:POLICY', not {spec!r}.")
+    try:
+        policy = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise SystemExit(f"Cannot load policy {spec!r}: {exc}") from exc
+    if not isinstance(policy, Policy):
+        raise SystemExit(f"{spec!r} is a {type(policy).__name__}, not a consentlib.Policy.")
+    return policy
+
+
+def _date(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-01 or 2026-11-01T12:00:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _receipts_export(args) -> int:
+    from consentlib.store import open_store
+
+    for receipt in open_store(args.store).receipts(consent_id=args.id, since=args.since):
+        sys.stdout.write(json.dumps(receipt, sort_keys=True) + "\n")
+    return 0
+
+
+def _receipts_prune(args) -> int:
+    from consentlib.store import open_store
+
+    before = datetime.now(timezone.utc) - timedelta(days=args.older_than)
+    removed = open_store(args.store).prune_receipts(before=before)
+    print(f"removed {removed} receipt(s) older than {args.older_than} day(s)")
+    return 0
+
+
+def _cookies(args) -> int:
+    if args.undeclared:
+        if not args.store:
+            raise SystemExit("--undeclared needs --store URL (the store the middleware writes to).")
+        from consentlib.store import open_store
+
+        rows = open_store(args.store).undeclared_cookies()
+        if args.format == "json":
+            print(json.dumps(rows, indent=2))
+        else:
+            for row in rows:
+                print(f"{row['name']}\tseen {row['count']} time(s), first {row['first_seen']}, last {row['last_seen']}")
+        return 0
+    if not args.policy:
+        raise SystemExit("consentlib cookies needs --policy MOD:ATTR (or --undeclared --store URL).")
+    policy = _load_policy(args.policy)
+    rows = [
+        {"name": c.name, "category": c.category, "purpose": c.purpose, "lifetime": c.lifetime}
+        for c in policy.cookies
+    ]
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+    elif args.format == "html":
+        cells = "".join(
+            f"<tr><td>{escape(r['name'])}</td><td>{escape(r['category'])}</td>"
+            f"<td>{escape(r['purpose'])}</td><td>{escape(r['lifetime'])}</td></tr>\n"
+            for r in rows
+        )
+        print(f"<table>\n<tr><th>Name</th><th>Category</th><th>Purpose</th><th>Lifetime</th></tr>\n{cells}</table>")
+    else:
+        print("| Name | Category | Purpose | Lifetime |\n|---|---|---|---|")
+        for r in rows:
+            print(f"| `{r['name']}` | {r['category']} | {r['purpose']} | {r['lifetime']} |")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="consentlib", description="Keep visitors' privacy choices at the HTTP layer.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    receipts = commands.add_parser("receipts", help="export or prune consent receipts")
+    receipt_commands = receipts.add_subparsers(dest="receipts_command", required=True)
+    export = receipt_commands.add_parser("export", help="receipts as JSON Lines on stdout")
+    export.add_argument("--store", required=True, help="store URL, e.g. sqlite:///consent.db")
+    export.add_argument("--id", help="only this consent id")
+    export.add_argument("--since", type=_date, help="only receipts from this date on (UTC)")
+    export.set_defaults(handler=_receipts_export)
+    prune = receipt_commands.add_parser("prune", help="delete receipts past their retention")
+    prune.add_argument("--store", required=True)
+    prune.add_argument("--older-than", type=int, required=True, metavar="DAYS")
+    prune.set_defaults(handler=_receipts_prune)
+
+    cookies = commands.add_parser("cookies", help="the cookie declaration table, or undeclared cookies seen")
+    cookies.add_argument("--policy", metavar="MOD:ATTR")
+    cookies.add_argument("--format", choices=("md", "html", "json"), default="md")
+    cookies.add_argument("--undeclared", action="store_true", help="list cookies the app set without a declaration")
+    cookies.add_argument("--store", help="store URL, with --undeclared")
+    cookies.set_defaults(handler=_cookies)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ConsentError as exc:
+        print(f"consentlib: {exc}", file=sys.stderr)
+        return 3

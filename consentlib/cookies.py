@@ -1,0 +1,85 @@
+"""Cookie gating: which ``Set-Cookie`` lines leave, which ``Cookie`` pairs arrive.
+
+Cookies are matched by name against the policy (exact declaration first, then globs).
+A cookie the policy does not declare belongs to no category a visitor could grant, so
+it is treated as non-necessary and never passes (fail closed).
+"""
+from __future__ import annotations
+
+from werkzeug.http import dump_cookie
+
+from consentlib.policy import Policy
+
+UNDECLARED = ""  # the "category" of a cookie the policy does not declare
+_CACHE_LIMIT = 4096
+
+
+class CookieGate:
+    """Answers "which category is cookie X?" fast, and rewrites cookie headers."""
+
+    def __init__(self, policy: Policy, own_cookie: str) -> None:
+        self.policy = policy
+        self.own_cookie = own_cookie
+        self._required = policy.required
+        # Cookie names come from the app and from visitors' Cookie headers; the cache is
+        # bounded so a visitor sending random names cannot grow it without end.
+        self._categories: dict[str, str] = {}
+
+    def category_of(self, name: str) -> str:
+        """The declared category of cookie ``name``, or :data:`UNDECLARED`."""
+        try:
+            return self._categories[name]
+        except KeyError:
+            pass
+        declared = self.policy.cookie(name)
+        category = declared.category if declared is not None else UNDECLARED
+        if len(self._categories) >= _CACHE_LIMIT:
+            self._categories.clear()
+        self._categories[name] = category
+        return category
+
+    def is_passed(self, name: str, granted: frozenset[str]) -> bool:
+        return name == self.own_cookie or self.category_of(name) in granted
+
+    def filter_request_cookies(self, header: str, granted: frozenset[str]) -> tuple[str, list[str]]:
+        """The ``Cookie`` header without pairs the visitor did not consent to.
+
+        Returns the new header and the names of declared cookies that were removed
+        (the browser still holds them, so the response should expire them).
+        """
+        kept: list[str] = []
+        refused: list[str] = []
+        changed = False
+        for part in header.split(";"):
+            pair = part.strip()
+            if not pair:
+                changed = True
+                continue
+            name = pair.partition("=")[0].strip()
+            if self.is_passed(name, granted):
+                kept.append(pair)
+            else:
+                changed = True
+                if self.category_of(name) != UNDECLARED and name not in refused:
+                    refused.append(name)
+        return ("; ".join(kept) if changed else header), refused
+
+    def expiry_header(self, name: str, *, secure: bool) -> str:
+        """A ``Set-Cookie`` that deletes ``name`` where the policy says it was set.
+
+        RFC 6265 §5.3: a cookie is only replaced by one with the same name, domain and
+        path, so the declared path and domain are used; Max-Age=0 expires it at once.
+        """
+        declared = self.policy.cookie(name)
+        path = declared.path if declared else "/"
+        domain = declared.domain if declared else None
+        # RFC 6265bis §4.1.3: __Secure-/__Host- cookies are only accepted with Secure.
+        secure = secure or name.startswith(("__Secure-", "__Host-"))
+        return dump_cookie(name, "", max_age=0, path=path, domain=domain, secure=secure)
+
+
+def set_cookie_name(value: str) -> str:
+    """The cookie name of a ``Set-Cookie`` value (RFC 6265 §5.2: up to the first '=')."""
+    name, sep, _ = value.partition(";")[0].partition("=")
+    # Without '=', the name is empty (RFC 6265 §5.2 step 5); such a line is undeclared.
+    return name.strip() if sep else ""

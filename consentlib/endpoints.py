@@ -1,0 +1,313 @@
+"""The consent endpoints of the HTTP contract (DESIGN.md), answered by the middleware.
+
+GET   {prefix}              the visitor's state as JSON
+POST  {prefix}              record a choice (form or JSON)
+GET   {prefix}preferences   the no-JavaScript preferences form
+GET   {prefix}receipts      this visitor's receipts (GDPR Art 7(1) proof, Art 15 access)
+GET   {prefix}banner.*      the banner's assets
+GET   /.well-known/gpc.json the site's GPC support statement
+"""
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request
+
+from consentlib import pages, static
+from consentlib.consent import Consent, new_consent_id
+from consentlib.cookies import UNDECLARED
+from consentlib.errors import StoreUnavailable
+from consentlib.receipts import build_receipt
+
+if TYPE_CHECKING:
+    from consentlib.middleware import ConsentMiddleware
+
+_FORM_ACTIONS = ("accept_all", "reject_all", "save", "withdraw")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+class BadChoice(Exception):
+    """A posted choice that cannot be recorded; the message goes to the client (400)."""
+
+
+class Endpoints:
+    def __init__(self, site: ConsentMiddleware) -> None:
+        self.site = site
+        self.policy = site.policy
+
+    def __call__(self, environ: dict, start_response, consent: Consent, path: str):
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == "/.well-known/gpc.json":
+            route = "gpc"
+        else:
+            route = path[len(self.site.prefix):]
+        try:
+            if route == "":
+                if method == "POST":
+                    return self.record(environ, start_response, consent)
+                return self._get_only(environ, start_response, method, "GET, HEAD, POST", self.state_response, consent)
+            if route == "preferences":
+                return self._get_only(environ, start_response, method, "GET, HEAD", self.preferences, consent)
+            if route == "receipts":
+                return self._get_only(environ, start_response, method, "GET, HEAD", self.receipts, consent)
+            if route == "gpc":
+                return self._get_only(environ, start_response, method, "GET, HEAD", self.gpc_json, consent)
+            asset = static.lookup(route)
+            if asset is not None:
+                return self._get_only(environ, start_response, method, "GET, HEAD", asset.respond, consent)
+        except StoreUnavailable:
+            return respond(environ, start_response, 503, {
+                "error": "The consent store is unavailable, so nothing was read or recorded. Try again shortly."
+            })
+        return respond(environ, start_response, 404, {"error": f"No consent endpoint at {path}."})
+
+    def _get_only(self, environ, start_response, method, allow, handler, consent):
+        if method not in ("GET", "HEAD"):
+            return respond(environ, start_response, 405, {"error": f"Use {allow} here."}, headers=[("Allow", allow)])
+        return handler(environ, start_response, consent)
+
+    # -- state -------------------------------------------------------------------------------
+
+    def state(self, consent: Consent) -> dict[str, Any]:
+        return {
+            "revision": self.policy.revision,
+            "decided": consent.decided,
+            "granted": sorted(consent.granted),
+            "gpc": consent.gpc,
+            "dnt": consent.dnt,
+            "minor": consent.minor,
+            "categories": [
+                {"name": c.name, "label": c.label, "description": c.description, "required": c.required, "gpc": c.gpc}
+                for c in self.policy.categories
+            ],
+        }
+
+    def state_response(self, environ, start_response, consent):
+        return respond(environ, start_response, 200, self.state(consent), headers=[("Vary", "Cookie, Sec-GPC")])
+
+    def gpc_json(self, environ, start_response, consent):
+        body: dict[str, Any] = {"gpc": True}
+        if self.site.gpc_last_update:
+            body["lastUpdate"] = self.site.gpc_last_update
+        return respond(environ, start_response, 200, body, cache="public, max-age=86400")
+
+    def receipts(self, environ, start_response, consent):
+        found = self.site.store.receipts(consent_id=consent.consent_id) if consent.consent_id else []
+        return respond(environ, start_response, 200, {"consent_id": consent.consent_id, "receipts": found},
+                       headers=[("Vary", "Cookie")])
+
+    def preferences(self, environ, start_response, consent):
+        next_path = safe_next(environ, Request(environ).args.get("next"))
+        html = pages.preferences_page(self.policy, consent, action=self.site.prefix, next_path=next_path)
+        return respond_html(environ, start_response, 200, html)
+
+    # -- recording a choice ----------------------------------------------------------------------
+
+    def record(self, environ, start_response, consent: Consent):
+        refusal = cross_origin_refusal(environ, self.site.trusted_origins)
+        if refusal:
+            return respond(environ, start_response, 403, {"error": refusal})
+        request = Request(environ)
+        request.max_content_length = self.site.max_body
+        request.max_form_memory_size = self.site.max_body
+        request.max_form_parts = 200
+        is_json = request.mimetype == "application/json"
+        if not is_json and request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            return respond(environ, start_response, 415, {
+                "error": "Post a form (application/x-www-form-urlencoded) or JSON (application/json)."
+            })
+        try:
+            if request.content_length is not None and request.content_length > self.site.max_body:
+                return respond(environ, start_response, 413, {
+                    "error": f"The request body is over {self.site.max_body} bytes; a choice needs far less."
+                })
+            chosen, method = self._parse_json(request) if is_json else self._parse_form(request)
+        except BadChoice as exc:
+            return respond(environ, start_response, 400, {"error": str(exc)})
+        except HTTPException as exc:
+            code = exc.code or 400
+            return respond(environ, start_response, code, {"error": exc.description or "The request body could not be read."})
+
+        if consent.gpc or (consent.dnt and self.site.honour_dnt):
+            # GPC wins over an opt-in made while the signal is on (11 CCR §7025(c)).
+            chosen -= self.policy.gpc_categories
+        granted = chosen | self.policy.required
+        consent_id = consent.consent_id or new_consent_id()
+        receipt = build_receipt(
+            policy=self.policy,
+            consent_id=consent_id,
+            granted=granted,
+            previously_granted=consent.granted if consent.decided else frozenset(),
+            method=method,
+            gpc=consent.gpc,
+            dnt=consent.dnt,
+            lifetime=self.site.cookie.lifetime,
+            ip=environ.get("REMOTE_ADDR"),
+            user_agent=environ.get("HTTP_USER_AGENT"),
+        )
+        # Store first, cookie second: a choice is never reported as saved unless it is.
+        self.site.store.add_receipt(receipt)
+        value = self.site.cookie.dumps(
+            revision=self.policy.revision, categories=granted, consent_id=consent_id, decided_at=int(time.time())
+        )
+        headers = [("Set-Cookie", self.site.consent_set_cookie(environ, value))]
+        headers += self._expire_withdrawn(environ, granted)
+        new_consent = Consent(True, granted, granted, consent_id, self.policy.revision, int(time.time()),
+                              consent.gpc, consent.dnt)
+        if is_json:
+            return respond(environ, start_response, 200, self.state(new_consent), headers=headers)
+        location = safe_next(environ, request.form.get("next"))
+        # Absolute, from this request's own origin: the path was checked to be local.
+        headers.append(("Location", site_origin(environ) + location))
+        return respond_html(environ, start_response, 303, pages.redirect_page(location), headers=headers)
+
+    def _parse_json(self, request: Request) -> tuple[frozenset[str], str]:
+        try:
+            data = json.loads(request.get_data(cache=False))
+        except (ValueError, UnicodeDecodeError):
+            raise BadChoice('The body is not valid JSON; send {"categories": ["analytics", ...]}.') from None
+        if not isinstance(data, dict) or not isinstance(data.get("categories"), list):
+            raise BadChoice('Send a JSON object with a "categories" list, e.g. {"categories": ["analytics"]}.')
+        method = data.get("method", "api")
+        if method not in ("banner", "api"):
+            raise BadChoice('"method" must be "banner" or "api".')
+        return self._known(data["categories"]), method
+
+    def _parse_form(self, request: Request) -> tuple[frozenset[str], str]:
+        action = request.form.get("action")
+        if action is None:
+            raise BadChoice(f"Say what to record: send action= one of {', '.join(_FORM_ACTIONS)}.")
+        if action not in _FORM_ACTIONS:
+            raise BadChoice(f"Unknown action {action[:40]!r}; use one of: {', '.join(_FORM_ACTIONS)}.")
+        if action == "accept_all":
+            return frozenset(self.policy.category_names), "form"
+        if action in ("reject_all", "withdraw"):
+            return frozenset(), "withdraw" if action == "withdraw" else "form"
+        return self._known(request.form.getlist("category")), "form"
+
+    def _known(self, names: list) -> frozenset[str]:
+        if len(names) > 100:
+            raise BadChoice("Too many categories in one choice.")
+        for name in names:
+            if not isinstance(name, str):
+                raise BadChoice(f"Category names must be strings, not {type(name).__name__}.")
+            if self.policy.category(name) is None:
+                known = ", ".join(self.policy.category_names)
+                raise BadChoice(f"Unknown category {name[:40]!r}; this site's categories are: {known}.")
+        return frozenset(names)
+
+    def _expire_withdrawn(self, environ, granted: frozenset[str]) -> list[tuple[str, str]]:
+        header = environ.get("HTTP_COOKIE") or ""
+        secure = self.site._secure(environ)
+        gate = self.site.gate
+        out, seen = [], set()
+        for part in header.split(";"):
+            name = part.strip().partition("=")[0].strip()
+            if not name or name in seen:
+                continue
+            seen.add(name)
+            category = gate.category_of(name)
+            if category != UNDECLARED and category not in granted:
+                out.append(("Set-Cookie", gate.expiry_header(name, secure=secure)))
+        return out
+
+
+# -- request checks --------------------------------------------------------------------------
+
+
+def site_origin(environ: dict) -> str:
+    scheme = environ.get("wsgi.url_scheme", "http")
+    host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
+    return normalise_origin(f"{scheme}://{host}")
+
+
+def normalise_origin(origin: str) -> str:
+    origin = origin.strip().lower().rstrip("/")
+    scheme, _, rest = origin.partition("://")
+    host, _, port = rest.rpartition(":") if ":" in rest and not rest.endswith("]") else (rest, "", "")
+    if port and _DEFAULT_PORTS.get(scheme) == port:
+        return f"{scheme}://{host}"
+    return origin
+
+
+def cross_origin_refusal(environ: dict, trusted: frozenset[str]) -> str | None:
+    """Why a state-changing request must be refused as cross-site forgery, or None.
+
+    Fetch Metadata first (browsers send ``Sec-Fetch-Site``); then ``Origin``. A client
+    that sends neither (curl, a server-side API call) is not a browser acting for a
+    visitor on another site, so it passes.
+    """
+    fetch_site = environ.get("HTTP_SEC_FETCH_SITE")
+    if fetch_site in ("cross-site", "same-site"):
+        origin = environ.get("HTTP_ORIGIN")
+        if not (origin and normalise_origin(origin) in trusted):
+            return "Consent can only be given on this site's own pages (cross-site request refused)."
+    origin = environ.get("HTTP_ORIGIN")
+    if origin is not None:
+        normal = normalise_origin(origin)
+        if normal != site_origin(environ) and normal not in trusted:
+            return f"Consent can only be given on this site's own pages; origin {origin[:100]!r} is not this site."
+    return None
+
+
+def safe_next(environ: dict, target: str | None) -> str:
+    """A same-site path to go back to: ``next`` if it is one, else the Referer's, else '/'."""
+    for candidate in (target, _referer_path(environ)):
+        if candidate and _is_local_path(candidate):
+            return candidate
+    return "/"
+
+
+def _is_local_path(target: str) -> bool:
+    if len(target) > 2000 or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return False
+    if any(ord(ch) < 0x21 or ch == "\\" for ch in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
+def _referer_path(environ: dict) -> str | None:
+    referer = environ.get("HTTP_REFERER")
+    if not referer:
+        return None
+    try:
+        parts = urlsplit(referer)
+    except ValueError:
+        return None
+    if normalise_origin(f"{parts.scheme}://{parts.netloc}") != site_origin(environ):
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+# -- responses ---------------------------------------------------------------------------------
+
+
+def respond(environ, start_response, status: int, body: Any, *, headers=(), cache: str = "no-store"):
+    data = json.dumps(body, separators=(",", ":")).encode()
+    return _send(environ, start_response, status, "application/json", data, headers, cache)
+
+
+def respond_html(environ, start_response, status: int, html: str, *, headers=()):
+    return _send(environ, start_response, status, "text/html; charset=utf-8", html.encode(), headers, "no-store")
+
+
+_REASONS = {200: "OK", 303: "See Other", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+            405: "Method Not Allowed", 413: "Content Too Large", 415: "Unsupported Media Type",
+            503: "Service Unavailable"}
+
+
+def _send(environ, start_response, status, content_type, data, headers, cache):
+    response_headers = [
+        ("Content-Type", content_type),
+        ("Content-Length", str(len(data))),
+        ("Cache-Control", cache),
+        ("X-Content-Type-Options", "nosniff"),
+        *headers,
+    ]
+    start_response(f"{status} {_REASONS.get(status, 'Error')}", response_headers)
+    return [] if environ.get("REQUEST_METHOD") == "HEAD" else [data]

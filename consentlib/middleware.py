@@ -1,0 +1,242 @@
+"""ConsentMiddleware: the WSGI wrapper that enforces a visitor's consent.
+
+On every request it reads the signed consent cookie (and ``Sec-GPC``), removes from
+the incoming ``Cookie`` header what the visitor did not consent to, answers blocked
+beacons itself, and drops from the response every ``Set-Cookie`` line the consent does
+not cover. Its own endpoints (``/_consent/...``) are answered without calling the app.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from consentlib.consent import COOKIE_NAME, DEFAULT_LIFETIME, Consent, ConsentCookie, CookiePayload
+from consentlib.cookies import UNDECLARED, CookieGate, set_cookie_name
+from consentlib.errors import ConfigurationError, StoreUnavailable
+from consentlib.pixel import untrackable_response, wants_image
+from consentlib.policy import Policy
+from consentlib.store import Store, open_store
+
+log = logging.getLogger("consentlib")
+
+ENVIRON_KEY = "consentlib.consent"
+GPC_WELL_KNOWN = "/.well-known/gpc.json"
+
+
+class ConsentMiddleware:
+    """Wrap a WSGI ``app`` so that only what ``policy`` and the visitor allow gets through.
+
+    Security consequences of the options:
+
+    ``secret_key``
+        Keys newest first. Anyone with a key can forge any visitor's consent; rotate by
+        putting a new key first and dropping the old one after the cookie lifetime.
+    ``secure``
+        ``None`` marks the consent cookie ``Secure`` when the request came over https
+        (``wsgi.url_scheme``). Behind a TLS-terminating proxy that does not pass the
+        scheme, set ``True``. ``X-Forwarded-Proto`` is never trusted here.
+    ``trusted_origins``
+        Extra origins (``"https://www.example.com"``) whose pages may post choices.
+        Every origin listed can change your visitors' consent.
+    ``honour_dnt``
+        ``DNT: 1`` is always recorded; with ``True`` it also denies ``gpc`` categories
+        like a GPC signal does (LG Berlin 16 O 420/19 held DNT to be a valid objection).
+    """
+
+    def __init__(
+        self,
+        app: Callable,
+        policy: Policy,
+        *,
+        secret_key: str | bytes | Sequence[str | bytes],
+        store: str | Store = "sqlite:///consent.db",
+        prefix: str = "/_consent/",
+        lifetime: int = DEFAULT_LIFETIME,
+        secure: bool | None = None,
+        trusted_origins: Iterable[str] = (),
+        honour_dnt: bool = False,
+        gpc_last_update: str | None = None,
+        max_body: int = 16 * 1024,
+        etag_body_limit: int = 1 << 20,
+    ) -> None:
+        if not isinstance(policy, Policy):
+            raise ConfigurationError(f"ConsentMiddleware needs a consentlib.Policy, not {policy!r}.")
+        if not (isinstance(prefix, str) and prefix.startswith("/") and prefix.endswith("/") and len(prefix) > 2):
+            raise ConfigurationError(f"prefix must start and end with '/', like '/_consent/', not {prefix!r}.")
+        if not isinstance(max_body, int) or max_body < 1024:
+            raise ConfigurationError(f"max_body must be an integer of at least 1024 bytes, not {max_body!r}.")
+        self.app = app
+        self.policy = policy
+        self.cookie = ConsentCookie(secret_key, lifetime=lifetime)
+        self.store = open_store(store)
+        self.prefix = prefix
+        self.secure = secure
+        self.trusted_origins = frozenset(o.rstrip("/").lower() for o in trusted_origins)
+        self.honour_dnt = honour_dnt
+        self.gpc_last_update = gpc_last_update
+        self.max_body = max_body
+        self.gate = CookieGate(policy, COOKIE_NAME)
+        self._required = policy.required
+        self._gpc_categories = policy.gpc_categories
+        self._names = frozenset(policy.category_names)
+        self._warned_undeclared: set[str] = set()
+        self._inner = self._build_inner(app, etag_body_limit)
+
+        from consentlib.endpoints import Endpoints
+
+        self.endpoints = Endpoints(self)
+
+    def _build_inner(self, app: Callable, etag_body_limit: int) -> Callable:
+        if self.policy.etags is None:
+            return app
+        from consentlib.etag import ETagFirewall
+
+        category = self.policy.etags
+        return ETagFirewall(
+            app,
+            applies=lambda environ: category not in environ[ENVIRON_KEY].granted,
+            max_body=etag_body_limit,
+        )
+
+    # -- reading the visitor's consent --------------------------------------------------
+
+    def read_consent(self, environ: dict) -> tuple[Consent, CookiePayload | None]:
+        """The visitor's consent on this request, and the verified cookie payload.
+
+        Anything that is not a genuine, current cookie is "undecided": never an error.
+        """
+        gpc = environ.get("HTTP_SEC_GPC") == "1"  # GPC spec: only the exact value "1" counts.
+        dnt = environ.get("HTTP_DNT") == "1"
+        payload = self._verified_payload(environ.get("HTTP_COOKIE"))
+        denied = self._gpc_categories if (gpc or (dnt and self.honour_dnt)) else frozenset()
+        if payload is not None and self.cookie.is_current(payload, self.policy):
+            chosen = payload.categories & self._names
+            granted = (self._required | chosen) - denied
+            return Consent(True, granted, chosen, payload.consent_id, payload.revision, payload.decided_at, gpc, dnt), payload
+        consent_id = payload.consent_id if payload is not None else None
+        return Consent(False, self._required, frozenset(), consent_id, self.policy.revision, None, gpc, dnt), payload
+
+    def _verified_payload(self, header: str | None) -> CookiePayload | None:
+        if not header or COOKIE_NAME not in header:
+            return None
+        for part in header.split(";"):
+            name, sep, value = part.strip().partition("=")
+            if sep and name == COOKIE_NAME:
+                # A browser may hold several (other paths); the most specific comes first.
+                payload = self.cookie.verify(value.strip('"'))
+                if payload is not None:
+                    return payload
+        return None
+
+    # -- serving ------------------------------------------------------------------------
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        consent, payload = self.read_consent(environ)
+        environ[ENVIRON_KEY] = consent
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(self.prefix) or path == GPC_WELL_KNOWN:
+            return self.endpoints(environ, start_response, consent, path)
+
+        granted = consent.granted
+        if self.policy.beacons:
+            beacon = self.policy.beacon(path)
+            if beacon is not None and beacon.category not in granted:
+                # ePrivacy Art 5(3): a beacon hit reads the device; without consent the
+                # app must not even see it. Answer with nothing that can track.
+                return untrackable_response(environ, start_response, image=wants_image(environ))
+
+        extra: list[tuple[str, str]] = []
+        header = environ.get("HTTP_COOKIE")
+        if header:
+            filtered, refused = self.gate.filter_request_cookies(header, granted)
+            if filtered is not header:
+                environ["HTTP_COOKIE"] = filtered
+            secure = self._secure(environ)
+            # The browser still holds cookies the visitor no longer allows (a withdrawal,
+            # a GPC signal, a new revision): expire them so they stop travelling.
+            extra.extend(("Set-Cookie", self.gate.expiry_header(name, secure=secure)) for name in refused)
+        if payload is not None and payload.key_index and consent.decided:
+            # Signed with an older key: re-sign with the newest so the old key can retire.
+            extra.append(("Set-Cookie", self.consent_set_cookie(environ, self.cookie.resign(payload))))
+        return self._inner(environ, self._gated_start_response(start_response, granted, extra))
+
+    def _gated_start_response(self, start_response: Callable, granted: frozenset[str], extra: list) -> Callable:
+        category_of = self.gate.category_of
+        required = self._required
+        gpc_categories = self._gpc_categories
+
+        def gated(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
+            kept = []
+            vary = bool(extra)
+            vary_gpc = False
+            for item in headers:
+                if item[0].lower() != "set-cookie":
+                    kept.append(item)
+                    continue
+                name = set_cookie_name(item[1])
+                category = category_of(name)
+                if category in required:
+                    kept.append(item)
+                    continue
+                # RFC 9110 §12.5.5: this line's presence depends on the consent cookie.
+                vary = True
+                if category in gpc_categories:
+                    vary_gpc = True
+                if category in granted:
+                    kept.append(item)
+                elif category == UNDECLARED:
+                    self._note_undeclared(name)
+            kept.extend(extra)
+            if vary:
+                add_vary(kept, ("Cookie", "Sec-GPC") if vary_gpc else ("Cookie",))
+            return start_response(status, kept, exc_info) if exc_info else start_response(status, kept)
+
+        return gated
+
+    def _note_undeclared(self, name: str) -> None:
+        if name in self._warned_undeclared:
+            return
+        self._warned_undeclared.add(name)
+        log.warning(
+            "consentlib blocked cookie %r: the policy does not declare it, so it counts as "
+            "non-necessary. Declare it, e.g. Cookie(%r, 'analytics', purpose='...'), in your Policy.",
+            name,
+            name,
+        )
+        try:
+            self.store.note_undeclared_cookie(name)
+        except StoreUnavailable:
+            log.exception("consentlib could not record undeclared cookie %r", name)
+
+    # -- helpers shared with the endpoints ---------------------------------------------------
+
+    def _secure(self, environ: dict) -> bool:
+        return self.secure if self.secure is not None else environ.get("wsgi.url_scheme") == "https"
+
+    def consent_set_cookie(self, environ: dict, value: str) -> str:
+        from werkzeug.http import dump_cookie
+
+        # Not HttpOnly: the banner reads the payload, which holds no secret; the
+        # signature is what makes it unforgeable.
+        return dump_cookie(
+            COOKIE_NAME,
+            value,
+            max_age=self.cookie.lifetime,
+            path="/",
+            secure=self._secure(environ),
+            samesite="Lax",
+        )
+
+
+def add_vary(headers: list[tuple[str, str]], fields: Iterable[str]) -> None:
+    """Add ``fields`` to the response's Vary, once each, unless it is already ``*``."""
+    present: set[str] = set()
+    for name, value in headers:
+        if name.lower() == "vary":
+            present.update(token.strip().lower() for token in value.split(","))
+    if "*" in present:
+        return
+    missing = [f for f in fields if f.lower() not in present]
+    if missing:
+        headers.append(("Vary", ", ".join(missing)))

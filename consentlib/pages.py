@@ -1,0 +1,68 @@
+"""Server-rendered HTML: the no-JavaScript preferences form (Principle 3: works without JS).
+
+No inline style or script, so the pages work under a strict Content-Security-Policy.
+"""
+from __future__ import annotations
+
+from html import escape
+
+from consentlib.consent import Consent
+from consentlib.policy import Policy
+
+GPC_HONOURED = "Global Privacy Control signal honored"
+
+
+def category_fields(policy: Policy, consent: Consent) -> str:
+    """One checkbox per category: required ones on and locked, none pre-ticked otherwise."""
+    rows = []
+    for category in policy.categories:
+        locked_off = consent.gpc and category.gpc
+        checked = category.required or (category.name in consent.granted and not locked_off)
+        attrs = ' checked' if checked else ''
+        if category.required or locked_off:
+            attrs += ' disabled'
+        note = ""
+        if category.required:
+            note = " <small>(always on: strictly necessary)</small>"
+        elif locked_off:
+            note = f" <small>({GPC_HONOURED})</small>"
+        field_id = f"consent-category-{category.name}"
+        rows.append(
+            f'<p><input type="checkbox" name="category" value="{escape(category.name)}" id="{field_id}"{attrs}> '
+            f'<label for="{field_id}"><strong>{escape(category.label)}</strong>{note}</label>'
+            + (f'<br><span>{escape(category.description)}</span>' if category.description else "")
+            + "</p>"
+        )
+    return "\n".join(rows)
+
+
+def choice_form(policy: Policy, consent: Consent, *, action: str, next_path: str) -> str:
+    """The choice form, for the preferences page and for sites' own pages."""
+    return f"""<form method="post" action="{escape(action)}" class="consent-form">
+<input type="hidden" name="next" value="{escape(next_path)}">
+<fieldset><legend>Cookie categories</legend>
+{category_fields(policy, consent)}
+</fieldset>
+<p><button type="submit" name="action" value="accept_all">Accept all</button>
+<button type="submit" name="action" value="reject_all">Reject all</button>
+<button type="submit" name="action" value="save">Save my choices</button></p>
+</form>"""
+
+
+def preferences_page(policy: Policy, consent: Consent, *, action: str, next_path: str) -> str:
+    status = "You have made a choice; you can change it at any time." if consent.decided else "You have not made a choice yet: nothing optional is on."
+    gpc = f"<p><strong>{GPC_HONOURED}.</strong></p>" if consent.gpc else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Privacy choices</title></head>
+<body><main>
+<h1>Privacy choices</h1>
+<p>{status}</p>
+{gpc}
+{choice_form(policy, consent, action=action, next_path=next_path)}
+<p><a href="{escape(next_path)}">Back</a></p>
+</main></body></html>"""
+
+
+def redirect_page(location: str) -> str:
+    return f'<!doctype html><html lang="en"><title>Saved</title><p>Saved. <a href="{escape(location)}">Continue</a></p></html>'

@@ -1,0 +1,38 @@
+"""The answer a blocked beacon or an email open pixel gets: nothing that can track."""
+from __future__ import annotations
+
+import base64
+
+# The smallest transparent 1x1 GIF89a: 43 bytes.
+TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
+assert len(TRANSPARENT_GIF) == 43
+
+_IMAGE_SUFFIXES = (".gif", ".png", ".jpg", ".jpeg", ".webp", ".svg", ".ico")
+
+
+def wants_image(environ) -> bool:
+    """An image path, or a client that accepts only images (an ``<img>`` fetch)."""
+    path = environ.get("PATH_INFO", "").lower()
+    if path.endswith(_IMAGE_SUFFIXES):
+        return True
+    accept = environ.get("HTTP_ACCEPT", "")
+    types = [part.split(";", 1)[0].strip().lower() for part in accept.split(",") if part.strip()]
+    return bool(types) and all(t.startswith("image/") for t in types)
+
+
+def untrackable_response(environ, start_response, *, image: bool):
+    """A 1x1 GIF or a 204: no cookie, no validator, never stored by a cache.
+
+    ``Cache-Control: no-store`` so neither the browser nor a proxy keeps a copy that
+    could later carry an identifier (RFC 9111 §5.2.2.5).
+    """
+    if image:
+        headers = [
+            ("Content-Type", "image/gif"),
+            ("Content-Length", str(len(TRANSPARENT_GIF))),
+            ("Cache-Control", "no-store"),
+        ]
+        start_response("200 OK", headers)
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [TRANSPARENT_GIF]
+    start_response("204 No Content", [("Cache-Control", "no-store")])
+    return []

@@ -1,0 +1,184 @@
+"""The embedded default store: one SQLite file, safe for several processes at once.
+
+WAL lets readers run beside the one writer; ``BEGIN IMMEDIATE`` takes the write lock
+up front so two processes never deadlock upgrading a read lock; a busy timeout makes
+a writer wait its turn instead of failing. ``synchronous=FULL`` because an answered
+"saved" (a receipt, an unsubscribe) must survive a crash right after it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+from consentlib.errors import StoreUnavailable
+
+BUSY_TIMEOUT_SECONDS = 15.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS receipts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    record_id TEXT NOT NULL UNIQUE,
+    consent_id TEXT NOT NULL,
+    time TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS receipts_consent ON receipts (consent_id, seq);
+CREATE INDEX IF NOT EXISTS receipts_time ON receipts (time);
+CREATE TABLE IF NOT EXISTS undeclared_cookies (
+    name TEXT PRIMARY KEY,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    count INTEGER NOT NULL
+);
+"""
+
+
+def utc_now_text() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def time_text(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class SQLiteStore:
+    """A :class:`~consentlib.store.Store` in one SQLite file (created on first use)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._schema_lock = threading.Lock()
+        self._schema_ready = False
+
+    # -- connections ---------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        # One connection per thread and per process: sqlite3 connections must not
+        # cross a fork, and a pre-fork server forks after the app is built.
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            return conn
+        try:
+            directory = os.path.dirname(os.path.abspath(self.path))
+            os.makedirs(directory, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreUnavailable(f"Cannot open the SQLite store {self.path!r}: {exc}") from exc
+        self._local.conn = conn
+        self._local.pid = os.getpid()
+        if not self._schema_ready:
+            with self._schema_lock:
+                if not self._schema_ready:
+                    self._create_schema(conn)
+                    self._schema_ready = True
+        return conn
+
+    def _create_schema(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                self._extra_schema(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"Cannot create the tables of {self.path!r}: {exc}") from exc
+
+    def _extra_schema(self, conn: sqlite3.Connection) -> None:
+        """Hook for subclasses and mixins that keep more tables in the same file."""
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"The SQLite store {self.path!r} cannot be written: {exc}") from exc
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            _rollback(conn)
+            raise StoreUnavailable(f"Writing to the SQLite store {self.path!r} failed: {exc}") from exc
+        except BaseException:
+            _rollback(conn)
+            raise
+
+    def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
+        try:
+            return self._connection().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"Reading the SQLite store {self.path!r} failed: {exc}") from exc
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- receipts ------------------------------------------------------------------
+
+    def add_receipt(self, receipt: dict[str, Any]) -> dict[str, Any]:
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT record_id FROM receipts WHERE consent_id = ? ORDER BY seq DESC LIMIT 1",
+                (receipt["consent_id"],),
+            ).fetchone()
+            stored = {**receipt, "replaces": row[0] if row else None}
+            conn.execute(
+                "INSERT INTO receipts (record_id, consent_id, time, data) VALUES (?, ?, ?, ?)",
+                (stored["record_id"], stored["consent_id"], stored["time"], json.dumps(stored, sort_keys=True)),
+            )
+        return stored
+
+    def receipts(self, *, consent_id: str | None = None, since: datetime | None = None) -> list[dict[str, Any]]:
+        sql, params = "SELECT data FROM receipts WHERE 1=1", []
+        if consent_id is not None:
+            sql += " AND consent_id = ?"
+            params.append(consent_id)
+        if since is not None:
+            sql += " AND time >= ?"
+            params.append(time_text(since))
+        sql += " ORDER BY seq"
+        return [json.loads(data) for (data,) in self._read(sql, tuple(params))]
+
+    def prune_receipts(self, *, before: datetime) -> int:
+        with self._write() as conn:
+            return conn.execute("DELETE FROM receipts WHERE time < ?", (time_text(before),)).rowcount
+
+    # -- undeclared cookies ----------------------------------------------------------
+
+    def note_undeclared_cookie(self, name: str) -> None:
+        now = utc_now_text()
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO undeclared_cookies (name, first_seen, last_seen, count) VALUES (?, ?, ?, 1) "
+                "ON CONFLICT (name) DO UPDATE SET last_seen = excluded.last_seen, count = count + 1",
+                (name[:200], now, now),
+            )
+
+    def undeclared_cookies(self) -> list[dict[str, Any]]:
+        rows = self._read("SELECT name, first_seen, last_seen, count FROM undeclared_cookies ORDER BY name")
+        return [dict(zip(("name", "first_seen", "last_seen", "count"), row)) for row in rows]
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass

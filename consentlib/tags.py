@@ -1,0 +1,50 @@
+"""HTML a page includes: the banner's tags, and scripts that run only with consent.
+
+Framework-neutral (the Flask extension and any template engine call these); the
+returned strings are already escaped HTML.
+"""
+from __future__ import annotations
+
+from html import escape
+
+from consentlib import static
+from consentlib.agents import is_crawler
+from consentlib.consent import Consent
+
+
+def _nonce_attr(nonce: str | None) -> str:
+    return f' nonce="{escape(nonce)}"' if nonce else ""
+
+
+def banner_tags(environ: dict, *, prefix: str, revision: int, nonce: str | None = None) -> str:
+    """The banner's stylesheet and script, or "" for crawlers.
+
+    Crawlers get no banner: they stay undecided, so nothing optional runs for them.
+    """
+    if is_crawler(environ.get("HTTP_USER_AGENT")):
+        return ""
+    names = static.manifest()
+    css = names.get("banner.css", "banner.css")
+    js = names.get("banner.js", "banner.js")
+    return (
+        f'<link rel="stylesheet" href="{escape(prefix + css)}">'
+        f'<script src="{escape(prefix + js)}" defer data-consent-endpoint="{escape(prefix)}"'
+        f' data-consent-revision="{int(revision)}"{_nonce_attr(nonce)}></script>'
+    )
+
+
+def script_tag(consent: Consent, category: str, *, src: str | None = None, body: str = "",
+               nonce: str | None = None, **attrs: str) -> str:
+    """A ``<script>`` that runs only when ``category`` is allowed.
+
+    Without consent the tag is inert (``type="text/plain"``, the URL in
+    ``data-consent-src``): the browser neither fetches nor runs it, and the banner
+    switches it on if the visitor accepts on this page.
+    """
+    extra = "".join(f' {escape(k.replace("_", "-"))}="{escape(v)}"' for k, v in attrs.items())
+    nonce_attr = _nonce_attr(nonce)
+    if consent.allows(category):
+        source = f' src="{escape(src)}"' if src else ""
+        return f"<script{source}{nonce_attr}{extra}>{body}</script>"
+    source = f' data-consent-src="{escape(src)}"' if src else ""
+    return f'<script type="text/plain" data-consent="{escape(category)}"{source}{nonce_attr}{extra}>{body}</script>'
