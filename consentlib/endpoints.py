@@ -56,6 +56,11 @@ class Endpoints:
                 return self._get_only(environ, start_response, method, "GET, HEAD", self.receipts, consent)
             if route == "gpc":
                 return self._get_only(environ, start_response, method, "GET, HEAD", self.gpc_json, consent)
+            if route.startswith("m/"):
+                # Email beacons (open pixel, click, unsubscribe): see consentlib.mailweb.
+                from consentlib.mailweb import serve_mail_endpoint
+
+                return serve_mail_endpoint(self.site, environ, start_response, route[2:])
             asset = static.lookup(route)
             if asset is not None:
                 return self._get_only(environ, start_response, method, "GET, HEAD", asset.respond, consent)
