@@ -1,0 +1,167 @@
+// DOM work: switching consent-gated elements on, and the dialog itself. Only
+// createElement, attributes and textContent: no innerHTML (the server's labels are
+// text, never markup) and no style attributes (CSP style-src 'self' forbids them).
+import { gpcLocked } from './logic.js';
+
+/** Build an element: attributes (true -> empty attribute, false/null -> none) and children. */
+export function h(doc, tag, attrs, ...kids) {
+  const el = doc.createElement(tag);
+  for (const k in attrs) {
+    const v = attrs[k];
+    if (v === true) el.setAttribute(k, '');
+    else if (v != null && v !== false) el.setAttribute(k, v);
+  }
+  el.append(...kids.filter((k) => k != null && k !== false));
+  return el;
+}
+
+/**
+ * Run `<script type="text/plain" data-consent="cat">` of granted categories and swap
+ * `data-consent-src` into `src` on `img`/`iframe`. `data-consent` may name several
+ * categories (space-separated): all of them must be granted.
+ */
+export function activate(doc, granted) {
+  const ok = (el) => el.dataset.consent.split(/\s+/).every((c) => granted.includes(c));
+  for (const old of doc.querySelectorAll('script[type="text/plain"][data-consent]')) {
+    if (!ok(old)) continue;
+    const s = doc.createElement('script');
+    for (const a of old.attributes) if (!/^(type|data-consent-src)$/.test(a.name)) s.setAttribute(a.name, a.value);
+    // Browsers hide the nonce attribute once parsed (it reads ""); the property keeps it.
+    if (old.nonce) s.nonce = old.nonce;
+    if (old.dataset.consentSrc) s.src = old.dataset.consentSrc;
+    else s.text = old.textContent;
+    // Dynamically inserted external scripts are async by default; keep document order.
+    s.async = false;
+    old.replaceWith(s);
+  }
+  for (const el of doc.querySelectorAll('img[data-consent][data-consent-src],iframe[data-consent][data-consent-src]')) {
+    if (!ok(el)) continue;
+    el.src = el.dataset.consentSrc;
+    el.removeAttribute('data-consent-src');
+  }
+}
+
+/**
+ * The dialog. `open(state, reopen)` builds it from the server's state. A choice goes to
+ * `post(names)`, a promise of the recorded state: once it resolves the dialog closes and
+ * `done(state)` runs; if it rejects the dialog says so and stays open (nothing is granted).
+ */
+export function dialog(doc, t, endpoint, gpcNav, post, done) {
+  let overlay, dlg, back, reopened;
+
+  const focusables = () =>
+    [...dlg.querySelectorAll('a[href],button,input')].filter((e) => !e.disabled && !e.closest('[hidden]'));
+
+  const close = () => {
+    overlay.remove();
+    overlay = null;
+    if (back && back.isConnected && back.focus) back.focus();
+  };
+
+  // Keep focus inside while the modal dialog is open (WCAG 2.4.3, ARIA APG dialog pattern).
+  doc.addEventListener('focusin', (e) => {
+    if (overlay && !dlg.contains(e.target)) dlg.focus();
+  });
+
+  function open(state, reopen) {
+    if (overlay) close();
+    reopened = reopen;
+    back = doc.activeElement;
+    const gpc = gpcNav || !!state.gpc;
+    const btn = (id, label, attrs) => h(doc, 'button', { type: 'button', id, class: 'cl-b', ...attrs }, label);
+    const err = h(doc, 'p', { class: 'cl-e', role: 'alert' });
+
+    const items = state.categories.map((c) => {
+      const locked = c.required || gpcLocked(c, gpc);
+      const d = 'consent-d-' + c.name;
+      return h(doc, 'div', { class: 'cl-i' },
+        h(doc, 'label', {},
+          h(doc, 'input', {
+            type: 'checkbox',
+            name: 'category',
+            value: c.name,
+            checked: !!c.required || (!locked && state.granted.includes(c.name)),
+            disabled: locked,
+            'aria-describedby': c.description ? d : null,
+          }),
+          ' ',
+          c.label || c.name),
+        locked && h(doc, 'span', { class: 'cl-s' }, c.required ? t.on : t.off),
+        c.description && h(doc, 'p', { id: d }, c.description));
+    });
+    const cats = h(doc, 'fieldset', { class: 'cl-c', hidden: !reopen }, h(doc, 'legend', {}, t.cats), ...items);
+
+    const submit = (names) => {
+      err.textContent = '';
+      post(names).then(
+        (s) => {
+          close();
+          done(s);
+        },
+        () => {
+          err.textContent = t.err;
+        },
+      );
+    };
+    const all = state.categories.filter((c) => !gpcLocked(c, gpc)).map((c) => c.name);
+    // The first layer: Accept all, Reject all and Customize are the same element with the
+    // same class (EDPB cookie-banner taskforce 2023: reject as easy and visible as accept).
+    // A minor gets no "Accept all" (GDPR Art 8: only a guardian's consent counts).
+    const accept = !state.minor && btn('consent-accept-all', t.accept);
+    const reject = btn('consent-reject-all', t.reject);
+    const custom = btn('consent-customize', t.custom, { hidden: reopen });
+    const save = btn('consent-save', t.save, { hidden: !reopen });
+    const on = (el, fn) => el && el.addEventListener('click', fn);
+    on(accept, () => submit(all));
+    on(reject, () => submit([]));
+    on(save, () => submit([...cats.querySelectorAll('input')].filter((i) => i.checked).map((i) => i.value)));
+    on(custom, () => {
+      cats.hidden = false;
+      save.hidden = false;
+      custom.hidden = true;
+      (focusables().find((e) => e.name == 'category') || save).focus();
+    });
+
+    dlg = h(doc, 'div', {
+      id: 'consent-banner',
+      class: 'cl-d',
+      role: 'dialog',
+      'aria-modal': 'true',
+      'aria-labelledby': 'consent-title',
+      'aria-describedby': 'consent-desc',
+      tabindex: '-1',
+    },
+      h(doc, 'h2', { id: 'consent-title' }, t.title),
+      h(doc, 'p', { id: 'consent-desc' }, t.desc, ' ', h(doc, 'a', { href: endpoint + 'preferences' }, t.more)),
+      state.minor && h(doc, 'p', { class: 'cl-n' }, t.minor),
+      gpc && h(doc, 'p', { class: 'cl-n', id: 'consent-gpc' }, t.gpc),
+      cats,
+      err,
+      h(doc, 'div', { class: 'cl-a' }, accept, reject, custom, save));
+
+    dlg.addEventListener('keydown', (e) => {
+      if (e.key == 'Escape') {
+        // Closing is never consent: an undecided visitor keeps the dialog; a decided one
+        // who reopened it keeps the choice already recorded.
+        e.preventDefault();
+        if (reopened) close();
+      } else if (e.key == 'Tab') {
+        const f = focusables();
+        const i = f.indexOf(doc.activeElement);
+        if (e.shiftKey && i <= 0) {
+          e.preventDefault();
+          f[f.length - 1].focus();
+        } else if (!e.shiftKey && i == f.length - 1) {
+          e.preventDefault();
+          f[0].focus();
+        }
+      }
+    });
+
+    overlay = h(doc, 'div', { class: 'cl-o' }, dlg);
+    doc.body.append(overlay);
+    dlg.focus();
+  }
+
+  return { open, close: () => overlay && close(), get isOpen() { return !!overlay; } };
+}

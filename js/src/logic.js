@@ -1,0 +1,103 @@
+// Pure functions: no DOM, no network. Everything here is unit-tested in Node.
+
+// Google Consent Mode v2 storage types (RULES.md, "Consent Mode v2").
+export const TYPES = [
+  'ad_storage',
+  'ad_user_data',
+  'ad_personalization',
+  'analytics_storage',
+  'functionality_storage',
+  'personalization_storage',
+  'security_storage',
+];
+
+// The default category -> Consent Mode types mapping; a page overrides it whole with
+// data-consent-mode='{"analytics":["analytics_storage"], ...}' on the banner's script tag.
+export const DEFAULT_MODE = {
+  necessary: ['security_storage'],
+  preferences: ['functionality_storage', 'personalization_storage'],
+  analytics: ['analytics_storage'],
+  marketing: ['ad_storage', 'ad_user_data', 'ad_personalization'],
+};
+
+export const TEXTS = {
+  en: {
+    title: 'Privacy choices',
+    desc: 'We use cookies and similar technologies. Strictly necessary ones are always on; the others need your consent, which you can change or withdraw at any time with “Privacy choices”.',
+    more: 'All options on the preferences page',
+    cats: 'Categories',
+    accept: 'Accept all',
+    reject: 'Reject all',
+    custom: 'Customize',
+    save: 'Save choices',
+    on: '(always on)',
+    off: '(off: Global Privacy Control)',
+    gpc: 'Global Privacy Control signal honored',
+    minor: 'You may be under the age of digital consent: ask a parent or guardian before you allow anything optional.',
+    err: 'Your choice could not be saved. Please try again.',
+  },
+  zh: {
+    title: '隐私选项',
+    desc: '我们使用 Cookie 及类似技术。绝对必要的始终开启；其他的需要您的同意，您可随时通过“隐私选项”更改或撤回。',
+    more: '在偏好设置页面查看全部选项',
+    cats: '类别',
+    accept: '全部接受',
+    reject: '全部拒绝',
+    custom: '自定义',
+    save: '保存选择',
+    on: '（始终开启）',
+    off: '（已关闭：全球隐私控制）',
+    gpc: '已遵从全球隐私控制（GPC）信号',
+    minor: '您可能未达到可自行同意的年龄：请先询问父母或监护人，再允许任何非必要项目。',
+    err: '未能保存您的选择，请重试。',
+  },
+};
+
+/** 'zh', 'zh-CN', 'zh-SG', 'zh-Hans(-*)' -> 'zh' (Simplified Chinese); anything else -> 'en'. */
+export function pickLang(tag) {
+  return /^zh(-(cn|sg|hans)\b|$)/i.test(tag || '') ? 'zh' : 'en';
+}
+
+/**
+ * The payload of the `consent` cookie ({r, c, id, t}) from a document.cookie string, or
+ * null. The signature is not checked here: the server is the authority, and a forged
+ * cookie can only fool its own browser's banner, never the server's gating.
+ */
+export function readCookie(cookies) {
+  const m = /(?:^|;\s*)consent="?([\w-]+)\./.exec(cookies || '');
+  if (!m) return null;
+  try {
+    const bin = atob(m[1].replace(/-/g, '+').replace(/_/g, '/'));
+    const p = JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (ch) => ch.charCodeAt(0))));
+    return p && Array.isArray(p.c) ? p : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A category -> types mapping from the data-consent-mode attribute, else DEFAULT_MODE. */
+export function parseMode(attr) {
+  try {
+    const m = JSON.parse(attr);
+    if (m && typeof m == 'object' && Object.values(m).every(Array.isArray)) return m;
+  } catch {}
+  return DEFAULT_MODE;
+}
+
+/** The Consent Mode state of the seven types for a set of granted categories. */
+export function modeState(granted, mapping) {
+  const out = {};
+  for (const t of TYPES) out[t] = 'denied';
+  for (const c of granted) for (const t of mapping[c] || []) if (t in out) out[t] = 'granted';
+  return out;
+}
+
+/** True when `next` withdraws a category that `prev` granted (the page must reload). */
+export function narrowed(prev, next) {
+  return prev.some((c) => !next.includes(c));
+}
+
+/** Whether GPC locks a category off: the signal is present and the category is marked gpc. */
+export function gpcLocked(category, gpc) {
+  return !!(gpc && category.gpc && !category.required);
+}

@@ -1,0 +1,88 @@
+// A tiny browser for the unit tests: linkedom's DOM plus a scripted fetch, a cookie jar,
+// focus tracking and location.reload.
+import { parseHTML } from 'linkedom';
+
+export const STATE = {
+  revision: 3,
+  decided: false,
+  granted: ['necessary'],
+  gpc: false,
+  minor: false,
+  categories: [
+    { name: 'necessary', label: 'Strictly necessary', description: 'Keeps the site working.', required: true, gpc: false },
+    { name: 'preferences', label: 'Preferences', description: 'Remembers your settings.', required: false, gpc: false },
+    { name: 'analytics', label: 'Analytics', description: 'Counts visits.', required: false, gpc: false },
+    { name: 'marketing', label: 'Marketing', description: 'Ad measurement.', required: false, gpc: true },
+  ],
+};
+
+/** The state the server would answer after recording `names`. */
+export function recorded(names, base = STATE) {
+  const granted = base.categories
+    .filter((c) => c.required || (names.includes(c.name) && !(base.gpc && c.gpc)))
+    .map((c) => c.name);
+  return { ...base, decided: true, granted };
+}
+
+export function cookieFor(payload) {
+  const b64 = Buffer.from(JSON.stringify(payload)).toString('base64url');
+  return `consent=${b64}.sig-nature`;
+}
+
+export const PAGE = `<!doctype html><html lang="en"><head></head><body><main><h1>Page</h1></main>
+<script type="text/plain" data-consent="analytics" data-consent-src="/a.js" nonce="n0nce" class="keep"></script>
+<script type="text/plain" data-consent="marketing">window.ran = 1</script>
+<img data-consent="marketing" data-consent-src="/px.gif" alt="">
+<iframe data-consent="analytics" data-consent-src="/frame.html" title="f"></iframe>
+</body></html>`;
+
+/**
+ * A window with `state` served by GET and `recorded()` by POST. Returns
+ * { win, doc, calls, reloads, settle }.
+ */
+export function browser({ html = PAGE, state = STATE, cookie = '', gpc, dataLayer, post } = {}) {
+  const w = parseHTML(html);
+  const doc = w.document;
+  let focused = null;
+  Object.defineProperty(doc, 'activeElement', { get: () => focused || doc.body, configurable: true });
+  w.HTMLElement.prototype.focus = function () {
+    focused = this;
+  };
+  // As in browsers, `checked` starts from the attribute and then follows the visitor.
+  Object.defineProperty(w.HTMLInputElement.prototype, 'checked', {
+    get() {
+      return this._dirty ? this._checked : this.hasAttribute('checked');
+    },
+    set(v) {
+      this._dirty = true;
+      this._checked = !!v;
+    },
+    configurable: true,
+  });
+  Object.defineProperty(doc, 'cookie', { get: () => cookie, configurable: true });
+  const calls = [];
+  const reloads = [];
+  const win = {
+    document: doc,
+    CustomEvent: w.CustomEvent,
+    navigator: gpc === undefined ? {} : { globalPrivacyControl: gpc },
+    location: { reload: () => reloads.push(1) },
+    fetch: (url, opts = {}) => {
+      const body = opts.body ? JSON.parse(opts.body) : null;
+      calls.push({ url, method: opts.method || 'GET', body, opts });
+      let answer = state;
+      if (body) answer = post ? post(body) : recorded(body.categories, state);
+      if (answer instanceof Error) return Promise.reject(answer);
+      return Promise.resolve({ ok: true, status: 200, json: () => Promise.resolve(answer) });
+    },
+  };
+  if (dataLayer) win.dataLayer = dataLayer;
+  const settle = () => new Promise((r) => setTimeout(r, 0));
+  return { win, doc, calls, reloads, settle, focused: () => focused };
+}
+
+export function script(attrs = {}) {
+  return { dataset: { consentEndpoint: '/_consent/', consentRevision: '3', ...attrs } };
+}
+
+export const click = (el) => el.dispatchEvent(new el.ownerDocument.defaultView.Event('click'));

@@ -1,0 +1,74 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEFAULT_MODE, TEXTS, TYPES, gpcLocked, modeState, narrowed, parseMode, pickLang, readCookie } from '../src/logic.js';
+import { cookieFor } from './helpers.js';
+
+test('language: zh, zh-CN, zh-Hans pick Simplified Chinese; others English', () => {
+  for (const tag of ['zh', 'zh-CN', 'zh-cn', 'zh-Hans', 'zh-Hans-CN', 'zh-SG', 'ZH']) assert.equal(pickLang(tag), 'zh', tag);
+  for (const tag of ['', undefined, 'en', 'en-GB', 'zh-TW', 'zh-Hant', 'zh-HK', 'zhx', 'fr']) assert.equal(pickLang(tag), 'en', tag);
+});
+
+test('texts: both languages carry every key; minor text asks a parent or guardian', () => {
+  assert.deepEqual(Object.keys(TEXTS.zh).sort(), Object.keys(TEXTS.en).sort());
+  assert.match(TEXTS.en.minor, /ask a parent or guardian/);
+  assert.match(TEXTS.zh.minor, /父母或监护人/);
+  assert.equal(TEXTS.en.gpc, 'Global Privacy Control signal honored');
+});
+
+test('consent cookie: payload read from <payload>.<signature>', () => {
+  const p = { r: 3, c: ['necessary', 'analytics'], id: 'abc', t: 1700000000 };
+  assert.deepEqual(readCookie(cookieFor(p)), p);
+  assert.deepEqual(readCookie('a=1; ' + cookieFor(p) + '; b=2'), p);
+  assert.deepEqual(readCookie(cookieFor(p).replace('consent=', 'consent="') + '"'), p);
+});
+
+test('consent cookie: absent, foreign, truncated or forged-shape cookies read as null', () => {
+  for (const c of ['', undefined, 'x=1', 'myconsent=eyJyIjozfQ.sig', 'consent=', 'consent=%%%.sig', 'consent=bm90IGpzb24.sig',
+    cookieFor({ r: 3 }), cookieFor({ r: 3, c: 'analytics' }), 'consent=.eJyrVkrOz0nNS8.sig']) {
+    assert.equal(readCookie(c), null, String(c));
+  }
+});
+
+test('Consent Mode v2: the seven types, all denied without consent', () => {
+  assert.equal(TYPES.length, 7);
+  assert.deepEqual(Object.values(modeState([], DEFAULT_MODE)), Array(7).fill('denied'));
+});
+
+test('Consent Mode v2: default mapping per category', () => {
+  const s = modeState(['necessary', 'analytics'], DEFAULT_MODE);
+  assert.equal(s.security_storage, 'granted');
+  assert.equal(s.analytics_storage, 'granted');
+  assert.equal(s.ad_storage, 'denied');
+  const m = modeState(['marketing', 'preferences'], DEFAULT_MODE);
+  for (const t of ['ad_storage', 'ad_user_data', 'ad_personalization', 'functionality_storage', 'personalization_storage']) {
+    assert.equal(m[t], 'granted', t);
+  }
+  assert.equal(m.analytics_storage, 'denied');
+});
+
+test('Consent Mode v2: a configured mapping replaces the default; unknown types are ignored', () => {
+  const mapping = parseMode('{"stats":["analytics_storage","made_up"],"ads":["ad_storage"]}');
+  const s = modeState(['stats', 'analytics'], mapping);
+  assert.equal(s.analytics_storage, 'granted');
+  assert.equal(s.ad_storage, 'denied');
+  assert.equal(s.security_storage, 'denied');
+  assert.equal('made_up' in s, false);
+});
+
+test('Consent Mode v2: a missing or malformed mapping falls back to the default', () => {
+  for (const a of [undefined, '', 'not json', '[1]', '{"a":"analytics_storage"}', 'null']) assert.equal(parseMode(a), DEFAULT_MODE, String(a));
+});
+
+test('withdrawal: narrowing is any granted category taken away', () => {
+  assert.equal(narrowed(['necessary', 'analytics'], ['necessary']), true);
+  assert.equal(narrowed(['necessary'], ['necessary', 'analytics']), false);
+  assert.equal(narrowed(['necessary', 'analytics'], ['necessary', 'marketing']), true);
+  assert.equal(narrowed([], []), false);
+});
+
+test('GPC locks only gpc categories, never required ones, and only with the signal', () => {
+  assert.equal(gpcLocked({ gpc: true }, true), true);
+  assert.equal(gpcLocked({ gpc: true }, false), false);
+  assert.equal(gpcLocked({ gpc: false }, true), false);
+  assert.equal(gpcLocked({ gpc: true, required: true }, true), false);
+});
