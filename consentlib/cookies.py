@@ -23,19 +23,19 @@ class CookieGate:
         self._required = policy.required
         # Cookie names come from the app and from visitors' Cookie headers; the cache is
         # bounded so a visitor sending random names cannot grow it without end.
-        self._categories: dict[str, str] = {}
+        self.categories: dict[str, str] = {}
 
     def category_of(self, name: str) -> str:
         """The declared category of cookie ``name``, or :data:`UNDECLARED`."""
         try:
-            return self._categories[name]
+            return self.categories[name]
         except KeyError:
             pass
         declared = self.policy.cookie(name)
         category = declared.category if declared is not None else UNDECLARED
-        if len(self._categories) >= _CACHE_LIMIT:
-            self._categories.clear()
-        self._categories[name] = category
+        if len(self.categories) >= _CACHE_LIMIT:
+            self.categories.clear()
+        self.categories[name] = category
         return category
 
     def is_passed(self, name: str, granted: frozenset[str]) -> bool:

@@ -8,11 +8,12 @@ not cover. Its own endpoints (``/_consent/...``) are answered without calling th
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from consentlib.consent import COOKIE_NAME, DEFAULT_LIFETIME, Consent, ConsentCookie, CookiePayload
-from consentlib.cookies import UNDECLARED, CookieGate, set_cookie_name
+from consentlib.cookies import UNDECLARED, CookieGate
 from consentlib.errors import ConfigurationError, StoreUnavailable
 from consentlib.pixel import untrackable_response, wants_image
 from consentlib.policy import Policy
@@ -21,6 +22,11 @@ from consentlib.store import Store, open_store
 log = logging.getLogger("consentlib")
 
 ENVIRON_KEY = "consentlib.consent"
+_FOREVER = float("inf")
+# Distinct Cookie headers remembered; bounded, so random headers cannot grow it.
+_VISIT_CACHE_SIZE = 4096
+# (consent, verified payload, filtered Cookie header, refused cookie names, valid until)
+_Visit = tuple
 GPC_WELL_KNOWN = "/.well-known/gpc.json"
 
 
@@ -81,6 +87,7 @@ class ConsentMiddleware:
         self._gpc_categories = policy.gpc_categories
         self._names = frozenset(policy.category_names)
         self._warned_undeclared: set[str] = set()
+        self._visits: dict[tuple[str, bool, bool], _Visit] = {}
         self._inner = self._build_inner(app, etag_body_limit)
 
         from consentlib.endpoints import Endpoints
@@ -106,16 +113,43 @@ class ConsentMiddleware:
 
         Anything that is not a genuine, current cookie is "undecided": never an error.
         """
+        return self._visit(environ)[:2]
+
+    def _visit(self, environ: dict) -> _Visit:
         gpc = environ.get("HTTP_SEC_GPC") == "1"  # GPC spec: only the exact value "1" counts.
         dnt = environ.get("HTTP_DNT") == "1"
-        payload = self._verified_payload(environ.get("HTTP_COOKIE"))
+        header = environ.get("HTTP_COOKIE") or ""
+        key = (header, gpc, dnt)
+        visit = self._visits.get(key)
+        # A cached visit holds what the signature proved and what was derived from it;
+        # the lifetime is checked again on every request, so no answer ever changes.
+        if visit is not None and time.time() < visit[4]:
+            return visit
+        visit = self._new_visit(header, gpc, dnt)
+        if len(self._visits) >= _VISIT_CACHE_SIZE:
+            self._visits.pop(next(iter(self._visits)), None)
+        self._visits[key] = visit
+        return visit
+
+    def _new_visit(self, header: str, gpc: bool, dnt: bool) -> _Visit:
+        payload = self._verified_payload(header)
         denied = self._gpc_categories if (gpc or (dnt and self.honour_dnt)) else frozenset()
+        valid_until = _FOREVER
         if payload is not None and self.cookie.is_current(payload, self.policy):
             chosen = payload.categories & self._names
             granted = (self._required | chosen) - denied
-            return Consent(True, granted, chosen, payload.consent_id, payload.revision, payload.decided_at, gpc, dnt), payload
-        consent_id = payload.consent_id if payload is not None else None
-        return Consent(False, self._required, frozenset(), consent_id, self.policy.revision, None, gpc, dnt), payload
+            consent = Consent(True, granted, chosen, payload.consent_id, payload.revision,
+                              payload.decided_at, gpc, dnt)
+            valid_until = payload.decided_at + self.cookie.lifetime
+        else:
+            consent_id = payload.consent_id if payload is not None else None
+            consent = Consent(False, self._required, frozenset(), consent_id, self.policy.revision,
+                              None, gpc, dnt)
+        if header:
+            filtered, refused = self.gate.filter_request_cookies(header, consent.granted)
+        else:
+            filtered, refused = header, []
+        return (consent, payload, filtered, tuple(refused), valid_until)
 
     def _verified_payload(self, header: str | None) -> CookiePayload | None:
         if not header or COOKIE_NAME not in header:
@@ -132,7 +166,7 @@ class ConsentMiddleware:
     # -- serving ------------------------------------------------------------------------
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        consent, payload = self.read_consent(environ)
+        consent, payload, filtered, refused, _ = self._visit(environ)
         environ[ENVIRON_KEY] = consent
         path = environ.get("PATH_INFO", "")
         if path.startswith(self.prefix) or path == GPC_WELL_KNOWN:
@@ -146,12 +180,10 @@ class ConsentMiddleware:
                 # app must not even see it. Answer with nothing that can track.
                 return untrackable_response(environ, start_response, image=wants_image(environ))
 
+        if filtered != environ.get("HTTP_COOKIE", ""):
+            environ["HTTP_COOKIE"] = filtered
         extra: list[tuple[str, str]] = []
-        header = environ.get("HTTP_COOKIE")
-        if header:
-            filtered, refused = self.gate.filter_request_cookies(header, granted)
-            if filtered is not header:
-                environ["HTTP_COOKIE"] = filtered
+        if refused:
             secure = self._secure(environ)
             # The browser still holds cookies the visitor no longer allows (a withdrawal,
             # a GPC signal, a new revision): expire them so they stop travelling.
@@ -162,6 +194,7 @@ class ConsentMiddleware:
         return self._inner(environ, self._gated_start_response(start_response, granted, extra))
 
     def _gated_start_response(self, start_response: Callable, granted: frozenset[str], extra: list) -> Callable:
+        categories = self.gate.categories
         category_of = self.gate.category_of
         required = self._required
         gpc_categories = self._gpc_categories
@@ -170,26 +203,36 @@ class ConsentMiddleware:
             kept = []
             vary = bool(extra)
             vary_gpc = False
+            vary_lines = None
             for item in headers:
-                if item[0].lower() != "set-cookie":
-                    kept.append(item)
+                field = item[0]
+                size = len(field)  # cheap pre-check before a case-insensitive compare
+                if size == 10 and (field == "Set-Cookie" or field.lower() == "set-cookie"):
+                    value = item[1]
+                    # RFC 6265 §5.2: the name runs to the first '='; none means no name.
+                    end = value.find("=")
+                    name = value[:end].strip() if end > 0 and ";" not in value[:end] else ""
+                    category = categories.get(name)
+                    if category is None:
+                        category = category_of(name)
+                    if category in required:
+                        kept.append(item)
+                        continue
+                    # RFC 9110 §12.5.5: this line's presence depends on the consent cookie.
+                    vary = True
+                    if category in gpc_categories:
+                        vary_gpc = True
+                    if category in granted:
+                        kept.append(item)
+                    elif category == UNDECLARED:
+                        self._note_undeclared(name)
                     continue
-                name = set_cookie_name(item[1])
-                category = category_of(name)
-                if category in required:
-                    kept.append(item)
-                    continue
-                # RFC 9110 §12.5.5: this line's presence depends on the consent cookie.
-                vary = True
-                if category in gpc_categories:
-                    vary_gpc = True
-                if category in granted:
-                    kept.append(item)
-                elif category == UNDECLARED:
-                    self._note_undeclared(name)
+                if size == 4 and field.lower() == "vary":
+                    vary_lines = (vary_lines or []) + [item[1]]
+                kept.append(item)
             kept.extend(extra)
             if vary:
-                add_vary(kept, ("Cookie", "Sec-GPC") if vary_gpc else ("Cookie",))
+                add_vary(kept, ("Cookie", "Sec-GPC") if vary_gpc else ("Cookie",), vary_lines or ())
             return start_response(status, kept, exc_info) if exc_info else start_response(status, kept)
 
         return gated
@@ -229,12 +272,12 @@ class ConsentMiddleware:
         )
 
 
-def add_vary(headers: list[tuple[str, str]], fields: Iterable[str]) -> None:
-    """Add ``fields`` to the response's Vary, once each, unless it is already ``*``."""
-    present: set[str] = set()
-    for name, value in headers:
-        if name.lower() == "vary":
-            present.update(token.strip().lower() for token in value.split(","))
+def add_vary(headers: list[tuple[str, str]], fields: Iterable[str], present_lines: Iterable[str]) -> None:
+    """Add ``fields`` to the response's Vary (whose lines are ``present_lines``) once each.
+
+    ``Vary: *`` already says the response varies on everything; it is left alone.
+    """
+    present = {token.strip().lower() for line in present_lines for token in line.split(",")}
     if "*" in present:
         return
     missing = [f for f in fields if f.lower() not in present]
