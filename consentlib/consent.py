@@ -88,6 +88,8 @@ class ConsentCookie:
     def __init__(self, secret_keys: str | bytes | Sequence[str | bytes], *, lifetime: int = DEFAULT_LIFETIME) -> None:
         if isinstance(secret_keys, (str, bytes)):
             secret_keys = [secret_keys]
+        elif not isinstance(secret_keys, Sequence):
+            secret_keys = [None]  # None (e.g. Flask without SECRET_KEY) or a number: no usable key
         keys = [k.encode() if isinstance(k, str) else k for k in secret_keys]
         if not keys or any(not isinstance(k, bytes) or len(k) < 16 for k in keys):
             raise ConfigurationError(
