@@ -1,0 +1,214 @@
+"""Shared test apps and policy for the core suite.
+
+The same small site is built twice, as a plain WSGI app and as a Flask app, so that
+the header tables run against both (STYLE.md: one fixture, the whole file twice). The
+site behaves like a naive app with careless libraries: every response sets ``sid``,
+``theme``, ``_ga``, ``_fbp`` and an undeclared ``tracker_x``, and echoes back the
+``Cookie`` header it received, so what the middleware lets through is plain to see.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pytest
+from werkzeug.middleware.lint import LintMiddleware
+from werkzeug.test import Client
+
+from consentlib import Beacon, Category, ConsentMiddleware, Cookie, Policy
+
+KEYS = ["test-key-newest-0123456789", "test-key-older-0123456789"]
+
+POLICY = Policy(
+    revision=3,
+    categories=[
+        Category("necessary", required=True),
+        Category("preferences"),
+        Category("analytics"),
+        Category("marketing", gpc=True),
+    ],
+    cookies=[
+        Cookie("sid", "necessary", purpose="Keeps you signed in", lifetime="session"),
+        Cookie("theme", "preferences", purpose="Remembers light/dark", lifetime="1 year"),
+        Cookie("lang", "preferences", purpose="Language", path="/shop", domain="example.com"),
+        Cookie("_ga*", "analytics", purpose="Counts visits", lifetime="2 years"),
+        Cookie("_fbp", "marketing", purpose="Ad measurement", lifetime="90 days"),
+    ],
+    beacons=[
+        Beacon("/collect", "analytics"),
+        Beacon("/ads/pixel.gif", "marketing"),
+        Beacon("/track/", "analytics"),
+    ],
+)
+
+ALL = frozenset(POLICY.category_names)
+NECESSARY = frozenset({"necessary"})
+
+# What the site sets on every page, in this order (the undeclared one last).
+SITE_COOKIES = [
+    ("sid", "s1"),
+    ("theme", "dark"),
+    ("_ga", "GA1.1.42"),
+    ("_fbp", "fb.1.42"),
+    ("tracker_x", "t1"),
+]
+
+# Lint failures are test failures. Two of Lint's HTTP checks are stricter than HTTP:
+# RFC 9110 §8.6 forbids Content-Length on a 204, and a HEAD answer carries the GET's
+# Content-Length with no body (§9.3.2); those two are not errors here.
+LINT_STRICT = [
+    pytest.mark.filterwarnings("error::werkzeug.middleware.lint.WSGIWarning"),
+    pytest.mark.filterwarnings("error::werkzeug.middleware.lint.HTTPWarning"),
+    pytest.mark.filterwarnings("ignore:204 responses must have an empty content length"),
+]
+
+
+def wsgi_site(calls: list) -> Callable:
+    """The plain WSGI site. ``?vary=X`` adds ``Vary: X``; ``?set=a,b`` sets only those."""
+
+    def app(environ, start_response):
+        from urllib.parse import parse_qs
+
+        calls.append(environ.get("PATH_INFO"))
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        consent = environ.get("consentlib.consent")
+        body = json.dumps({
+            "cookie": environ.get("HTTP_COOKIE"),
+            "granted": sorted(consent.granted) if consent is not None else None,
+        }).encode()
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        wanted = query["set"][0].split(",") if "set" in query else [n for n, _ in SITE_COOKIES]
+        headers += [("Set-Cookie", f"{n}={v}; Path=/") for n, v in SITE_COOKIES if n in wanted]
+        for value in query.get("vary", []):
+            headers.append(("Vary", value))
+        start_response("200 OK", headers)
+        return [body]
+
+    return app
+
+
+def flask_site(calls: list):
+    """The same site as a Flask app (not yet wrapped)."""
+    from flask import Flask, make_response, request
+
+    app = Flask("consentlib_test_site")
+    app.config["TESTING"] = True
+
+    @app.route("/", defaults={"path": ""}, methods=["GET", "HEAD", "POST"])
+    @app.route("/<path:path>", methods=["GET", "HEAD", "POST"])
+    def page(path):
+        calls.append(request.path)
+        consent = request.environ.get("consentlib.consent")
+        response = make_response(json.dumps({
+            "cookie": request.headers.get("Cookie"),
+            "granted": sorted(consent.granted) if consent is not None else None,
+        }))
+        response.content_type = "application/json"
+        wanted = request.args["set"].split(",") if "set" in request.args else [n for n, _ in SITE_COOKIES]
+        for name, value in SITE_COOKIES:
+            if name in wanted:
+                response.set_cookie(name, value, path="/")
+        for value in request.args.getlist("vary"):
+            response.headers.add("Vary", value)
+        return response
+
+    return app
+
+
+@dataclass
+class Site:
+    kind: str
+    client: Client
+    middleware: ConsentMiddleware
+    store_url: str
+    calls: list = field(default_factory=list)
+    wsgi: Any = None
+
+    @property
+    def store(self):
+        return self.middleware.store
+
+    def cookie_value(self, categories=ALL, **kw) -> str:
+        return consent_value(self.middleware, categories, **kw)
+
+    def get(self, path="/", **kw):
+        return fetch(self.client, "GET", path, **kw)
+
+    def post(self, path="/_consent/", **kw):
+        return fetch(self.client, "POST", path, **kw)
+
+
+def build_site(kind: str, tmp_path, *, policy: Policy = POLICY, **options) -> Site:
+    """The test site of ``kind`` ("wsgi" or "flask"), Lint inside and outside the middleware."""
+    calls: list = []
+    options.setdefault("secret_key", KEYS)
+    options.setdefault("store", f"sqlite:///{tmp_path}/consent.db")
+    if kind == "wsgi":
+        middleware = ConsentMiddleware(LintMiddleware(wsgi_site(calls)), policy, **options)
+        outer = LintMiddleware(middleware)
+    else:
+        from consentlib.flask import FlaskConsent
+
+        app = flask_site(calls)
+        app.wsgi_app = LintMiddleware(app.wsgi_app)
+        FlaskConsent(app, policy, **options)
+        middleware = app.extensions["consentlib"]
+        outer = LintMiddleware(app)
+    store_url = options["store"] if isinstance(options["store"], str) else ""
+    return Site(kind, Client(outer, use_cookies=False), middleware, store_url, calls, outer)
+
+
+def consent_value(middleware: ConsentMiddleware, categories=ALL, *, revision: int | None = None,
+                  decided_at: int | None = None, consent_id: str = "ab" * 16) -> str:
+    """A genuine consent cookie value, as the middleware would have set it."""
+    return middleware.cookie.dumps(
+        revision=POLICY.revision if revision is None else revision,
+        categories=frozenset(categories),
+        consent_id=consent_id,
+        decided_at=int(time.time()) if decided_at is None else decided_at,
+    )
+
+
+class Fetched:
+    """A closed response: status, headers and body, read once."""
+
+    def __init__(self, response) -> None:
+        self.status_code = response.status_code
+        self.headers = response.headers
+        self.data = response.get_data()
+        response.close()
+
+    @property
+    def text(self) -> str:
+        return self.data.decode()
+
+    @property
+    def json(self):
+        return json.loads(self.data)
+
+    @property
+    def set_cookies(self) -> list[str]:
+        return self.headers.getlist("Set-Cookie")
+
+    def set_cookie(self, name: str) -> list[str]:
+        return [line for line in self.set_cookies if line.split("=", 1)[0].strip() == name]
+
+    @property
+    def set_cookie_names(self) -> list[str]:
+        return [line.split("=", 1)[0].strip() for line in self.set_cookies]
+
+    @property
+    def vary(self) -> list[str]:
+        return [t.strip().lower() for v in self.headers.getlist("Vary") for t in v.split(",") if t.strip()]
+
+    def consent_cookie(self) -> str | None:
+        """The value of the consent cookie this response sets, if any."""
+        for line in self.set_cookie("consent"):
+            return line.split(";", 1)[0].split("=", 1)[1].strip('"')
+        return None
+
+
+def fetch(client: Client, method: str, path: str, **kw) -> Fetched:
+    return Fetched(client.open(path, method=method, **kw))
