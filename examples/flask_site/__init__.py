@@ -1,0 +1,100 @@
+"""The consentlib reference site: a small Flask app a web developer can copy from.
+
+Like a naive app with careless libraries, it sets ``sid``, ``theme``, ``_ga`` and
+``_fbp`` on every page; the middleware decides which of them actually leave.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, Response, g, render_template, request
+
+from consentlib.flask import FlaskConsent
+from consentlib.pixel import TRANSPARENT_GIF
+from examples.flask_site.counters import Counters
+from examples.flask_site.policy import POLICY
+
+consent = FlaskConsent()
+
+
+def _secret_keys(instance: Path) -> list[str]:
+    """Keys newest first, one per line in instance/secret_keys (generated on first start)."""
+    path = instance / "secret_keys"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32) + "\n")
+        path.chmod(0o600)
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+def create_app(instance_path: str | os.PathLike | None = None, *, policy=POLICY, **consent_options) -> Flask:
+    instance = Path(instance_path or Path.cwd() / "instance").resolve()
+    instance.mkdir(parents=True, exist_ok=True)
+    app = Flask(__name__, instance_path=str(instance))
+    counters = Counters(str(instance / "site.db"))
+    app.extensions["site_counters"] = counters
+    options = {
+        "secret_key": _secret_keys(instance),
+        "store": f"sqlite:///{instance / 'consent.db'}",
+        "gpc_last_update": "2026-11-27",
+        **consent_options,
+    }
+    consent.init_app(app, policy, **options)
+
+    @app.before_request
+    def make_nonce():
+        g.csp_nonce = secrets.token_urlsafe(16)
+
+    @app.after_request
+    def careless_libraries_and_csp(response: Response) -> Response:
+        # What a site with careless libraries does: every page sets every cookie.
+        # The middleware, not this code, decides which leave the server.
+        if response.mimetype == "text/html":
+            response.set_cookie("sid", secrets.token_hex(8), httponly=True, samesite="Lax")
+            response.set_cookie("theme", "dark", max_age=365 * 86400, samesite="Lax")
+            response.set_cookie("_ga", f"GA1.1.{secrets.randbelow(10**9)}", max_age=2 * 365 * 86400, samesite="Lax")
+            response.set_cookie("_fbp", f"fb.1.{secrets.randbelow(10**9)}", max_age=90 * 86400, samesite="Lax")
+            response.headers["Content-Security-Policy"] = (
+                f"default-src 'self'; script-src 'self' 'nonce-{g.csp_nonce}'; style-src 'self'; "
+                "img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+                "form-action 'self'; frame-ancestors 'none'"
+            )
+        return response
+
+    @app.get("/")
+    def home():
+        return render_template("home.html", hits=counters.all(), policy=policy)
+
+    @app.get("/privacy")
+    def privacy():
+        return render_template("privacy.html", policy=policy)
+
+    @app.get("/privacy/cookies")
+    def cookie_controls():
+        return render_template("cookies.html", policy=policy)
+
+    @app.get("/etag-demo")
+    def etag_demo():
+        # The "ETag instead of a cookie" trick: hand each new visitor a unique ETag and
+        # recognise them when the browser revalidates with If-None-Match.
+        sent = request.headers.get("If-None-Match", "")
+        known = sent.strip('"') if sent.startswith('"uid-') else None
+        visitor = known or f"uid-{secrets.token_hex(6)}"
+        html = render_template("etag.html", visitor=visitor, recognised=known is not None)
+        response = Response(html, mimetype="text/html")
+        response.headers["ETag"] = f'"{visitor}"'
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    @app.route("/collect", methods=["GET", "POST"])
+    def collect():
+        counters.hit("analytics")
+        return Response(status=204)
+
+    @app.get("/ads/pixel.gif")
+    def ad_pixel():
+        counters.hit("marketing")
+        return Response(TRANSPARENT_GIF, mimetype="image/gif", headers={"Cache-Control": "no-store"})
+
+    return app

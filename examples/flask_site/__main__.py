@@ -1,0 +1,15 @@
+"""python -m examples.flask_site [--host 127.0.0.1] [--port 5000] [--instance ./instance]"""
+from __future__ import annotations
+
+import argparse
+
+from examples.flask_site import create_app
+
+parser = argparse.ArgumentParser(prog="python -m examples.flask_site", description="The consentlib reference site.")
+parser.add_argument("--host", default="127.0.0.1")
+parser.add_argument("--port", type=int, default=5000)
+parser.add_argument("--instance", default="instance", help="folder for the SQLite store, outbox and secret key")
+args = parser.parse_args()
+app = create_app(args.instance)
+print(f"consentlib reference site on http://{args.host}:{args.port}/ (data in {args.instance}/)")
+app.run(host=args.host, port=args.port, threaded=True)

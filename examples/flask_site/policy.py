@@ -1,0 +1,25 @@
+"""The reference site's consent policy: the one DESIGN.md shows, plus its ad pixel."""
+from consentlib import Beacon, Category, Cookie, Policy
+
+POLICY = Policy(
+    revision=3,
+    categories=[
+        Category("necessary", required=True, label="Strictly necessary",
+                 description="Keeps you signed in and remembers this choice. Always on."),
+        Category("preferences", label="Preferences", description="Remembers settings such as light or dark mode."),
+        Category("analytics", label="Analytics",
+                 description="Counts visits so we learn which pages help. Also lets our cache recognise you (ETags)."),
+        Category("marketing", gpc=True, label="Marketing",
+                 description="Measures ads. Turned off by a Global Privacy Control signal."),
+    ],
+    cookies=[
+        Cookie("sid", "necessary", purpose="Keeps you signed in", lifetime="session"),
+        Cookie("theme", "preferences", purpose="Remembers light/dark", lifetime="1 year"),
+        Cookie("_ga*", "analytics", purpose="Counts visits", lifetime="2 years"),
+        Cookie("_fbp", "marketing", purpose="Ad measurement", lifetime="90 days"),
+    ],
+    beacons=[Beacon("/collect", "analytics"), Beacon("/ads/pixel.gif", "marketing")],
+    etags="analytics",
+    notice_url="/privacy",
+    controller="consentlib reference site",
+)
