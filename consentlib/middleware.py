@@ -75,6 +75,10 @@ class ConsentMiddleware:
         self.app = app
         self.policy = policy
         self.cookie = ConsentCookie(secret_key, lifetime=lifetime)
+        # Newest first, as validated by ConsentCookie; the mail endpoints (consentlib.mailweb)
+        # verify their tokens with the same keys.
+        keys = [secret_key] if isinstance(secret_key, (str, bytes)) else list(secret_key)
+        self.secret_keys: tuple[bytes, ...] = tuple(k.encode() if isinstance(k, str) else k for k in keys)
         self.store = open_store(store)
         self.prefix = prefix
         self.secure = secure
