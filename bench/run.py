@@ -1,0 +1,61 @@
+"""Run every performance budget in one go and print a table of ratios.
+
+    ./dev bench            (or: python bench/run.py)
+
+Each row compares contenders measured side by side in this one run (interleaved
+rounds, best of each), so the ratio holds on a noisy shared machine even when the
+absolute requests/second drift.
+"""
+from __future__ import annotations
+
+import gzip
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BANNER_BUDGET = 5120
+
+
+def banner_bytes() -> int:
+    from consentlib.static import STATIC_DIR, manifest
+
+    names = manifest()
+    data = b"".join((STATIC_DIR / names[key]).read_bytes() for key in ("banner.js", "banner.css"))
+    return len(gzip.compress(data, compresslevel=9))
+
+
+def main() -> int:
+    import importlib
+
+    rows = []
+    failed = False
+    for module, label, budget, key in (
+        ("bench.middleware", "middleware, Flask page setting 4 cookies", 0.90, "wrapped"),
+        ("bench.etag", "ETag firewall, 16 KB HTML page", 0.85, "wrapped"),
+        ("bench.mail", "email open pixel recorded in SQLite vs bare Flask GIF", 0.50, "pixel"),
+    ):
+        try:
+            result = importlib.import_module(module).measure()
+        except ModuleNotFoundError as exc:
+            rows.append((label, "not built", f">= {budget}", f"({exc.name} missing)"))
+            continue
+        ratio = result["ratio"]
+        ok = ratio >= budget
+        failed |= not ok
+        rows.append((label, f"{ratio:.3f}", f">= {budget}",
+                     f"{result['bare']:.0f} vs {result[key]:.0f} req/s {'ok' if ok else 'OVER BUDGET'}"))
+    size = banner_bytes()
+    failed |= size > BANNER_BUDGET
+    rows.append(("banner.js + banner.css, gzip -9", f"{size} B", f"<= {BANNER_BUDGET} B",
+                 "ok" if size <= BANNER_BUDGET else "OVER BUDGET"))
+    width = max(len(r[0]) for r in rows)
+    print(f"{'budget'.ljust(width)}  {'measured':>9}  {'limit':>10}  detail")
+    for label, measured, limit, detail in rows:
+        print(f"{label.ljust(width)}  {measured:>9}  {limit:>10}  {detail}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
