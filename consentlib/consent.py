@@ -26,6 +26,8 @@ DEFAULT_LIFETIME = 180 * 24 * 3600  # CNIL: keep a choice about six months, then
 # Browsers keep at most 4096 bytes per cookie (RFC 6265 §6.1); anything longer is junk.
 MAX_COOKIE_LENGTH = 4096
 _CACHE_SIZE = 4096
+# Seconds a decision may seem to come from the future: clock skew between hosts.
+CLOCK_SKEW = 300
 
 
 @dataclass(frozen=True)
@@ -169,4 +171,4 @@ class ConsentCookie:
         if payload.revision != policy.revision:
             return False
         age = (time.time() if now is None else now) - payload.decided_at
-        return -300 <= age < self.lifetime  # five minutes of clock skew between hosts
+        return -CLOCK_SKEW <= age < self.lifetime

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from consentlib.consent import COOKIE_NAME, DEFAULT_LIFETIME, Consent, ConsentCookie, CookiePayload
+from consentlib.consent import CLOCK_SKEW, COOKIE_NAME, DEFAULT_LIFETIME, Consent, ConsentCookie, CookiePayload
 from consentlib.cookies import UNDECLARED, CookieGate
 from consentlib.errors import ConfigurationError, StoreUnavailable
 from consentlib.pixel import untrackable_response, wants_image
@@ -149,6 +149,11 @@ class ConsentMiddleware:
             consent_id = payload.consent_id if payload is not None else None
             consent = Consent(False, self._required, frozenset(), consent_id, self.policy.revision,
                               None, gpc, dnt)
+            if payload is not None and payload.revision == self.policy.revision:
+                starts = payload.decided_at - CLOCK_SKEW
+                if starts > time.time():
+                    # Decided on a host whose clock runs ahead: it counts from then on.
+                    valid_until = starts
         if header:
             filtered, refused = self.gate.filter_request_cookies(header, consent.granted)
         else:
