@@ -1,4 +1,4 @@
-"""Where receipts (and, later, mail permissions) are kept durably.
+"""Where receipts, mail permissions and unsubscribes are kept durably.
 
 A store is chosen by URL: ``sqlite:///consent.db`` (relative path),
 ``sqlite:////var/lib/site/consent.db`` (absolute path). SQLite is the embedded
@@ -6,6 +6,7 @@ default: the file is created on first use.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -30,6 +31,41 @@ class Store(Protocol):
 
     def undeclared_cookies(self) -> list[dict[str, Any]]:
         """Cookies the app set without a declaration: name, first_seen, last_seen, count."""
+
+    # -- mail (consentlib.mail): permissions and unsubscribes are committed at once --
+
+    def mail_recipient(self, recipient: str, *, list_id: str) -> tuple[int, bool, bool]:
+        """The recipient's number (created on first use), whether tracking is allowed on
+        ``list_id``, whether they unsubscribed from it."""
+
+    def mail_address(self, recipient_id: int) -> str | None:
+        """The address behind a recipient number, or None."""
+
+    def set_mail_tracking(self, recipient: str, *, list_id: str, allowed: bool, source: str) -> None:
+        """Append a tracking permission (or its withdrawal); the latest one counts."""
+
+    def mail_tracking_allowed(self, recipient: str, *, list_id: str) -> bool: ...
+
+    def suppress_mail(self, recipient: str, *, list_id: str, source: str, campaign: str | None = None) -> bool:
+        """Unsubscribe ``recipient`` from ``list_id`` for good; True when it is new."""
+
+    def mail_suppressed(self, recipient: str, *, list_id: str) -> bool: ...
+
+    def record_mail_send(self, *, campaign: str, recipient: str, list_id: str, links: int, tracked: bool) -> None: ...
+
+    def add_mail_events(self, events: Sequence[Any]) -> int:
+        """Insert opens/clicks (``consentlib.store.mail.MailEvent``), keeping only those of
+        a recipient who allowed tracking before the event and has not unsubscribed."""
+
+    def mark_click_burst(self, *, recipient_id: int, campaign: str, links: int, since: str) -> int:
+        """Mark as a scanner's the clicks since ``since`` when they cover all ``links``."""
+
+    def mail_stats(self, *, campaign: str | None = None) -> list[dict[str, Any]]:
+        """Per campaign: sent, human_opens (unique), machine_opens, human_clicks,
+        scanner_clicks, unsubscribes."""
+
+    def mail_permissions(self, *, recipient: str | None = None) -> list[dict[str, Any]]:
+        """Tracking permissions and unsubscribes, oldest first (proof, access right)."""
 
     def close(self) -> None: ...
 

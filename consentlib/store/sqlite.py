@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from consentlib.errors import StoreUnavailable
+from consentlib.store.mail import SQLiteMailTables
 
 BUSY_TIMEOUT_SECONDS = 15.0
 
@@ -49,7 +50,7 @@ def time_text(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteMailTables):
     """A :class:`~consentlib.store.Store` in one SQLite file (created on first use)."""
 
     def __init__(self, path: str) -> None:
@@ -91,6 +92,7 @@ class SQLiteStore:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
+                self._mail_schema(conn)
                 self._extra_schema(conn)
                 conn.execute("COMMIT")
             except BaseException:

@@ -1,0 +1,338 @@
+"""Mail tables in the SQLite store, and the buffer that batches open and click events.
+
+What is legal record and what is engagement statistics are kept apart:
+
+- tracking permissions and unsubscribes are written at once, each in its own committed
+  transaction (RFC 8058: the one-click POST is answered only after it is honoured);
+- opens are engagement statistics: :class:`EventBuffer` batches them, so a burst of
+  pixel hits costs one transaction (one fsync) per batch instead of one per hit.
+
+Whether an event may be kept is decided *inside* the transaction that inserts it: only
+for a recipient whose latest tracking permission on that list allows it, was given
+before the event, and who has not unsubscribed. An unsubscribe or a withdrawal that
+commits while an open waits in the buffer therefore still wins.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import sqlite3
+import threading
+import weakref
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any, NamedTuple
+
+log = logging.getLogger("consentlib")
+
+MAIL_SCHEMA = """
+CREATE TABLE IF NOT EXISTS mail_recipients (
+    id INTEGER PRIMARY KEY,
+    address TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS mail_tracking (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    recipient TEXT NOT NULL,
+    list_id TEXT NOT NULL,
+    allowed INTEGER NOT NULL,
+    time TEXT NOT NULL,
+    source TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mail_tracking_recipient ON mail_tracking (recipient, list_id, seq);
+CREATE TABLE IF NOT EXISTS mail_suppressions (
+    recipient TEXT NOT NULL,
+    list_id TEXT NOT NULL,
+    time TEXT NOT NULL,
+    source TEXT NOT NULL,
+    campaign TEXT,
+    PRIMARY KEY (recipient, list_id)
+);
+CREATE TABLE IF NOT EXISTS mail_sends (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    campaign TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    list_id TEXT NOT NULL,
+    sent_at TEXT NOT NULL,
+    links INTEGER NOT NULL,
+    tracked INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mail_sends_campaign ON mail_sends (campaign);
+CREATE TABLE IF NOT EXISTS mail_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    campaign TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    list_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    time TEXT NOT NULL,
+    agent TEXT,
+    link INTEGER
+);
+CREATE INDEX IF NOT EXISTS mail_events_campaign ON mail_events (campaign, event, kind);
+CREATE INDEX IF NOT EXISTS mail_events_recipient ON mail_events (recipient, campaign, event, time);
+"""
+
+# Keep the event only for a tracked, subscribed recipient: the latest permission on
+# the list allows it and predates the event (ePrivacy Art 5(3): no consent, no record).
+_INSERT_EVENT = """
+INSERT INTO mail_events (campaign, recipient, list_id, event, kind, time, agent, link)
+SELECT ?1, r.address, ?2, ?3, ?4, ?5, ?6, ?7
+FROM mail_recipients r
+JOIN mail_tracking t ON t.seq = (
+    SELECT seq FROM mail_tracking WHERE recipient = r.address AND list_id = ?2 ORDER BY seq DESC LIMIT 1)
+WHERE r.id = ?8 AND t.allowed = 1 AND t.time <= ?5
+  AND NOT EXISTS (SELECT 1 FROM mail_suppressions s WHERE s.recipient = r.address AND s.list_id = ?2)
+"""
+
+
+class MailEvent(NamedTuple):
+    """An open or a click, as the endpoint saw it. ``recipient_id`` comes from a token."""
+
+    recipient_id: int
+    campaign: str
+    list_id: str
+    event: str  # "open" or "click"
+    kind: str  # "human", "machine" (mail proxy) or "scanner" (link scanner)
+    time: str  # UTC, consentlib.store.sqlite.time_text format
+    agent: str | None  # user-agent family, never the full string
+    link: int | None  # index of the link in the mail, for clicks
+
+
+def _now_text() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class SQLiteMailTables:
+    """The mail half of :class:`~consentlib.store.sqlite.SQLiteStore`.
+
+    Relies on the store's ``_write()`` (one committed ``BEGIN IMMEDIATE`` transaction)
+    and ``_read()``. Addresses are kept as given: the controller needs them to honour
+    unsubscribes; URLs carry only a signed recipient number.
+    """
+
+    def _mail_schema(self, conn: sqlite3.Connection) -> None:
+        for statement in MAIL_SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+
+    def mail_recipient(self, recipient: str, *, list_id: str) -> tuple[int, bool, bool]:
+        """The recipient's number (created on first use), tracked?, unsubscribed?"""
+        with self._write() as conn:
+            conn.execute("INSERT OR IGNORE INTO mail_recipients (address) VALUES (?)", (recipient,))
+            (number,) = conn.execute("SELECT id FROM mail_recipients WHERE address = ?", (recipient,)).fetchone()
+            return number, self._tracked(conn, recipient, list_id), self._suppressed(conn, recipient, list_id)
+
+    def mail_address(self, recipient_id: int) -> str | None:
+        rows = self._read("SELECT address FROM mail_recipients WHERE id = ?", (recipient_id,))
+        return rows[0][0] if rows else None
+
+    def set_mail_tracking(self, recipient: str, *, list_id: str, allowed: bool, source: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO mail_tracking (recipient, list_id, allowed, time, source) VALUES (?, ?, ?, ?, ?)",
+                (recipient, list_id, int(bool(allowed)), _now_text(), source),
+            )
+
+    def mail_tracking_allowed(self, recipient: str, *, list_id: str) -> bool:
+        rows = self._read(
+            "SELECT allowed FROM mail_tracking WHERE recipient = ? AND list_id = ? ORDER BY seq DESC LIMIT 1",
+            (recipient, list_id),
+        )
+        return bool(rows and rows[0][0])
+
+    def suppress_mail(self, recipient: str, *, list_id: str, source: str, campaign: str | None = None) -> bool:
+        """Unsubscribe; True when it is new. Idempotent: the first time and source stay."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO mail_suppressions (recipient, list_id, time, source, campaign) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (recipient, list_id, _now_text(), source, campaign),
+            )
+            return cursor.rowcount == 1
+
+    def mail_suppressed(self, recipient: str, *, list_id: str) -> bool:
+        return bool(self._read(
+            "SELECT 1 FROM mail_suppressions WHERE recipient = ? AND list_id = ?", (recipient, list_id)))
+
+    def record_mail_send(self, *, campaign: str, recipient: str, list_id: str, links: int, tracked: bool) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO mail_sends (campaign, recipient, list_id, sent_at, links, tracked) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (campaign, recipient, list_id, _now_text(), links, int(tracked)),
+            )
+
+    def add_mail_events(self, events: Sequence[MailEvent]) -> int:
+        """Insert the events a tracked, subscribed recipient allows; return how many."""
+        if not events:
+            return 0
+        kept = 0
+        with self._write() as conn:
+            for e in events:
+                kept += conn.execute(
+                    _INSERT_EVENT,
+                    (e.campaign, e.list_id, e.event, e.kind, e.time, e.agent, e.link, e.recipient_id),
+                ).rowcount
+        return kept
+
+    def mark_click_burst(self, *, recipient_id: int, campaign: str, links: int, since: str) -> int:
+        """When every one of a mail's ``links`` was clicked from ``since`` on, those
+        clicks were a link scanner's: mark them so; return how many were changed."""
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT e.seq, e.link FROM mail_events e JOIN mail_recipients r ON r.address = e.recipient "
+                "WHERE r.id = ? AND e.campaign = ? AND e.event = 'click' AND e.time >= ?",
+                (recipient_id, campaign, since),
+            ).fetchall()
+            if len({link for _, link in rows}) < links:
+                return 0
+            marks = [(seq,) for seq, _ in rows]
+            conn.executemany("UPDATE mail_events SET kind = 'scanner' WHERE seq = ? AND kind = 'human'", marks)
+            return len(marks)
+
+    def mail_stats(self, *, campaign: str | None = None) -> list[dict[str, Any]]:
+        """Per campaign: sent, unique human opens, machine opens, human and scanner
+        clicks, unsubscribes. Machine events are never counted as a person's."""
+        where, params = ("WHERE campaign = ?", (campaign,)) if campaign is not None else ("", ())
+        stats: dict[str, dict[str, Any]] = {}
+
+        def row(name: str) -> dict[str, Any]:
+            return stats.setdefault(name, {
+                "campaign": name, "sent": 0, "human_opens": 0, "machine_opens": 0,
+                "human_clicks": 0, "scanner_clicks": 0, "unsubscribes": 0,
+            })
+
+        for name, sent in self._read(f"SELECT campaign, COUNT(*) FROM mail_sends {where} GROUP BY campaign", params):
+            row(name)["sent"] = sent
+        for name, event, kind, count, people in self._read(
+            f"SELECT campaign, event, kind, COUNT(*), COUNT(DISTINCT recipient) FROM mail_events {where} "
+            "GROUP BY campaign, event, kind", params,
+        ):
+            if event == "open":
+                # A person's opens count once per recipient; a proxy's fetches as they come.
+                row(name)["human_opens" if kind == "human" else "machine_opens"] += people if kind == "human" else count
+            elif event == "click":
+                row(name)["human_clicks" if kind == "human" else "scanner_clicks"] += count
+        for name, count in self._read(
+            f"SELECT campaign, COUNT(*) FROM mail_suppressions {where} "
+            "GROUP BY campaign", params,
+        ):
+            if name is not None:
+                row(name)["unsubscribes"] = count
+        if campaign is not None:
+            row(campaign)
+        return [stats[name] for name in sorted(stats)]
+
+    def mail_permissions(self, *, recipient: str | None = None) -> list[dict[str, Any]]:
+        """Tracking permissions (history) and unsubscribes, oldest first: the proof."""
+        where, params = ("WHERE recipient = ?", (recipient,)) if recipient is not None else ("", ())
+        out = [
+            {"type": "tracking", "recipient": r, "list_id": l, "allowed": bool(a), "time": t, "source": s}
+            for r, l, a, t, s in self._read(
+                f"SELECT recipient, list_id, allowed, time, source FROM mail_tracking {where} ORDER BY seq", params)
+        ]
+        out += [
+            {"type": "unsubscribe", "recipient": r, "list_id": l, "time": t, "source": s, "campaign": c}
+            for r, l, t, s, c in self._read(
+                f"SELECT recipient, list_id, time, source, campaign FROM mail_suppressions {where}", params)
+        ]
+        return sorted(out, key=lambda item: item["time"])
+
+    @staticmethod
+    def _tracked(conn: sqlite3.Connection, recipient: str, list_id: str) -> bool:
+        row = conn.execute(
+            "SELECT allowed FROM mail_tracking WHERE recipient = ? AND list_id = ? ORDER BY seq DESC LIMIT 1",
+            (recipient, list_id),
+        ).fetchone()
+        return bool(row and row[0])
+
+    @staticmethod
+    def _suppressed(conn: sqlite3.Connection, recipient: str, list_id: str) -> bool:
+        return conn.execute(
+            "SELECT 1 FROM mail_suppressions WHERE recipient = ? AND list_id = ?", (recipient, list_id)
+        ).fetchone() is not None
+
+
+class EventBuffer:
+    """Batches mail events into the store: a background thread writes them every
+    ``interval`` seconds, or sooner once ``batch`` are waiting, and at exit.
+
+    Loss window: events still in the buffer when the process dies without running its
+    exit handlers (SIGKILL, a crash, power loss) — at most ``interval`` seconds or
+    ``batch`` events. Opens are engagement statistics, not legal records; unsubscribes
+    and permissions never pass through here. Beyond ``limit`` waiting events (the store
+    is down) new ones are dropped and logged rather than growing memory without bound.
+    """
+
+    def __init__(self, store: Any, *, interval: float = 0.5, batch: int = 500, limit: int = 50_000) -> None:
+        self.store = store
+        self.interval = interval
+        self.batch = batch
+        self.limit = limit
+        self.dropped = 0
+        self._events: list[MailEvent] = []
+        self._lock = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self._closed = False
+        # A weak reference: the exit handler must not keep a discarded buffer alive.
+        ref = weakref.ref(self)
+        atexit.register(lambda: (buffer := ref()) is not None and buffer.close())
+
+    def add(self, event: MailEvent) -> None:
+        with self._lock:
+            if self._pid != os.getpid():
+                # Forked after events were queued: the parent writes its own; start afresh.
+                self._events, self._thread, self._pid = [], None, os.getpid()
+            if len(self._events) >= self.limit:
+                self.dropped += 1
+                if self.dropped == 1 or self.dropped % 10_000 == 0:
+                    log.error("consentlib dropped %d mail event(s): the store is not keeping up", self.dropped)
+                return
+            self._events.append(event)
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._run, name="consentlib-mail-events", daemon=True)
+                self._thread.start()
+            if len(self._events) >= self.batch:
+                self._lock.notify()
+
+    def flush(self) -> int:
+        """Write every waiting event now; return how many the store kept."""
+        with self._lock:
+            events, self._events = self._events, []
+        return self._write(events)
+
+    def close(self) -> None:
+        """Stop the thread and write what is left (also run at interpreter exit)."""
+        with self._lock:
+            self._closed = True
+            thread, self._thread = self._thread, None
+            self._lock.notify()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=30)
+        self.flush()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+                if len(self._events) < self.batch:
+                    self._lock.wait(self.interval)
+                if self._closed:
+                    return
+                events, self._events = self._events, []
+            self._write(events)
+
+    def _write(self, events: Iterable[MailEvent]) -> int:
+        events = list(events)
+        if not events:
+            return 0
+        from consentlib.errors import StoreUnavailable
+
+        try:
+            return self.store.add_mail_events(events)
+        except StoreUnavailable:
+            log.exception("consentlib could not record %d mail event(s)", len(events))
+            return 0
