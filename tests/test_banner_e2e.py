@@ -192,6 +192,23 @@ def data_layer(driver):
     )
 
 
+def button_looks(driver):
+    return driver.execute_script("""
+        return ['consent-accept-all', 'consent-reject-all', 'consent-customize'].map(function (id) {
+          var el = document.getElementById(id), r = el.getBoundingClientRect(), s = getComputedStyle(el);
+          return [el.tagName, Math.round(r.width), Math.round(r.height), s.backgroundColor, s.color,
+                  s.fontSize, s.fontWeight, s.borderTopWidth];
+        });""")
+
+
+def tab_to(driver, element_id, limit=15):
+    for _ in range(limit):
+        if focused_id(driver) == element_id:
+            return
+        press(driver, Keys.TAB)
+    assert focused_id(driver) == element_id, f"Tab never reached #{element_id}"
+
+
 def assert_clean_console(driver):
     """Zero console errors, and not a single CSP report at any level."""
     entries = driver.get_log("browser")
@@ -212,14 +229,15 @@ def test_first_visit_shows_a_labelled_modal_banner_and_nothing_runs(driver, site
     title = driver.find_element(By.ID, dialog.get_attribute("aria-labelledby"))
     assert title.text == "Privacy choices"
     assert driver.execute_script("return document.getElementById('consent-banner').contains(document.activeElement)")
-    # Equal prominence: same element, same size, same look.
-    looks = driver.execute_script("""
-        return ['consent-accept-all', 'consent-reject-all', 'consent-customize'].map(function (id) {
-          var el = document.getElementById(id), r = el.getBoundingClientRect(), s = getComputedStyle(el);
-          return [el.tagName, Math.round(r.width), Math.round(r.height), s.backgroundColor, s.color,
-                  s.fontSize, s.fontWeight, s.borderTopWidth];
-        });""")
-    assert looks[0] == looks[1] == looks[2], looks
+    # Equal prominence: same element, same size, same look, on a wide and a narrow screen.
+    assert len(set(map(tuple, button_looks(driver)))) == 1, button_looks(driver)
+    size = driver.get_window_size()
+    try:
+        driver.set_window_size(390, 844)
+        wait(driver, lambda d: d.execute_script("return innerWidth") < 500)
+        assert len(set(map(tuple, button_looks(driver)))) == 1, button_looks(driver)
+    finally:
+        driver.set_window_size(size["width"], size["height"])
     assert site.hits["/static/analytics.js"] == 0
     assert site.hits["/static/pixel.gif"] == 0
     assert driver.get_cookie("_ga") is None
@@ -307,11 +325,7 @@ def test_keyboard_only(driver, site):
     """WCAG 2.1.1, 2.1.2, 2.4.3, 2.4.7: operable by keyboard, focus kept in, focus visible."""
     open_page(driver, site)
     banner(driver)
-    for _ in range(6):
-        if focused_id(driver) == "consent-customize":
-            break
-        press(driver, Keys.TAB)
-    assert focused_id(driver) == "consent-customize"
+    tab_to(driver, "consent-customize")
     outline = driver.execute_script(
         "var s = getComputedStyle(document.activeElement); return [s.outlineStyle, parseFloat(s.outlineWidth)];")
     assert outline[0] != "none" and outline[1] >= 2, f"no visible focus indicator: {outline}"
@@ -334,8 +348,7 @@ def test_keyboard_only(driver, site):
         seen.append(driver.execute_script(
             "return document.getElementById('consent-banner').contains(document.activeElement)"))
     assert all(seen)
-    while focused_id(driver) != "consent-save":
-        press(driver, Keys.TAB)
+    tab_to(driver, "consent-save")
     press(driver, Keys.ENTER)
     banner_gone(driver)
     wait(driver, lambda d: d.execute_script("return window.analyticsRan") == 1)
@@ -469,4 +482,8 @@ def test_accessibility_axe_wcag21_aa(driver, site, path, gpc):
     assert run_axe(driver) == []
     click(driver, "consent-customize")
     wait(driver, EC.visibility_of_element_located((By.ID, "consent-save")))
+    assert run_axe(driver) == []
+    # Decided: only the "Privacy choices" control is left on the page.
+    click(driver, "consent-reject-all")
+    banner_gone(driver)
     assert run_axe(driver) == []
