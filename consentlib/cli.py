@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from datetime import datetime, timedelta, timezone
 from html import escape
@@ -16,6 +17,9 @@ def _load_policy(spec: str) -> Policy:
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise SystemExit(f"--policy must look like 'package.module:POLICY', not {spec!r}.")
+    # Like gunicorn and flask, look in the current directory first: the site's own code.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         policy = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
@@ -86,6 +90,13 @@ def _cookies(args) -> int:
     return 0
 
 
+def _audit(args) -> int:
+    from consentlib.testing.report import run_audit_command
+
+    return run_audit_command(args.url, policy_spec=args.policy, json_path=args.json, html_path=args.html,
+                             timeout=args.timeout, load_policy=_load_policy)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="consentlib", description="Keep visitors' privacy choices at the HTTP layer.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -108,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     cookies.add_argument("--undeclared", action="store_true", help="list cookies the app set without a declaration")
     cookies.add_argument("--store", help="store URL, with --undeclared")
     cookies.set_defaults(handler=_cookies)
+
+    audit = commands.add_parser("audit", help="three-state browser audit: exit 0 clean, 1 violation, 2 could not verify, 3 error")
+    audit.add_argument("url")
+    audit.add_argument("--policy", metavar="MOD:ATTR", help="the policy that names each cookie's category")
+    audit.add_argument("--json", metavar="FILE", help="write the report as JSON")
+    audit.add_argument("--html", metavar="FILE", help="write the report as HTML")
+    audit.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for each step (default 15)")
+    audit.set_defaults(handler=_audit)
     return parser
 
 
