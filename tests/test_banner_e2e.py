@@ -178,6 +178,18 @@ def reload(driver):
     wait(driver, EC.presence_of_element_located((By.ID, "consent-open")))
 
 
+def endpoint_requests(driver, site):
+    """GET/POST requests to the consent endpoint itself since the last call (performance log)."""
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            request = message["params"]["request"]
+            if request["url"] == site.base + "/_consent/":
+                urls.append(request["method"])
+    return urls
+
+
 def focused_id(driver):
     return driver.execute_script("return document.activeElement && document.activeElement.id")
 
@@ -254,8 +266,11 @@ def test_reject_all_records_the_refusal_and_keeps_everything_off(driver, site):
     wait(driver, lambda d: d.get_cookie("consent"))
     assert consent_payload(driver)["c"] == ["necessary"]
     assert consent_payload(driver)["r"] == 3
+    driver.get_log("performance")
     reload(driver)
     assert not driver.find_elements(By.ID, "consent-banner"), "a decided visitor is not asked again"
+    # The banner read the server's signed cookie: no request to the endpoint was needed.
+    assert endpoint_requests(driver, site) == []
     assert driver.execute_script("return window.analyticsRan") is None
     assert site.hits["/static/analytics.js"] == 0
     assert site.hits["/static/pixel.gif"] == 0
@@ -384,6 +399,29 @@ def test_gpc_signal_locks_gpc_categories_off_and_says_so(driver, site):
     reload(driver)
     assert site.hits["/static/pixel.gif"] == 0
     assert_clean_console(driver)
+
+
+def test_gpc_in_the_browser_alone_is_honoured_by_the_banner(driver, site):
+    """navigator.globalPrivacyControl === true, even if no header reached the server."""
+    script = driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {
+        "source": "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: function () { return true; }});"
+    })
+    try:
+        open_page(driver, site)
+        dialog = banner(driver)
+        assert driver.execute_script("return navigator.globalPrivacyControl") is True
+        assert "Global Privacy Control signal honored" in dialog.text
+        click(driver, "consent-customize")
+        wait(driver, EC.visibility_of_element_located((By.ID, "consent-save")))
+        assert not box(driver, "marketing").is_selected() and not box(driver, "marketing").is_enabled()
+        click(driver, "consent-accept-all")
+        banner_gone(driver)
+        wait(driver, lambda d: d.execute_script("return window.analyticsRan") == 1)
+        assert consent_payload(driver)["c"] == ["analytics", "necessary", "preferences"]
+        assert site.hits["/static/pixel.gif"] == 0
+        assert_clean_console(driver)
+    finally:
+        driver.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})
 
 
 def test_consent_mode_default_before_tags_and_update_after_choice_and_on_each_page(driver, site):

@@ -63,10 +63,14 @@ export function start(win, script) {
     open.addEventListener('click', (e) => {
       // A page's own #consent-open may be a link to the no-JS preferences page.
       e.preventDefault();
-      load().then((s) => {
-        if (s.decided) granted = s.granted;
-        ui.open(s, s.decided);
-      }, () => {});
+      load().then(
+        (s) => {
+          if (s.decided) granted = s.granted;
+          ui.open(s, s.decided);
+        },
+        // Withdrawal must stay possible (GDPR Art 7(3)): fall back to the no-JS form.
+        () => win.location.assign(endpoint + 'preferences'),
+      );
     });
     const ck = readCookie(doc.cookie);
     // A decided visitor of this revision needs no request; with GPC on, the server must

@@ -305,3 +305,14 @@ test('Consent Mode v2: mapping configured by data-consent-mode; nothing pushed w
   await plain.settle();
   assert.equal(plain.win.dataLayer, undefined);
 });
+
+test('#consent-open falls back to the no-JS preferences page when the endpoint fails', async () => {
+  let fail = false;
+  const b = browser({ cookie: cookieFor({ r: 3, c: ['necessary'], id: 'x', t: 1 }), state: () => (fail ? new Error('503') : STATE) });
+  start(b.win, script());
+  await b.settle();
+  fail = true;
+  click($(b.doc, '#consent-open'));
+  await b.settle();
+  assert.deepEqual(b.reloads, ['/_consent/preferences']);
+});

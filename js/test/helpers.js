@@ -66,12 +66,13 @@ export function browser({ html = PAGE, state = STATE, cookie = '', gpc, dataLaye
     document: doc,
     CustomEvent: w.CustomEvent,
     navigator: gpc === undefined ? {} : { globalPrivacyControl: gpc },
-    location: { reload: () => reloads.push(1) },
+    location: { reload: () => reloads.push(1), assign: (url) => reloads.push(url) },
     fetch: (url, opts = {}) => {
       const body = opts.body ? JSON.parse(opts.body) : null;
       calls.push({ url, method: opts.method || 'GET', body, opts });
       let answer = state;
       if (body) answer = post ? post(body) : recorded(body.categories, state);
+      else if (typeof state == 'function') answer = state();
       if (answer instanceof Error) return Promise.reject(answer);
       return Promise.resolve({ ok: true, status: 200, json: () => Promise.resolve(answer) });
     },
