@@ -5,6 +5,7 @@ Flask users.
 """
 from consentlib.consent import Consent
 from consentlib.errors import ConfigurationError, ConsentError, StoreUnavailable
+from consentlib.mail import MailStats, MailTracker, Suppressed
 from consentlib.middleware import ConsentMiddleware
 from consentlib.policy import Beacon, Category, Cookie, Policy
 
@@ -16,7 +17,10 @@ __all__ = [
     "ConsentError",
     "ConsentMiddleware",
     "Cookie",
+    "MailStats",
+    "MailTracker",
     "Policy",
     "StoreUnavailable",
+    "Suppressed",
 ]
 __version__ = "0.1.0.dev0"

@@ -1,0 +1,329 @@
+"""MailTracker: unsubscribe headers and links always; opens and clicks only with consent.
+
+``prepare`` takes an :class:`email.message.EmailMessage` and returns a copy ready to
+send. Every mail carries ``List-Unsubscribe`` / ``List-Unsubscribe-Post`` (RFC 2369,
+RFC 8058) and a visible unsubscribe link. Only a recipient who allowed tracking on the
+list gets the open pixel, signed click URLs and a link that withdraws that permission
+(ePrivacy Art 5(3): a pixel reads the device like a cookie does). A recipient who
+unsubscribed is never mailed again: ``prepare`` raises :class:`Suppressed`.
+
+URLs carry signed tokens, never an address: a token holds the recipient's number in
+the store, the campaign and the list (and, for a click, the target).
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from email.message import EmailMessage
+from email.policy import EmailPolicy
+from html import escape
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+from itsdangerous import BadData, URLSafeTimedSerializer
+
+from consentlib.errors import ConfigurationError, ConsentError
+from consentlib.mailhtml import add_before_body_end, rewrite_links, unsubscribe_header
+from consentlib.store import Store, open_store
+
+# Tracking tokens (pixel, click) may expire; CNIL and the EDPB ask that tracking stop
+# being possible long after the mail. Unsubscribe and withdrawal tokens never expire:
+# Gmail and Yahoo's 2024 rules want unsubscribe to keep working, RFC 8058 gives no limit.
+TRACKING_TOKEN_MAX_AGE = 90 * 24 * 3600
+KINDS = ("open", "click", "unsubscribe", "untrack")
+MAX_TOKEN_LENGTH = 2048
+_TOKEN = re.compile(r"[A-Za-z0-9_\-.]+")
+_MAX_NAME = 200
+
+
+class Suppressed(ConsentError):
+    """The recipient unsubscribed from this list; the mail must not be sent."""
+
+    def __init__(self, recipient: str, list_id: str) -> None:
+        super().__init__(
+            f"This recipient unsubscribed from list {list_id!r}; an unsubscribe is never undone "
+            "by a later send, so this mail must not go out."
+        )
+        self.recipient = recipient
+        self.list_id = list_id
+
+
+class MailToken(NamedTuple):
+    """What a verified token says."""
+
+    kind: str
+    recipient_id: int
+    campaign: str
+    list_id: str
+    signed_at: float  # UNIX time the mail was prepared
+    target: str | None = None  # clicks: where to send the reader
+    link: int | None = None  # clicks: this link's index in the mail
+    links: int | None = None  # clicks: how many tracked links the mail has
+
+
+@dataclass(frozen=True)
+class MailStats:
+    """One campaign's engagement. Machine opens and scanner clicks are never a person's."""
+
+    campaign: str
+    sent: int = 0
+    human_opens: int = 0  # unique recipients
+    machine_opens: int = 0  # fetches by mail proxies and robots
+    human_clicks: int = 0
+    scanner_clicks: int = 0
+    unsubscribes: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def secret_keys(secret_key: str | bytes | Sequence[str | bytes]) -> tuple[bytes, ...]:
+    keys = [secret_key] if isinstance(secret_key, (str, bytes)) else secret_key
+    if not isinstance(keys, Sequence) or not keys:
+        keys = [None]
+    out = tuple(k.encode() if isinstance(k, str) else k for k in keys)
+    if any(not isinstance(k, bytes) or len(k) < 16 for k in out):
+        raise ConfigurationError(
+            "secret_key must be a key or a list of keys, newest first, each at least 16 characters, "
+            "the same as the ConsentMiddleware's; generate one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return out
+
+
+class MailTokens:
+    """Signs and verifies mail tokens; one salt per kind, so no kind passes for another."""
+
+    def __init__(self, keys: Sequence[bytes]) -> None:
+        newest_last = list(reversed(keys))  # itsdangerous signs with the last key
+        self._serializers = {
+            kind: URLSafeTimedSerializer(
+                newest_last,
+                salt=f"consentlib.mail.{kind}",
+                signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha256},
+            )
+            for kind in KINDS
+        }
+
+    def dumps(self, kind: str, payload: list) -> str:
+        return self._serializers[kind].dumps(payload)
+
+    def loads(self, kind: str, token: str, *, now: float | None = None) -> MailToken | None:
+        """The token's content, or None for anything forged, expired, foreign or malformed."""
+        if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii() or not _TOKEN.fullmatch(token):
+            return None
+        try:
+            data, signed = self._serializers[kind].loads(token, return_timestamp=True)
+        except (BadData, ValueError, TypeError, OverflowError):
+            return None
+        signed_at = signed.timestamp()
+        if kind in ("open", "click") and (time.time() if now is None else now) - signed_at > TRACKING_TOKEN_MAX_AGE:
+            return None
+        return _shape(kind, data, signed_at)
+
+
+def _shape(kind: str, data: Any, signed_at: float) -> MailToken | None:
+    expected = 6 if kind == "click" else 3
+    if not isinstance(data, list) or len(data) != expected:
+        return None
+    recipient_id, campaign, list_id = data[:3]
+    if type(recipient_id) is not int or recipient_id < 1 or not _is_name(campaign) or not _is_name(list_id):
+        return None
+    if kind != "click":
+        return MailToken(kind, recipient_id, campaign, list_id, signed_at)
+    target, link, links = data[3:]
+    if not (isinstance(target, str) and is_web_url(target)):
+        return None
+    if type(link) is not int or type(links) is not int or not 0 <= link < links <= 10_000:
+        return None
+    return MailToken(kind, recipient_id, campaign, list_id, signed_at, target, link, links)
+
+
+def _is_name(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= _MAX_NAME and value.isprintable()
+
+
+def is_web_url(url: str) -> bool:
+    """An absolute http(s) URL with a host and no control characters: safe to redirect to."""
+    if len(url) > 4000 or any(ord(ch) < 0x21 or ch == "\x7f" for ch in url):
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def normalise_address(recipient: Any) -> str:
+    """Strip it and lower-case the domain (RFC 5321 §2.4: only the domain is case-blind)."""
+    if not isinstance(recipient, str):
+        raise TypeError(f"recipient must be an e-mail address string, not {type(recipient).__name__}.")
+    address = recipient.strip()
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain or len(address) > 320 or not address.isprintable() or " " in address:
+        raise ValueError(f"{recipient!r} is not an e-mail address like ana@example.com.")
+    return f"{local}@{domain.lower()}"
+
+
+def _check_name(what: str, value: Any) -> str:
+    if not _is_name(value):
+        raise ValueError(f"{what} must be a non-empty printable string of at most {_MAX_NAME} characters, not {value!r}.")
+    return value
+
+
+class MailTracker:
+    """Prepares mail for one site; the site's ConsentMiddleware answers the URLs.
+
+    ``base_url``
+        The site's origin, ``https://example.com``: unsubscribe, pixel and click URLs
+        point there. Mailbox providers require https for one-click unsubscribe.
+    ``secret_key``
+        The middleware's keys, newest first. Anyone with a key can unsubscribe anyone.
+    ``store``
+        The middleware's store (URL or object): permissions and unsubscribes live there.
+    ``prefix``
+        The middleware's prefix.
+    ``unsubscribe_mailto``
+        An address (or ``mailto:`` URL) listed after the https URL in ``List-Unsubscribe``
+        for clients that only mail; you process what arrives there.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        secret_key: str | bytes | Sequence[str | bytes],
+        store: str | Store = "sqlite:///consent.db",
+        prefix: str = "/_consent/",
+        unsubscribe_mailto: str | None = None,
+    ) -> None:
+        if not isinstance(base_url, str) or not is_web_url(base_url) or urlsplit(base_url).path.strip("/") \
+                or urlsplit(base_url).query or urlsplit(base_url).fragment:
+            raise ConfigurationError(f"base_url must be the site's origin, like 'https://example.com', not {base_url!r}.")
+        if not (isinstance(prefix, str) and prefix.startswith("/") and prefix.endswith("/") and len(prefix) > 2):
+            raise ConfigurationError(f"prefix must start and end with '/', like '/_consent/', not {prefix!r}.")
+        self.base_url = base_url.rstrip("/")
+        self.prefix = prefix
+        self.tokens = MailTokens(secret_keys(secret_key))
+        self.store = open_store(store)
+        self.unsubscribe_mailto = _mailto(unsubscribe_mailto)
+
+    # -- permissions --------------------------------------------------------------------------
+
+    def set_tracking(self, recipient: str, *, list_id: str, allowed: bool, source: str = "api") -> None:
+        """Record the recipient's own choice about open and click tracking on ``list_id``.
+
+        Ask with an unticked box: silence is not consent (GDPR Art 4(11)).
+        """
+        if not isinstance(allowed, bool):
+            raise TypeError(f"allowed must be True or False, not {allowed!r}.")
+        self.store.set_mail_tracking(normalise_address(recipient), list_id=_check_name("list_id", list_id),
+                                     allowed=allowed, source=_check_name("source", source))
+
+    def tracking_allowed(self, recipient: str, *, list_id: str) -> bool:
+        return self.store.mail_tracking_allowed(normalise_address(recipient), list_id=list_id)
+
+    def unsubscribe(self, recipient: str, *, list_id: str, source: str = "api") -> bool:
+        """Unsubscribe for good (a mailto request, a complaint); True when it is new."""
+        return self.store.suppress_mail(normalise_address(recipient), list_id=_check_name("list_id", list_id),
+                                        source=_check_name("source", source))
+
+    def is_suppressed(self, recipient: str, *, list_id: str) -> bool:
+        return self.store.mail_suppressed(normalise_address(recipient), list_id=list_id)
+
+    # -- preparing a mail ------------------------------------------------------------------------
+
+    def prepare(self, message: EmailMessage, *, recipient: str, campaign: str, list_id: str) -> EmailMessage:
+        """A copy of ``message`` for ``recipient``, ready to send (sign it with DKIM after,
+        covering the List-Unsubscribe headers). Raises :class:`Suppressed`."""
+        if not isinstance(message, EmailMessage) or not isinstance(message.policy, EmailPolicy):
+            raise TypeError("prepare needs an email.message.EmailMessage with an email.policy policy "
+                            "(e.g. email.policy.default), not a compat32 Message.")
+        address = normalise_address(recipient)
+        _check_name("campaign", campaign)
+        _check_name("list_id", list_id)
+        number, tracked, suppressed = self.store.mail_recipient(address, list_id=list_id)
+        if suppressed:
+            raise Suppressed(address, list_id)
+        ids = [number, campaign, list_id]
+        unsubscribe_url = self.url("u", self.tokens.dumps("unsubscribe", ids))
+        untrack_url = self.url("t", self.tokens.dumps("untrack", ids)) if tracked else None
+        pixel_url = self.url("o", self.tokens.dumps("open", ids) + ".gif") if tracked else None
+
+        def click_url(target: str, index: int, count: int) -> str:
+            return self.url("c", self.tokens.dumps("click", [*ids, target, index, count]))
+
+        msg = copy.deepcopy(message)
+        links = 0
+        parts = [p for p in msg.walk() if not p.is_multipart() and p.get_content_disposition() != "attachment"]
+        bodies = [p for p in parts if p.get_content_type() in ("text/html", "text/plain")]
+        if not bodies:
+            msg.set_content("")
+            bodies = [msg]
+        for part in bodies:
+            text = part.get_content()
+            if part.get_content_subtype() == "html":
+                if tracked:
+                    text, links = rewrite_links(text, click_url)
+                text = add_before_body_end(text, _html_footer(unsubscribe_url, untrack_url, pixel_url))
+            else:
+                text = text.rstrip("\n") + _text_footer(unsubscribe_url, untrack_url)
+            _replace_text(part, text)
+        for name in ("List-Unsubscribe", "List-Unsubscribe-Post"):
+            del msg[name]
+        msg["List-Unsubscribe"] = unsubscribe_header(unsubscribe_url, self.unsubscribe_mailto)
+        # RFC 8058 §3.1: exactly this value; with it, a mail client may POST to the URL.
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        self.store.record_mail_send(campaign=campaign, recipient=address, list_id=list_id, links=links, tracked=tracked)
+        return msg
+
+    def url(self, route: str, token: str) -> str:
+        return f"{self.base_url}{self.prefix}m/{route}/{token}"
+
+    # -- reporting ---------------------------------------------------------------------------------
+
+    def stats(self, campaign: str) -> MailStats:
+        rows = self.store.mail_stats(campaign=campaign)
+        return MailStats(**rows[0]) if rows else MailStats(campaign)
+
+    def export_stats(self) -> list[dict[str, Any]]:
+        """Every campaign's stats as dicts (``consentlib mail stats``)."""
+        return self.store.mail_stats()
+
+    def export(self, *, recipient: str | None = None) -> list[dict[str, Any]]:
+        """Tracking permissions and unsubscribes, oldest first: proof, and the access right."""
+        return self.store.mail_permissions(recipient=normalise_address(recipient) if recipient is not None else None)
+
+
+def _mailto(value: str | None) -> str | None:
+    if value is None:
+        return None
+    url = value if value.startswith("mailto:") else f"mailto:{value}"
+    if not isinstance(value, str) or "@" not in url or any(ord(ch) < 0x21 or ch in "<>," for ch in url):
+        raise ConfigurationError(f"unsubscribe_mailto must be an address like unsubscribe@example.com, not {value!r}.")
+    return url
+
+
+def _html_footer(unsubscribe_url: str, untrack_url: str | None, pixel_url: str | None) -> str:
+    links = f'<a href="{escape(unsubscribe_url)}">Unsubscribe</a>'
+    if untrack_url:
+        links += f' &middot; <a href="{escape(untrack_url)}">Stop tracking my opens</a>'
+    pixel = f'<img src="{escape(pixel_url)}" width="1" height="1" alt="">' if pixel_url else ""
+    return f'\n<p class="consentlib-mail-footer">{links}</p>{pixel}\n'
+
+
+def _text_footer(unsubscribe_url: str, untrack_url: str | None) -> str:
+    text = f"\n\nUnsubscribe: {unsubscribe_url}\n"
+    if untrack_url:
+        text += f"Stop tracking my opens: {untrack_url}\n"
+    return text
+
+
+def _replace_text(part: EmailMessage, text: str) -> None:
+    # set_content clears the part's Content-* headers; keep what describes the part.
+    disposition, cid = part.get_content_disposition(), part.get("Content-ID")
+    part.set_content(text, subtype=part.get_content_subtype(), charset="utf-8", disposition=disposition, cid=cid)

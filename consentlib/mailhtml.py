@@ -1,0 +1,88 @@
+"""Editing a mail for MailTracker: tracked links in HTML, the footer, List-Unsubscribe.
+
+Links are found with :mod:`html.parser` (so anchors inside comments, scripts or
+attribute values are left alone) and only the ``href`` of each real ``<a>`` start tag
+is replaced in the original text; the rest of the HTML stays byte for byte.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from email.headerregistry import HeaderRegistry, UnstructuredHeader
+from html import escape
+from html.parser import HTMLParser
+
+_HREF = re.compile(r"""(?<![\w-])(href\s*=\s*)("[^"]*"|'[^']*'|[^\s"'>]+)""", re.IGNORECASE)
+_BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+
+
+class _LinkFinder(HTMLParser):
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.html = html
+        self.links: list[tuple[int, int, str]] = []  # start, end of the start tag; href
+        self._line_starts = [0] + [m.end() for m in re.finditer("\n", html)]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "a":
+            return
+        href = next((value for name, value in attrs if name == "href"), None)
+        text = self.get_starttag_text()
+        if href is None or text is None:
+            return
+        from consentlib.mail import is_web_url
+
+        href = href.strip()
+        if not is_web_url(href):
+            return  # mailto:, tel:, anchors and relative links are not tracked
+        line, column = self.getpos()
+        start = self._line_starts[line - 1] + column
+        if self.html.startswith(text, start):
+            self.links.append((start, start + len(text), href))
+
+    handle_startendtag = handle_starttag
+
+
+def rewrite_links(html: str, click_url: Callable[[str, int, int], str]) -> tuple[str, int]:
+    """``html`` with each http(s) ``<a href>`` replaced by ``click_url(href, i, count)``."""
+    finder = _LinkFinder(html)
+    finder.feed(html)
+    finder.close()
+    count = len(finder.links)
+    out, last = [], 0
+    for index, (start, end, href) in enumerate(finder.links):
+        tag = html[start:end]
+        replacement = f'href="{escape(click_url(href, index, count))}"'
+        out += [html[last:start], _HREF.sub(lambda m: replacement, tag, count=1)]
+        last = end
+    out.append(html[last:])
+    return "".join(out), count
+
+
+def add_before_body_end(html: str, fragment: str) -> str:
+    ends = list(_BODY_END.finditer(html))
+    if not ends:
+        return html.rstrip("\n") + fragment
+    at = ends[-1].start()
+    return html[:at] + fragment + html[at:]
+
+
+class _URLListHeader(UnstructuredHeader):
+    """RFC 2369 §2: a list of ``<URL>``s. The default email policy folds a long unbroken
+    URL into RFC 2047 encoded-words, which no mail client reads as a URL; this header
+    folds only between entries and leaves each URL whole (RFC 5322 allows up to 998
+    characters a line)."""
+
+    def fold(self, *, policy) -> str:  # type: ignore[override]
+        entries = re.split(r"(?<=>),\s*(?=<)", str(self))
+        return f"{self.name}: " + ("," + policy.linesep + " ").join(entries) + policy.linesep
+
+
+_REGISTRY = HeaderRegistry()
+_REGISTRY.map_to_type("list-unsubscribe", _URLListHeader)
+
+
+def unsubscribe_header(url: str, mailto: str | None):
+    """The ``List-Unsubscribe`` header object: the https URL first, the mailto after."""
+    value = f"<{url}>" + (f", <{mailto}>" if mailto else "")
+    return _REGISTRY("List-Unsubscribe", value)

@@ -1,0 +1,232 @@
+"""The mail endpoints, answered by ConsentMiddleware (see consentlib.endpoints):
+
+GET        {prefix}m/o/<token>.gif   open pixel: always the 1x1 GIF; an open is recorded
+                                     only for a tracked, subscribed recipient
+GET        {prefix}m/c/<token>       click: 302 to the signed target, or 404
+GET, POST  {prefix}m/u/<token>       unsubscribe: a page (GET) / RFC 8058 one-click (POST)
+GET, POST  {prefix}m/t/<token>       stop tracking my opens: a page (GET) / withdraw (POST)
+
+RULES.md "Email": link scanners and mail proxies fetch every URL of a mail, so no GET
+or HEAD changes anything; state changes only on POST. The POSTs need no cookie and no
+CSRF token and are not refused cross-origin: mail clients post from anywhere, and the
+signed token is the credential.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timezone
+from html import escape
+from typing import TYPE_CHECKING
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request
+
+from consentlib.agents import classify_mail_click, classify_mail_open
+from consentlib.endpoints import respond_html
+from consentlib.errors import StoreUnavailable
+from consentlib.mail import MailToken, MailTokens
+from consentlib.pixel import untrackable_response
+from consentlib.receipts import user_agent_family
+from consentlib.store.mail import EventBuffer, MailEvent
+from consentlib.store.sqlite import time_text, utc_now_text
+
+if TYPE_CHECKING:
+    from consentlib.middleware import ConsentMiddleware
+
+log = logging.getLogger("consentlib")
+
+BURST_SECONDS = 2.0  # every link of a mail clicked within this: a scanner vetting them
+_ATTRIBUTE = "_consentlib_mail_endpoints"
+_SETUP_LOCK = threading.Lock()
+
+
+def serve_mail_endpoint(site: ConsentMiddleware, environ: dict, start_response, route: str):
+    return mail_endpoints(site)(environ, start_response, route)
+
+
+def mail_endpoints(site: ConsentMiddleware) -> MailEndpoints:
+    """The site's mail endpoints (built on first use, then kept with the site)."""
+    endpoints = site.__dict__.get(_ATTRIBUTE)
+    if endpoints is None:
+        with _SETUP_LOCK:
+            endpoints = site.__dict__.get(_ATTRIBUTE)
+            if endpoints is None:
+                endpoints = MailEndpoints(site)
+                setattr(site, _ATTRIBUTE, endpoints)
+    return endpoints
+
+
+class MailEndpoints:
+    def __init__(self, site: ConsentMiddleware) -> None:
+        self.site = site
+        self.tokens = MailTokens(site.secret_keys)
+        # Opens are batched (see EventBuffer for the loss window); clicks, unsubscribes
+        # and withdrawals are written before the answer.
+        self.events = EventBuffer(site.store)
+
+    def __call__(self, environ: dict, start_response, route: str):
+        method = environ.get("REQUEST_METHOD", "GET")
+        kind, _, token = route.partition("/")
+        if kind == "o":
+            return self.open(environ, start_response, method, token)
+        if kind == "c":
+            return self.click(environ, start_response, method, token)
+        if kind == "u":
+            return self.confirm(environ, start_response, method, token, "unsubscribe")
+        if kind == "t":
+            return self.confirm(environ, start_response, method, token, "untrack")
+        return _page(environ, start_response, 404, "Not found", "There is nothing at this address.")
+
+    # -- open pixel ------------------------------------------------------------------------
+
+    def open(self, environ, start_response, method: str, token: str):
+        if method not in ("GET", "HEAD"):
+            return _not_allowed(environ, start_response, "GET, HEAD")
+        if method == "GET" and token.endswith(".gif"):
+            found = self.tokens.loads("open", token[:-4])
+            if found is not None:
+                agent = environ.get("HTTP_USER_AGENT")
+                self.events.add(MailEvent(
+                    found.recipient_id, found.campaign, found.list_id, "open", classify_mail_open(agent),
+                    utc_now_text(), user_agent_family(agent), None,
+                ))
+        # Whatever the token: the same 43 bytes, no cookie, no validator, never cached,
+        # so the answer itself tells nobody anything (RULES.md "Email").
+        return untrackable_response(environ, start_response, image=True)
+
+    # -- click -------------------------------------------------------------------------------
+
+    def click(self, environ, start_response, method: str, token: str):
+        if method not in ("GET", "HEAD"):
+            return _not_allowed(environ, start_response, "GET, HEAD")
+        found = self.tokens.loads("click", token)
+        if found is None:
+            # OWASP unvalidated redirects: a link we did not sign goes nowhere.
+            return _page(environ, start_response, 404, "Link not valid",
+                         "This link is not valid or has expired. Open the original mail and try another link.")
+        if method == "GET":
+            self._record_click(environ, found)
+        start_response("302 Found", [
+            ("Location", found.target),
+            ("Content-Length", "0"),
+            ("Cache-Control", "no-store"),
+            # The click URL holds a token; the target has no business seeing it.
+            ("Referrer-Policy", "no-referrer"),
+        ])
+        return []
+
+    def _record_click(self, environ: dict, found: MailToken) -> None:
+        now = time.time()
+        agent = environ.get("HTTP_USER_AGENT")
+        kind = classify_mail_click(agent, sent_at=found.signed_at, now=now)
+        event = MailEvent(found.recipient_id, found.campaign, found.list_id, "click", kind,
+                          time_text_of(now), user_agent_family(agent), found.link)
+        store = self.site.store
+        try:
+            if store.add_mail_events([event]) and kind == "human" and (found.links or 0) >= 2:
+                store.mark_click_burst(recipient_id=found.recipient_id, campaign=found.campaign,
+                                       links=found.links, since=time_text_of(now - BURST_SECONDS))
+        except StoreUnavailable:
+            # A statistic lost is better than a reader stranded: follow the link anyway.
+            log.exception("consentlib could not record a mail click")
+
+    # -- unsubscribe and stop tracking ---------------------------------------------------------
+
+    def confirm(self, environ, start_response, method: str, token: str, kind: str):
+        if method not in ("GET", "HEAD", "POST"):
+            return _not_allowed(environ, start_response, "GET, HEAD, POST")
+        found = self.tokens.loads(kind, token)
+        if found is None:
+            return _page(environ, start_response, 404, "Link not valid",
+                         "This link is not valid. Use the link in a mail you received from us.")
+        store = self.site.store
+        address = store.mail_address(found.recipient_id)
+        if address is None:
+            return _page(environ, start_response, 404, "Link not valid", "We have no record of this address.")
+        list_name = escape(found.list_id)
+        if method != "POST":
+            # Scanners and mail proxies follow links: a GET only shows the button.
+            return _page(environ, start_response, 200, *_form_page(kind, list_name, self._already(kind, address, found)))
+        form, problem = _read_form(environ, self.site.max_body)
+        if problem is not None:
+            return _page(environ, start_response, problem[0], "Not done", problem[1])
+        if kind == "unsubscribe":
+            if form.get("List-Unsubscribe") != "One-Click":
+                return _page(environ, start_response, 400, "Not done",
+                             "Send List-Unsubscribe=One-Click to unsubscribe (RFC 8058).")
+            # Committed before the answer (RFC 8058 §3.2; Gmail/Yahoo 2024: honour at once).
+            store.suppress_mail(address, list_id=found.list_id, campaign=found.campaign,
+                                source="page" if form.get("via") == "page" else "one-click")
+            return _page(environ, start_response, 200, "Unsubscribed",
+                         f"You are unsubscribed from {list_name}. You will get no more of these mails.")
+        if form.get("tracking") != "off":
+            return _page(environ, start_response, 400, "Not done", "Send tracking=off to stop tracking.")
+        store.set_mail_tracking(address, list_id=found.list_id, allowed=False, source="mail-link")
+        return _page(environ, start_response, 200, "Tracking stopped",
+                     f"We no longer record when you open or click mails of {list_name}. "
+                     "You stay subscribed.")
+
+    def _already(self, kind: str, address: str, found: MailToken) -> bool:
+        store = self.site.store
+        if kind == "unsubscribe":
+            return store.mail_suppressed(address, list_id=found.list_id)
+        return not store.mail_tracking_allowed(address, list_id=found.list_id)
+
+
+def time_text_of(moment: float) -> str:
+    return time_text(datetime.fromtimestamp(moment, timezone.utc))
+
+
+def _read_form(environ: dict, limit: int):
+    """The posted form, or (status, message) for a body that is not one."""
+    request = Request(environ)
+    request.max_content_length = limit
+    request.max_form_memory_size = limit
+    request.max_form_parts = 20
+    if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return None, (415, "Post a form (application/x-www-form-urlencoded or multipart/form-data).")
+    try:
+        if request.content_length is not None and request.content_length > limit:
+            return None, (413, "The request body is too large.")
+        return request.form, None
+    except HTTPException as exc:
+        return None, (exc.code or 400, "The request body could not be read.")
+    except ValueError:
+        return None, (400, "The request body could not be read.")
+
+
+def _form_page(kind: str, list_name: str, already: bool) -> tuple[str, str, str]:
+    if kind == "unsubscribe":
+        if already:
+            return "Unsubscribed", f"You are unsubscribed from {list_name}.", ""
+        return "Unsubscribe", f"Do you want to stop receiving {list_name}?", (
+            '<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
+            '<input type="hidden" name="via" value="page"><button type="submit">Unsubscribe</button></form>'
+        )
+    if already:
+        return "Tracking stopped", f"We do not record when you open or click mails of {list_name}.", ""
+    return "Stop tracking my opens", (
+        f"We record when you open or click mails of {list_name}, as you allowed. Stop it? You stay subscribed."
+    ), (
+        '<form method="post"><input type="hidden" name="tracking" value="off">'
+        '<button type="submit">Stop tracking my opens</button></form>'
+    )
+
+
+def _page(environ, start_response, status: int, title: str, message: str, form: str = ""):
+    html = (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title></head>\n<body><main><h1>{escape(title)}</h1>\n"
+        f"<p>{message}</p>{form}</main></body></html>\n"
+    )
+    # The token in the URL must not leak to whatever the page links to.
+    return respond_html(environ, start_response, status, html, headers=[("Referrer-Policy", "no-referrer")])
+
+
+def _not_allowed(environ, start_response, allow: str):
+    return respond_html(environ, start_response, 405,
+                        f"<!doctype html><title>Method not allowed</title><p>Use {allow} here.</p>",
+                        headers=[("Allow", allow)])
