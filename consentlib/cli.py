@@ -97,6 +97,29 @@ def _audit(args) -> int:
                              timeout=args.timeout, load_policy=_load_policy)
 
 
+def _mail_stats(args) -> int:
+    from consentlib.store import open_store
+
+    rows = open_store(args.store).mail_stats(campaign=args.campaign)
+    if args.json:
+        for row in rows:
+            sys.stdout.write(json.dumps(row, sort_keys=True) + "\n")
+        return 0
+    print("campaign\tsent\thuman_opens\tmachine_opens\thuman_clicks\tscanner_clicks\tunsubscribes")
+    for r in rows:
+        print(f"{r['campaign']}\t{r['sent']}\t{r['human_opens']}\t{r['machine_opens']}\t"
+              f"{r['human_clicks']}\t{r['scanner_clicks']}\t{r['unsubscribes']}")
+    return 0
+
+
+def _mail_export(args) -> int:
+    from consentlib.store import open_store
+
+    for row in open_store(args.store).mail_permissions(recipient=args.recipient):
+        sys.stdout.write(json.dumps(row, sort_keys=True) + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="consentlib", description="Keep visitors' privacy choices at the HTTP layer.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -127,6 +150,17 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--html", metavar="FILE", help="write the report as HTML")
     audit.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for each step (default 15)")
     audit.set_defaults(handler=_audit)
+    mail = commands.add_parser("mail", help="email opens, clicks, unsubscribes and tracking permissions")
+    mail_commands = mail.add_subparsers(dest="mail_command", required=True)
+    stats = mail_commands.add_parser("stats", help="per campaign: opens and clicks (human / machine), unsubscribes")
+    stats.add_argument("--store", required=True, help="store URL, e.g. sqlite:///consent.db")
+    stats.add_argument("--campaign", help="only this campaign")
+    stats.add_argument("--json", action="store_true", help="JSON Lines instead of a table")
+    stats.set_defaults(handler=_mail_stats)
+    mail_export = mail_commands.add_parser("export", help="tracking permissions and unsubscribes as JSON Lines")
+    mail_export.add_argument("--store", required=True)
+    mail_export.add_argument("--recipient", help="only this address")
+    mail_export.set_defaults(handler=_mail_export)
     return parser
 
 
