@@ -173,7 +173,7 @@ class Endpoints:
     def _parse_json(self, request: Request) -> tuple[frozenset[str], str]:
         try:
             data = json.loads(request.get_data(cache=False))
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: "[[[[..." nested too deep
             raise BadChoice('The body is not valid JSON; send {"categories": ["analytics", ...]}.') from None
         if not isinstance(data, dict) or not isinstance(data.get("categories"), list):
             raise BadChoice('Send a JSON object with a "categories" list, e.g. {"categories": ["analytics"]}.')
