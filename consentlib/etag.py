@@ -239,8 +239,11 @@ class _Exchange:
                     length = int(digits)
             elif lname == "cache-control" and "no-store" in value.lower():
                 # RFC 9111 §5.2.2.5: nothing of it may be stored, so a validator would be
-                # an identifier with nothing to validate.
-                no_store = parse_cache_control_header(value, cls=ResponseCacheControl).no_store
+                # an identifier with nothing to validate. Directive names ignore case
+                # (RFC 9111 §5.2).
+                no_store = no_store or parse_cache_control_header(
+                    value.lower(), cls=ResponseCacheControl
+                ).no_store
             kept.append((name, value))
         self._kept = kept
         if no_store or self._status is None or self._status[:3] != "200":
