@@ -1,0 +1,211 @@
+"""The reference site, end to end: a real server on 127.0.0.1 and real headless Chromium.
+
+Each test names the RULES.md rule it proves. Waits are on conditions, never on time.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from consentlib import Category, Cookie, Policy
+from consentlib.testing.audit import ConsentAudit
+from examples.flask_site import create_app
+from examples.flask_site.policy import POLICY
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parent.parent
+WAIT = 15
+
+
+@pytest.fixture
+def site(tmp_path, live_server):
+    app = create_app(tmp_path / "instance")
+    return app, live_server(app)
+
+
+def cookie_names(driver) -> set[str]:
+    return {c["name"] for c in driver.get_cookies()}
+
+
+def wait(driver, condition):
+    return WebDriverWait(driver, WAIT).until(condition)
+
+
+def open_with_banner(driver, url):
+    driver.get(url)
+    return wait(driver, ec.visibility_of_element_located((By.ID, "consent-banner")))
+
+
+def click(driver, element_id):
+    wait(driver, ec.element_to_be_clickable((By.ID, element_id))).click()
+
+
+def test_consent_nothing_preticked_first_visit_sets_only_necessary(site, consent_browser):
+    app, url = site
+    open_with_banner(consent_browser, url + "/")
+    assert cookie_names(consent_browser) == {"sid"}
+    assert app.extensions["site_counters"].all() == {}
+    assert "not chosen yet" in consent_browser.find_element(By.ID, "current-choice").text
+
+
+def test_consent_reject_all_is_honoured_after_reload(site, consent_browser):
+    app, url = site
+    open_with_banner(consent_browser, url + "/")
+    click(consent_browser, "consent-reject-all")
+    wait(consent_browser, lambda d: "consent" in cookie_names(d))
+    consent_browser.refresh()
+    wait(consent_browser, ec.presence_of_element_located((By.ID, "current-choice")))
+    assert cookie_names(consent_browser) == {"consent", "sid"}
+    assert not [b for b in consent_browser.find_elements(By.ID, "consent-banner") if b.is_displayed()]
+    assert app.extensions["site_counters"].all() == {}
+
+
+def test_consent_accept_all_lets_tracking_through(site, consent_browser):
+    app, url = site
+    open_with_banner(consent_browser, url + "/")
+    click(consent_browser, "consent-accept-all")
+    # The banner switches the analytics script and the ad image on without a reload.
+    wait(consent_browser, lambda d: app.extensions["site_counters"].all().get("analytics", 0) >= 1)
+    wait(consent_browser, lambda d: app.extensions["site_counters"].all().get("marketing", 0) >= 1)
+    consent_browser.refresh()
+    wait(consent_browser, lambda d: {"_ga", "_fbp", "theme", "sid", "consent"} <= cookie_names(d))
+    assert "analytics" in consent_browser.find_element(By.ID, "current-choice").text
+
+
+def test_consent_per_purpose_customize_grants_only_what_was_ticked(site, consent_browser):
+    app, url = site
+    open_with_banner(consent_browser, url + "/")
+    click(consent_browser, "consent-customize")
+    box = wait(consent_browser, ec.element_to_be_clickable((By.CSS_SELECTOR, 'input[name="category"][value="analytics"]')))
+    box.click()
+    click(consent_browser, "consent-save")
+    wait(consent_browser, lambda d: "consent" in cookie_names(d))
+    consent_browser.refresh()
+    wait(consent_browser, lambda d: "_ga" in cookie_names(d))
+    assert "_fbp" not in cookie_names(consent_browser)
+    assert "theme" not in cookie_names(consent_browser)
+    wait(consent_browser, lambda d: app.extensions["site_counters"].all().get("analytics", 0) >= 1)
+    assert "marketing" not in app.extensions["site_counters"].all()
+
+
+def test_consent_withdrawal_from_cookie_page_deletes_cookies(site, consent_browser):
+    _, url = site
+    open_with_banner(consent_browser, url + "/")
+    click(consent_browser, "consent-accept-all")
+    consent_browser.get(url + "/privacy/cookies")
+    wait(consent_browser, lambda d: {"_ga", "_fbp", "theme"} <= cookie_names(d))
+    switch = consent_browser.find_element(By.ID, "switch-analytics")
+    assert switch.is_selected()
+    click(consent_browser, "cookies-withdraw")
+    wait(consent_browser, lambda d: not ({"_ga", "_fbp", "theme"} & cookie_names(d)))
+    assert consent_browser.current_url == url + "/privacy/cookies"
+    assert not consent_browser.find_element(By.ID, "switch-analytics").is_selected()
+
+
+def test_consent_cookie_page_works_without_javascript(site, tmp_path):
+    from consentlib.testing.browser import chrome_driver
+
+    _, url = site
+    driver = chrome_driver()
+    try:
+        driver.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": True})
+        driver.get(url + "/privacy/cookies")
+        driver.find_element(By.ID, "switch-preferences").click()
+        driver.find_element(By.ID, "cookies-save").click()
+        wait(driver, lambda d: "theme" in cookie_names(d))
+        assert "_ga" not in cookie_names(driver)
+        assert driver.find_element(By.ID, "switch-preferences").is_selected()
+    finally:
+        driver.quit()
+
+
+def test_eprivacy_etag_demo_cannot_recognise_without_consent(site, consent_browser):
+    _, url = site
+    open_with_banner(consent_browser, url + "/")
+    click(consent_browser, "consent-reject-all")
+    wait(consent_browser, lambda d: "consent" in cookie_names(d))
+    consent_browser.get(url + "/etag-demo")
+    first = consent_browser.find_element(By.ID, "etag-visitor").text
+    consent_browser.refresh()
+    wait(consent_browser, lambda d: d.find_element(By.ID, "etag-visitor").text != first)
+    assert "new visitor" in consent_browser.find_element(By.ID, "etag-verdict").text
+
+
+def test_eprivacy_etag_demo_recognises_with_consent(site, consent_browser):
+    _, url = site
+    open_with_banner(consent_browser, url + "/")
+    click(consent_browser, "consent-accept-all")
+    wait(consent_browser, lambda d: "consent" in cookie_names(d))
+    consent_browser.get(url + "/etag-demo")
+    first = consent_browser.find_element(By.ID, "etag-visitor").text
+    consent_browser.refresh()
+    wait(consent_browser, lambda d: "recognised" in d.find_element(By.ID, "etag-verdict").text)
+    assert consent_browser.find_element(By.ID, "etag-visitor").text == first
+
+
+def test_audit_of_reference_site_is_clean(site, consent_browser):
+    _, url = site
+    audit = ConsentAudit(consent_browser, url + "/", policy=POLICY).run()
+    audit.assert_no_tracking_before_choice()
+    audit.assert_reject_is_honoured()
+    audit.assert_accept_enables("_ga", "_fbp", "theme")
+    assert audit.states["before"].cookies and all(c["name"] == "sid" for c in audit.states["before"].cookies)
+
+
+def _ga_declared_necessary() -> Policy:
+    return Policy(
+        revision=POLICY.revision,
+        categories=POLICY.categories,
+        cookies=[c if c.name != "_ga*" else Cookie("_ga*", "necessary", purpose="(mis)declared") for c in POLICY.cookies],
+        beacons=POLICY.beacons,
+        etags=POLICY.etags,
+    )
+
+
+def test_audit_cli_exit_codes(tmp_path, live_server):
+    good = live_server(create_app(tmp_path / "good"))
+    bad = live_server(create_app(tmp_path / "bad", policy=_ga_declared_necessary()))
+    command = [sys.executable, "-m", "consentlib", "audit", "--policy", "examples.flask_site.policy:POLICY"]
+    clean = subprocess.run([*command, good + "/", "--json", str(tmp_path / "r.json")], cwd=ROOT,
+                           capture_output=True, text=True, timeout=180)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert (tmp_path / "r.json").read_text().count('"clean": true') == 1
+    dirty = subprocess.run([*command, bad + "/", "--html", str(tmp_path / "r.html")], cwd=ROOT,
+                           capture_output=True, text=True, timeout=180)
+    assert dirty.returncode == 1, dirty.stdout + dirty.stderr
+    assert "_ga" in dirty.stdout
+    assert "_ga" in (tmp_path / "r.html").read_text()
+
+
+def test_audit_cli_could_not_verify_without_banner(tmp_path, live_server):
+    def no_banner(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return [b"<!doctype html><title>x</title><p>no banner here</p>"]
+
+    url = live_server(no_banner)
+    result = subprocess.run([sys.executable, "-m", "consentlib", "audit", url + "/", "--timeout", "3"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "could not verify" in result.stderr
+
+
+def test_screenshots_for_readme(site, consent_browser):
+    """The README shows the banner and the cookie-controls page as they really render."""
+    _, url = site
+    consent_browser.set_window_size(1100, 800)
+    open_with_banner(consent_browser, url + "/")
+    target = ROOT / "docs" / "screenshots"
+    target.mkdir(parents=True, exist_ok=True)
+    assert consent_browser.save_screenshot(str(target / "banner.png"))
+    click(consent_browser, "consent-reject-all")
+    consent_browser.get(url + "/privacy/cookies")
+    wait(consent_browser, ec.presence_of_element_located((By.ID, "cookie-table")))
+    assert consent_browser.save_screenshot(str(target / "cookie-controls.png"))
+    assert (target / "banner.png").stat().st_size > 5000
