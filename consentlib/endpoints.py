@@ -146,7 +146,9 @@ class Endpoints:
             policy=self.policy,
             consent_id=consent_id,
             granted=granted,
-            previously_granted=consent.granted if consent.decided else frozenset(),
+            # What the visitor had recorded, not what this request grants: under GPC a
+            # stored opt-in for a gpc category that is now taken back is "withdrawn".
+            previously_granted=(consent.chosen | self.policy.required) if consent.decided else frozenset(),
             method=method,
             gpc=consent.gpc,
             dnt=consent.dnt,
