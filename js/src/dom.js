@@ -91,7 +91,11 @@ export function dialog(doc, t, endpoint, gpcNav, post, done) {
     });
     const cats = h(doc, 'fieldset', { class: 'cl-c', hidden: !reopen }, h(doc, 'legend', {}, t.cats), ...items);
 
+    let busy;
     const submit = (names) => {
+      // One receipt per choice: a double click while the first POST is in flight is ignored.
+      if (busy) return;
+      busy = 1;
       err.textContent = '';
       post(names).then(
         (s) => {
@@ -99,6 +103,7 @@ export function dialog(doc, t, endpoint, gpcNav, post, done) {
           done(s);
         },
         () => {
+          busy = 0;
           err.textContent = t.err;
         },
       );

@@ -316,3 +316,27 @@ test('#consent-open falls back to the no-JS preferences page when the endpoint f
   await b.settle();
   assert.deepEqual(b.reloads, ['/_consent/preferences']);
 });
+
+test('a double click while the choice is being saved posts once', async () => {
+  const b = browser();
+  start(b.win, script());
+  await b.settle();
+  click($(b.doc, '#consent-reject-all'));
+  click($(b.doc, '#consent-reject-all'));
+  await b.settle();
+  assert.equal(b.calls.filter((c) => c.method == 'POST').length, 1);
+});
+
+test('after a failed save the visitor can try again', async () => {
+  let fail = true;
+  const b = browser({ post: (body) => (fail ? new Error('offline') : recorded(body.categories)) });
+  start(b.win, script());
+  await b.settle();
+  click($(b.doc, '#consent-reject-all'));
+  await b.settle();
+  fail = false;
+  click($(b.doc, '#consent-reject-all'));
+  await b.settle();
+  assert.equal(b.calls.filter((c) => c.method == 'POST').length, 2);
+  assert.equal($(b.doc, '#consent-banner'), null);
+});
