@@ -212,3 +212,22 @@ class Fetched:
 
 def fetch(client: Client, method: str, path: str, **kw) -> Fetched:
     return Fetched(client.open(path, method=method, **kw))
+
+
+def append_receipts(path: str, consent_id: str, count: int) -> list[str]:
+    """Append ``count`` receipts for one consent id to the SQLite store at ``path``.
+
+    Module-level so that a spawned process can run it (multiprocessing pickles it by name).
+    """
+    from consentlib.receipts import build_receipt
+    from consentlib.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(path)
+    ids = []
+    for i in range(count):
+        receipt = build_receipt(policy=POLICY, consent_id=consent_id, granted=ALL if i % 2 else NECESSARY,
+                                previously_granted=frozenset(), method="api", gpc=False, dnt=False,
+                                lifetime=3600, ip="192.0.2.1", user_agent=None)
+        ids.append(store.add_receipt(receipt)["record_id"])
+    store.close()
+    return ids
