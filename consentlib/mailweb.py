@@ -30,7 +30,7 @@ from consentlib.mail import MailToken, MailTokens
 from consentlib.pixel import untrackable_response
 from consentlib.receipts import user_agent_family
 from consentlib.store.mail import EventBuffer, MailEvent
-from consentlib.store.sqlite import time_text, utc_now_text
+from consentlib.store.sqlite import time_text
 
 if TYPE_CHECKING:
     from consentlib.middleware import ConsentMiddleware
@@ -65,6 +65,7 @@ class MailEndpoints:
         # Opens are batched (see EventBuffer for the loss window); clicks, unsubscribes
         # and withdrawals are written before the answer.
         self.events = EventBuffer(site.store)
+        self.clock = time.time  # tests set it to judge "seconds after sending" at known times
 
     def __call__(self, environ: dict, start_response, route: str):
         method = environ.get("REQUEST_METHOD", "GET")
@@ -90,7 +91,7 @@ class MailEndpoints:
                 agent = environ.get("HTTP_USER_AGENT")
                 self.events.add(MailEvent(
                     found.recipient_id, found.campaign, found.list_id, "open", classify_mail_open(agent),
-                    utc_now_text(), user_agent_family(agent), None,
+                    time_text_of(self.clock()), user_agent_family(agent), None,
                 ))
         # Whatever the token: the same 43 bytes, no cookie, no validator, never cached,
         # so the answer itself tells nobody anything (RULES.md "Email").
@@ -118,7 +119,7 @@ class MailEndpoints:
         return []
 
     def _record_click(self, environ: dict, found: MailToken) -> None:
-        now = time.time()
+        now = self.clock()
         agent = environ.get("HTTP_USER_AGENT")
         kind = classify_mail_click(agent, sent_at=found.signed_at, now=now)
         event = MailEvent(found.recipient_id, found.campaign, found.list_id, "click", kind,

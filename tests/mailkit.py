@@ -28,6 +28,13 @@ def app_setting_cookies(environ, start_response):
     return [body]
 
 
+class BufferedClient(Client):
+    """Reads and closes every response, as a server would (LintMiddleware checks close())."""
+
+    def open(self, *args, buffered: bool = True, **kwargs):
+        return super().open(*args, buffered=buffered, **kwargs)
+
+
 @dataclass
 class MailSite:
     middleware: ConsentMiddleware
@@ -47,7 +54,7 @@ def make_site(tmp_path, **tracker_options) -> MailSite:
     store_url = f"sqlite:///{tmp_path / 'consent.db'}"
     middleware = ConsentMiddleware(app_setting_cookies, POLICY, secret_key=KEYS, store=store_url)
     tracker = MailTracker(base_url=BASE, secret_key=KEYS, store=store_url, **tracker_options)
-    return MailSite(middleware, tracker, Client(LintMiddleware(middleware)), store_url)
+    return MailSite(middleware, tracker, BufferedClient(LintMiddleware(middleware)), store_url)
 
 
 def newsletter(html: str | None = None, text: str | None = "Hello,\nthe November news.\n") -> EmailMessage:
