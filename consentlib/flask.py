@@ -28,11 +28,15 @@ class FlaskConsent:
 
     ``csp_nonce`` is a callable that returns this request's CSP nonce (default:
     ``g.csp_nonce``, else ``request.environ["csp_nonce"]``), added to the tags rendered.
+    ``consent_mode`` maps categories to Google Consent Mode types for the banner.
+    Other keyword options go to :class:`~consentlib.ConsentMiddleware`.
     """
 
     def __init__(self, app: Flask | None = None, policy: Policy | None = None, *,
-                 csp_nonce: Callable[[], str | None] = _default_nonce, **options: Any) -> None:
+                 csp_nonce: Callable[[], str | None] = _default_nonce,
+                 consent_mode: dict[str, list[str]] | None = None, **options: Any) -> None:
         self.policy = policy
+        self.consent_mode = consent_mode
         self.options = options
         self.csp_nonce = csp_nonce
         if app is not None:
@@ -72,7 +76,7 @@ class FlaskConsent:
     def banner(self) -> Markup:
         site = self._middleware()
         return Markup(banner_tags(request.environ, prefix=site.prefix, revision=site.policy.revision,
-                                  nonce=self.csp_nonce()))
+                                  nonce=self.csp_nonce(), consent_mode=self.consent_mode))
 
     def script(self, category: str, *, src: str | None = None, **attrs: str) -> Markup:
         return Markup(script_tag(self.current, category, src=src, nonce=self.csp_nonce(), **attrs))

@@ -5,6 +5,7 @@ returned strings are already escaped HTML.
 """
 from __future__ import annotations
 
+import json
 from html import escape
 
 from consentlib import static
@@ -16,20 +17,28 @@ def _nonce_attr(nonce: str | None) -> str:
     return f' nonce="{escape(nonce)}"' if nonce else ""
 
 
-def banner_tags(environ: dict, *, prefix: str, revision: int, nonce: str | None = None) -> str:
+def banner_tags(environ: dict, *, prefix: str, revision: int, nonce: str | None = None,
+                consent_mode: dict[str, list[str]] | None = None) -> str:
     """The banner's stylesheet and script, or "" for crawlers.
 
     Crawlers get no banner: they stay undecided, so nothing optional runs for them.
+    The script is not deferred: placed in ``<head>`` before any tag, it issues Google
+    Consent Mode's ``gtag('consent', 'default', ...)`` (all denied) before a tag can
+    fire. ``consent_mode`` maps categories to Consent Mode types, e.g.
+    ``{"analytics": ["analytics_storage"]}``; without it the banner's default applies.
     """
     if is_crawler(environ.get("HTTP_USER_AGENT")):
         return ""
     names = static.manifest()
     css = names.get("banner.css", "banner.css")
     js = names.get("banner.js", "banner.js")
+    mapping = ""
+    if consent_mode is not None:
+        mapping = f' data-consent-mode="{escape(json.dumps(consent_mode, separators=(",", ":")))}"'
     return (
         f'<link rel="stylesheet" href="{escape(prefix + css)}">'
-        f'<script src="{escape(prefix + js)}" defer data-consent-endpoint="{escape(prefix)}"'
-        f' data-consent-revision="{int(revision)}"{_nonce_attr(nonce)}></script>'
+        f'<script src="{escape(prefix + js)}" data-consent-endpoint="{escape(prefix)}"'
+        f' data-consent-revision="{int(revision)}"{mapping}{_nonce_attr(nonce)}></script>'
     )
 
 
