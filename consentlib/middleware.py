@@ -200,9 +200,12 @@ class ConsentMiddleware:
         if payload is not None and payload.key_index and consent.decided:
             # Signed with an older key: re-sign with the newest so the old key can retire.
             extra.append(("Set-Cookie", self.consent_set_cookie(environ, self.cookie.resign(payload))))
-        return self._inner(environ, self._gated_start_response(start_response, granted, extra))
+        # Expiring a gpc category's cookie depends on Sec-GPC as well as on the Cookie header.
+        gpc_refused = bool(refused) and not self._gpc_categories.isdisjoint(map(self.gate.category_of, refused))
+        return self._inner(environ, self._gated_start_response(start_response, granted, extra, gpc_refused))
 
-    def _gated_start_response(self, start_response: Callable, granted: frozenset[str], extra: list) -> Callable:
+    def _gated_start_response(self, start_response: Callable, granted: frozenset[str], extra: list,
+                              gpc_refused: bool = False) -> Callable:
         categories = self.gate.categories
         category_of = self.gate.category_of
         required = self._required
@@ -211,7 +214,7 @@ class ConsentMiddleware:
         def gated(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
             kept = []
             vary = bool(extra)
-            vary_gpc = False
+            vary_gpc = gpc_refused
             vary_lines = None
             for item in headers:
                 field = item[0]
