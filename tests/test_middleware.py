@@ -306,6 +306,18 @@ def test_vary_names_what_the_response_depends_on(site, grant, query, gpc, expect
     assert sorted(r.vary) == sorted(expected)
 
 
+def test_vary_sec_gpc_when_gpc_expires_a_cookie(site):
+    # The _fbp expiry is there because of Sec-GPC: a cache must key on it.
+    value = site.cookie_value(ALL)
+    r = site.get("/?set=sid", headers={"Cookie": f"consent={value}; _fbp=1", "Sec-GPC": "1"})
+    assert _expired(r) == ["_fbp"]
+    assert sorted(r.vary) == ["cookie", "sec-gpc"]
+    r = site.get("/?set=sid", headers={"Cookie": f"consent={value}; _ga=1; theme=1"})
+    assert sorted(r.vary) == []
+    r = site.get("/?set=sid", headers={"Cookie": "_ga=1"})
+    assert _expired(r) == ["_ga"] and sorted(r.vary) == ["cookie"]
+
+
 # -- beacons --------------------------------------------------------------------------------
 
 
