@@ -132,6 +132,8 @@ class ConsentCookie:
         except KeyError:
             pass
         payload = self._verify_uncached(value)
+        if len(value) > MAX_COOKIE_LENGTH:
+            return None  # never a genuine cookie: remembering it would let junk fill memory
         if len(self._cache) >= _CACHE_SIZE:
             # Dicts keep insertion order: dropping the oldest entry bounds memory.
             self._cache.pop(next(iter(self._cache)), None)
