@@ -122,6 +122,13 @@ def test_consent_cookie_verification_cache_is_bounded():
     assert len(cookie._cache) <= 4096
 
 
+def test_consent_cookie_cache_does_not_keep_oversized_values():
+    cookie = ConsentCookie([NEW])
+    for i in range(20):
+        assert cookie.verify(f"{i}" + "x" * 100_000) is None
+    assert all(len(key) <= MAX_COOKIE_LENGTH for key in cookie._cache)
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
