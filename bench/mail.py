@@ -3,7 +3,7 @@ relative to a bare Flask route that returns the same GIF.
 
 Budget: ``ratio >= 0.5``. Every pixel hit carries a valid token of a tracked, subscribed
 recipient with a mail client's user agent, so every hit is an open to record. Opens are
-batched (``consentlib.store.mail.EventBuffer``: one transaction per 500 opens or per
+batched (``consentlib.store.events.EventBuffer``: one transaction per 500 opens or per
 0.5 s, from a background thread), so the figure includes the SQLite writes. The WSGI
 callables are called directly, so it is the pixel's own cost, not a server's.
 """

@@ -65,6 +65,20 @@ class CookiePayload:
     key_index: int  # 0 = signed with the newest key
 
 
+def evict_oldest(cache: dict, limit: int) -> None:
+    """Drop a bounded cache's oldest entries (dicts keep insertion order) to make room.
+
+    Safe with threads: another request thread may change the dict between ``iter`` and
+    ``next`` ("dictionary changed size during iteration"); then eviction stops early and
+    the next call catches up, so the cache stays near ``limit``.
+    """
+    for _ in range(len(cache) - limit + 1):
+        try:
+            cache.pop(next(iter(cache)), None)
+        except (RuntimeError, StopIteration):
+            return
+
+
 def new_consent_id() -> str:
     """128 random bits: a pseudonymous id that links a visitor's receipts, nothing more."""
     return secrets.token_hex(16)
@@ -135,8 +149,7 @@ class ConsentCookie:
         if len(value) > MAX_COOKIE_LENGTH:
             return None  # never a genuine cookie: remembering it would let junk fill memory
         if len(self._cache) >= _CACHE_SIZE:
-            # Dicts keep insertion order: dropping the oldest entry bounds memory.
-            self._cache.pop(next(iter(self._cache)), None)
+            evict_oldest(self._cache, _CACHE_SIZE)
         self._cache[value] = payload
         return payload
 

@@ -29,7 +29,8 @@ from consentlib.errors import StoreUnavailable
 from consentlib.mail import MailToken, MailTokens
 from consentlib.pixel import untrackable_response
 from consentlib.receipts import user_agent_family
-from consentlib.store.mail import EventBuffer, MailEvent
+from consentlib.store.events import EventBuffer
+from consentlib.store.mail import MailEvent
 from consentlib.store.sqlite import time_text
 
 if TYPE_CHECKING:

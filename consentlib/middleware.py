@@ -12,7 +12,9 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from consentlib.consent import CLOCK_SKEW, COOKIE_NAME, DEFAULT_LIFETIME, Consent, ConsentCookie, CookiePayload
+from consentlib.consent import (
+    CLOCK_SKEW, COOKIE_NAME, DEFAULT_LIFETIME, Consent, ConsentCookie, CookiePayload, evict_oldest,
+)
 from consentlib.cookies import UNDECLARED, CookieGate
 from consentlib.errors import ConfigurationError, StoreUnavailable
 from consentlib.pixel import untrackable_response, wants_image
@@ -131,7 +133,7 @@ class ConsentMiddleware:
             return visit
         visit = self._new_visit(header, gpc, dnt)
         if len(self._visits) >= _VISIT_CACHE_SIZE:
-            self._visits.pop(next(iter(self._visits)), None)
+            evict_oldest(self._visits, _VISIT_CACHE_SIZE)
         self._visits[key] = visit
         return visit
 

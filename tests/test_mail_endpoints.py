@@ -9,7 +9,8 @@ import pytest
 from consentlib.mailweb import mail_endpoints
 from consentlib.pixel import TRANSPARENT_GIF
 from consentlib.store import open_store
-from consentlib.store.mail import EventBuffer, MailEvent
+from consentlib.store.events import EventBuffer
+from consentlib.store.mail import MailEvent
 from consentlib.store.sqlite import utc_now_text
 from tests.mailkit import BROWSER, MailSite, make_site, newsletter, prepared, unsubscribe_path, urls
 

@@ -1,11 +1,11 @@
-"""Mail tables in the SQLite store, and the buffer that batches open and click events.
+"""Mail tables in the SQLite store.
 
 What is legal record and what is engagement statistics are kept apart:
 
 - tracking permissions and unsubscribes are written at once, each in its own committed
   transaction (RFC 8058: the one-click POST is answered only after it is honoured);
-- opens are engagement statistics: :class:`EventBuffer` batches them, so a burst of
-  pixel hits costs one transaction (one fsync) per batch instead of one per hit.
+- opens are engagement statistics: :class:`consentlib.store.events.EventBuffer`
+  batches them, so a burst of pixel hits costs one transaction (one fsync) per batch.
 
 Whether an event may be kept is decided *inside* the transaction that inserts it: only
 for a recipient whose latest tracking permission on that list allows it, was given
@@ -14,17 +14,10 @@ commits while an open waits in the buffer therefore still wins.
 """
 from __future__ import annotations
 
-import atexit
-import logging
-import os
 import sqlite3
-import threading
-import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
-
-log = logging.getLogger("consentlib")
 
 MAIL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS mail_recipients (
@@ -252,87 +245,3 @@ class SQLiteMailTables:
         return conn.execute(
             "SELECT 1 FROM mail_suppressions WHERE recipient = ? AND list_id = ?", (recipient, list_id)
         ).fetchone() is not None
-
-
-class EventBuffer:
-    """Batches mail events into the store: a background thread writes them every
-    ``interval`` seconds, or sooner once ``batch`` are waiting, and at exit.
-
-    Loss window: events still in the buffer when the process dies without running its
-    exit handlers (SIGKILL, a crash, power loss) — at most ``interval`` seconds or
-    ``batch`` events. Opens are engagement statistics, not legal records; unsubscribes
-    and permissions never pass through here. Beyond ``limit`` waiting events (the store
-    is down) new ones are dropped and logged rather than growing memory without bound.
-    """
-
-    def __init__(self, store: Any, *, interval: float = 0.5, batch: int = 500, limit: int = 50_000) -> None:
-        self.store = store
-        self.interval = interval
-        self.batch = batch
-        self.limit = limit
-        self.dropped = 0
-        self._events: list[MailEvent] = []
-        self._lock = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
-        self._closed = False
-        # A weak reference: the exit handler must not keep a discarded buffer alive.
-        ref = weakref.ref(self)
-        atexit.register(lambda: (buffer := ref()) is not None and buffer.close())
-
-    def add(self, event: MailEvent) -> None:
-        with self._lock:
-            if self._pid != os.getpid():
-                # Forked after events were queued: the parent writes its own; start afresh.
-                self._events, self._thread, self._pid = [], None, os.getpid()
-            if len(self._events) >= self.limit:
-                self.dropped += 1
-                if self.dropped == 1 or self.dropped % 10_000 == 0:
-                    log.error("consentlib dropped %d mail event(s): the store is not keeping up", self.dropped)
-                return
-            self._events.append(event)
-            if self._thread is None and not self._closed:
-                self._thread = threading.Thread(target=self._run, name="consentlib-mail-events", daemon=True)
-                self._thread.start()
-            if len(self._events) >= self.batch:
-                self._lock.notify()
-
-    def flush(self) -> int:
-        """Write every waiting event now; return how many the store kept."""
-        with self._lock:
-            events, self._events = self._events, []
-        return self._write(events)
-
-    def close(self) -> None:
-        """Stop the thread and write what is left (also run at interpreter exit)."""
-        with self._lock:
-            self._closed = True
-            thread, self._thread = self._thread, None
-            self._lock.notify()
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=30)
-        self.flush()
-
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                if self._closed:
-                    return
-                if len(self._events) < self.batch:
-                    self._lock.wait(self.interval)
-                if self._closed:
-                    return
-                events, self._events = self._events, []
-            self._write(events)
-
-    def _write(self, events: Iterable[MailEvent]) -> int:
-        events = list(events)
-        if not events:
-            return 0
-        from consentlib.errors import StoreUnavailable
-
-        try:
-            return self.store.add_mail_events(events)
-        except StoreUnavailable:
-            log.exception("consentlib could not record %d mail event(s)", len(events))
-            return 0
