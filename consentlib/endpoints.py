@@ -56,6 +56,12 @@ class Endpoints:
                 return self._get_only(environ, start_response, method, "GET, HEAD", self.receipts, consent)
             if route == "gpc":
                 return self._get_only(environ, start_response, method, "GET, HEAD", self.gpc_json, consent)
+            if route == "guardian":
+                if method != "POST":
+                    return respond(environ, start_response, 405, {"error": "Use POST here."}, headers=[("Allow", "POST")])
+                return self.site.guardians.request(environ, start_response, consent)
+            if route.startswith("guardian/"):
+                return self.site.guardians.page(environ, start_response, route[len("guardian/"):])
             if route.startswith("m/"):
                 # Email beacons (open pixel, click, unsubscribe): see consentlib.mailweb.
                 from consentlib.mailweb import serve_mail_endpoint
@@ -107,7 +113,8 @@ class Endpoints:
 
     def preferences(self, environ, start_response, consent):
         next_path = safe_next(environ, Request(environ).args.get("next"))
-        html = pages.preferences_page(self.policy, consent, action=self.site.prefix, next_path=next_path)
+        html = pages.preferences_page(self.policy, consent, action=self.site.prefix, next_path=next_path,
+                                      guardians=self.site.guardian_mailer is not None)
         return respond_html(environ, start_response, 200, html)
 
     # -- recording a choice ----------------------------------------------------------------------
@@ -137,6 +144,12 @@ class Endpoints:
             code = exc.code or 400
             return respond(environ, start_response, code, {"error": exc.description or "The request body could not be read."})
 
+        if consent.minor and not chosen <= (consent.granted | self.policy.required):
+            # GDPR Art 8: below the age of digital consent only a guardian can opt in;
+            # a minor may narrow what the guardian allowed, never widen it.
+            from consentlib.guardian import ASK_GUARDIAN
+
+            return respond(environ, start_response, 403, {"error": ASK_GUARDIAN, "minor": True})
         if consent.gpc or (consent.dnt and self.site.honour_dnt):
             # GPC wins over an opt-in made while the signal is on (11 CCR §7025(c)).
             chosen -= self.policy.gpc_categories
@@ -164,7 +177,7 @@ class Endpoints:
         headers = [("Set-Cookie", self.site.consent_set_cookie(environ, value))]
         headers += self._expire_withdrawn(environ, granted)
         new_consent = Consent(True, granted, granted, consent_id, self.policy.revision, int(time.time()),
-                              consent.gpc, consent.dnt)
+                              consent.gpc, consent.dnt, consent.minor)
         if is_json:
             return respond(environ, start_response, 200, self.state(new_consent), headers=headers)
         location = safe_next(environ, request.form.get("next"))
@@ -304,7 +317,7 @@ def respond_html(environ, start_response, status: int, html: str, *, headers=())
 
 
 _REASONS = {200: "OK", 303: "See Other", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-            405: "Method Not Allowed", 413: "Content Too Large", 415: "Unsupported Media Type",
+            405: "Method Not Allowed", 409: "Conflict", 410: "Gone", 413: "Content Too Large", 415: "Unsupported Media Type",
             503: "Service Unavailable"}
 
 

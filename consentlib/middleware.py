@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -50,6 +51,16 @@ class ConsentMiddleware:
     ``honour_dnt``
         ``DNT: 1`` is always recorded; with ``True`` it also denies ``gpc`` categories
         like a GPC signal does (LG Berlin 16 O 420/19 held DNT to be a valid objection).
+    ``is_minor``
+        ``is_minor(environ) -> bool``: the site says when a visitor is known to be
+        below the age of digital consent (from the account's birth date, a kids
+        section, a self-declared age; ``Policy.is_minor(age, jurisdiction)`` helps).
+        consentlib never guesses ages. For a minor, only required categories are
+        granted, whatever the visitor clicks, until a guardian consents (GDPR Art 8).
+    ``guardian_mailer``
+        ``guardian_mailer(address, confirm_url, category_labels)`` sends a guardian
+        the signed link that confirms consent for a minor. Without it, minors can only
+        have required categories.
     """
 
     def __init__(
@@ -67,11 +78,17 @@ class ConsentMiddleware:
         gpc_last_update: str | None = None,
         max_body: int = 16 * 1024,
         etag_body_limit: int = 1 << 20,
+        is_minor: Callable[[dict], bool] | None = None,
+        guardian_mailer: Callable[[str, str, list[str]], None] | None = None,
     ) -> None:
         if not isinstance(policy, Policy):
             raise ConfigurationError(f"ConsentMiddleware needs a consentlib.Policy, not {policy!r}.")
         if not (isinstance(prefix, str) and prefix.startswith("/") and prefix.endswith("/") and len(prefix) > 2):
             raise ConfigurationError(f"prefix must start and end with '/', like '/_consent/', not {prefix!r}.")
+        if is_minor is not None and not callable(is_minor):
+            raise ConfigurationError("is_minor must be a function taking the WSGI environ and returning True or False.")
+        if guardian_mailer is not None and not callable(guardian_mailer):
+            raise ConfigurationError("guardian_mailer must be a function (address, confirm_url, category_labels).")
         if not isinstance(max_body, int) or max_body < 1024:
             raise ConfigurationError(f"max_body must be an integer of at least 1024 bytes, not {max_body!r}.")
         self.app = app
@@ -95,10 +112,14 @@ class ConsentMiddleware:
         self._warned_undeclared: set[str] = set()
         self._visits: dict[tuple[str, bool, bool], _Visit] = {}
         self._inner = self._build_inner(app, etag_body_limit)
+        self.is_minor = is_minor
+        self.guardian_mailer = guardian_mailer
 
         from consentlib.endpoints import Endpoints
+        from consentlib.guardian import Guardians
 
         self.endpoints = Endpoints(self)
+        self.guardians = Guardians(self)
 
     def _build_inner(self, app: Callable, etag_body_limit: int) -> Callable:
         if self.policy.etags is None:
@@ -178,6 +199,10 @@ class ConsentMiddleware:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         consent, payload, filtered, refused, _ = self._visit(environ)
+        if self.is_minor is not None and self._minor(environ):
+            consent = self._minor_consent(consent)
+            header = environ.get("HTTP_COOKIE") or ""
+            filtered, refused = self.gate.filter_request_cookies(header, consent.granted) if header else (header, [])
         environ[ENVIRON_KEY] = consent
         path = environ.get("PATH_INFO", "")
         if path.startswith(self.prefix) or path == GPC_WELL_KNOWN:
@@ -250,6 +275,32 @@ class ConsentMiddleware:
             return start_response(status, kept, exc_info) if exc_info else start_response(status, kept)
 
         return gated
+
+    # -- minors (GDPR Art 8, PIPL Art 31) ---------------------------------------------------
+
+    def _minor(self, environ: dict) -> bool:
+        try:
+            return bool(self.is_minor(environ))
+        except Exception:
+            # The site's hook failed: the visitor may be a child, so fail closed.
+            log.exception("consentlib: is_minor raised; treating the visitor as a minor")
+            return True
+
+    def _minor_consent(self, consent: Consent) -> Consent:
+        """Only what a guardian allowed (narrowed by the minor's own later choice)."""
+        try:
+            guardian = self.guardians.grant(consent)
+        except StoreUnavailable:
+            guardian = None  # cannot prove a guardian's consent: only what needs none
+        denied = self._gpc_categories if (consent.gpc or (consent.dnt and self.honour_dnt)) else frozenset()
+        allowed = self._required
+        if guardian is not None:
+            allowed = guardian[0]
+            if consent.decided and consent.decided_at is not None and consent.decided_at > guardian[1]:
+                # The child may always narrow, never widen, what the guardian allowed.
+                allowed = allowed & (consent.chosen | self._required)
+        granted = (allowed | self._required) - denied
+        return replace(consent, decided=consent.decided or guardian is not None, granted=granted, minor=True)
 
     def _note_undeclared(self, name: str) -> None:
         if name in self._warned_undeclared:

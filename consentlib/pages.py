@@ -16,7 +16,9 @@ def category_fields(policy: Policy, consent: Consent) -> str:
     """One checkbox per category: required ones on and locked, none pre-ticked otherwise."""
     rows = []
     for category in policy.categories:
-        locked_off = consent.gpc and category.gpc
+        # GPC turns gpc categories off; a minor cannot switch on what no guardian allowed.
+        locked_off = (consent.gpc and category.gpc) or (
+            consent.minor and not category.required and category.name not in consent.granted)
         checked = category.required or (category.name in consent.granted and not locked_off)
         attrs = ' checked' if checked else ''
         if category.required or locked_off:
@@ -24,8 +26,10 @@ def category_fields(policy: Policy, consent: Consent) -> str:
         note = ""
         if category.required:
             note = " <small>(always on: strictly necessary)</small>"
-        elif locked_off:
+        elif locked_off and consent.gpc and category.gpc:
             note = f" <small>({GPC_HONOURED})</small>"
+        elif locked_off:
+            note = " <small>(needs a parent's or guardian's consent)</small>"
         field_id = f"consent-category-{category.name}"
         rows.append(
             f'<p><input type="checkbox" name="category" value="{escape(category.name)}" id="{field_id}"{attrs}> '
@@ -43,15 +47,36 @@ def choice_form(policy: Policy, consent: Consent, *, action: str, next_path: str
 <fieldset><legend>Cookie categories</legend>
 {category_fields(policy, consent)}
 </fieldset>
-<p><button type="submit" name="action" value="accept_all">Accept all</button>
+<p>{"" if consent.minor else '<button type="submit" name="action" value="accept_all">Accept all</button>'}
 <button type="submit" name="action" value="reject_all">Reject all</button>
 <button type="submit" name="action" value="save">Save my choices</button></p>
 </form>"""
 
 
-def preferences_page(policy: Policy, consent: Consent, *, action: str, next_path: str) -> str:
+def guardian_form(policy: Policy, *, action: str, next_path: str) -> str:
+    """A minor asks a parent or guardian (GDPR Art 8): their address and what to allow."""
+    boxes = "".join(
+        f'<p><input type="checkbox" name="category" value="{escape(c.name)}" id="guardian-category-{c.name}"> '
+        f'<label for="guardian-category-{c.name}">{escape(c.label)}</label></p>'
+        for c in policy.categories if not c.required
+    )
+    return f"""<form method="post" action="{escape(action)}guardian" id="guardian-form">
+<input type="hidden" name="next" value="{escape(next_path)}">
+<p><label for="guardian-address">Your parent's or guardian's e-mail address</label><br>
+<input type="email" name="guardian" id="guardian-address" required autocomplete="off"></p>
+<fieldset><legend>What to ask them to allow</legend>{boxes}</fieldset>
+<p><button type="submit" id="guardian-ask">Ask a parent or guardian</button></p>
+</form>"""
+
+
+def preferences_page(policy: Policy, consent: Consent, *, action: str, next_path: str,
+                     guardians: bool = False) -> str:
     status = "You have made a choice; you can change it at any time." if consent.decided else "You have not made a choice yet: nothing optional is on."
     gpc = f"<p><strong>{GPC_HONOURED}.</strong></p>" if consent.gpc else ""
+    if consent.minor:
+        gpc += "<p><strong>You are below the age of digital consent: ask a parent or guardian.</strong></p>"
+        if guardians:
+            gpc += guardian_form(policy, action=action, next_path=next_path)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Privacy choices</title></head>

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from consentlib.errors import ConfigurationError
 
@@ -97,6 +99,17 @@ class Beacon:
         return path == self.path
 
 
+# GDPR Art 8(1): 16 unless a member state chose 13-15. As the member states' laws set
+# them (national GDPR implementation acts), plus the UK (13), China (PIPL Art 31: 14)
+# and the US (COPPA: 13). A site overrides any of them with ``ages_of_consent``.
+DEFAULT_AGES_OF_CONSENT: Mapping[str, int] = MappingProxyType({
+    "AT": 14, "BE": 13, "BG": 14, "HR": 16, "CY": 14, "CZ": 15, "DK": 13, "EE": 13, "FI": 13,
+    "FR": 15, "DE": 16, "GR": 15, "HU": 16, "IE": 16, "IT": 14, "LV": 13, "LT": 14, "LU": 16,
+    "MT": 13, "NL": 16, "PL": 16, "PT": 13, "RO": 16, "SK": 16, "SI": 15, "ES": 14, "SE": 13,
+    "IS": 13, "LI": 16, "NO": 13, "GB": 13, "CN": 14, "US": 13,
+})
+
+
 @dataclass(frozen=True, kw_only=True)
 class Policy:
     """A site's consent policy. Bump ``revision`` to ask every visitor again."""
@@ -112,6 +125,10 @@ class Policy:
     notice_url: str = "/privacy"
     #: Who is responsible for the processing; receipts cite it.
     controller: str = ""
+    #: Below this age only a guardian's consent counts (GDPR Art 8(1) default: 16).
+    age_of_consent: int = 16
+    #: Per-jurisdiction ages (ISO 3166-1 alpha-2), merged over DEFAULT_AGES_OF_CONSENT.
+    ages_of_consent: Mapping[str, int] = field(default_factory=dict, hash=False)
 
     _by_name: dict = field(init=False, repr=False, compare=False)
     _exact: dict = field(init=False, repr=False, compare=False)
@@ -157,6 +174,11 @@ class Policy:
             self._check_category(beacon.category, f"Beacon {beacon.path!r}")
         if self.etags is not None:
             self._check_category(self.etags, "etags")
+        ages = {**DEFAULT_AGES_OF_CONSENT, **{k.upper(): v for k, v in dict(self.ages_of_consent).items()}}
+        for where, age in [("age_of_consent", self.age_of_consent), *ages.items()]:
+            if isinstance(age, bool) or not isinstance(age, int) or not 1 <= age <= 21:
+                raise ConfigurationError(f"The age of consent for {where} must be a whole number of years, not {age!r}.")
+        object.__setattr__(self, "ages_of_consent", MappingProxyType(ages))
 
     def _check_category(self, name: str, what: str) -> None:
         if name not in self._by_name:
@@ -192,6 +214,19 @@ class Policy:
             if fnmatch.fnmatchcase(name, declared.name):
                 return declared
         return None
+
+    def age_of_consent_in(self, jurisdiction: str | None) -> int:
+        """The age of digital consent in ``jurisdiction`` (e.g. "DE", "CN"), else the default."""
+        if jurisdiction:
+            return self.ages_of_consent.get(jurisdiction.upper(), self.age_of_consent)
+        return self.age_of_consent
+
+    def is_minor(self, age: int | None, jurisdiction: str | None = None) -> bool:
+        """True when a visitor of ``age`` years is below the age of digital consent there.
+
+        An unknown age is not a minor: consentlib does not guess ages; the site decides.
+        """
+        return age is not None and age < self.age_of_consent_in(jurisdiction)
 
     def beacon(self, path: str) -> Beacon | None:
         for beacon in self.beacons:

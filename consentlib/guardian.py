@@ -1,0 +1,213 @@
+"""Guardian consent for visitors below the age of digital consent (GDPR Art 8, PIPL Art 31).
+
+The site tells the middleware who is a minor (``is_minor=``); consentlib does not
+guess ages. For a minor only required categories are granted whatever the visitor
+clicks, until a parent or guardian confirms through a signed link that the site mails
+them (``guardian_mailer=``). That confirmation is a receipt like any other, with method
+"guardian"; the guardian can withdraw it at any time through a second link.
+
+POST       {prefix}guardian            a minor asks a guardian (form: guardian, category…)
+GET, POST  {prefix}guardian/<token>    the guardian's page: allow / decline / withdraw
+
+Link scanners open every URL in a mail, so GET only shows the page; POST decides.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from datetime import datetime
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from itsdangerous import BadData, URLSafeTimedSerializer
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request
+
+from consentlib.consent import Consent, new_consent_id
+from consentlib.endpoints import (
+    cross_origin_refusal,
+    respond,
+    respond_html,
+    safe_next,
+    site_origin,
+)
+from consentlib.receipts import build_receipt
+
+if TYPE_CHECKING:
+    from consentlib.middleware import ConsentMiddleware
+
+CONFIRM_LIFETIME = 7 * 24 * 3600  # a request a guardian has not answered in a week is stale
+_EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,252}\.[A-Za-z]{2,63}$")
+ASK_GUARDIAN = "You are below the age of digital consent: ask a parent or guardian to allow optional cookies."
+
+
+class Guardians:
+    """Guardian requests, confirmations and withdrawals for one ConsentMiddleware."""
+
+    def __init__(self, site: ConsentMiddleware) -> None:
+        self.site = site
+        self.policy = site.policy
+        # itsdangerous verifies with every key, newest last; the middleware lists newest first.
+        self.serializer = URLSafeTimedSerializer(list(reversed(site.secret_keys)), salt="consentlib.guardian")
+
+    # -- the minor's side ------------------------------------------------------------------
+
+    def grant(self, consent: Consent) -> tuple[frozenset[str], float] | None:
+        """The latest guardian decision for this visitor: (granted, when), or None."""
+        if not consent.consent_id:
+            return None
+        for receipt in reversed(self.site.store.receipts(consent_id=consent.consent_id)):
+            if receipt.get("method") == "guardian":
+                when = datetime.fromisoformat(receipt["time"].replace("Z", "+00:00")).timestamp()
+                return frozenset(receipt["granted"]) & frozenset(self.policy.category_names), when
+        return None
+
+    def request(self, environ: dict, start_response, consent: Consent):
+        """A minor asks a guardian: mail them a signed confirmation link."""
+        if self.site.guardian_mailer is None:
+            return respond(environ, start_response, 404, {"error": "This site does not offer guardian consent."})
+        if not consent.minor:
+            return respond(environ, start_response, 400, {
+                "error": "Guardian consent is only for visitors below the age of digital consent."})
+        refusal = cross_origin_refusal(environ, self.site.trusted_origins)
+        if refusal:
+            return respond(environ, start_response, 403, {"error": refusal})
+        try:
+            form = _form(environ, self.site.max_body)
+        except HTTPException as exc:
+            return respond(environ, start_response, exc.code or 400, {"error": exc.description})
+        guardian = (form.get("guardian") or "").strip()
+        if not _EMAIL.match(guardian) or len(guardian) > 254:
+            return respond(environ, start_response, 400, {
+                "error": "Give the parent's or guardian's e-mail address, like parent@example.com."})
+        asked = form.getlist("category")
+        unknown = [c for c in asked if self.policy.category(c) is None]
+        if unknown or not asked or len(asked) > 100:
+            return respond(environ, start_response, 400, {
+                "error": f"Name the categories to ask for; this site's are: {', '.join(self.policy.category_names)}."})
+        categories = sorted(set(asked) - self.policy.required)
+        headers = []
+        consent_id = consent.consent_id
+        if consent_id is None:
+            # The guardian's answer must find this browser again: give it a consent id,
+            # recorded like any decision, granting only what needs no consent.
+            consent_id = new_consent_id()
+            self._record(environ, consent_id, self.policy.required, "form", consent, None)
+            value = self.site.cookie.dumps(revision=self.policy.revision, categories=self.policy.required,
+                                           consent_id=consent_id, decided_at=int(time.time()))
+            headers.append(("Set-Cookie", self.site.consent_set_cookie(environ, value)))
+        token = self.serializer.dumps({"id": consent_id, "c": categories, "g": self.guardian_id(guardian),
+                                       "n": secrets.token_hex(8), "k": "confirm"})
+        url = f"{site_origin(environ)}{self.site.prefix}guardian/{token}"
+        try:
+            self.site.guardian_mailer(guardian, url, [self.policy.category(c).label for c in categories])
+        except Exception:
+            return respond(environ, start_response, 503, {
+                "error": "The e-mail to your parent or guardian could not be sent; nothing changed. Try again later."})
+        location = safe_next(environ, form.get("next"))
+        headers.append(("Location", site_origin(environ) + location))
+        return respond_html(environ, start_response, 303,
+                            f'<!doctype html><title>Sent</title><p>Sent. <a href="{escape(location)}">Back</a></p>',
+                            headers=headers)
+
+    # -- the guardian's side ---------------------------------------------------------------------
+
+    def guardian_id(self, address: str) -> str:
+        """A keyed hash of the guardian's address: names who confirmed without storing it."""
+        return hmac.new(self.site.secret_keys[0], address.strip().lower().encode(), hashlib.sha256).hexdigest()[:32]
+
+    def page(self, environ: dict, start_response, token: str):
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in ("GET", "HEAD", "POST"):
+            return respond(environ, start_response, 405, {"error": "Use GET or POST here."},
+                           headers=[("Allow", "GET, HEAD, POST")])
+        data, problem = self._load(token)
+        if problem:
+            status, text = problem
+            return respond_html(environ, start_response, status, _page("Guardian consent", f"<p>{escape(text)}</p>"))
+        if method != "POST":
+            return respond_html(environ, start_response, 200, self._question(data))
+        refusal = cross_origin_refusal(environ, self.site.trusted_origins)
+        if refusal:
+            return respond(environ, start_response, 403, {"error": refusal})
+        try:
+            action = _form(environ, self.site.max_body).get("action")
+        except HTTPException as exc:
+            return respond(environ, start_response, exc.code or 400, {"error": exc.description})
+        allowed_actions = ("withdraw",) if data["k"] == "withdraw" else ("allow", "decline")
+        if action not in allowed_actions:
+            return respond(environ, start_response, 400, {"error": f"Choose one of: {', '.join(allowed_actions)}."})
+        if data["k"] == "confirm" and self._used(data):
+            return respond_html(environ, start_response, 409, _page(
+                "Guardian consent", "<p>This link was already used. Your answer is recorded; nothing changed.</p>"))
+        granted = self.policy.required | (frozenset(data["c"]) if action == "allow" else frozenset())
+        self._record(environ, data["id"], granted, "guardian", None, data)
+        withdraw = self.serializer.dumps({"id": data["id"], "g": data["g"], "c": [], "n": "", "k": "withdraw"})
+        withdraw_url = f"{site_origin(environ)}{self.site.prefix}guardian/{withdraw}"
+        said = {"allow": "allowed", "decline": "declined", "withdraw": "withdrawn"}[action]
+        return respond_html(environ, start_response, 200, _page("Guardian consent", (
+            f"<p>Thank you: consent {said}. It applies from the child's next page view.</p>"
+            f'<p>You can withdraw it at any time: keep this link: <a id="guardian-withdraw" '
+            f'href="{escape(withdraw_url)}">withdraw consent</a>.</p>')))
+
+    def _load(self, token: str) -> tuple[dict[str, Any] | None, tuple[int, str] | None]:
+        try:
+            data, signed_at = self.serializer.loads(token, return_timestamp=True)
+        except (BadData, UnicodeError, ValueError):
+            return None, (404, "This link is not valid.")
+        if not (isinstance(data, dict) and data.get("k") in ("confirm", "withdraw")
+                and isinstance(data.get("id"), str) and isinstance(data.get("g"), str)
+                and isinstance(data.get("n"), str) and isinstance(data.get("c"), list)
+                and all(isinstance(c, str) and self.policy.category(c) is not None for c in data["c"])):
+            return None, (404, "This link is not valid.")
+        # A withdrawal link must work for as long as the consent does; a request expires.
+        if data["k"] == "confirm" and time.time() - signed_at.timestamp() > CONFIRM_LIFETIME:
+            return None, (410, "This link has expired. Ask for a new one.")
+        return data, None
+
+    def _used(self, data: dict[str, Any]) -> bool:
+        return any(r.get("guardian", {}).get("token") == data["n"]
+                   for r in self.site.store.receipts(consent_id=data["id"]) if r.get("method") == "guardian")
+
+    def _question(self, data: dict[str, Any]) -> str:
+        if data["k"] == "withdraw":
+            body = "<p>You allowed optional cookies for a child using this site. You can withdraw that consent now.</p>"
+            buttons = '<button type="submit" name="action" value="withdraw">Withdraw consent</button>'
+        else:
+            labels = ", ".join(escape(self.policy.category(c).label) for c in data["c"]) or "nothing optional"
+            body = (f"<p>A child using this site, below the age of digital consent, asks you to allow: "
+                    f"<strong>{labels}</strong>.</p><p>Nothing changes unless you choose.</p>")
+            buttons = ('<button type="submit" name="action" value="allow" id="guardian-allow">Allow</button> '
+                       '<button type="submit" name="action" value="decline" id="guardian-decline">Decline</button>')
+        return _page("Guardian consent", f'{body}<form method="post">{buttons}</form>')
+
+    def _record(self, environ, consent_id: str, granted: frozenset[str], method: str,
+                consent: Consent | None, token: dict[str, Any] | None) -> None:
+        previous = self.grant(Consent(False, frozenset(), consent_id=consent_id)) if method == "guardian" else None
+        receipt = build_receipt(
+            policy=self.policy, consent_id=consent_id, granted=frozenset(granted),
+            previously_granted=previous[0] if previous else frozenset(), method=method,
+            gpc=consent.gpc if consent else False, dnt=consent.dnt if consent else False,
+            lifetime=self.site.cookie.lifetime, ip=environ.get("REMOTE_ADDR"),
+            user_agent=environ.get("HTTP_USER_AGENT"),
+        )
+        if token is not None:
+            receipt["guardian"] = {"id": token["g"], "verified_by": "signed e-mail link", "token": token["n"]}
+        self.site.store.add_receipt(receipt)
+
+
+def _form(environ: dict, limit: int):
+    request = Request(environ)
+    request.max_content_length = limit
+    request.max_form_memory_size = limit
+    request.max_form_parts = 200
+    return request.form
+
+
+def _page(title: str, body: str) -> str:
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title></head>'
+            f"<body><main><h1>{escape(title)}</h1>{body}</main></body></html>")
+
