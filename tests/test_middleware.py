@@ -455,3 +455,33 @@ def test_pep3333_streamed_blocks_not_delayed(tmp_path):
     assert next(iterator) == b"one"
     assert produced == [b"one"]
     getattr(iterable, "close", lambda: None)()
+
+
+def test_caches_are_safe_with_request_threads(tmp_path):
+    # A threaded server fills the bounded caches from several threads at once; evicting
+    # the oldest entry must never fail a request ("dictionary changed size").
+    import sys
+    import threading
+
+    mw = ConsentMiddleware(_raw_app([]), POLICY, secret_key=KEYS, store=f"sqlite:///{tmp_path}/c.db")
+    errors = []
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+
+    def work(t):
+        try:
+            for i in range(6000):
+                mw.read_consent({"HTTP_COOKIE": f"consent=v{t}-{i}; a={i}"})
+        except Exception as exc:  # pragma: no cover - the failure being tested
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert len(mw._visits) <= 4096 + 8 and len(mw.cookie._cache) <= 4096 + 8
