@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from consentlib.errors import StoreUnavailable
 from consentlib.mailweb import mail_endpoints
 from consentlib.pixel import TRANSPARENT_GIF
 from consentlib.store import open_store
@@ -383,3 +384,43 @@ def test_buffer_is_bounded_when_the_store_cannot_keep_up():
     assert buffer.dropped == 3
     buffer.close()
     assert store.batches == [5]
+
+
+# -- the store down ---------------------------------------------------------------------------------------
+
+
+def _down(*args, **kwargs):
+    raise StoreUnavailable("The SQLite store is locked (test).")
+
+
+def test_unsubscribe_with_the_store_down_is_503_never_reported_done(site, monkeypatch):
+    path = unsubscribe_path(prepared(site))
+    monkeypatch.setattr(site.middleware.store, "suppress_mail", _down)
+    response = site.client.post(path, data=ONE_CLICK)
+    assert response.status_code == 503 and "Location" not in response.headers
+    assert not site.tracker.is_suppressed("ana@example.com", list_id="news")
+
+
+def test_click_with_the_store_down_still_follows_the_link(site, monkeypatch):
+    read_an_hour_later(site)
+    first, _ = urls(prepared(site))["c"]
+    monkeypatch.setattr(site.middleware.store, "add_mail_events", _down)
+    response = site.client.get(first, headers={"User-Agent": BROWSER})
+    assert response.status_code == 302 and response.headers["Location"].startswith("https://shop.example/")
+
+
+# -- on the wire ---------------------------------------------------------------------------------------------
+
+
+def test_pixel_and_click_over_a_real_server(site, live_server):
+    import urllib.request
+
+    base = live_server(site.middleware)
+    paths = urls(prepared(site))
+    request = urllib.request.Request(base + paths["o"][0], headers={"User-Agent": BROWSER, "Cookie": "sid=1"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.read() == TRANSPARENT_GIF
+        assert response.headers["Content-Type"] == "image/gif"
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers.get_all("Set-Cookie") is None and response.headers["ETag"] is None
+    assert site.stats().human_opens == 1
