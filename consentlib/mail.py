@@ -302,7 +302,7 @@ class MailTracker:
 def _mailto(value: str | None) -> str | None:
     if value is None:
         return None
-    url = value if value.startswith("mailto:") else f"mailto:{value}"
+    url = value if isinstance(value, str) and value.startswith("mailto:") else f"mailto:{value}"
     if not isinstance(value, str) or "@" not in url or any(ord(ch) < 0x21 or ch in "<>," for ch in url):
         raise ConfigurationError(f"unsubscribe_mailto must be an address like unsubscribe@example.com, not {value!r}.")
     return url

@@ -250,6 +250,7 @@ def test_keys_rotate_newest_first():
     pytest.param({"secret_key": "short"}, id="short-key"),
     pytest.param({"secret_key": []}, id="no-key"),
     pytest.param({"unsubscribe_mailto": "nobody"}, id="bad-mailto"),
+    pytest.param({"unsubscribe_mailto": 5}, id="mailto-not-text"),
     pytest.param({"unsubscribe_mailto": "a@b.c>\r\nBcc: x@y"}, id="header-injection"),
     pytest.param({"prefix": "_consent"}, id="prefix"),
     pytest.param({"store": "mysql://x"}, id="store"),
