@@ -48,6 +48,8 @@ class Consent:
     gpc: bool = False
     dnt: bool = False
     minor: bool = False
+    #: For a minor: what a guardian allowed, the most the minor can choose themselves.
+    guardian_allowed: frozenset[str] = frozenset()
 
     def allows(self, category: str) -> bool:
         """True when processing for ``category`` may happen on this request."""

@@ -144,7 +144,7 @@ class Endpoints:
             code = exc.code or 400
             return respond(environ, start_response, code, {"error": exc.description or "The request body could not be read."})
 
-        if consent.minor and not chosen <= (consent.granted | self.policy.required):
+        if consent.minor and not chosen <= (consent.guardian_allowed | self.policy.required):
             # GDPR Art 8: below the age of digital consent only a guardian can opt in;
             # a minor may narrow what the guardian allowed, never widen it.
             from consentlib.guardian import ASK_GUARDIAN

@@ -39,6 +39,7 @@ from consentlib.receipts import build_receipt
 if TYPE_CHECKING:
     from consentlib.middleware import ConsentMiddleware
 
+_TOKEN = re.compile(r"[A-Za-z0-9_.-]{1,2000}")
 CONFIRM_LIFETIME = 7 * 24 * 3600  # a request a guardian has not answered in a week is stale
 _EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,252}\.[A-Za-z]{2,63}$")
 ASK_GUARDIAN = "You are below the age of digital consent: ask a parent or guardian to allow optional cookies."
@@ -55,14 +56,21 @@ class Guardians:
 
     # -- the minor's side ------------------------------------------------------------------
 
-    def grant(self, consent: Consent) -> tuple[frozenset[str], float] | None:
-        """The latest guardian decision for this visitor: (granted, when), or None."""
+    def grant(self, consent: Consent) -> tuple[frozenset[str], frozenset[str] | None] | None:
+        """What a guardian allowed for this visitor, and the minor's own later choice.
+
+        None without a guardian decision. Receipts are read in the order they were
+        stored, so "later" is exact, not a matter of clock seconds.
+        """
         if not consent.consent_id:
             return None
+        names = frozenset(self.policy.category_names)
+        own_later = None
         for receipt in reversed(self.site.store.receipts(consent_id=consent.consent_id)):
             if receipt.get("method") == "guardian":
-                when = datetime.fromisoformat(receipt["time"].replace("Z", "+00:00")).timestamp()
-                return frozenset(receipt["granted"]) & frozenset(self.policy.category_names), when
+                return frozenset(receipt["granted"]) & names, own_later
+            if own_later is None:
+                own_later = frozenset(receipt["granted"]) & names
         return None
 
     def request(self, environ: dict, start_response, consent: Consent):
@@ -106,7 +114,7 @@ class Guardians:
             self.site.guardian_mailer(guardian, url, [self.policy.category(c).label for c in categories])
         except Exception:
             return respond(environ, start_response, 503, {
-                "error": "The e-mail to your parent or guardian could not be sent; nothing changed. Try again later."})
+                "error": "The e-mail to your parent or guardian could not be sent. Try again later."})
         location = safe_next(environ, form.get("next"))
         headers.append(("Location", site_origin(environ) + location))
         return respond_html(environ, start_response, 303,
@@ -154,6 +162,10 @@ class Guardians:
             f'href="{escape(withdraw_url)}">withdraw consent</a>.</p>')))
 
     def _load(self, token: str) -> tuple[dict[str, Any] | None, tuple[int, str] | None]:
+        # base64 decoding skips characters outside its alphabet; refuse them up front so
+        # that only the exact token that was issued is accepted.
+        if not _TOKEN.fullmatch(token):
+            return None, (404, "This link is not valid.")
         try:
             data, signed_at = self.serializer.loads(token, return_timestamp=True)
         except (BadData, UnicodeError, ValueError):
@@ -187,6 +199,8 @@ class Guardians:
     def _record(self, environ, consent_id: str, granted: frozenset[str], method: str,
                 consent: Consent | None, token: dict[str, Any] | None) -> None:
         previous = self.grant(Consent(False, frozenset(), consent_id=consent_id)) if method == "guardian" else None
+        if previous is not None and previous[1] is not None:
+            previous = (previous[0] & previous[1], None)
         receipt = build_receipt(
             policy=self.policy, consent_id=consent_id, granted=frozenset(granted),
             previously_granted=previous[0] if previous else frozenset(), method=method,

@@ -295,12 +295,13 @@ class ConsentMiddleware:
         denied = self._gpc_categories if (consent.gpc or (consent.dnt and self.honour_dnt)) else frozenset()
         allowed = self._required
         if guardian is not None:
-            allowed = guardian[0]
-            if consent.decided and consent.decided_at is not None and consent.decided_at > guardian[1]:
+            allowed, own_later = guardian
+            if own_later is not None:
                 # The child may always narrow, never widen, what the guardian allowed.
-                allowed = allowed & (consent.chosen | self._required)
+                allowed = allowed & (own_later | self._required)
         granted = (allowed | self._required) - denied
-        return replace(consent, decided=consent.decided or guardian is not None, granted=granted, minor=True)
+        return replace(consent, decided=consent.decided or guardian is not None, granted=granted, minor=True,
+                       guardian_allowed=guardian[0] if guardian is not None else frozenset())
 
     def _note_undeclared(self, name: str) -> None:
         if name in self._warned_undeclared:

@@ -1,0 +1,263 @@
+"""RULES.md "Children" (GDPR Art 8, PIPL Art 28/31): below the age of digital consent,
+only a guardian's consent counts; until there is one, only strictly necessary
+processing happens."""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from werkzeug.test import Client
+
+from consentlib import Category, ConfigurationError, ConsentMiddleware, Cookie, Policy
+from tests.apps import KEYS
+
+POLICY = Policy(
+    revision=1,
+    categories=[Category("necessary", required=True), Category("analytics"), Category("marketing", gpc=True)],
+    cookies=[Cookie("sid", "necessary"), Cookie("age_group", "necessary"), Cookie("_ga*", "analytics"),
+             Cookie("_fbp", "marketing")],
+)
+
+
+def page(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Set-Cookie", "sid=1; Path=/"),
+                              ("Set-Cookie", "_ga=GA1; Path=/"), ("Set-Cookie", "_fbp=fb; Path=/")])
+    return [b"ok"]
+
+
+class Site:
+    def __init__(self, tmp_path, *, mailer=True, is_minor=None):
+        self.mail: list[tuple[str, str, list[str]]] = []
+        self.middleware = ConsentMiddleware(
+            page, POLICY, secret_key=KEYS, store=f"sqlite:///{tmp_path}/c.db",
+            is_minor=is_minor or (lambda environ: "age_group=child" in (environ.get("HTTP_COOKIE") or "")),
+            guardian_mailer=(lambda *args: self.mail.append(args)) if mailer else None,
+        )
+
+    def child(self) -> Client:
+        client = Client(self.middleware)
+        client.set_cookie("age_group", "child")
+        return client
+
+    def adult(self) -> Client:
+        return Client(self.middleware)
+
+    def receipts(self):
+        return self.middleware.store.receipts()
+
+    def ask(self, client, categories=("analytics",), address="parent@example.com"):
+        return client.post("/_consent/guardian", data={"guardian": address, "category": list(categories), "next": "/kids"})
+
+    def link(self) -> str:
+        return self.mail[-1][1].split("localhost", 1)[1]
+
+
+def leaving(response) -> list[str]:
+    return [line.split("=", 1)[0] for line in response.headers.getlist("Set-Cookie") if "Max-Age=0" not in line]
+
+
+@pytest.fixture
+def site(tmp_path):
+    return Site(tmp_path)
+
+
+def test_children_minor_gets_only_necessary_cookies(site):
+    assert leaving(site.child().get("/")) == ["sid"]
+    assert leaving(site.adult().get("/")) == ["sid"]  # undecided adult: same, until they choose
+
+
+def test_children_a_valid_accept_all_cookie_does_not_count_for_a_minor(site):
+    value = site.middleware.cookie.dumps(revision=1, categories={"necessary", "analytics", "marketing"},
+                                         consent_id="cd" * 16, decided_at=int(time.time()))
+    client = site.child()
+    client.set_cookie("consent", value)
+    assert leaving(client.get("/")) == ["sid"]
+    state = client.get("/_consent/").json
+    assert state["minor"] is True and state["granted"] == ["necessary"]
+
+
+@pytest.mark.parametrize("post", [
+    pytest.param({"data": {"action": "accept_all"}}, id="form-accept-all"),
+    pytest.param({"data": {"action": "save", "category": ["analytics"]}}, id="form-save-analytics"),
+    pytest.param({"json": {"categories": ["necessary", "analytics", "marketing"]}}, id="json-accept-all"),
+    pytest.param({"json": {"categories": ["analytics"], "method": "banner"}}, id="json-banner"),
+])
+def test_children_minor_own_opt_in_refused_and_nothing_recorded(site, post):
+    response = site.child().post("/_consent/", **post)
+    assert response.status_code == 403
+    assert "parent or guardian" in response.json["error"]
+    assert "Set-Cookie" not in response.headers
+    assert site.receipts() == []
+
+
+def test_children_minor_may_reject(site):
+    response = site.child().post("/_consent/", data={"action": "reject_all"})
+    assert response.status_code == 303
+    assert [r["granted"] for r in site.receipts()] == [["necessary"]]
+
+
+def test_children_no_js_form_has_no_accept_all_and_asks_a_guardian(site):
+    html = site.child().get("/_consent/preferences").get_data(as_text=True)
+    assert "ask a parent or guardian" in html
+    assert 'value="accept_all"' not in html
+    assert 'id="guardian-form"' in html
+    adult_html = site.adult().get("/_consent/preferences").get_data(as_text=True)
+    assert 'value="accept_all"' in adult_html and "guardian" not in adult_html
+
+
+def test_children_guardian_confirmation_unlocks_only_what_was_asked(site):
+    child = site.child()
+    asked = site.ask(child)
+    assert asked.status_code == 303 and asked.headers["Location"].endswith("/kids")
+    address, url, labels = site.mail[-1]
+    assert address == "parent@example.com" and labels == ["Analytics"]
+    assert leaving(child.get("/")) == ["sid"]  # nothing yet
+
+    guardian = Client(site.middleware)
+    question = guardian.get(site.link())
+    assert question.status_code == 200 and "Analytics" in question.get_data(as_text=True)
+    assert [r["method"] for r in site.receipts()] == ["form"]  # GET changed nothing (link scanners)
+
+    confirmed = guardian.post(site.link(), data={"action": "allow"})
+    assert confirmed.status_code == 200
+    assert sorted(leaving(child.get("/"))) == ["_ga", "sid"]  # marketing was not asked for
+    receipt = site.receipts()[-1]
+    assert receipt["method"] == "guardian"
+    assert receipt["categories"] == {"necessary": "given", "analytics": "given", "marketing": "refused"}
+    assert receipt["guardian"]["verified_by"] == "signed e-mail link"
+    assert "parent@example.com" not in str(receipt)  # who confirmed, by keyed hash only
+    assert receipt["replaces"] == site.receipts()[0]["record_id"]
+
+
+def test_children_replayed_guardian_link_refused(site):
+    site.ask(site.child())
+    guardian = Client(site.middleware)
+    assert guardian.post(site.link(), data={"action": "allow"}).status_code == 200
+    count = len(site.receipts())
+    assert guardian.post(site.link(), data={"action": "allow"}).status_code == 409
+    assert guardian.post(site.link(), data={"action": "decline"}).status_code == 409
+    assert len(site.receipts()) == count
+
+
+def test_children_expired_guardian_link_refused(site, monkeypatch):
+    site.ask(site.child())
+    serializer = site.middleware.guardians.serializer
+    issued = time.time() - 8 * 24 * 3600
+    monkeypatch.setattr(serializer, "make_signer", _signer_at(serializer, issued))
+    token = serializer.dumps({"id": "ab" * 16, "c": ["analytics"], "g": "x", "n": "n1", "k": "confirm"})
+    monkeypatch.undo()
+    response = Client(site.middleware).post(f"/_consent/guardian/{token}", data={"action": "allow"})
+    assert response.status_code == 410
+    assert [r["method"] for r in site.receipts()] == ["form"]
+
+
+def _signer_at(serializer, moment):
+    original = serializer.make_signer
+
+    def make_signer(salt=None):
+        signer = original(salt)
+        signer.get_timestamp = lambda: int(moment)
+        return signer
+
+    return make_signer
+
+
+@pytest.mark.parametrize("mangle", [
+    pytest.param(lambda t: t[:-3] + ("AAA" if not t.endswith("AAA") else "BBB"), id="tampered-signature"),
+    pytest.param(lambda t: t[: len(t) // 2], id="truncated"),
+    pytest.param(lambda t: "not-a-token", id="junk"),
+    pytest.param(lambda t: t + "é", id="non-ascii"),
+])
+def test_children_forged_guardian_link_refused(site, mangle):
+    site.ask(site.child())
+    bad = mangle(site.link().rsplit("/", 1)[1])
+    for method in ("get", "post"):
+        response = getattr(Client(site.middleware), method)(f"/_consent/guardian/{bad}", data={"action": "allow"})
+        assert response.status_code == 404
+    assert [r["method"] for r in site.receipts()] == ["form"]
+
+
+def test_children_guardian_link_for_another_visitor_does_not_unlock_this_one(site):
+    ana, ben = site.child(), site.child()
+    site.ask(ana)
+    ana_link = site.link()
+    ben.get("/")
+    # Ben (another minor) opens and confirms Ana's link himself: it is Ana's consent id.
+    assert ben.post(ana_link, data={"action": "allow"}).status_code == 200
+    assert leaving(ben.get("/")) == ["sid"]
+    assert ben.post("/_consent/", data={"action": "accept_all"}).status_code == 403
+
+
+def test_children_guardian_can_withdraw(site):
+    child = site.child()
+    site.ask(child, categories=("analytics", "marketing"))
+    guardian = Client(site.middleware)
+    confirmed = guardian.post(site.link(), data={"action": "allow"}).get_data(as_text=True)
+    assert sorted(leaving(child.get("/"))) == ["_fbp", "_ga", "sid"]
+    withdraw = re.search(r'id="guardian-withdraw" href="http://localhost([^"]+)"', confirmed).group(1)
+    assert guardian.get(withdraw).status_code == 200
+    assert guardian.post(withdraw, data={"action": "withdraw"}).status_code == 200
+    response = child.get("/")
+    assert leaving(response) == ["sid"]
+    expired = [line.split("=")[0] for line in response.headers.getlist("Set-Cookie") if "Max-Age=0" in line]
+    assert sorted(expired) == ["_fbp", "_ga"]
+    assert site.receipts()[-1]["categories"]["analytics"] == "withdrawn"
+    # Idempotent: withdrawing again is fine.
+    assert guardian.post(withdraw, data={"action": "withdraw"}).status_code == 200
+
+
+def test_children_minor_may_narrow_but_not_widen_guardian_consent(site):
+    child = site.child()
+    site.ask(child, categories=("analytics", "marketing"))
+    Client(site.middleware).post(site.link(), data={"action": "allow"})
+    assert child.post("/_consent/", json={"categories": ["analytics"]}).status_code == 200
+    assert sorted(leaving(child.get("/"))) == ["_ga", "sid"]
+
+
+@pytest.mark.parametrize("address", ["not-an-address", "a@b.com\nBcc: x@evil.com", "", "x" * 300 + "@example.com"])
+def test_children_bad_guardian_address_refused(site, address):
+    response = site.ask(site.child(), address=address)
+    assert response.status_code == 400 and site.mail == []
+
+
+def test_children_guardian_request_needs_a_minor_and_a_mailer(tmp_path, site):
+    assert site.ask(site.adult()).status_code == 400
+    assert site.ask(Site(tmp_path / "x", mailer=False).child()).status_code == 404
+    assert site.mail == []
+
+
+def test_children_guardian_request_cross_site_refused(site):
+    response = site.child().post("/_consent/guardian", data={"guardian": "p@example.com", "category": "analytics"},
+                                 headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403 and site.mail == []
+
+
+def test_children_failing_is_minor_hook_fails_closed(tmp_path):
+    def broken(environ):
+        raise RuntimeError("account service down")
+
+    site = Site(tmp_path, is_minor=broken)
+    client = site.adult()
+    client.set_cookie("consent", site.middleware.cookie.dumps(revision=1, categories={"analytics"},
+                                                              consent_id="ef" * 16, decided_at=int(time.time())))
+    assert leaving(client.get("/")) == ["sid"]
+
+
+@pytest.mark.parametrize(("age", "where", "minor"), [
+    pytest.param(15, "DE", True, id="de-15"), pytest.param(16, "DE", False, id="de-16"),
+    pytest.param(13, "CN", True, id="cn-13-pipl"), pytest.param(14, "CN", False, id="cn-14"),
+    pytest.param(12, "US", True, id="us-12-coppa"), pytest.param(13, "US", False, id="us-13"),
+    pytest.param(14, "FR", True, id="fr-14"), pytest.param(15, None, True, id="default-16"),
+    pytest.param(None, "DE", False, id="unknown-age-is-not-guessed"),
+])
+def test_children_age_of_digital_consent_by_jurisdiction(age, where, minor):
+    assert POLICY.is_minor(age, where) is minor
+
+
+def test_children_site_overrides_age_table():
+    policy = Policy(revision=1, categories=[Category("necessary", required=True)], ages_of_consent={"de": 14},
+                    age_of_consent=15)
+    assert policy.age_of_consent_in("DE") == 14 and policy.age_of_consent_in("XX") == 15
+    with pytest.raises(ConfigurationError, match="age of consent"):
+        Policy(revision=1, categories=[Category("necessary", required=True)], ages_of_consent={"DE": "16"})
