@@ -11,9 +11,9 @@ It is plain WSGI (PEP 3333) and imports nothing else from consentlib.
 """
 from __future__ import annotations
 
-from zlib import crc32
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+from zlib import crc32
 
 from werkzeug.datastructures import ResponseCacheControl
 from werkzeug.http import parse_cache_control_header, parse_etags
@@ -57,8 +57,9 @@ class ETagFirewall:
       safe) so that it gets exactly GET's headers, validator included, whatever the app
       does with HEAD bodies. The body is then discarded.
     * Any other body (streamed without a length, larger than ``max_body``, non-200,
-      ``no-store``) is passed on as it is produced with no validator at all. At most
-      ``max_body`` bytes (plus the one block that overflows it) are ever held.
+      ``no-store``) is passed on as it is produced with no validator at all. A stream
+      is never held back waiting for the limit (an event stream would hang), and at
+      most ``max_body`` bytes, plus the block that overflows them, are ever held.
 
     Other methods, and visitors for whom ``applies`` is false, pass through untouched:
     the app's own iterable is returned and the app sees every conditional header.
@@ -200,23 +201,17 @@ class _Exchange:
             self._buffering = self._validatable(None)
             if not self._buffering:
                 self._send_headers()
-        if not self._buffering:
-            if data:
-                self._body_started = True
-                self._emit(data)
-            return
         self._collect(data)
-        if self._size > self._limit:
+        if self._buffering and self._size <= self._limit:
+            return
+        if self._buffering:
             # Over the limit: no validator; flush in order and stream from here on.
             self._buffering = False
             self._send_headers()
-            pending, self._pending = self._pending, []
-            for block in pending:
-                self._emit(block)
-
-    def _emit(self, data: bytes) -> None:
+        pending, self._pending = self._pending, []
         if not self._head and self._server_write is not None:
-            self._server_write(data)
+            for block in pending:
+                self._server_write(block)
 
     def _collect(self, block: bytes) -> None:
         if block:
@@ -234,9 +229,11 @@ class _Exchange:
             if lname == "etag" or lname == "last-modified":
                 continue
             if lname == "content-length":
-                digits = value.strip()
-                if digits.isdigit() and digits.isascii():
-                    length = int(digits)
+                # Leniency is harmless: the limit is enforced on the bytes themselves.
+                try:
+                    length = int(value)
+                except ValueError:
+                    pass
             elif lname == "cache-control" and "no-store" in value.lower():
                 # RFC 9111 §5.2.2.5: nothing of it may be stored, so a validator would be
                 # an identifier with nothing to validate. Directive names ignore case
@@ -324,7 +321,7 @@ class _Exchange:
         headers = self._kept
         etag = _weak_etag(body)
         headers.append(("ETag", etag))
-        if _matches(self._if_none_match, etag):
+        if self._if_none_match is not None and _matches(self._if_none_match, etag):
             status = "304 Not Modified"
             headers = [h for h in headers if h[0].lower() in _KEPT_ON_304]
             body = b""

@@ -598,3 +598,41 @@ def test_pep3333_start_response_twice_without_exc_info_is_an_error():
 def test_configuration_errors_fail_when_built(kwargs, error):
     with pytest.raises(error, match="ETagFirewall"):
         ETagFirewall(App(), **{"applies": lambda environ: True, **kwargs})
+
+
+# --- properties -------------------------------------------------------------------------
+
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+
+
+def _status_for(if_none_match: str) -> str:
+    environ = EnvironBuilder("/").get_environ()
+    environ["HTTP_IF_NONE_MATCH"] = if_none_match
+    sent: list = []
+    app = App()
+    fw = ETagFirewall(app, applies=lambda environ: True)
+    body = fw(environ, lambda status, headers, exc_info=None: sent.append((status, headers)))
+    b"".join(body)
+    getattr(body, "close", lambda: None)()
+    assert app.closed == 1
+    (status, headers), = sent
+    assert [v for k, v in headers if k == "ETag"] == [TAG]
+    return status
+
+
+@hypothesis.settings(max_examples=150, deadline=None)
+@hypothesis.given(st.text(max_size=300))
+def test_rfc9110_any_if_none_match_gives_200_or_304_never_an_error(value):
+    status = _status_for(value)
+    assert status in ("200 OK", "304 Not Modified")
+    if status.startswith("304"):
+        assert value.strip() == "*" or OPAQUE in value
+
+
+@hypothesis.settings(max_examples=100, deadline=None)
+@hypothesis.given(st.lists(st.sampled_from([TAG, f'"{OPAQUE}"', '"a"', 'W/"b"', "junk", "", 'W/"'])))
+def test_rfc9110_if_none_match_list_matches_iff_it_names_our_tag(tags):
+    status = _status_for(", ".join(tags))
+    names_ours = TAG in tags or f'"{OPAQUE}"' in tags
+    assert status == ("304 Not Modified" if names_ours else "200 OK")
