@@ -13,7 +13,9 @@ from flask import Flask, Response, g, render_template, request
 
 from consentlib.flask import FlaskConsent
 from consentlib.pixel import TRANSPARENT_GIF
+from examples.flask_site import mailviews
 from examples.flask_site.counters import Counters
+from examples.flask_site.outbox import Outbox
 from examples.flask_site.policy import POLICY
 
 consent = FlaskConsent()
@@ -34,13 +36,18 @@ def create_app(instance_path: str | os.PathLike | None = None, *, policy=POLICY,
     app = Flask(__name__, instance_path=str(instance))
     counters = Counters(str(instance / "site.db"))
     app.extensions["site_counters"] = counters
+    app.extensions["site_outbox"] = Outbox(str(instance / "outbox.db"), smtp=os.environ.get("SMTP"))
+    app.extensions["site_trackers"] = {}
     options = {
         "secret_key": _secret_keys(instance),
         "store": f"sqlite:///{instance / 'consent.db'}",
         "gpc_last_update": "2026-11-27",
+        "is_minor": mailviews.is_minor,
+        "guardian_mailer": lambda address, url, labels: mailviews.send_guardian_mail(app, address, url, labels),
         **consent_options,
     }
     consent.init_app(app, policy, **options)
+    app.register_blueprint(mailviews.bp)
 
     @app.before_request
     def make_nonce():

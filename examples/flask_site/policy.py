@@ -14,6 +14,7 @@ POLICY = Policy(
     ],
     cookies=[
         Cookie("sid", "necessary", purpose="Keeps you signed in", lifetime="session"),
+        Cookie("age_group", "necessary", purpose="Remembers that you told us you are a child", lifetime="1 year"),
         Cookie("theme", "preferences", purpose="Remembers light/dark", lifetime="1 year"),
         Cookie("_ga*", "analytics", purpose="Counts visits", lifetime="2 years"),
         Cookie("_fbp", "marketing", purpose="Ad measurement", lifetime="90 days"),

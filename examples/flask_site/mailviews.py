@@ -1,0 +1,133 @@
+"""The site's newsletter, outbox, mail stats and kids pages."""
+from __future__ import annotations
+
+from email.message import EmailMessage
+from html import escape
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request
+
+from consentlib import MailTracker, Suppressed
+
+LIST_ID = "news"
+CAMPAIGN = "welcome"
+SENDER = "newsletter@consentlib.example"
+
+bp = Blueprint("mail", __name__)
+
+
+def tracker() -> MailTracker:
+    """One MailTracker per origin the site is reached on (its URLs must point back here)."""
+    trackers = current_app.extensions["site_trackers"]
+    origin = request.host_url.rstrip("/")
+    if origin not in trackers:
+        site = current_app.extensions["consentlib"]
+        trackers[origin] = MailTracker(base_url=origin, secret_key=list(site.secret_keys), store=site.store,
+                                       prefix=site.prefix)
+    return trackers[origin]
+
+
+def outbox():
+    return current_app.extensions["site_outbox"]
+
+
+def welcome_mail(address: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = SENDER
+    message["To"] = address
+    message["Subject"] = "Welcome to the consentlib newsletter"
+    message["List-Id"] = f"consentlib news <{LIST_ID}.consentlib.example>"
+    site = request.host_url.rstrip("/")
+    message.set_content(f"Thanks for subscribing.\n\nRead the privacy notice: {site}/privacy\n")
+    message.add_alternative(
+        "<html><body><h1>Welcome</h1><p>Thanks for subscribing.</p>"
+        f'<p>Read our <a href="{site}/privacy">privacy notice</a> or see '
+        f'<a href="{site}/privacy/cookies">your cookie settings</a>.</p></body></html>',
+        subtype="html",
+    )
+    return message
+
+
+@bp.route("/newsletter", methods=["GET", "POST"])
+def newsletter():
+    if request.method == "GET":
+        return render_template("newsletter.html", sent=None, suppressed=False)
+    address = (request.form.get("email") or "").strip()
+    if "@" not in address or len(address) > 254 or any(c in address for c in "\r\n<>,; "):
+        return render_template("newsletter.html", sent=None, suppressed=False,
+                               error="Please give an e-mail address like ana@example.com."), 400
+    mail = tracker()
+    # The box is unticked by default: only a tick is consent (GDPR Art 4(11)).
+    mail.set_tracking(address, list_id=LIST_ID, allowed=request.form.get("track_opens") == "yes",
+                      source="newsletter form")
+    try:
+        mail_id = outbox().send(mail.prepare(welcome_mail(address), recipient=address, campaign=CAMPAIGN,
+                                             list_id=LIST_ID))
+    except Suppressed:
+        return render_template("newsletter.html", sent=None, suppressed=True), 409
+    return render_template("newsletter.html", sent=mail_id, suppressed=False)
+
+
+@bp.get("/outbox")
+def outbox_list():
+    return render_template("outbox.html", mails=outbox().all())
+
+
+@bp.get("/outbox/<int:mail_id>")
+def outbox_mail(mail_id: int):
+    message = outbox().get(mail_id)
+    if message is None:
+        abort(404)
+    html = message.get_body(preferencelist=("html",))
+    text = message.get_body(preferencelist=("plain",))
+    return render_template("outbox_mail.html", mail_id=mail_id, headers=list(message.items()),
+                           html=html.get_content() if html else "", text=text.get_content() if text else "")
+
+
+@bp.get("/newsletter/stats")
+def newsletter_stats():
+    return render_template("stats.html", rows=tracker().export_stats())
+
+
+@bp.route("/kids", methods=["GET"])
+def kids():
+    from examples.flask_site.policy import POLICY
+
+    response = current_app.make_response(render_template("kids.html", policy=POLICY))
+    # Self-declared age: the visitor says they are under the age of digital consent.
+    response.set_cookie("age_group", "child", max_age=365 * 86400, samesite="Lax", httponly=True)
+    return response
+
+
+@bp.post("/kids/leave")
+def kids_leave():
+    response = redirect("/")
+    response.delete_cookie("age_group")
+    return response
+
+
+def send_guardian_mail(app, address: str, confirm_url: str, labels: list[str]) -> None:
+    """The middleware's guardian_mailer: a plain mail with the signed confirmation link."""
+    message = EmailMessage()
+    message["From"] = SENDER
+    message["To"] = address
+    message["Subject"] = "Your child asks for your consent"
+    allowed = ", ".join(labels) or "nothing optional"
+    message.set_content(
+        "A child using the consentlib reference site, below the age of digital consent, asks you to allow: "
+        f"{allowed}.\n\nTo answer, open this link (it works for 7 days):\n{confirm_url}\n\n"
+        "Nothing changes unless you choose. You can withdraw at any time.\n"
+    )
+    message.add_alternative(
+        f"<html><body><p>A child using the consentlib reference site, below the age of digital consent, asks you "
+        f"to allow: <strong>{escape(allowed)}</strong>.</p><p><a id=\"guardian-link\" href=\"{escape(confirm_url)}\">Answer the "
+        f"request</a> (the link works for 7 days). Nothing changes unless you choose.</p></body></html>",
+        subtype="html",
+    )
+    app.extensions["site_outbox"].send(message)
+
+
+def is_minor(environ) -> bool:
+    """The site's rule: a visitor who declared themselves a child on /kids."""
+    from werkzeug.http import parse_cookie
+
+    return parse_cookie(environ.get("HTTP_COOKIE") or "").get("age_group") == "child"
