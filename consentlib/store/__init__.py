@@ -2,7 +2,9 @@
 
 A store is chosen by URL: ``sqlite:///consent.db`` (relative path),
 ``sqlite:////var/lib/site/consent.db`` (absolute path). SQLite is the embedded
-default: the file is created on first use.
+default: the file is created on first use. ``postgresql://user:password@host:5432/db``
+(or ``postgres://``) keeps them in PostgreSQL, for a site served by several hosts; it
+needs the ``postgres`` extra (psycopg 3). Tables are created on first use.
 """
 from __future__ import annotations
 
@@ -84,9 +86,15 @@ def open_store(url: str | Store) -> Store:
             raise ConfigurationError("A SQLite store URL needs a file: 'sqlite:///consent.db'.")
         return SQLiteStore(path)
     if url.startswith(("postgresql://", "postgres://")):
-        raise ConfigurationError(
-            "PostgreSQL stores are not available in this version; use 'sqlite:///consent.db'."
-        )
+        try:
+            from consentlib.store.postgres import PostgresStore
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"A PostgreSQL store needs psycopg 3, which is not installed ({exc}): "
+                "pip install 'consentlib[postgres]'."
+            ) from None
+        return PostgresStore(url)
     raise ConfigurationError(
-        f"Unknown store URL {url!r}: use 'sqlite:///relative.db' or 'sqlite:////absolute/path.db'."
+        f"Unknown store URL {url!r}: use 'sqlite:///relative.db', 'sqlite:////absolute/path.db' "
+        "or 'postgresql://user:password@host:5432/dbname'."
     )

@@ -15,7 +15,7 @@ commits while an open waits in the buffer therefore still wins.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
@@ -94,6 +94,49 @@ class MailEvent(NamedTuple):
 
 def _now_text() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def build_mail_stats(campaign: str | None, sends: Iterable[tuple], events: Iterable[tuple],
+                     unsubscribes: Iterable[tuple]) -> list[dict[str, Any]]:
+    """``mail_stats`` from three grouped queries (shared by the SQLite and PostgreSQL
+    stores): (campaign, sent); (campaign, event, kind, count, distinct recipients);
+    (campaign, unsubscribes)."""
+    stats: dict[str, dict[str, Any]] = {}
+
+    def row(name: str) -> dict[str, Any]:
+        return stats.setdefault(name, {
+            "campaign": name, "sent": 0, "human_opens": 0, "machine_opens": 0,
+            "human_clicks": 0, "scanner_clicks": 0, "unsubscribes": 0,
+        })
+
+    for name, sent in sends:
+        row(name)["sent"] = sent
+    for name, event, kind, count, people in events:
+        if event == "open":
+            # A person's opens count once per recipient; a proxy's fetches as they come.
+            row(name)["human_opens" if kind == "human" else "machine_opens"] += people if kind == "human" else count
+        elif event == "click":
+            row(name)["human_clicks" if kind == "human" else "scanner_clicks"] += count
+    for name, count in unsubscribes:
+        if name is not None:
+            row(name)["unsubscribes"] = count
+    if campaign is not None:
+        row(campaign)
+    return [stats[name] for name in sorted(stats)]
+
+
+def build_mail_permissions(tracking: Iterable[tuple], suppressions: Iterable[tuple]) -> list[dict[str, Any]]:
+    """``mail_permissions`` from (recipient, list_id, allowed, time, source) rows in
+    order and (recipient, list_id, time, source, campaign) rows; oldest first."""
+    out = [
+        {"type": "tracking", "recipient": r, "list_id": l, "allowed": bool(a), "time": t, "source": s}
+        for r, l, a, t, s in tracking
+    ]
+    out += [
+        {"type": "unsubscribe", "recipient": r, "list_id": l, "time": t, "source": s, "campaign": c}
+        for r, l, t, s, c in suppressions
+    ]
+    return sorted(out, key=lambda item: item["time"])
 
 
 class SQLiteMailTables:
@@ -188,49 +231,22 @@ class SQLiteMailTables:
         """Per campaign: sent, unique human opens, machine opens, human and scanner
         clicks, unsubscribes. Machine events are never counted as a person's."""
         where, params = ("WHERE campaign = ?", (campaign,)) if campaign is not None else ("", ())
-        stats: dict[str, dict[str, Any]] = {}
-
-        def row(name: str) -> dict[str, Any]:
-            return stats.setdefault(name, {
-                "campaign": name, "sent": 0, "human_opens": 0, "machine_opens": 0,
-                "human_clicks": 0, "scanner_clicks": 0, "unsubscribes": 0,
-            })
-
-        for name, sent in self._read(f"SELECT campaign, COUNT(*) FROM mail_sends {where} GROUP BY campaign", params):
-            row(name)["sent"] = sent
-        for name, event, kind, count, people in self._read(
-            f"SELECT campaign, event, kind, COUNT(*), COUNT(DISTINCT recipient) FROM mail_events {where} "
-            "GROUP BY campaign, event, kind", params,
-        ):
-            if event == "open":
-                # A person's opens count once per recipient; a proxy's fetches as they come.
-                row(name)["human_opens" if kind == "human" else "machine_opens"] += people if kind == "human" else count
-            elif event == "click":
-                row(name)["human_clicks" if kind == "human" else "scanner_clicks"] += count
-        for name, count in self._read(
-            f"SELECT campaign, COUNT(*) FROM mail_suppressions {where} "
-            "GROUP BY campaign", params,
-        ):
-            if name is not None:
-                row(name)["unsubscribes"] = count
-        if campaign is not None:
-            row(campaign)
-        return [stats[name] for name in sorted(stats)]
+        return build_mail_stats(
+            campaign,
+            self._read(f"SELECT campaign, COUNT(*) FROM mail_sends {where} GROUP BY campaign", params),
+            self._read(f"SELECT campaign, event, kind, COUNT(*), COUNT(DISTINCT recipient) FROM mail_events {where} "
+                       "GROUP BY campaign, event, kind", params),
+            self._read(f"SELECT campaign, COUNT(*) FROM mail_suppressions {where} GROUP BY campaign", params),
+        )
 
     def mail_permissions(self, *, recipient: str | None = None) -> list[dict[str, Any]]:
         """Tracking permissions (history) and unsubscribes, oldest first: the proof."""
         where, params = ("WHERE recipient = ?", (recipient,)) if recipient is not None else ("", ())
-        out = [
-            {"type": "tracking", "recipient": r, "list_id": l, "allowed": bool(a), "time": t, "source": s}
-            for r, l, a, t, s in self._read(
-                f"SELECT recipient, list_id, allowed, time, source FROM mail_tracking {where} ORDER BY seq", params)
-        ]
-        out += [
-            {"type": "unsubscribe", "recipient": r, "list_id": l, "time": t, "source": s, "campaign": c}
-            for r, l, t, s, c in self._read(
-                f"SELECT recipient, list_id, time, source, campaign FROM mail_suppressions {where}", params)
-        ]
-        return sorted(out, key=lambda item: item["time"])
+        return build_mail_permissions(
+            self._read(f"SELECT recipient, list_id, allowed, time, source FROM mail_tracking {where} ORDER BY seq",
+                       params),
+            self._read(f"SELECT recipient, list_id, time, source, campaign FROM mail_suppressions {where}", params),
+        )
 
     @staticmethod
     def _tracked(conn: sqlite3.Connection, recipient: str, list_id: str) -> bool:
