@@ -28,6 +28,9 @@ ENVIRON_KEY = "consentlib.consent"
 _FOREVER = float("inf")
 # Distinct Cookie headers remembered; bounded, so random headers cannot grow it.
 _VISIT_CACHE_SIZE = 4096
+# Longer Cookie headers are verified every time rather than kept (memory stays bounded).
+_VISIT_CACHE_MAX_HEADER = 4096
+_UNDECLARED_NAMES_LIMIT = 1000
 # (consent, verified payload, filtered Cookie header, refused cookie names, valid until)
 _Visit = tuple
 GPC_WELL_KNOWN = "/.well-known/gpc.json"
@@ -110,6 +113,7 @@ class ConsentMiddleware:
         self._gpc_categories = policy.gpc_categories
         self._names = frozenset(policy.category_names)
         self._warned_undeclared: set[str] = set()
+        self._undeclared_overflow = False
         self._visits: dict[tuple[str, bool, bool], _Visit] = {}
         self._inner = self._build_inner(app, etag_body_limit)
         self.is_minor = is_minor
@@ -153,6 +157,8 @@ class ConsentMiddleware:
         if visit is not None and time.time() < visit[4]:
             return visit
         visit = self._new_visit(header, gpc, dnt)
+        if len(header) > _VISIT_CACHE_MAX_HEADER:
+            return visit
         if len(self._visits) >= _VISIT_CACHE_SIZE:
             evict_oldest(self._visits, _VISIT_CACHE_SIZE)
         self._visits[key] = visit
@@ -184,16 +190,21 @@ class ConsentMiddleware:
         return (consent, payload, filtered, tuple(refused), valid_until)
 
     def _verified_payload(self, header: str | None) -> CookiePayload | None:
+        """The best genuine consent cookie: a current one, else any genuine one (its id)."""
         if not header or COOKIE_NAME not in header:
             return None
+        fallback = None
         for part in header.split(";"):
             name, sep, value = part.strip().partition("=")
             if sep and name == COOKIE_NAME:
-                # A browser may hold several (other paths); the most specific comes first.
+                # A browser may hold several (other paths, a stale one from an old
+                # revision): the first current one counts, wherever it stands.
                 payload = self.cookie.verify(value.strip('"'))
                 if payload is not None:
-                    return payload
-        return None
+                    if self.cookie.is_current(payload, self.policy):
+                        return payload
+                    fallback = fallback or payload
+        return fallback
 
     # -- serving ------------------------------------------------------------------------
 
@@ -216,7 +227,9 @@ class ConsentMiddleware:
                 # app must not even see it. Answer with nothing that can track.
                 return untrackable_response(environ, start_response, image=wants_image(environ))
 
-        if filtered != environ.get("HTTP_COOKIE", ""):
+        # The app sees fewer cookies than were sent: what it answers depends on consent.
+        stripped = filtered != environ.get("HTTP_COOKIE", "")
+        if stripped:
             environ["HTTP_COOKIE"] = filtered
         extra: list[tuple[str, str]] = []
         if refused:
@@ -229,10 +242,10 @@ class ConsentMiddleware:
             extra.append(("Set-Cookie", self.consent_set_cookie(environ, self.cookie.resign(payload))))
         # Expiring a gpc category's cookie depends on Sec-GPC as well as on the Cookie header.
         gpc_refused = bool(refused) and not self._gpc_categories.isdisjoint(map(self.gate.category_of, refused))
-        return self._inner(environ, self._gated_start_response(start_response, granted, extra, gpc_refused))
+        return self._inner(environ, self._gated_start_response(start_response, granted, extra, gpc_refused, stripped))
 
     def _gated_start_response(self, start_response: Callable, granted: frozenset[str], extra: list,
-                              gpc_refused: bool = False) -> Callable:
+                              gpc_refused: bool = False, stripped: bool = False) -> Callable:
         categories = self.gate.categories
         category_of = self.gate.category_of
         required = self._required
@@ -240,7 +253,7 @@ class ConsentMiddleware:
 
         def gated(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
             kept = []
-            vary = bool(extra)
+            vary = stripped or bool(extra)
             vary_gpc = gpc_refused
             vary_lines = None
             for item in headers:
@@ -304,7 +317,24 @@ class ConsentMiddleware:
                        guardian_allowed=guardian[0] if guardian is not None else frozenset())
 
     def _note_undeclared(self, name: str) -> None:
+        """Warn once per name and record it for ``consentlib cookies --undeclared``.
+
+        Bounded: an app that invents cookie names (``tracker_<id>``) is reported once
+        as such instead of growing memory and the store without end.
+        """
         if name in self._warned_undeclared:
+            return
+        if len(self._warned_undeclared) >= _UNDECLARED_NAMES_LIMIT:
+            if not self._undeclared_overflow:
+                self._undeclared_overflow = True
+                log.warning("consentlib has blocked %d different undeclared cookie names; it stops listing "
+                            "new ones. Does the app put ids in cookie names?", _UNDECLARED_NAMES_LIMIT)
+            return
+        try:
+            self.store.note_undeclared_cookie(name)
+        except StoreUnavailable:
+            # Not remembered: the next response that sets it tries again.
+            log.exception("consentlib could not record undeclared cookie %r", name)
             return
         self._warned_undeclared.add(name)
         log.warning(
@@ -313,10 +343,6 @@ class ConsentMiddleware:
             name,
             name,
         )
-        try:
-            self.store.note_undeclared_cookie(name)
-        except StoreUnavailable:
-            log.exception("consentlib could not record undeclared cookie %r", name)
 
     # -- helpers shared with the endpoints ---------------------------------------------------
 
