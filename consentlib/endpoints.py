@@ -241,8 +241,24 @@ class Endpoints:
 
 def site_origin(environ: dict) -> str:
     scheme = environ.get("wsgi.url_scheme", "http")
-    host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
+    host = environ.get("HTTP_HOST")
+    if not (host and _is_authority(host)):
+        # PEP 3333 URL reconstruction: without a usable Host, the server's own name. A
+        # Host that is not host[:port] (RFC 9110 §7.2) would make every Location built
+        # from it unparsable.
+        host = f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
     return normalise_origin(f"{scheme}://{host}")
+
+
+def _is_authority(host: str) -> bool:
+    if not host.isprintable() or any(ch in host for ch in " /?#@\\"):
+        return False
+    try:
+        parts = urlsplit(f"//{host}")
+        parts.port  # raises ValueError for a port that is not a number in range
+    except ValueError:
+        return False
+    return bool(parts.hostname)
 
 
 def normalise_origin(origin: str) -> str:
