@@ -1,0 +1,359 @@
+"""Property tests over the whole WSGI stack (issue 7 "Fuzzing"; DESIGN.md principles 1, 5).
+
+Hypothesis drives the middleware and every endpoint with random and adversarial input:
+Cookie headers holding genuine, expired, foreign, tampered and truncated consent
+cookies; mail tokens; form and JSON bodies; conditional headers; Sec-GPC, DNT,
+Origin, Sec-Fetch-Site; paths under the prefix and beacon paths; every method. For
+every example:
+
+1. no exception escapes, and werkzeug's LintMiddleware (inside and outside the
+   middleware) warns of nothing but its two known over-strict HTTP checks;
+2. no 5xx (DESIGN.md principle 5: visitor input never causes one);
+3. no Set-Cookie of a category the request's genuine consent does not grant leaves
+   (ePrivacy Art 5(3)); the ``consent`` cookie only on a recorded choice or a re-sign;
+   deletions (Max-Age=0) always may;
+4. without the ``etags`` category no per-visitor ETag or the app's Last-Modified leaves,
+   and no validator the browser replays reaches the app (EDPB Guidelines 2/2023);
+5. only a successful choice stores a receipt, and no receipt names a category the
+   policy lacks (GDPR Art 7(1): the proof must match what was answered).
+
+What is allowed is computed by the model in tests/fuzz_strategies.py from what was
+generated, never by asking consentlib. Runs are derandomized and use no example
+database, so CI sees the same examples every time.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import sqlite3
+import warnings
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import pytest
+from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import strategies as st
+from werkzeug.middleware.lint import HTTPWarning, LintMiddleware, WSGIWarning
+from werkzeug.test import Client
+
+from consentlib import ConsentMiddleware, MailTracker
+from consentlib.mailweb import mail_endpoints
+from tests.apps import KEYS
+from tests.fuzz_strategies import (
+    BODIES,
+    ETAGS,
+    FUZZ_POLICY,
+    LIFETIME,
+    NAMES,
+    PREFIX,
+    REQUIRED,
+    GPC_DENIED,
+    FuzzApp,
+    MailTokenFactory,
+    Request,
+    bodies,
+    common_headers,
+    conditional_headers,
+    granted_upper_bound,
+    is_expiry,
+    mail_tokens,
+    model_beacon,
+    model_category,
+    model_verify,
+    old_key_genuine,
+    plans,
+    queries,
+    set_cookie_name,
+    text,
+)
+
+# CI runs the default; CONSENTLIB_FUZZ_EXAMPLES scales every test for a quick or a long run.
+EXAMPLES = int(os.environ.get("CONSENTLIB_FUZZ_EXAMPLES", "2500"))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=False,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
+                           HealthCheck.large_base_example],
+)
+
+# Lint checks that are stricter than HTTP: RFC 9110 §8.6 forbids Content-Length on a
+# 204, and a HEAD answer carries GET's Content-Length without its body (§9.3.2).
+_LINT_ALLOWED = ("204 responses must have an empty content length",)
+_LINT_ALLOWED_HEAD = ("Content-Length and the number of bytes sent",)
+
+
+@dataclass
+class FuzzSite:
+    client: Client
+    middleware: ConsentMiddleware
+    app: FuzzApp
+    db: sqlite3.Connection
+    tokens: MailTokenFactory
+    etags: list[str]  # the body-derived ETags the firewall serves, for If-None-Match
+
+
+@pytest.fixture(scope="module")
+def fuzz_site(tmp_path_factory):
+    path = tmp_path_factory.mktemp("fuzz") / "consent.db"
+    store = f"sqlite:///{path}"
+    app = FuzzApp()
+    middleware = ConsentMiddleware(LintMiddleware(app), FUZZ_POLICY, secret_key=KEYS, store=store,
+                                   lifetime=LIFETIME)
+    client = Client(LintMiddleware(middleware), use_cookies=False)
+    tracker = MailTracker(base_url="https://example.com", secret_key=KEYS, store=store)
+    ids = []
+    for address, tracked in (("ana@example.com", True), ("bo@example.com", False), ("cy@example.com", True)):
+        tracker.set_tracking(address, list_id="news", allowed=tracked)
+        ids.append(tracker.store.mail_recipient(address, list_id="news")[0])
+    etags = []
+    for body in BODIES:
+        from tests.fuzz_strategies import Plan
+
+        plan = Plan(200, (), "0", False, body, "list", False, None, False)
+        response = client.get("/", environ_overrides={"fuzz.plan": plan})
+        etags += response.headers.getlist("ETag")
+        response.close()
+    db = sqlite3.connect(path)
+    yield FuzzSite(client, middleware, app, db, MailTokenFactory(ids), etags)
+    mail_endpoints(middleware).events.close()
+    db.close()
+    tracker.store.close()
+    middleware.store.close()
+
+
+# -- one request, checked --------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: object
+    body: bytes
+    app_seen: dict | None
+    new_receipts: list[dict]
+
+
+def _receipt_seq(db: sqlite3.Connection) -> int:
+    return db.execute("SELECT coalesce(max(seq), 0) FROM receipts").fetchone()[0]
+
+
+def send(site: FuzzSite, req: Request) -> Answer:
+    """Send ``req`` through Lint, the middleware and Lint again; fail on any Lint warning."""
+    before = _receipt_seq(site.db)
+    site.app.seen = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        response = site.client.open(
+            "/", method=req.method, input_stream=io.BytesIO(req.body),
+            environ_overrides=req.environ_overrides(),
+        )
+        try:
+            status, headers, body = response.status_code, response.headers, response.get_data()
+        finally:
+            response.close()
+    allowed = _LINT_ALLOWED + (_LINT_ALLOWED_HEAD if req.method == "HEAD" else ())
+    lint = [str(w.message) for w in caught if issubclass(w.category, (WSGIWarning, HTTPWarning))
+            and not str(w.message).startswith(allowed)]
+    assert not lint, f"Lint: {lint}"
+    rows = site.db.execute("SELECT data FROM receipts WHERE seq > ? ORDER BY seq", (before,)).fetchall()
+    return Answer(status, headers, body, site.app.seen, [json.loads(r[0]) for r in rows])
+
+
+def check(req: Request, answer: Answer, *, honour_dnt: bool = False) -> None:
+    """The five properties of the module docstring, for one request and its answer."""
+    assert 100 <= answer.status < 500, f"{answer.status} for {req!r}"
+    # What the examples covered: pytest --hypothesis-show-statistics lists these.
+    event(f"{req.method} -> {answer.status}")
+
+    cookie = req.cookie
+    granted = granted_upper_bound(cookie, req.headers.get("HTTP_SEC_GPC"), req.headers.get("HTTP_DNT"), honour_dnt)
+    path = req.path
+    own = path.startswith(PREFIX) or path == "/.well-known/gpc.json"
+    beacon = model_beacon(path)
+    recorded = req.method == "POST" and path == PREFIX and answer.status in (200, 303)
+
+    # 3. Set-Cookie: required, granted, a deletion, or our own consent cookie where due.
+    consent_lines = []
+    for line in answer.headers.getlist("Set-Cookie"):
+        name = set_cookie_name(line)
+        if name == "consent":
+            consent_lines.append(line)
+            continue
+        category = model_category(name)
+        assert category in REQUIRED or category in granted or is_expiry(line), (
+            f"leaked {line!r} (category {category!r}, granted at most {sorted(granted)})")
+    event(f"granted at most {len(granted)} categories")
+    if consent_lines:
+        event("consent cookie issued")
+        resign = not own and old_key_genuine(cookie) and not (beacon is not None and beacon not in granted)
+        assert recorded or resign, f"consent cookie issued without a choice or re-sign: {consent_lines}"
+        assert len(consent_lines) == 1, consent_lines
+        value = consent_lines[0].split(";", 1)[0].partition("=")[2].strip('"')
+        verified = model_verify(value)
+        assert verified is not None and verified.key_index == 0, f"issued a consent cookie that is not genuine: {value!r}"
+        if recorded:
+            # A re-sign carries the old payload as it was; a new choice names the policy's.
+            assert REQUIRED <= verified.categories <= NAMES
+            if req.headers.get("HTTP_SEC_GPC") == "1":
+                assert not verified.categories & GPC_DENIED, "a choice made under Sec-GPC: 1 recorded a gpc category"
+    elif recorded:
+        pytest.fail(f"a recorded choice ({answer.status}) set no consent cookie")
+
+    # 4. ETags and what reached the app. DESIGN.md gates validators on GET and HEAD only:
+    # browsers store and replay those; other methods keep theirs (If-Match on a PUT).
+    if ETAGS not in granted and req.method in ("GET", "HEAD"):
+        for etag in answer.headers.getlist("ETag"):
+            assert "uid-" not in etag, f"per-visitor ETag {etag!r} left without consent"
+        assert "Last-Modified" not in answer.headers, "the app's Last-Modified left without consent"
+    seen = answer.app_seen
+    if seen is not None:
+        assert not own, f"the app was called for {path!r}, which the middleware answers"
+        assert beacon is None or beacon in granted, f"blocked beacon {path!r} reached the app"
+        for part in (seen["HTTP_COOKIE"] or "").split(";"):
+            name = part.partition("=")[0].strip()
+            if part.strip():
+                assert name == "consent" or model_category(name) in granted, f"cookie {name!r} reached the app"
+        if ETAGS not in granted and req.method in ("GET", "HEAD"):
+            for key in ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_RANGE"):
+                assert seen[key] is None, f"{key} reached the app without consent"
+
+    # 5. Receipts.
+    if recorded:
+        assert len(answer.new_receipts) == 1, answer.new_receipts
+    else:
+        assert answer.new_receipts == [], f"{req.method} {path} answered {answer.status} stored a receipt"
+    for receipt in answer.new_receipts:
+        assert set(receipt["categories"]) == NAMES
+        assert set(receipt["granted"]) <= NAMES and set(receipt["denied"]) <= NAMES
+        assert set(receipt["granted"]) | set(receipt["denied"]) == NAMES
+        assert verified.categories == frozenset(receipt["granted"]), "the receipt and the cookie disagree"
+
+
+# -- the tests ---------------------------------------------------------------------------------
+
+_APP_PATHS = ["/", "/page", "/shop/cart", "/collect", "/collect/", "/collect/x", "/ads/pixel.gif", "/ADS/PIXEL.GIF",
+              "/track/", "/track/a.gif", "/track", "/_consent", "/.well-known/gpc.json", "/x%2F..%2F_consent/"]
+
+
+def _path(draw_from):
+    return st.one_of(st.sampled_from(draw_from), text.map(lambda s: "/" + s))
+
+
+@st.composite
+def page_requests(draw, etags):
+    headers = draw(common_headers())
+    headers.update(draw(conditional_headers(etags)))
+    method = draw(st.sampled_from(["GET", "GET", "GET", "HEAD", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"]))
+    req = Request(method, draw(_path(_APP_PATHS)), draw(queries), headers, plan=draw(plans),
+                  scheme=draw(st.sampled_from(["http", "http", "https"])))
+    if method in ("POST", "PUT"):
+        req.body, req.content_type, req.content_length, req.input_terminated = draw(bodies())
+    return req
+
+
+@FUZZ
+@given(data=st.data())
+def test_pages_and_beacons(fuzz_site, data):
+    """App pages and beacon paths: cookies, ETags and conditionals gated by genuine consent."""
+    req = data.draw(page_requests(fuzz_site.etags), label="request")
+    check(req, send(fuzz_site, req))
+
+
+_OWN_ROUTES = ["", "", "", "preferences", "receipts", "banner.js", "banner.css", "nope", "m/", "m/x/y",
+               "preferences/", "receipts?x", "../", "%2e%2e/"]
+
+
+@st.composite
+def consent_requests(draw):
+    headers = draw(common_headers())
+    method = draw(st.sampled_from(["POST", "POST", "POST", "POST", "GET", "HEAD", "PUT", "DELETE", "OPTIONS"]))
+    route = draw(st.one_of(st.just(""), st.just(""), st.sampled_from(_OWN_ROUTES), text))
+    path = draw(st.sampled_from([PREFIX + route] * 5 + ["/.well-known/gpc.json"]))
+    req = Request(method, path, draw(queries), headers, scheme=draw(st.sampled_from(["http", "https"])))
+    if method != "GET" or draw(st.booleans()):
+        req.body, req.content_type, req.content_length, req.input_terminated = draw(bodies())
+    return req
+
+
+@FUZZ
+@given(req=consent_requests())
+# A Host that is no authority made the 303's Location unparsable (Lint raised ValueError).
+@example(req=Request("POST", PREFIX, "", {"HTTP_HOST": "[::1"}, b"action=accept_all",
+                     "application/x-www-form-urlencoded", "17"))
+def test_consent_endpoints(fuzz_site, req):
+    """POST /_consent/ (form, JSON, junk) and the other endpoints: 4xx and no receipt, or a
+    recorded choice with exactly one receipt and a genuine consent cookie."""
+    check(req, send(fuzz_site, req))
+
+
+@st.composite
+def mail_requests(draw, factory):
+    headers = draw(common_headers())
+    letter, token = draw(mail_tokens(factory))
+    method = draw(st.sampled_from(["GET", "GET", "HEAD", "POST", "POST", "PUT", "DELETE", "OPTIONS"]))
+    req = Request(method, f"{PREFIX}m/{letter}/{token}", "", headers)
+    if method == "POST":
+        if draw(st.booleans()):
+            req.body = draw(st.sampled_from([b"List-Unsubscribe=One-Click", b"tracking=off",
+                                             b"List-Unsubscribe=One-Click&via=page"]))
+            req.content_type, req.content_length = "application/x-www-form-urlencoded", str(len(req.body))
+        else:
+            req.body, req.content_type, req.content_length, req.input_terminated = draw(bodies())
+    return req
+
+
+def _mail_state(site: FuzzSite) -> tuple:
+    return tuple(site.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                 for t in ("mail_tracking", "mail_suppressions", "mail_events"))
+
+
+@FUZZ
+@given(data=st.data())
+def test_mail_endpoints(fuzz_site, data):
+    """Open pixel, click, unsubscribe and untrack URLs with genuine, foreign, misshapen,
+    mutated and junk tokens: never a redirect to a target the site did not sign, and no
+    GET or HEAD changes what the store holds (RULES.md "Email")."""
+    req = data.draw(mail_requests(fuzz_site.tokens), label="request")
+    before = _mail_state(fuzz_site)
+    answer = send(fuzz_site, req)
+    check(req, answer)
+    if answer.status in (301, 302, 303, 307, 308):
+        location = answer.headers.get("Location", "")
+        parts = urlsplit(location)
+        assert req.path.startswith(f"{PREFIX}m/c/"), f"redirect from {req.path!r}"
+        assert location in fuzz_site.tokens.signed_targets, f"redirect to {location!r}, which the site never signed"
+        assert parts.scheme in ("http", "https") and parts.hostname, f"redirect to {location!r}"
+        assert not any(ord(c) < 0x21 or c == "\x7f" for c in location)
+    if req.path.startswith(f"{PREFIX}m/o/") and req.method in ("GET", "HEAD"):
+        assert answer.status == 200 and answer.headers["Content-Type"] == "image/gif"
+    if req.method in ("GET", "HEAD"):
+        mail_endpoints(fuzz_site.middleware).events.flush()
+        after = _mail_state(fuzz_site)
+        assert after[:2] == before[:2], "a GET or HEAD changed tracking permissions or unsubscribes"
+        if req.method == "HEAD" or not req.path.startswith(f"{PREFIX}m/o/"):
+            assert after[2] == before[2] or req.path.startswith(f"{PREFIX}m/c/"), "a HEAD counted as engagement"
+    assert not answer.headers.getlist("Set-Cookie"), "a mail URL set a cookie"
+    assert "ETag" not in answer.headers and "Last-Modified" not in answer.headers
+
+
+@settings(FUZZ, max_examples=EXAMPLES * 6 // 5)
+@given(value=st.one_of(text, st.binary(max_size=200).map(lambda b: b.decode("latin-1"))),
+       header=st.one_of(text, st.lists(text, max_size=5).map("; ".join)))
+def test_consent_cookie_and_gate_never_raise(fuzz_site, value, header):
+    """The cookie verifier and the Cookie-header gate on arbitrary strings: never an
+    exception, never a payload the model would not accept, never a refused cookie kept."""
+    middleware = fuzz_site.middleware
+    payload = middleware.cookie.verify(value)
+    assert payload is None or model_verify(value) is not None or payload.revision != FUZZ_POLICY.revision
+    filtered, refused = middleware.gate.filter_request_cookies(header, frozenset(REQUIRED))
+    for part in filtered.split(";"):
+        if part.strip():
+            name = part.partition("=")[0].strip()
+            assert name == "consent" or model_category(name) in REQUIRED
+    for name in refused:
+        assert model_category(name) is not None
+        assert is_expiry(middleware.gate.expiry_header(name, secure=False))
