@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
-from zlib import crc32
 
 from werkzeug.datastructures import ResponseCacheControl
-from werkzeug.http import parse_cache_control_header, parse_etags, quote_etag
+from werkzeug.http import parse_cache_control_header, parse_etags
+from xxhash import xxh3_128_hexdigest
 
 __all__ = ["ETagFirewall"]
 
@@ -117,13 +117,12 @@ class ETagFirewall:
 
 
 def _weak_etag(body: bytes) -> str:
-    # Length and CRC-32 of the bytes: the fastest digest in the standard library (SHA-256
-    # costs twice as much, a quarter of a small Flask request; bench/etag.py). A weak
-    # validator only has to change when the content does (RFC 9110 §8.8.1); two versions
-    # of one URL of the same length share a CRC-32 once in 4 billion changes, far rarer
-    # than the same-second clashes of the mtime-size tags static servers send. It is not
-    # a secret and needs no key.
-    return quote_etag(f"{len(body):x}-{crc32(body):08x}", weak=True)
+    # XXH3-128 of the bytes: thirteen times faster than the standard library's fastest
+    # digest (CRC-32), which alone cost the firewall its 0.85 budget on a 16 KB page
+    # (bench/etag.py). A weak validator only has to change when the content does (RFC
+    # 9110 §8.8.1); 128 bits make an accidental clash of two versions of one URL
+    # negligible. It is not a secret and needs no key: the same body, the same tag.
+    return f'W/"{xxh3_128_hexdigest(body)}"'
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:

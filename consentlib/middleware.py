@@ -112,6 +112,10 @@ class ConsentMiddleware:
         self._required = policy.required
         self._gpc_categories = policy.gpc_categories
         self._names = frozenset(policy.category_names)
+        self._has_beacons = bool(policy.beacons)
+        # Whether a response's validator depends on consent (the ETag firewall runs).
+        self._etags_gated = policy.etags is not None and policy.etags not in self._required
+        self._etags_gpc = policy.etags in self._gpc_categories
         self._warned_undeclared: set[str] = set()
         self._undeclared_overflow = False
         self._visits: dict[tuple[str, bool, bool], _Visit] = {}
@@ -220,7 +224,7 @@ class ConsentMiddleware:
             return self.endpoints(environ, start_response, consent, path)
 
         granted = consent.granted
-        if self.policy.beacons:
+        if self._has_beacons:
             beacon = self.policy.beacon(path)
             if beacon is not None and beacon.category not in granted:
                 # ePrivacy Art 5(3): a beacon hit reads the device; without consent the
@@ -250,6 +254,8 @@ class ConsentMiddleware:
         category_of = self.gate.category_of
         required = self._required
         gpc_categories = self._gpc_categories
+        etags_gated = self._etags_gated
+        etags_gpc = self._etags_gpc
 
         def gated(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
             kept = []
@@ -279,12 +285,21 @@ class ConsentMiddleware:
                     elif category == UNDECLARED:
                         self._note_undeclared(name)
                     continue
-                if size == 4 and field.lower() == "vary":
-                    vary_lines = (vary_lines or []) + [item[1]]
+                if size == 4:
+                    lowered = field.lower()
+                    if lowered == "vary":
+                        vary_lines = (vary_lines or []) + [item[1]]
+                    elif lowered == "etag" and etags_gated:
+                        # Which validator leaves (the app's or the firewall's) depends on consent.
+                        vary = True
+                        vary_gpc = vary_gpc or etags_gpc
                 kept.append(item)
             kept.extend(extra)
             if vary:
-                add_vary(kept, ("Cookie", "Sec-GPC") if vary_gpc else ("Cookie",), vary_lines or ())
+                if vary_lines is None:  # the common case: the app sent no Vary of its own
+                    kept.append(("Vary", "Cookie, Sec-GPC" if vary_gpc else "Cookie"))
+                else:
+                    add_vary(kept, ("Cookie", "Sec-GPC") if vary_gpc else ("Cookie",), vary_lines)
             return start_response(status, kept, exc_info) if exc_info else start_response(status, kept)
 
         return gated

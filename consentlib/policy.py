@@ -133,6 +133,8 @@ class Policy:
     _by_name: dict = field(init=False, repr=False, compare=False)
     _exact: dict = field(init=False, repr=False, compare=False)
     _globs: tuple = field(init=False, repr=False, compare=False)
+    _beacon_paths: dict = field(init=False, repr=False, compare=False)
+    _beacon_prefixes: tuple = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "categories", tuple(self.categories))
@@ -172,6 +174,12 @@ class Policy:
             if not isinstance(beacon, Beacon):
                 raise ConfigurationError(f"Policy beacons must be Beacon objects, not {beacon!r}.")
             self._check_category(beacon.category, f"Beacon {beacon.path!r}")
+        exact_beacons: dict[str, Beacon] = {}
+        for beacon in self.beacons:
+            if not beacon.path.endswith("/"):
+                exact_beacons.setdefault(beacon.path, beacon)
+        object.__setattr__(self, "_beacon_paths", exact_beacons)
+        object.__setattr__(self, "_beacon_prefixes", tuple(b.path for b in self.beacons if b.path.endswith("/")))
         if self.etags is not None:
             self._check_category(self.etags, "etags")
         ages = {**DEFAULT_AGES_OF_CONSENT, **{k.upper(): v for k, v in dict(self.ages_of_consent).items()}}
@@ -229,6 +237,10 @@ class Policy:
         return age is not None and age < self.age_of_consent_in(jurisdiction)
 
     def beacon(self, path: str) -> Beacon | None:
+        """The beacon declared for ``path``: an exact path first, then the first prefix."""
+        found = self._beacon_paths.get(path)
+        if found is not None or not self._beacon_prefixes or not path.startswith(self._beacon_prefixes):
+            return found
         for beacon in self.beacons:
             if beacon.matches(path):
                 return beacon
