@@ -44,6 +44,9 @@ POLICY = Policy(
 )
 
 ALL = frozenset(POLICY.category_names)
+
+# The frameworks the header tables run against: the middleware must not care which.
+KINDS = ["wsgi", "flask", "django"]
 NECESSARY = frozenset({"necessary"})
 
 # What the site sets on every page, in this order (the undeclared one last).
@@ -141,12 +144,18 @@ class Site:
 
 
 def build_site(kind: str, tmp_path, *, policy: Policy = POLICY, **options) -> Site:
-    """The test site of ``kind`` ("wsgi" or "flask"), Lint inside and outside the middleware."""
+    """The test site of ``kind`` (see KINDS), Lint inside and outside the middleware."""
     calls: list = []
     options.setdefault("secret_key", KEYS)
     options.setdefault("store", f"sqlite:///{tmp_path}/consent.db")
     if kind == "wsgi":
         middleware = ConsentMiddleware(LintMiddleware(wsgi_site(calls)), policy, **options)
+        outer = LintMiddleware(middleware)
+    elif kind == "django":
+        from tests.django_site import application
+
+        # What a Django user writes in wsgi.py: the middleware around the WSGI app.
+        middleware = ConsentMiddleware(LintMiddleware(application(calls)), policy, **options)
         outer = LintMiddleware(middleware)
     else:
         from consentlib.flask import FlaskConsent

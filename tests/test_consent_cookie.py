@@ -10,7 +10,7 @@ import pytest
 from consentlib import Category, Policy
 from consentlib.consent import DEFAULT_LIFETIME, MAX_COOKIE_LENGTH, ConsentCookie, new_consent_id
 
-from tests.apps import ALL, LINT_STRICT, NECESSARY, POLICY, build_site
+from tests.apps import KINDS, ALL, LINT_STRICT, NECESSARY, POLICY, build_site
 
 pytestmark = LINT_STRICT
 
@@ -176,7 +176,7 @@ def test_consent_cookie_truncated_is_rejected():
 # -- through the middleware ------------------------------------------------------------------
 
 
-@pytest.fixture(params=["wsgi", "flask"])
+@pytest.fixture(params=KINDS)
 def site(request, tmp_path):
     return build_site(request.param, tmp_path)
 
