@@ -11,6 +11,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -71,7 +72,7 @@ class SQLiteStore(SQLiteMailTables):
             directory = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(directory, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(conn)
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
         except (sqlite3.Error, OSError) as exc:
@@ -177,6 +178,21 @@ class SQLiteStore(SQLiteMailTables):
     def undeclared_cookies(self) -> list[dict[str, Any]]:
         rows = self._read("SELECT name, first_seen, last_seen, count FROM undeclared_cookies ORDER BY name")
         return [dict(zip(("name", "first_seen", "last_seen", "count"), row)) for row in rows]
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    # Switching a brand-new file to WAL needs a lock for which SQLite does not call the
+    # busy handler: processes that open a new store at the same moment (pre-fork workers
+    # on first start) get "database is locked" at once. Wait as a writer would.
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
