@@ -6,12 +6,18 @@ it is treated as non-necessary and never passes (fail closed).
 """
 from __future__ import annotations
 
+import logging
+
 from werkzeug.http import dump_cookie
 
+from consentlib.errors import StoreUnavailable
 from consentlib.policy import Policy
 
 UNDECLARED = ""  # the "category" of a cookie the policy does not declare
 _CACHE_LIMIT = 4096
+_UNDECLARED_NAMES_LIMIT = 1000
+
+log = logging.getLogger("consentlib")
 
 
 class CookieGate:
@@ -83,3 +89,40 @@ def set_cookie_name(value: str) -> str:
     name, sep, _ = value.partition(";")[0].partition("=")
     # Without '=', the name is empty (RFC 6265 §5.2 step 5); such a line is undeclared.
     return name.strip() if sep else ""
+
+
+class UndeclaredCookies:
+    """Cookies the app set that the policy does not declare: warned once, recorded.
+
+    ``consentlib cookies --undeclared`` lists what was recorded. Bounded: an app that
+    invents cookie names (``tracker_<id>``) is reported once as such instead of
+    growing memory and the store without end.
+    """
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self._known: set[str] = set()
+        self._overflow = False
+
+    def note(self, name: str) -> None:
+        if name in self._known:
+            return
+        if len(self._known) >= _UNDECLARED_NAMES_LIMIT:
+            if not self._overflow:
+                self._overflow = True
+                log.warning("consentlib has blocked %d different undeclared cookie names; it stops listing "
+                            "new ones. Does the app put ids in cookie names?", _UNDECLARED_NAMES_LIMIT)
+            return
+        try:
+            self.store.note_undeclared_cookie(name)
+        except StoreUnavailable:
+            # Not remembered: the next response that sets it tries again.
+            log.exception("consentlib could not record undeclared cookie %r", name)
+            return
+        self._known.add(name)
+        log.warning(
+            "consentlib blocked cookie %r: the policy does not declare it, so it counts as "
+            "non-necessary. Declare it, e.g. Cookie(%r, 'analytics', purpose='...'), in your Policy.",
+            name,
+            name,
+        )

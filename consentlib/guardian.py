@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import time
-from datetime import datetime
+from dataclasses import replace
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -34,12 +35,14 @@ from consentlib.endpoints import (
     safe_next,
     site_origin,
 )
+from consentlib.errors import StoreUnavailable
 from consentlib.receipts import build_receipt
 
 if TYPE_CHECKING:
     from consentlib.middleware import ConsentMiddleware
 
 _TOKEN = re.compile(r"[A-Za-z0-9_.-]{1,2000}")
+log = logging.getLogger("consentlib")
 CONFIRM_LIFETIME = 7 * 24 * 3600  # a request a guardian has not answered in a week is stale
 _EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,252}\.[A-Za-z]{2,63}$")
 ASK_GUARDIAN = "You are below the age of digital consent: ask a parent or guardian to allow optional cookies."
@@ -55,6 +58,32 @@ class Guardians:
         self.serializer = URLSafeTimedSerializer(list(reversed(site.secret_keys)), salt="consentlib.guardian")
 
     # -- the minor's side ------------------------------------------------------------------
+
+    def is_minor(self, environ: dict) -> bool:
+        """The site's ``is_minor`` hook; a hook that fails counts as "minor" (fail closed)."""
+        try:
+            return bool(self.site.is_minor(environ))
+        except Exception:
+            log.exception("consentlib: is_minor raised; treating the visitor as a minor")
+            return True
+
+    def minor_consent(self, consent: Consent) -> Consent:
+        """Only what a guardian allowed (narrowed by the minor's own later choice)."""
+        try:
+            guardian = self.grant(consent)
+        except StoreUnavailable:
+            guardian = None  # a guardian's consent cannot be proven: only what needs none
+        required = self.policy.required
+        gpc_denied = consent.gpc or (consent.dnt and self.site.honour_dnt)
+        allowed = required
+        if guardian is not None:
+            allowed, own_later = guardian
+            if own_later is not None:
+                # The child may always narrow, never widen, what the guardian allowed.
+                allowed = allowed & (own_later | required)
+        granted = (allowed | required) - (self.policy.gpc_categories if gpc_denied else frozenset())
+        return replace(consent, decided=consent.decided or guardian is not None, granted=granted, minor=True,
+                       guardian_allowed=guardian[0] if guardian is not None else frozenset())
 
     def grant(self, consent: Consent) -> tuple[frozenset[str], frozenset[str] | None] | None:
         """What a guardian allowed for this visitor, and the minor's own later choice.

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from consentlib.consent import (
-    CLOCK_SKEW, COOKIE_NAME, DEFAULT_LIFETIME, Consent, ConsentCookie, CookiePayload, evict_oldest,
+    CLOCK_SKEW,
+    COOKIE_NAME,
+    DEFAULT_LIFETIME,
+    Consent,
+    ConsentCookie,
+    CookiePayload,
+    evict_oldest,
 )
-from consentlib.cookies import UNDECLARED, CookieGate
-from consentlib.errors import ConfigurationError, StoreUnavailable
+from consentlib.cookies import UNDECLARED, CookieGate, UndeclaredCookies
+from consentlib.errors import ConfigurationError
 from consentlib.pixel import untrackable_response, wants_image
 from consentlib.policy import Policy
 from consentlib.store import Store, open_store
@@ -30,7 +35,6 @@ _FOREVER = float("inf")
 _VISIT_CACHE_SIZE = 4096
 # Longer Cookie headers are verified every time rather than kept (memory stays bounded).
 _VISIT_CACHE_MAX_HEADER = 4096
-_UNDECLARED_NAMES_LIMIT = 1000
 # (consent, verified payload, filtered Cookie header, refused cookie names, valid until)
 _Visit = tuple
 GPC_WELL_KNOWN = "/.well-known/gpc.json"
@@ -116,8 +120,7 @@ class ConsentMiddleware:
         # Whether a response's validator depends on consent (the ETag firewall runs).
         self._etags_gated = policy.etags is not None and policy.etags not in self._required
         self._etags_gpc = policy.etags in self._gpc_categories
-        self._warned_undeclared: set[str] = set()
-        self._undeclared_overflow = False
+        self.undeclared = UndeclaredCookies(self.store)
         self._visits: dict[tuple[str, bool, bool], _Visit] = {}
         self._inner = self._build_inner(app, etag_body_limit)
         self.is_minor = is_minor
@@ -214,8 +217,8 @@ class ConsentMiddleware:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         consent, payload, filtered, refused, _ = self._visit(environ)
-        if self.is_minor is not None and self._minor(environ):
-            consent = self._minor_consent(consent)
+        if self.is_minor is not None and self.guardians.is_minor(environ):
+            consent = self.guardians.minor_consent(consent)
             header = environ.get("HTTP_COOKIE") or ""
             filtered, refused = self.gate.filter_request_cookies(header, consent.granted) if header else (header, [])
         environ[ENVIRON_KEY] = consent
@@ -283,7 +286,7 @@ class ConsentMiddleware:
                     if category in granted:
                         kept.append(item)
                     elif category == UNDECLARED:
-                        self._note_undeclared(name)
+                        self.undeclared.note(name)
                     continue
                 if size == 4:
                     lowered = field.lower()
@@ -303,61 +306,6 @@ class ConsentMiddleware:
             return start_response(status, kept, exc_info) if exc_info else start_response(status, kept)
 
         return gated
-
-    # -- minors (GDPR Art 8, PIPL Art 31) ---------------------------------------------------
-
-    def _minor(self, environ: dict) -> bool:
-        try:
-            return bool(self.is_minor(environ))
-        except Exception:
-            # The site's hook failed: the visitor may be a child, so fail closed.
-            log.exception("consentlib: is_minor raised; treating the visitor as a minor")
-            return True
-
-    def _minor_consent(self, consent: Consent) -> Consent:
-        """Only what a guardian allowed (narrowed by the minor's own later choice)."""
-        try:
-            guardian = self.guardians.grant(consent)
-        except StoreUnavailable:
-            guardian = None  # cannot prove a guardian's consent: only what needs none
-        denied = self._gpc_categories if (consent.gpc or (consent.dnt and self.honour_dnt)) else frozenset()
-        allowed = self._required
-        if guardian is not None:
-            allowed, own_later = guardian
-            if own_later is not None:
-                # The child may always narrow, never widen, what the guardian allowed.
-                allowed = allowed & (own_later | self._required)
-        granted = (allowed | self._required) - denied
-        return replace(consent, decided=consent.decided or guardian is not None, granted=granted, minor=True,
-                       guardian_allowed=guardian[0] if guardian is not None else frozenset())
-
-    def _note_undeclared(self, name: str) -> None:
-        """Warn once per name and record it for ``consentlib cookies --undeclared``.
-
-        Bounded: an app that invents cookie names (``tracker_<id>``) is reported once
-        as such instead of growing memory and the store without end.
-        """
-        if name in self._warned_undeclared:
-            return
-        if len(self._warned_undeclared) >= _UNDECLARED_NAMES_LIMIT:
-            if not self._undeclared_overflow:
-                self._undeclared_overflow = True
-                log.warning("consentlib has blocked %d different undeclared cookie names; it stops listing "
-                            "new ones. Does the app put ids in cookie names?", _UNDECLARED_NAMES_LIMIT)
-            return
-        try:
-            self.store.note_undeclared_cookie(name)
-        except StoreUnavailable:
-            # Not remembered: the next response that sets it tries again.
-            log.exception("consentlib could not record undeclared cookie %r", name)
-            return
-        self._warned_undeclared.add(name)
-        log.warning(
-            "consentlib blocked cookie %r: the policy does not declare it, so it counts as "
-            "non-necessary. Declare it, e.g. Cookie(%r, 'analytics', purpose='...'), in your Policy.",
-            name,
-            name,
-        )
 
     # -- helpers shared with the endpoints ---------------------------------------------------
 
