@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from consentlib import Category, Policy
+from consentlib import Policy
 from consentlib.consent import DEFAULT_LIFETIME, MAX_COOKIE_LENGTH, ConsentCookie, new_consent_id
 
 from tests.apps import KINDS, ALL, LINT_STRICT, NECESSARY, POLICY, build_site

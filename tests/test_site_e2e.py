@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from consentlib import Category, Cookie, Policy
+from consentlib import Cookie, Policy
 from consentlib.testing.audit import ConsentAudit
 from examples.flask_site import create_app
 from examples.flask_site.policy import POLICY
