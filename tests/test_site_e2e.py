@@ -157,6 +157,9 @@ def test_audit_of_reference_site_is_clean(site, consent_browser):
     audit.assert_reject_is_honoured()
     audit.assert_accept_enables("_ga", "_fbp", "theme")
     assert audit.states["before"].cookies and all(c["name"] == "sid" for c in audit.states["before"].cookies)
+    # --policy names each cookie's declared category in the report.
+    accepted = {c["name"]: c["category"] for c in audit.report()["states"]["accepted"]["cookies"]}
+    assert accepted["_ga"] == "analytics" and accepted["_fbp"] == "marketing" and accepted["sid"] == "necessary"
 
 
 def _ga_declared_necessary() -> Policy:

@@ -163,7 +163,8 @@ class ConsentAudit:
         except Exception:  # older Chromium: the Network domain has the same call
             cookies = self.driver.execute_cdp_cmd("Network.getAllCookies", {}).get("cookies", [])
         state.cookies = [
-            {k: c.get(k) for k in ("name", "domain", "path", "httpOnly", "secure", "sameSite", "expires")}
+            {**{k: c.get(k) for k in ("name", "domain", "path", "httpOnly", "secure", "sameSite", "expires")},
+             "category": self.category_of(c.get("name", ""))}
             for c in cookies
         ]
         state.local_storage = self.driver.execute_script(

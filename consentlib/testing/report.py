@@ -21,16 +21,17 @@ def write_html(report: dict[str, Any], path: str) -> None:
     sections = []
     for name, state in report["states"].items():
         cookies = "".join(
-            f"<tr><td>{escape(c['name'])}</td><td>{escape(str(c['domain']))}</td><td>{escape(str(c['path']))}</td>"
+            f"<tr><td>{escape(c['name'])}</td><td>{escape(str(c.get('category') or 'undeclared'))}</td>"
+            f"<td>{escape(str(c['domain']))}</td><td>{escape(str(c['path']))}</td>"
             f"<td>{'yes' if c['httpOnly'] else 'no'}</td><td>{'yes' if c['secure'] else 'no'}</td>"
             f"<td>{escape(str(c['sameSite']))}</td></tr>"
             for c in state["cookies"]
-        ) or '<tr><td colspan="6">No cookies.</td></tr>'
+        ) or '<tr><td colspan="7">No cookies.</td></tr>'
         requests = "".join(f"<li>{escape(r['type'])}: {escape(r['url'])}</li>" for r in state["tracking_requests"]) or "<li>None.</li>"
         etags = "".join(f"<li>{escape(url)}: {escape(', '.join(tags))}</li>" for url, tags in state["etags_received"].items()) or "<li>None.</li>"
         storage = escape(", ".join(state["local_storage"])) or "none"
         sections.append(f"""<section><h2>State: {escape(name)}</h2>
-<h3>Cookies</h3><table><tr><th>Name</th><th>Domain</th><th>Path</th><th>HttpOnly</th><th>Secure</th><th>SameSite</th></tr>{cookies}</table>
+<h3>Cookies</h3><table><tr><th>Name</th><th>Declared category</th><th>Domain</th><th>Path</th><th>HttpOnly</th><th>Secure</th><th>SameSite</th></tr>{cookies}</table>
 <h3>Beacon, ping and image requests</h3><ul>{requests}</ul>
 <h3>ETags received</h3><ul>{etags}</ul>
 <p>localStorage keys: {storage}</p></section>""")
