@@ -212,3 +212,10 @@ def test_screenshots_for_readme(site, consent_browser):
     wait(consent_browser, ec.presence_of_element_located((By.ID, "cookie-table")))
     assert consent_browser.save_screenshot(str(target / "cookie-controls.png"))
     assert (target / "banner.png").stat().st_size > 5000
+
+
+def test_audit_cli_error_exit_code_on_unusable_url(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "consentlib", "audit", "not-a-url", "--timeout", "3"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "error" in result.stderr
