@@ -242,8 +242,9 @@ class PostgresStore:
                 else:
                     result = work(conn)
             except psycopg.OperationalError as exc:
+                dead = conn.broken
                 conn.close()
-                if reused and not committing and attempt == 1 and conn.broken:
+                if dead and reused and not committing and attempt == 1:
                     continue
                 raise StoreUnavailable(f"{action} the PostgreSQL store {self.where} failed: {_reason(exc)}") from exc
             except psycopg.Error as exc:
