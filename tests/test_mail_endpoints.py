@@ -260,7 +260,8 @@ def _variants(tokens: dict[str, str], route: str) -> dict[str, str]:
     return {
         "forged": "WzEsIjIwMjYtMTEiLCJuZXdzIl0.abcdef.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
         "truncated": own[: len(own) // 2],
-        "tampered": own[:-2] + ("AA" if not own.endswith("AA") else "BB"),
+        # Well inside the signature: its last base64 character carries two unused bits.
+        "tampered": own[:-10] + ("A" if own[-10] != "A" else "B") + own[-9:],
         "non-ascii": "%C3%A9" + own,
         "latin1-bytes": own + "%FF%FE",
         "other-kind": tokens[other],
