@@ -5,6 +5,9 @@
 Each row compares contenders measured side by side in this one run (interleaved
 rounds, best of each), so the ratio holds on a noisy shared machine even when the
 absolute requests/second drift.
+
+A second table gives absolute rates of the reference site under gunicorn (receipts and
+email pixel opens per second, 1 and 4 workers, SQLite and PostgreSQL): bench/scale.py.
 """
 from __future__ import annotations
 
@@ -54,6 +57,12 @@ def main() -> int:
     print(f"{'budget'.ljust(width)}  {'measured':>9}  {'limit':>10}  detail")
     for label, measured, limit, detail in rows:
         print(f"{label.ljust(width)}  {measured:>9}  {limit:>10}  {detail}")
+    print()
+    try:
+        scale = importlib.import_module("bench.scale")
+        print(scale.format_table(scale.table(scale.measure())))
+    except ModuleNotFoundError as exc:
+        print(f"absolute rates under gunicorn: not measured ({exc.name} missing)")
     return 1 if failed else 0
 
 
