@@ -111,6 +111,7 @@ class Gunicorn:
         self.proc: subprocess.Popen | None = None
         self.log_path = self.instance / f"gunicorn-{self.port}.log"
         self.returncode: int | None = None
+        self._gone = False
 
     def start(self, timeout: float = 60) -> Gunicorn:
         env = {**os.environ, INSTANCE_ENV: str(self.instance), STORE_ENV: self.store,
@@ -170,11 +171,13 @@ class Gunicorn:
         # The workers are the master's children: it reaps them before it exits, but make
         # sure none lingers in the group.
         wait_until(lambda: not self._group_alive(), timeout=10, what="gunicorn's workers to exit")
+        self._gone = True
         return self._reap()
 
     def kill(self) -> None:
-        """SIGKILL to the master and every worker (the whole process group)."""
-        if self.proc is None:
+        """SIGKILL to the master and every worker (the whole process group); nothing once
+        a stop has seen them all exit (the group id could be another's by then)."""
+        if self.proc is None or self._gone:
             return
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
@@ -186,6 +189,7 @@ class Gunicorn:
             pass
         try:
             wait_until(lambda: not self._group_alive(), timeout=10, what="the killed process group to go")
+            self._gone = True
         except TimeoutError:
             pass
         self._reap()
