@@ -436,3 +436,24 @@ def test_store_unreachable_pages_serve_and_recording_answers_503(tmp_path, throw
         assert store.mail_permissions() == []
     finally:
         store.close()
+
+
+def test_postgres_restart_with_several_pooled_connections_is_not_a_503(throwaway_postgres):
+    """A threaded server keeps several idle connections; a restart kills them all. The
+    next write must land on a fresh connection, not retry on another dead one."""
+    from tests.test_store_contract import _receipt
+
+    pg = throwaway_postgres
+    store = open_store(pg.url)
+    try:
+        # Three requests at once, as a threaded worker serves them, leave three idle.
+        held = [store._checkout()[0] for _ in range(3)]
+        for conn in held:
+            store._checkin(conn)
+        store.add_receipt(_receipt(consent_id="a" * 32))
+        pg.stop()
+        pg.start()
+        store.add_receipt(_receipt(consent_id="b" * 32))  # StoreUnavailable before the fix
+        assert [r["consent_id"] for r in store.receipts()] == ["a" * 32, "b" * 32]
+    finally:
+        store.close()

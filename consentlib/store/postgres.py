@@ -245,6 +245,9 @@ class PostgresStore:
                 dead = conn.broken
                 conn.close()
                 if dead and reused and not committing and attempt == 1:
+                    # The other idle connections date from before the same restart: a
+                    # retry on one of them would fail too, so start afresh.
+                    self._drop_idle()
                     continue
                 raise StoreUnavailable(f"{action} the PostgreSQL store {self.where} failed: {_reason(exc)}") from exc
             except psycopg.Error as exc:
@@ -256,6 +259,12 @@ class PostgresStore:
             self._checkin(conn)
             return result
         raise AssertionError("unreachable")
+
+    def _drop_idle(self) -> None:
+        with self._lock:
+            idle, self._idle = (self._idle, []) if self._pid == os.getpid() else ([], [])
+        for conn in idle:
+            conn.close()
 
     def _rollback_and_return(self, conn: Conn) -> None:
         try:
@@ -273,10 +282,7 @@ class PostgresStore:
         return self._run("Reading", lambda conn: conn.execute(sql, params).fetchall(), write=False)
 
     def close(self) -> None:
-        with self._lock:
-            idle, self._idle = (self._idle, []) if self._pid == os.getpid() else ([], [])
-        for conn in idle:
-            conn.close()
+        self._drop_idle()
 
     # -- receipts ------------------------------------------------------------------
 
