@@ -21,7 +21,7 @@ from email.utils import formatdate
 from urllib.parse import quote, urlencode
 
 from hypothesis import strategies as st
-from itsdangerous import BadSignature, Signer
+from itsdangerous import BadData, BadSignature, Signer, URLSafeTimedSerializer
 from werkzeug.test import encode_multipart
 
 from consentlib import Beacon, Category, Cookie, Policy
@@ -124,8 +124,8 @@ class Verified:
     decided_at: object
 
 
-def model_verify(value: str, now: float | None = None) -> Verified | None:
-    """What a genuine, current consent cookie value grants; permissive at the edges."""
+def _signed_payload(value: str) -> tuple[object, int] | None:
+    """The JSON a consent cookie value carries if one of the site's keys signed it."""
     if not value.isascii():
         return None
     for index, signer in enumerate(_SITE_SIGNERS):
@@ -137,9 +137,17 @@ def model_verify(value: str, now: float | None = None) -> Verified | None:
     else:
         return None
     try:
-        data = json.loads(base64.urlsafe_b64decode(body + b"=" * (-len(body) % 4)))
+        return json.loads(base64.urlsafe_b64decode(body + b"=" * (-len(body) % 4))), index
     except (ValueError, binascii.Error, RecursionError):
         return None
+
+
+def model_verify(value: str, now: float | None = None) -> Verified | None:
+    """What a genuine, current consent cookie value grants; permissive at the edges."""
+    signed = _signed_payload(value)
+    if signed is None:
+        return None
+    data, index = signed
     if not isinstance(data, dict):
         return None
     revision, categories, decided_at = data.get("r"), data.get("c"), data.get("t")
@@ -181,6 +189,16 @@ def granted_upper_bound(cookie_header: str | None, gpc: str | None, dnt: str | N
     if gpc == "1" or (honour_dnt and dnt == "1"):
         granted -= GPC_DENIED
     return frozenset(granted)
+
+
+def signed_consent_ids(cookie_header: str | None) -> set[str]:
+    """The consent ids of every consent cookie a site key signed, current or not."""
+    ids = set()
+    for value in consent_candidates(cookie_header):
+        signed = _signed_payload(value)
+        if signed is not None and isinstance(signed[0], dict) and isinstance(signed[0].get("id"), str):
+            ids.add(signed[0]["id"])
+    return ids
 
 
 def old_key_genuine(cookie_header: str | None) -> bool:
@@ -236,14 +254,14 @@ _junk_values = st.one_of(text, st.just("x" * 5000), st.just("e30.abc"), short_as
 
 
 @st.composite
-def consent_values(draw) -> str:
+def consent_values(draw, ids: tuple[str, ...] = ("cd" * 16,)) -> str:
     """Consent cookie values: genuine, expired, future, foreign, tampered, truncated, junk."""
     kind = draw(pick(["genuine"] * 7 + ["old_key"] * 2 + ["expired", "future", "revision",
                                  "foreign", "shape", "tampered", "truncated", "junk"]))
     categories = draw(_chosen_categories)
     now = int(_now())
     offset = draw(st.integers(min_value=-LIFETIME + 120, max_value=CLOCK_SKEW - 60))
-    payload = {"r": REVISION, "c": categories, "id": draw(consent_ids) if kind == "shape" else "cd" * 16,
+    payload = {"r": REVISION, "c": categories, "id": draw(consent_ids) if kind == "shape" else draw(pick(ids)),
                "t": now + offset}
     if kind in ("genuine", "old_key", "tampered", "truncated"):
         value = sign_payload(payload, KEYS[1] if kind == "old_key" else KEYS[0])
@@ -280,7 +298,7 @@ _pair_values = st.one_of(pick(["1", "x", "", "a b"]), short_ascii)
 
 
 @st.composite
-def cookie_headers(draw) -> str | None:
+def cookie_headers(draw, ids: tuple[str, ...] = ("cd" * 16,)) -> str | None:
     shape = draw(pick(["pairs"] * 6 + ["none", "junk"]))
     if shape == "none":
         return None
@@ -289,7 +307,7 @@ def cookie_headers(draw) -> str | None:
     pairs = []
     for name in draw(_pair_names):
         if name.strip() == "consent" or draw(st.integers(0, 9)) == 0:
-            value = draw(consent_values())
+            value = draw(consent_values(ids))
             if draw(st.integers(0, 5)) == 0:
                 value = f'"{value}"'
         else:
@@ -298,7 +316,7 @@ def cookie_headers(draw) -> str | None:
         pairs.append(f"{around}{name}{around}={value}" if draw(st.integers(0, 9)) else name)
     if draw(st.integers(0, 3)):
         # Most headers carry a consent cookie somewhere, as a returning visitor's do.
-        value = draw(consent_values())
+        value = draw(consent_values(ids))
         pairs.insert(draw(st.integers(0, len(pairs))), f"consent={value}")
     separator = draw(pick(["; ", "; ", ";", " ; ", ";;"]))
     return separator.join(pairs)
@@ -309,14 +327,21 @@ def cookie_headers(draw) -> str | None:
 header_junk = st.one_of(text, pick(["", " ", "\x00", "\xff\xfe", "1, 1", "null"]))
 
 
+@st.composite
+def _sometimes(draw, strategy, present: int, absent: int):
+    # An integer decides, not st.one_of(st.none(), ...): one_of merges repeated
+    # branches, so it cannot weigh them.
+    return draw(strategy) if draw(st.integers(1, present + absent)) <= present else None
+
+
 def maybe(strategy, weight: int = 2):
     """``None`` about once in ``weight`` draws, else a value of ``strategy``."""
-    return st.one_of(st.none(), *([strategy] * max(1, weight - 1)))
+    return _sometimes(strategy, weight - 1, 1)
 
 
 def rarely(strategy, weight: int = 3):
     """A value of ``strategy`` about once in ``weight`` draws, else ``None``."""
-    return st.one_of(*([st.none()] * max(1, weight - 1)), strategy)
+    return _sometimes(strategy, 1, weight - 1)
 
 
 _HTTP_DATES = [formatdate(0, usegmt=True), formatdate(2_000_000_000, usegmt=True),
@@ -373,42 +398,36 @@ def _optional(strategy, weight: int) -> st.SearchStrategy:
     return maybe(strategy, weight) if weight > 0 else rarely(strategy, -weight)
 
 
-_COMMON_HEADERS = (
-    ("HTTP_COOKIE", _optional(cookie_headers(), 5)),
-    ("HTTP_SEC_GPC", _optional(st.one_of(pick(["1", "1", "0", " 1", "true", "1 "]), header_junk), 2)),
-    ("HTTP_DNT", _optional(st.one_of(pick(["1", "0", "null"]), header_junk), 3)),
-    # Mostly absent (curl, old browsers) or this site's: a foreign one is refused early.
-    ("HTTP_ORIGIN", _optional(st.one_of(pick(_ORIGINS[:3] * 3 + _ORIGINS), header_junk), -3)),
-    ("HTTP_SEC_FETCH_SITE", _optional(pick(["same-origin", "same-origin", "same-site", "cross-site", "none",
-                                            "CROSS-SITE", ""]), -3)),
-    ("HTTP_HOST", _optional(hosts, -3)),
-    ("HTTP_REFERER", _optional(st.one_of(pick(["http://localhost/back?x=1", "http://evil.example/", "http://[::1/x",
-                                               "/relative", "http://localhost"]), header_junk), 3)),
-    ("HTTP_USER_AGENT", _optional(st.one_of(pick(_AGENTS), header_junk), 3)),
-    ("REMOTE_ADDR", _optional(st.one_of(pick(_ADDRESSES), short_ascii), 2)),
-    ("HTTP_ACCEPT", _optional(pick(["image/*", "image/webp,image/*", "*/*", "text/html", ""]), 3)),
-)
+@functools.cache
+def common_headers(minor_ids: tuple[str, ...] = ()) -> st.SearchStrategy:
+    """The request headers every test varies (as WSGI environ keys), each often absent.
+
+    With ``minor_ids``, consent cookies carry those ids and half the visitors say
+    ``X-Minor: 1`` (the test site's ``is_minor`` hook).
+    """
+    fields = [
+        ("HTTP_COOKIE", _optional(cookie_headers(minor_ids or ("cd" * 16,)), 5)),
+        ("HTTP_SEC_GPC", _optional(st.one_of(pick(["1", "1", "0", " 1", "true", "1 "]), header_junk), 2)),
+        ("HTTP_DNT", _optional(st.one_of(pick(["1", "0", "null"]), header_junk), 3)),
+        # Mostly absent (curl, old browsers) or this site's: a foreign one is refused early.
+        ("HTTP_ORIGIN", _optional(st.one_of(pick(_ORIGINS[:3] * 3 + _ORIGINS), header_junk), -5)),
+        ("HTTP_SEC_FETCH_SITE", _optional(pick(["same-origin", "same-origin", "same-site", "cross-site", "none",
+                                                "CROSS-SITE", ""]), -5)),
+        ("HTTP_HOST", _optional(hosts, -5)),
+        ("HTTP_REFERER", _optional(st.one_of(pick(["http://localhost/back?x=1", "http://evil.example/",
+                                                   "http://[::1/x", "/relative", "http://localhost"]),
+                                             header_junk), 3)),
+        ("HTTP_USER_AGENT", _optional(st.one_of(pick(_AGENTS), header_junk), 3)),
+        ("REMOTE_ADDR", _optional(st.one_of(pick(_ADDRESSES), short_ascii), 2)),
+        ("HTTP_ACCEPT", _optional(pick(["image/*", "image/webp,image/*", "*/*", "text/html", ""]), 3)),
+    ]
+    if minor_ids:
+        fields.append(("HTTP_X_MINOR", _optional(pick(["1", "1", "1", "0"]), 4)))
+    return st.tuples(*(strategy for _, strategy in fields)).map(
+        lambda values: {key: value for (key, _), value in zip(fields, values) if value is not None})
 
 
-@st.composite
-def _common_headers(draw) -> dict[str, str]:
-    headers = {}
-    for key, strategy in _COMMON_HEADERS:
-        value = draw(strategy)
-        if value is not None:
-            headers[key] = value
-    return headers
-
-
-_common_headers_strategy = _common_headers()
-
-
-def common_headers() -> st.SearchStrategy:
-    """The request headers every test varies (as WSGI environ keys), each often absent."""
-    return _common_headers_strategy
-
-
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def conditional_headers(etags: tuple[str, ...]) -> st.SearchStrategy:
     """If-None-Match, If-Modified-Since, If-Range and Range, each often absent."""
     etags = list(etags)
@@ -696,3 +715,67 @@ def mail_tokens(draw, factory: MailTokenFactory) -> tuple[str, str]:
     if letter == "o" and draw(st.integers(0, 5)):
         token += ".gif"
     return letter, token
+
+
+# -- guardian links (consentlib/guardian.py) ---------------------------------------------------
+
+MINOR_IDS = ("ee" * 16, "ff" * 16, "12" * 16)
+GUARDIAN_SERIALIZER = URLSafeTimedSerializer(list(reversed(KEYS)), salt="consentlib.guardian")
+_FOREIGN_GUARDIAN = URLSafeTimedSerializer(FOREIGN_KEYS[0], salt="consentlib.guardian")
+
+
+def guardian_link_data(token: str) -> dict | None:
+    """What a guardian link signed with a site key says (any age), or None."""
+    try:
+        data = GUARDIAN_SERIALIZER.loads(token)
+    except (BadData, UnicodeError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+_guardian_data = st.fixed_dictionaries({
+    "id": pick([*MINOR_IDS, "cd" * 16, "x"]),
+    "c": st.one_of(*[st.lists(pick(sorted(NAMES)), max_size=4, unique=True)] * 3, st.lists(category_names, max_size=3)),
+    "g": st.just("9" * 32),
+    "n": st.one_of(st.text("0123456789abcdef", min_size=16, max_size=16), st.just("")),
+    "k": pick(["confirm", "confirm", "withdraw", "other"]),
+})
+_guardian_odd = st.one_of(json_values, st.fixed_dictionaries({"id": json_values, "c": json_values, "g": json_values,
+                                                              "n": json_values, "k": json_values}))
+
+
+@st.composite
+def guardian_tokens(draw) -> str:
+    how = draw(pick(["site"] * 6 + ["foreign", "shape", "mutated", "junk"]))
+    data = draw(_guardian_odd) if how == "shape" else draw(_guardian_data)
+    token = (_FOREIGN_GUARDIAN if how == "foreign" else GUARDIAN_SERIALIZER).dumps(data)
+    if how == "mutated":
+        i = draw(st.integers(0, len(token) - 1))
+        token = [token[:i], token[:i] + "A" + token[i + 1:], token + "x", token + "/x", token + "%"][draw(st.integers(0, 4))]
+    elif how == "junk":
+        token = draw(_junk_tokens)
+    return token
+
+
+_guardian_emails = st.one_of(pick(["parent@example.com"] * 6 + ["PARENT@Example.COM ", "a@b", "x" * 300 + "@example.com",
+                                   "", "p@example.com\nBcc: x@y.z"]), pick(["parent@example.com"]), short_ascii)
+
+
+_asked_categories = st.one_of(*[st.lists(pick(sorted(NAMES)), min_size=1, max_size=4, unique=True)] * 3,
+                              st.lists(category_names, max_size=4))
+
+
+@st.composite
+def guardian_request_bodies(draw) -> tuple[bytes, str | None, str | None, bool]:
+    """A minor's form asking a guardian: address and categories, mostly well formed."""
+    if draw(st.integers(0, 3)) == 0:
+        return draw(bodies())
+    fields = [("guardian", draw(_guardian_emails))]
+    fields += [("category", c) for c in draw(_asked_categories)]
+    if draw(st.booleans()):
+        fields.append(("next", draw(pick(_NEXTS))))
+    body = urlencode(fields).encode()
+    return body, "application/x-www-form-urlencoded", str(len(body)), False
+
+
+_guardian_actions = pick([b"action=allow", b"action=allow", b"action=decline", b"action=withdraw", b"action=x", b""])

@@ -2,9 +2,9 @@
 
 Hypothesis drives the middleware and every endpoint with random and adversarial input:
 Cookie headers holding genuine, expired, foreign, tampered and truncated consent
-cookies; mail tokens; form and JSON bodies; conditional headers; Sec-GPC, DNT,
-Origin, Sec-Fetch-Site; paths under the prefix and beacon paths; every method. For
-every example:
+cookies; mail tokens; guardian links and a minor's requests; form and JSON bodies;
+conditional headers; Sec-GPC, DNT, Origin, Sec-Fetch-Site, Host; paths under the
+prefix and beacon paths; every method; three site configurations. For every example:
 
 1. no exception escapes, and werkzeug's LintMiddleware (inside and outside the
    middleware) warns of nothing but its two known over-strict HTTP checks;
@@ -16,8 +16,9 @@ every example:
    a GET or HEAD, and no validator the browser replays reaches the app (EDPB Guidelines
    2/2023; DESIGN.md gates validators on GET and HEAD, where caches store and replay
    them);
-5. only a successful choice stores a receipt, and no receipt names a category the
-   policy lacks (GDPR Art 7(1): the proof must match what was answered).
+5. only a successful choice (or a guardian's answer) stores a receipt, and no receipt
+   names a category the policy lacks (GDPR Art 7(1): the proof must match what was
+   answered); a minor gets no more than a guardian allowed (GDPR Art 8).
 
 What is allowed is computed by the model in tests/fuzz_strategies.py from what was
 generated, never by asking consentlib. Runs are derandomized and use no example
@@ -30,7 +31,7 @@ import json
 import os
 import sqlite3
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import pytest
@@ -46,35 +47,42 @@ from tests.fuzz_strategies import (
     BODIES,
     ETAGS,
     FUZZ_POLICY,
+    GPC_DENIED,
     LIFETIME,
+    MINOR_IDS,
     NAMES,
     PREFIX,
     REQUIRED,
-    GPC_DENIED,
     FuzzApp,
     MailTokenFactory,
+    Plan,
     Request,
+    _guardian_actions,
     bodies,
     choice_bodies,
     common_headers,
     conditional_headers,
     granted_upper_bound,
+    guardian_link_data,
+    guardian_request_bodies,
+    guardian_tokens,
     is_expiry,
     mail_tokens,
     model_beacon,
     model_category,
     model_verify,
-    pick,
     old_key_genuine,
+    pick,
     plans,
     queries,
     set_cookie_name,
+    signed_consent_ids,
     text,
 )
 
-# CI runs the defaults: the same 10,500 examples every time. For a bug hunt, scale them
+# CI runs the defaults: the same 10,400 examples every time (4 x 2,000 + 2,400). For a bug hunt, scale them
 # with CONSENTLIB_FUZZ_EXAMPLES and draw new ones with CONSENTLIB_FUZZ_RANDOM=1.
-EXAMPLES = int(os.environ.get("CONSENTLIB_FUZZ_EXAMPLES", "2500"))
+EXAMPLES = int(os.environ.get("CONSENTLIB_FUZZ_EXAMPLES", "2000"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -95,7 +103,8 @@ _LINT_ALLOWED_HEAD = ("Content-Length and the number of bytes sent",)
 class Variant:
     client: Client
     middleware: ConsentMiddleware
-    honour_dnt: bool
+    honour_dnt: bool = False
+    minor: bool = False  # the site's is_minor hook reads X-Minor: 1; guardians are mailed
 
 
 @dataclass
@@ -105,6 +114,10 @@ class FuzzSite:
     db: sqlite3.Connection
     tokens: MailTokenFactory
     etags: list[str]  # the body-derived ETags the firewall serves, for If-None-Match
+    outbox: list  # what the guardian mailer sent
+    # Per consent id, every category a guardian link the site signed offered and a
+    # guardian allowed: the most a minor with that id may get.
+    guardian_upper: dict[str, set[str]] = field(default_factory=dict)
 
 
 @pytest.fixture(scope="module")
@@ -113,12 +126,15 @@ def fuzz_site(tmp_path_factory):
     store = f"sqlite:///{path}"
     app = FuzzApp()
     variants = []
+    outbox: list = []
+    minor = {"is_minor": lambda environ: environ.get("HTTP_X_MINOR") == "1",
+             "guardian_mailer": lambda address, url, labels: outbox.append((address, url, labels))}
     for options in ({}, {"honour_dnt": True, "secure": True, "max_body": 1024,
-                         "trusted_origins": ["https://www.example.com"]}):
+                         "trusted_origins": ["https://www.example.com"]}, minor):
         middleware = ConsentMiddleware(LintMiddleware(app), FUZZ_POLICY, secret_key=KEYS, store=store,
                                        lifetime=LIFETIME, **options)
         variants.append(Variant(Client(LintMiddleware(middleware), use_cookies=False), middleware,
-                                options.get("honour_dnt", False)))
+                                options.get("honour_dnt", False), options is minor))
     client = variants[0].client
     tracker = MailTracker(base_url="https://example.com", secret_key=KEYS, store=store)
     ids = []
@@ -127,14 +143,12 @@ def fuzz_site(tmp_path_factory):
         ids.append(tracker.store.mail_recipient(address, list_id="news")[0])
     etags = []
     for body in BODIES:
-        from tests.fuzz_strategies import Plan
-
         plan = Plan(200, (), "0", False, body, "list", False, None, False)
         response = client.get("/", environ_overrides={"fuzz.plan": plan})
         etags += response.headers.getlist("ETag")
         response.close()
     db = sqlite3.connect(path)
-    yield FuzzSite(tuple(variants), app, db, MailTokenFactory(ids), etags)
+    yield FuzzSite(tuple(variants), app, db, MailTokenFactory(ids), etags, outbox)
     for variant in variants:
         mail_endpoints(variant.middleware).events.close()
         variant.middleware.store.close()
@@ -180,18 +194,34 @@ def send(site: FuzzSite, variant: Variant, req: Request) -> Answer:
     return Answer(status, headers, body, site.app.seen, [json.loads(r[0]) for r in rows])
 
 
-def check(req: Request, answer: Answer, *, honour_dnt: bool = False) -> None:
+def check(req: Request, answer: Answer, site: FuzzSite, variant: Variant) -> None:
     """The five properties of the module docstring, for one request and its answer."""
     assert 100 <= answer.status < 500, f"{answer.status} for {req!r}"
     # What the examples covered: pytest --hypothesis-show-statistics lists these.
     event(f"{req.method} -> {answer.status}")
 
     cookie = req.cookie
-    granted = granted_upper_bound(cookie, req.headers.get("HTTP_SEC_GPC"), req.headers.get("HTTP_DNT"), honour_dnt)
+    gpc, dnt = req.headers.get("HTTP_SEC_GPC"), req.headers.get("HTTP_DNT")
+    granted = granted_upper_bound(cookie, gpc, dnt, variant.honour_dnt)
+    minor = variant.minor and req.headers.get("HTTP_X_MINOR") == "1"
+    if minor:
+        # GDPR Art 8: a minor gets what a guardian allowed for one of the consent ids
+        # the browser holds (narrowed by the minor's own choice), never more.
+        granted = set(REQUIRED)
+        for consent_id in signed_consent_ids(cookie):
+            granted |= site.guardian_upper.get(consent_id, set())
+        if gpc == "1" or (variant.honour_dnt and dnt == "1"):
+            granted -= GPC_DENIED
+        granted = frozenset(granted)
     path = req.path
     own = path.startswith(PREFIX) or path == "/.well-known/gpc.json"
     beacon = model_beacon(path)
-    recorded = req.method == "POST" and path == PREFIX and answer.status in (200, 303)
+    post = req.method == "POST"
+    recorded = post and path == PREFIX and answer.status in (200, 303)
+    # A minor's request to a guardian records a first, necessary-only choice (and sets
+    # its cookie) when the browser had no consent id; a guardian's answer records one.
+    asked_guardian = post and path == PREFIX + "guardian" and answer.status == 303
+    guardian_answer = post and path.startswith(PREFIX + "guardian/") and answer.status == 200
 
     # 3. Set-Cookie: required, granted, a deletion, or our own consent cookie where due.
     consent_lines = []
@@ -207,14 +237,18 @@ def check(req: Request, answer: Answer, *, honour_dnt: bool = False) -> None:
     if consent_lines:
         event("consent cookie issued")
         resign = not own and old_key_genuine(cookie) and not (beacon is not None and beacon not in granted)
-        assert recorded or resign, f"consent cookie issued without a choice or re-sign: {consent_lines}"
+        assert recorded or resign or asked_guardian, f"consent cookie issued without a choice or re-sign: {consent_lines}"
         assert len(consent_lines) == 1, consent_lines
         value = consent_lines[0].split(";", 1)[0].partition("=")[2].strip('"')
         verified = model_verify(value)
         assert verified is not None and verified.key_index == 0, f"issued a consent cookie that is not genuine: {value!r}"
+        if asked_guardian:
+            assert verified.categories == REQUIRED
         if recorded:
             # A re-sign carries the old payload as it was; a new choice names the policy's.
             assert REQUIRED <= verified.categories <= NAMES
+            if minor:
+                assert verified.categories <= granted | REQUIRED, "a minor recorded more than a guardian allowed"
             if req.headers.get("HTTP_SEC_GPC") == "1":
                 assert not verified.categories & GPC_DENIED, "a choice made under Sec-GPC: 1 recorded a gpc category"
     elif recorded:
@@ -239,15 +273,20 @@ def check(req: Request, answer: Answer, *, honour_dnt: bool = False) -> None:
                 assert seen[key] is None, f"{key} reached the app without consent"
 
     # 5. Receipts.
-    if recorded:
+    if recorded or guardian_answer:
         assert len(answer.new_receipts) == 1, answer.new_receipts
+    elif asked_guardian:
+        assert len(answer.new_receipts) == len(consent_lines), answer.new_receipts
     else:
         assert answer.new_receipts == [], f"{req.method} {path} answered {answer.status} stored a receipt"
     for receipt in answer.new_receipts:
         assert set(receipt["categories"]) == NAMES
         assert set(receipt["granted"]) <= NAMES and set(receipt["denied"]) <= NAMES
         assert set(receipt["granted"]) | set(receipt["denied"]) == NAMES
-        assert verified.categories == frozenset(receipt["granted"]), "the receipt and the cookie disagree"
+        if consent_lines:
+            assert verified.categories == frozenset(receipt["granted"]), "the receipt and the cookie disagree"
+        if guardian_answer:
+            assert receipt["method"] == "guardian" and "guardian" in receipt
 
 
 # -- the tests ---------------------------------------------------------------------------------
@@ -276,7 +315,7 @@ def test_pages_and_beacons(fuzz_site, data, variant):
     """App pages and beacon paths: cookies, ETags and conditionals gated by genuine consent."""
     req = data.draw(page_requests(tuple(fuzz_site.etags)), label="request")
     site = fuzz_site.variants[variant]
-    check(req, send(fuzz_site, site, req), honour_dnt=site.honour_dnt)
+    check(req, send(fuzz_site, site, req), fuzz_site, site)
 
 
 _OWN_ROUTES = ["", "", "", "preferences", "receipts", "banner.js", "banner.css", "nope", "m/", "m/x/y",
@@ -309,7 +348,7 @@ def test_consent_endpoints(fuzz_site, req, variant):
     """POST /_consent/ (form, JSON, junk) and the other endpoints: 4xx and no receipt, or a
     recorded choice with exactly one receipt and a genuine consent cookie."""
     site = fuzz_site.variants[variant]
-    check(req, send(fuzz_site, site, req), honour_dnt=site.honour_dnt)
+    check(req, send(fuzz_site, site, req), fuzz_site, site)
 
 
 _one_click_bodies = pick([b"List-Unsubscribe=One-Click", b"tracking=off", b"List-Unsubscribe=One-Click&via=page"])
@@ -345,7 +384,7 @@ def test_mail_endpoints(fuzz_site, data, variant):
     site = fuzz_site.variants[variant]
     before = _mail_state(fuzz_site)
     answer = send(fuzz_site, site, req)
-    check(req, answer, honour_dnt=site.honour_dnt)
+    check(req, answer, fuzz_site, site)
     if 300 <= answer.status < 400:
         # OWASP unvalidated redirects: only to a target the site signed, and a web URL.
         location = answer.headers.get("Location", "")
@@ -385,3 +424,66 @@ def test_consent_cookie_and_gate_never_raise(fuzz_site, value, header):
     for name in refused:
         assert model_category(name) is not None
         assert is_expiry(middleware.gate.expiry_header(name, secure=False))
+
+
+# -- guardians (GDPR Art 8) ----------------------------------------------------------------------
+
+MINOR_HEADERS = common_headers(MINOR_IDS)
+
+
+@st.composite
+def guardian_requests(draw, etags: tuple[str, ...]):
+    """A minor's pages and requests to a guardian, and guardians' links, as one stream."""
+    headers = draw(MINOR_HEADERS)
+    if draw(st.integers(0, 3)):
+        headers["HTTP_X_MINOR"] = "1"  # mostly minors: they are what this test is about
+    kind = draw(pick(["page", "page", "ask", "link", "link", "choice"]))
+    if kind == "page":
+        headers.update(draw(conditional_headers(etags)))
+        method = draw(pick(["GET", "GET", "HEAD", "POST"]))
+        return Request(method, draw(_app_paths), "", headers, plan=draw(plans))
+    if kind == "choice":
+        req = Request("POST", PREFIX, "", headers)
+        req.body, req.content_type, req.content_length, req.input_terminated = draw(choice_bodies)
+        return req
+    if kind == "ask":
+        req = Request(draw(pick(["POST", "POST", "POST", "GET", "PUT"])), PREFIX + "guardian", "", headers)
+        req.body, req.content_type, req.content_length, req.input_terminated = draw(guardian_request_bodies())
+        return req
+    req = Request(draw(pick(["POST", "POST", "GET", "HEAD", "DELETE"])), PREFIX + "guardian/" + draw(guardian_tokens()),
+                  "", headers)
+    if draw(st.integers(0, 3)):
+        req.body = draw(_guardian_actions)
+        req.content_type, req.content_length = "application/x-www-form-urlencoded", str(len(req.body))
+    else:
+        req.body, req.content_type, req.content_length, req.input_terminated = draw(bodies())
+    return req
+
+
+@FUZZ
+@given(data=st.data())
+def test_guardian_consent(fuzz_site, data):
+    """A site with minors: a minor's pages pass only what a guardian allowed through a
+    link the site signed, guardian requests and answers store what they say and no more,
+    and forged, foreign or mutated guardian links change nothing."""
+    req = data.draw(guardian_requests(tuple(fuzz_site.etags)), label="request")
+    site = fuzz_site.variants[2]
+    sent = len(fuzz_site.outbox)
+    answer = send(fuzz_site, site, req)
+    check(req, answer, fuzz_site, site)
+    if req.method == "POST" and req.path.startswith(PREFIX + "guardian/") and answer.status == 200:
+        link = guardian_link_data(req.path[len(PREFIX + "guardian/"):])
+        assert link is not None, f"a guardian link the site never signed was accepted: {req.path!r}"
+        if link.get("k") == "confirm":
+            # Allowed or declined: at most what the link offered.
+            event("guardian answered")
+            fuzz_site.guardian_upper.setdefault(link["id"], set()).update(link["c"])
+    if req.path == PREFIX + "guardian" and answer.status == 303:
+        event("guardian asked")
+        assert len(fuzz_site.outbox) == sent + 1
+        address, url, _labels = fuzz_site.outbox[-1]
+        assert "\n" not in address and "\r" not in address
+        link = guardian_link_data(urlsplit(url).path.rpartition("/")[2])
+        assert link is not None and link["k"] == "confirm" and set(link["c"]) <= NAMES - REQUIRED
+    else:
+        assert len(fuzz_site.outbox) == sent, "a guardian was mailed without a successful request"
