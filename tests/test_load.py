@@ -3,7 +3,8 @@
 - 20,000 mixed requests against 4 workers, on SQLite and on PostgreSQL: no 5xx, and the
   store holds exactly the receipts, opens and unsubscribes that were answered as done.
 - ``kill -9`` of the master and every worker in the middle of a burst of one-click
-  unsubscribes: every unsubscribe answered 200 is in the store after a restart.
+  unsubscribes: every unsubscribe answered 200 is in the store after a restart. And
+  SIGTERM in the middle of pixel opens: every open answered is written as workers exit.
 - PostgreSQL stopped under a running site (and a site started while it is down): pages
   serve with the visitor's signed choice; recording answers 503 and saves nothing.
 
@@ -273,6 +274,39 @@ def test_mixed_load_under_four_gunicorn_workers_loses_nothing(tmp_path, store_ur
 # -- 2. kill -9 in the middle of one-click unsubscribes ----------------------------------------
 
 
+def _interrupt_burst(server: Gunicorn, calls: list[Call], after: int, interrupt) -> list:
+    """Fire ``calls`` at the running server; once ``after`` were answered 200, call
+    ``interrupt()`` while the client keeps firing. The outcomes (None: never sent)."""
+    answered = 0
+    lock = threading.Lock()
+    now = threading.Event()
+
+    def seen(call: Call, outcome) -> None:
+        nonlocal answered
+        if outcome.status == 200:
+            with lock:
+                answered += 1
+                if answered == after:
+                    now.set()
+
+    driver = Driver(server.base, concurrency=CONCURRENCY, timeout=20)
+    driver.on_outcome = seen
+    result: list = []
+    runner = threading.Thread(target=lambda: result.extend(driver.run(calls)), daemon=True)
+    runner.start()
+    try:
+        assert now.wait(timeout=60), f"only {answered} answered in 60 s"
+        interrupt()
+    finally:
+        runner.join(timeout=60)
+        driver.stop.set()
+    assert not runner.is_alive()
+    statuses = Counter(o.status for o in result if o is not None)
+    assert set(statuses) <= {200, 0}, statuses  # answered, or cut off by the interruption
+    assert statuses[0] > 0, "the interruption came after the burst, not in the middle of it"
+    return result
+
+
 def test_kill_9_mid_unsubscribe_burst_keeps_every_answered_unsubscribe(tmp_path):
     store_url = f"sqlite:///{tmp_path / 'instance' / 'consent.db'}"
     server, tracker, _ = _site(tmp_path, store_url)
@@ -280,36 +314,15 @@ def test_kill_9_mid_unsubscribe_burst_keeps_every_answered_unsubscribe(tmp_path)
     tracker.store.close()
     calls = [Call("unsubscribe", "POST", path, {"Content-Type": FORM}, ONE_CLICK, tag=address)
              for address, path in paths.items()]
-    answered: list[str] = []
-    lock = threading.Lock()
-    kill_now = threading.Event()
-
-    def seen(call: Call, outcome) -> None:
-        if outcome.status == 200:
-            with lock:
-                answered.append(call.tag)
-                if len(answered) == 250:
-                    kill_now.set()
-
     server.start()
     try:
-        driver = Driver(server.base, concurrency=CONCURRENCY, timeout=20)
-        driver.on_outcome = seen
-        runner = threading.Thread(target=lambda: setattr(driver, "outcomes", driver.run(calls)), daemon=True)
-        runner.start()
-        assert kill_now.wait(timeout=60), f"only {len(answered)} unsubscribes answered in 60 s"
         victims = [server.pid, *server.worker_pids()]
-        server.kill()  # SIGKILL to the master and all its workers at once: no exit handlers
-        runner.join(timeout=60)
-        assert not runner.is_alive()
+        # SIGKILL to the master and all its workers at once: no exit handler runs.
+        outcomes = _interrupt_burst(server, calls, 250, server.kill)
     finally:
         server.kill()
     assert len(victims) == 5
-    outcomes = driver.outcomes
-    statuses = Counter(o.status for o in outcomes if o is not None)
-    assert set(statuses) <= {200, 0}, statuses  # answered, or cut off by the kill
-    assert statuses[0] > 0, "the kill came after the burst, not in the middle of it"
-    answered_200 = {call.tag for call, o in zip(calls, outcomes) if o is not None and o.status == 200}
+    answered = {call.tag for call, o in zip(calls, outcomes) if o is not None and o.status == 200}
 
     # Restart on the same files: SQLite recovers its WAL; every answered unsubscribe held.
     restarted = Gunicorn(server.instance, store_url, workers=4)
@@ -318,8 +331,8 @@ def test_kill_9_mid_unsubscribe_burst_keeps_every_answered_unsubscribe(tmp_path)
             assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         store = open_store(store_url)
         try:
-            missing = [a for a in answered_200 if not store.mail_suppressed(a, list_id=LIST_ID)]
-            assert not missing, f"{len(missing)} of {len(answered_200)} answered unsubscribes lost: {missing[:5]}"
+            missing = [a for a in answered if not store.mail_suppressed(a, list_id=LIST_ID)]
+            assert not missing, f"{len(missing)} of {len(answered)} answered unsubscribes lost: {missing[:5]}"
             # The rest go through now; repeats of the answered ones count once (idempotent).
             retry = Driver(restarted.base, concurrency=CONCURRENCY).run(calls)
             assert Counter(o.status for o in retry) == {200: len(calls)}
@@ -328,7 +341,24 @@ def test_kill_9_mid_unsubscribe_burst_keeps_every_answered_unsubscribe(tmp_path)
             assert len(unsubscribes) == len(paths)
         finally:
             store.close()
-    print(f"\nkill -9 after {len(answered_200)} answered unsubscribes ({statuses[0]} cut off): none lost")
+    print(f"\nkill -9 after {len(answered)} answered unsubscribes: none lost")
+
+
+def test_sigterm_mid_burst_of_opens_keeps_every_answered_open(tmp_path, store_url):
+    """A graceful stop (a deploy) in the middle of pixel traffic: the workers finish what
+    they answer and write their buffered opens as they exit."""
+    server, tracker, _ = _site(tmp_path, store_url)
+    paths = list(_recipients(tracker, "reader", 50, tracked=True).values())
+    tracker.store.close()
+    calls = [Call("open", "GET", path, {"User-Agent": BROWSER}) for path in paths] * 100
+    server.start()
+    try:
+        outcomes = _interrupt_burst(server, calls, 1500, lambda: server.stop())
+    finally:
+        server.kill()
+    assert server.returncode == 0, server.log_tail()
+    answered = sum(o is not None and o.status == 200 for o in outcomes)
+    assert _count_opens(store_url) == {"human": answered}
 
 
 # -- 3. the store unreachable ---------------------------------------------------------------------
