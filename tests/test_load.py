@@ -471,7 +471,13 @@ def test_store_unreachable_pages_serve_and_recording_answers_503(tmp_path, throw
 def test_postgres_restart_with_several_pooled_connections_is_not_a_503(throwaway_postgres):
     """A threaded server keeps several idle connections; a restart kills them all. The
     next write must land on a fresh connection, not retry on another dead one."""
-    from tests.test_store_contract import _receipt
+    from consentlib.receipts import build_receipt
+    from examples.flask_site.policy import POLICY
+
+    def _receipt(consent_id: str) -> dict:
+        return build_receipt(policy=POLICY, consent_id=consent_id, granted=POLICY.required,
+                             previously_granted=frozenset(), method="api", gpc=False, dnt=False,
+                             lifetime=86400, ip="127.0.0.1", user_agent=None)
 
     pg = throwaway_postgres
     store = open_store(pg.url)
@@ -480,10 +486,10 @@ def test_postgres_restart_with_several_pooled_connections_is_not_a_503(throwaway
         held = [store._checkout()[0] for _ in range(3)]
         for conn in held:
             store._checkin(conn)
-        store.add_receipt(_receipt(consent_id="a" * 32))
+        store.add_receipt(_receipt("a" * 32))
         pg.stop()
         pg.start()
-        store.add_receipt(_receipt(consent_id="b" * 32))  # StoreUnavailable before the fix
+        store.add_receipt(_receipt("b" * 32))  # StoreUnavailable before the fix
         assert [r["consent_id"] for r in store.receipts()] == ["a" * 32, "b" * 32]
     finally:
         store.close()
