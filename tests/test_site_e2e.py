@@ -99,6 +99,8 @@ def test_consent_withdrawal_from_cookie_page_deletes_cookies(site, consent_brows
     _, url = site
     open_with_banner(consent_browser, url + "/")
     click(consent_browser, "consent-accept-all")
+    # The banner posts in the background: navigate only once the choice is saved.
+    wait(consent_browser, lambda d: "consent" in cookie_names(d))
     consent_browser.get(url + "/privacy/cookies")
     wait(consent_browser, lambda d: {"_ga", "_fbp", "theme"} <= cookie_names(d))
     switch = consent_browser.find_element(By.ID, "switch-analytics")
@@ -208,6 +210,7 @@ def test_screenshots_for_readme(site, consent_browser):
     target.mkdir(parents=True, exist_ok=True)
     assert consent_browser.save_screenshot(str(target / "banner.png"))
     click(consent_browser, "consent-reject-all")
+    wait(consent_browser, lambda d: "consent" in cookie_names(d))
     consent_browser.get(url + "/privacy/cookies")
     wait(consent_browser, ec.presence_of_element_located((By.ID, "cookie-table")))
     assert consent_browser.save_screenshot(str(target / "cookie-controls.png"))
