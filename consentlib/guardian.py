@@ -138,7 +138,7 @@ class Guardians:
             headers.append(("Set-Cookie", self.site.consent_set_cookie(environ, value)))
         token = self.serializer.dumps({"id": consent_id, "c": categories, "g": self.guardian_id(guardian),
                                        "n": secrets.token_hex(8), "k": "confirm"})
-        url = f"{site_origin(environ)}{self.site.prefix}guardian/{token}"
+        url = f"{self.site.site_url}{self.site.prefix}guardian/{token}"
         try:
             self.site.guardian_mailer(guardian, url, [self.policy.category(c).label for c in categories])
         except Exception:
@@ -183,7 +183,7 @@ class Guardians:
         granted = self.policy.required | (frozenset(data["c"]) if action == "allow" else frozenset())
         self._record(environ, data["id"], granted, "guardian", None, data)
         withdraw = self.serializer.dumps({"id": data["id"], "g": data["g"], "c": [], "n": "", "k": "withdraw"})
-        withdraw_url = f"{site_origin(environ)}{self.site.prefix}guardian/{withdraw}"
+        withdraw_url = f"{self.site.site_url or site_origin(environ)}{self.site.prefix}guardian/{withdraw}"
         said = {"allow": "allowed", "decline": "declined", "withdraw": "withdrawn"}[action]
         return respond_html(environ, start_response, 200, _page("Guardian consent", (
             f"<p>Thank you: consent {said}. It applies from the child's next page view.</p>"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from urllib.parse import urlsplit
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -67,7 +68,11 @@ class ConsentMiddleware:
     ``guardian_mailer``
         ``guardian_mailer(address, confirm_url, category_labels)`` sends a guardian
         the signed link that confirms consent for a minor. Without it, minors can only
-        have required categories.
+        have required categories. Needs ``site_url``.
+    ``site_url``
+        The site's public origin (``https://example.com``) for links that are mailed.
+        Never taken from the request's ``Host``, which any client can forge to make the
+        site mail a genuine token on a link to someone else's server.
     """
 
     def __init__(
@@ -87,6 +92,7 @@ class ConsentMiddleware:
         etag_body_limit: int = 1 << 20,
         is_minor: Callable[[dict], bool] | None = None,
         guardian_mailer: Callable[[str, str, list[str]], None] | None = None,
+        site_url: str | None = None,
     ) -> None:
         if not isinstance(policy, Policy):
             raise ConfigurationError(f"ConsentMiddleware needs a consentlib.Policy, not {policy!r}.")
@@ -96,6 +102,16 @@ class ConsentMiddleware:
             raise ConfigurationError("is_minor must be a function taking the WSGI environ and returning True or False.")
         if guardian_mailer is not None and not callable(guardian_mailer):
             raise ConfigurationError("guardian_mailer must be a function (address, confirm_url, category_labels).")
+        if site_url is not None:
+            parts = urlsplit(site_url) if isinstance(site_url, str) else None
+            if parts is None or parts.scheme not in ("http", "https") or not parts.netloc \
+                    or parts.path.strip("/") or parts.query or parts.fragment:
+                raise ConfigurationError(f"site_url must be the site's origin, like 'https://example.com', not {site_url!r}.")
+        if guardian_mailer is not None and site_url is None:
+            raise ConfigurationError(
+                "guardian_mailer needs site_url='https://your.site': the links mailed to guardians must not be "
+                "built from a request's Host header, which any client can forge."
+            )
         if not isinstance(max_body, int) or max_body < 1024:
             raise ConfigurationError(f"max_body must be an integer of at least 1024 bytes, not {max_body!r}.")
         self.app = app
@@ -125,6 +141,7 @@ class ConsentMiddleware:
         self._inner = self._build_inner(app, etag_body_limit)
         self.is_minor = is_minor
         self.guardian_mailer = guardian_mailer
+        self.site_url = site_url.rstrip("/") if site_url else None
 
         from consentlib.endpoints import Endpoints
         from consentlib.guardian import Guardians

@@ -128,7 +128,8 @@ def fuzz_site(tmp_path_factory):
     variants = []
     outbox: list = []
     minor = {"is_minor": lambda environ: environ.get("HTTP_X_MINOR") == "1",
-             "guardian_mailer": lambda address, url, labels: outbox.append((address, url, labels))}
+             "guardian_mailer": lambda address, url, labels: outbox.append((address, url, labels)),
+             "site_url": "http://localhost"}
     for options in ({}, {"honour_dnt": True, "secure": True, "max_body": 1024,
                          "trusted_origins": ["https://www.example.com"]}, minor):
         middleware = ConsentMiddleware(LintMiddleware(app), FUZZ_POLICY, secret_key=KEYS, store=store,

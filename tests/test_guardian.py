@@ -33,6 +33,7 @@ class Site:
             page, POLICY, secret_key=KEYS, store=f"sqlite:///{tmp_path}/c.db",
             is_minor=is_minor or (lambda environ: "age_group=child" in (environ.get("HTTP_COOKIE") or "")),
             guardian_mailer=(lambda *args: self.mail.append(args)) if mailer else None,
+            site_url="http://localhost",
         )
 
     def child(self) -> Client:
@@ -254,6 +255,24 @@ def test_children_failing_is_minor_hook_fails_closed(tmp_path):
 ])
 def test_children_age_of_digital_consent_by_jurisdiction(age, where, minor):
     assert POLICY.is_minor(age, where) is minor
+
+
+def test_children_guardian_links_never_built_from_the_host_header(site):
+    site.ask(site.child(), address="parent@example.com")
+    attacker = Client(site.middleware, use_cookies=False)
+    forged = attacker.post("/_consent/guardian", data={"guardian": "victim@example.com", "category": "analytics"},
+                           headers={"Host": "evil.example", "Cookie": "age_group=child"})
+    assert forged.status_code == 303
+    assert all(url.startswith("http://localhost/_consent/guardian/") for _, url, _ in site.mail)
+
+
+def test_children_guardian_mailer_needs_site_url(tmp_path):
+    with pytest.raises(ConfigurationError, match="site_url"):
+        ConsentMiddleware(page, POLICY, secret_key=KEYS, store=f"sqlite:///{tmp_path}/c.db",
+                          guardian_mailer=lambda *args: None)
+    with pytest.raises(ConfigurationError, match="origin"):
+        ConsentMiddleware(page, POLICY, secret_key=KEYS, store=f"sqlite:///{tmp_path}/c.db",
+                          site_url="https://example.com/path")
 
 
 def test_children_site_overrides_age_table():

@@ -15,7 +15,6 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from consentlib import Cookie, Policy
 from consentlib.testing.audit import ConsentAudit
-from examples.flask_site import create_app
 from examples.flask_site.policy import POLICY
 
 pytestmark = pytest.mark.e2e
@@ -25,9 +24,8 @@ WAIT = 15
 
 
 @pytest.fixture
-def site(tmp_path, live_server):
-    app = create_app(tmp_path / "instance")
-    return app, live_server(app)
+def site(tmp_path, live_site):
+    return live_site(tmp_path / "instance")
 
 
 def cookie_names(driver) -> set[str]:
@@ -174,9 +172,9 @@ def _ga_declared_necessary() -> Policy:
     )
 
 
-def test_audit_cli_exit_codes(tmp_path, live_server):
-    good = live_server(create_app(tmp_path / "good"))
-    bad = live_server(create_app(tmp_path / "bad", policy=_ga_declared_necessary()))
+def test_audit_cli_exit_codes(tmp_path, live_site):
+    _, good = live_site(tmp_path / "good")
+    _, bad = live_site(tmp_path / "bad", policy=_ga_declared_necessary())
     command = [sys.executable, "-m", "consentlib", "audit", "--policy", "examples.flask_site.policy:POLICY"]
     clean = subprocess.run([*command, good + "/", "--json", str(tmp_path / "r.json")], cwd=ROOT,
                            capture_output=True, text=True, timeout=180)

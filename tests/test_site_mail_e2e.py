@@ -17,16 +17,14 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from consentlib.mailweb import mail_endpoints
-from examples.flask_site import create_app
 
 pytestmark = pytest.mark.e2e
 WAIT = 15
 
 
 @pytest.fixture
-def site(tmp_path, live_server):
-    app = create_app(tmp_path / "instance")
-    return app, live_server(app)
+def site(tmp_path, live_site):
+    return live_site(tmp_path / "instance")
 
 
 def wait(driver, condition):

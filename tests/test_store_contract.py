@@ -22,7 +22,7 @@ from consentlib import ConfigurationError, StoreUnavailable
 from consentlib.receipts import build_receipt
 from consentlib.store import Store, open_store
 from consentlib.store.mail import MailEvent
-from consentlib.store.sqlite import SQLiteStore, time_text, utc_now_text
+from consentlib.store.sqlite import time_text, utc_now_text
 
 from tests.apps import ALL, NECESSARY, POLICY, build_site
 

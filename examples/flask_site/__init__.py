@@ -11,6 +11,7 @@ from pathlib import Path
 
 from flask import Flask, Response, g, render_template, request
 
+from consentlib import MailTracker
 from consentlib.flask import FlaskConsent
 from consentlib.pixel import TRANSPARENT_GIF
 from examples.flask_site import mailviews
@@ -30,23 +31,29 @@ def _secret_keys(instance: Path) -> list[str]:
     return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
 
-def create_app(instance_path: str | os.PathLike | None = None, *, policy=POLICY, **consent_options) -> Flask:
+def create_app(instance_path: str | os.PathLike | None = None, *, policy=POLICY,
+               site_url: str = "http://127.0.0.1:5000", **consent_options) -> Flask:
+    """The site, its data in ``instance_path``; ``site_url`` is its public origin, used in
+    the links it mails (never taken from a request's Host header)."""
     instance = Path(instance_path or Path.cwd() / "instance").resolve()
     instance.mkdir(parents=True, exist_ok=True)
     app = Flask(__name__, instance_path=str(instance))
     counters = Counters(str(instance / "site.db"))
     app.extensions["site_counters"] = counters
     app.extensions["site_outbox"] = Outbox(str(instance / "outbox.db"), smtp=os.environ.get("SMTP"))
-    app.extensions["site_trackers"] = {}
     options = {
         "secret_key": _secret_keys(instance),
         "store": f"sqlite:///{instance / 'consent.db'}",
         "gpc_last_update": "2026-11-27",
+        "site_url": site_url,
         "is_minor": mailviews.is_minor,
         "guardian_mailer": lambda address, url, labels: mailviews.send_guardian_mail(app, address, url, labels),
         **consent_options,
     }
     consent.init_app(app, policy, **options)
+    site = app.extensions["consentlib"]
+    app.extensions["site_tracker"] = MailTracker(base_url=site.site_url, secret_key=list(site.secret_keys),
+                                                 store=site.store, prefix=site.prefix)
     app.register_blueprint(mailviews.bp)
 
     @app.before_request

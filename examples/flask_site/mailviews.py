@@ -16,14 +16,7 @@ bp = Blueprint("mail", __name__)
 
 
 def tracker() -> MailTracker:
-    """One MailTracker per origin the site is reached on (its URLs must point back here)."""
-    trackers = current_app.extensions["site_trackers"]
-    origin = request.host_url.rstrip("/")
-    if origin not in trackers:
-        site = current_app.extensions["consentlib"]
-        trackers[origin] = MailTracker(base_url=origin, secret_key=list(site.secret_keys), store=site.store,
-                                       prefix=site.prefix)
-    return trackers[origin]
+    return current_app.extensions["site_tracker"]
 
 
 def outbox():
@@ -36,7 +29,7 @@ def welcome_mail(address: str) -> EmailMessage:
     message["To"] = address
     message["Subject"] = "Welcome to the consentlib newsletter"
     message["List-Id"] = f"consentlib news <{LIST_ID}.consentlib.example>"
-    site = request.host_url.rstrip("/")
+    site = tracker().base_url
     message.set_content(f"Thanks for subscribing.\n\nRead the privacy notice: {site}/privacy\n")
     message.add_alternative(
         "<html><body><h1>Welcome</h1><p>Thanks for subscribing.</p>"
