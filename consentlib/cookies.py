@@ -104,21 +104,22 @@ class UndeclaredCookies:
         self._known: set[str] = set()
         self._overflow = False
 
-    def note(self, name: str) -> None:
+    def note(self, name: str) -> bool:
+        """Warn about and record ``name`` once; False while the store cannot record it."""
         if name in self._known:
-            return
+            return True
         if len(self._known) >= _UNDECLARED_NAMES_LIMIT:
             if not self._overflow:
                 self._overflow = True
                 log.warning("consentlib has blocked %d different undeclared cookie names; it stops listing "
                             "new ones. Does the app put ids in cookie names?", _UNDECLARED_NAMES_LIMIT)
-            return
+            return True
         try:
             self.store.note_undeclared_cookie(name)
         except StoreUnavailable:
             # Not remembered: the next response that sets it tries again.
             log.exception("consentlib could not record undeclared cookie %r", name)
-            return
+            return False
         self._known.add(name)
         log.warning(
             "consentlib blocked cookie %r: the policy does not declare it, so it counts as "
@@ -126,3 +127,4 @@ class UndeclaredCookies:
             name,
             name,
         )
+        return True

@@ -22,7 +22,7 @@ from consentlib.consent import (
     CookiePayload,
     evict_oldest,
 )
-from consentlib.cookies import UNDECLARED, CookieGate, UndeclaredCookies
+from consentlib.cookies import UNDECLARED, CookieGate, UndeclaredCookies, set_cookie_name
 from consentlib.errors import ConfigurationError
 from consentlib.pixel import untrackable_response, wants_image
 from consentlib.policy import Policy
@@ -36,8 +36,22 @@ _FOREVER = float("inf")
 _VISIT_CACHE_SIZE = 4096
 # Longer Cookie headers are verified every time rather than kept (memory stays bounded).
 _VISIT_CACHE_MAX_HEADER = 4096
-# (consent, verified payload, filtered Cookie header, refused cookie names, valid until)
+# (consent, verified payload, filtered Cookie header, refused cookie names, valid until,
+#  Cookie header changed, a refused cookie is of a gpc category, re-sign with the newest key)
 _Visit = tuple
+_SET_COOKIE, _VARY, _ETAG = "set-cookie", "vary", "etag"
+# The response header names the gate looks at, in the spellings apps use.
+_WATCHED = {
+    "Set-Cookie": _SET_COOKIE, "set-cookie": _SET_COOKIE,
+    "Vary": _VARY, "vary": _VARY,
+    "ETag": _ETAG, "Etag": _ETAG, "etag": _ETAG,
+}
+# A Set-Cookie line's verdict: kept (required: no Vary), kept or dropped by consent
+# (Vary: Cookie, and Sec-GPC for gpc categories), dropped as undeclared.
+_KEEP, _KEEP_VARY, _KEEP_VARY_GPC, _DROP, _DROP_VARY_GPC, _DROP_UNDECLARED = range(6)
+_VARY_OF = (0, 1, 2, 1, 2, 1)
+_CACHE_LIMIT = 4096
+_VERDICT_TABLES_LIMIT = 256
 GPC_WELL_KNOWN = "/.well-known/gpc.json"
 
 
@@ -133,9 +147,14 @@ class ConsentMiddleware:
         self._gpc_categories = policy.gpc_categories
         self._names = frozenset(policy.category_names)
         self._has_beacons = bool(policy.beacons)
+        # Exact beacon paths, looked up first; Policy.beacon() also knows the prefixes.
+        self._beacon_paths = {b.path: b for b in reversed(policy.beacons) if not b.path.endswith("/")}
+        self._beacon_prefixes = tuple(b.path for b in policy.beacons if b.path.endswith("/"))
         # Whether a response's validator depends on consent (the ETag firewall runs).
-        self._etags_gated = policy.etags is not None and policy.etags not in self._required
-        self._etags_gpc = policy.etags in self._gpc_categories
+        etags_gated = policy.etags is not None and policy.etags not in self._required
+        self._etags_vary = (2 if policy.etags in self._gpc_categories else 1) if etags_gated else 0
+        self._verdicts: dict[frozenset[str], dict[str, int]] = {}
+        self._etags_category = policy.etags
         self.undeclared = UndeclaredCookies(self.store)
         self._visits: dict[tuple[str, bool, bool], _Visit] = {}
         self._inner = self._build_inner(app, etag_body_limit)
@@ -207,11 +226,15 @@ class ConsentMiddleware:
                 if starts > time.time():
                     # Decided on a host whose clock runs ahead: it counts from then on.
                     valid_until = starts
-        if header:
-            filtered, refused = self.gate.filter_request_cookies(header, consent.granted)
-        else:
-            filtered, refused = header, []
-        return (consent, payload, filtered, tuple(refused), valid_until)
+        return self._derive(consent, payload, header, valid_until)
+
+    def _derive(self, consent: Consent, payload: CookiePayload | None, header: str, valid_until: float) -> _Visit:
+        """Everything a request needs that follows from its consent and Cookie header."""
+        filtered, refused = self.gate.filter_request_cookies(header, consent.granted) if header else (header, [])
+        # Expiring a gpc category's cookie depends on Sec-GPC as well as on the Cookie header.
+        gpc_refused = bool(refused) and not self._gpc_categories.isdisjoint(map(self.gate.category_of, refused))
+        resign = payload is not None and payload.key_index > 0 and consent.decided
+        return (consent, payload, filtered, tuple(refused), valid_until, filtered is not header, gpc_refused, resign)
 
     def _verified_payload(self, header: str | None) -> CookiePayload | None:
         """The best genuine consent cookie: a current one, else any genuine one (its id)."""
@@ -233,11 +256,11 @@ class ConsentMiddleware:
     # -- serving ------------------------------------------------------------------------
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        consent, payload, filtered, refused, _ = self._visit(environ)
+        visit = self._visit(environ)
         if self.is_minor is not None and self.guardians.is_minor(environ):
-            consent = self.guardians.minor_consent(consent)
-            header = environ.get("HTTP_COOKIE") or ""
-            filtered, refused = self.gate.filter_request_cookies(header, consent.granted) if header else (header, [])
+            minor = self.guardians.minor_consent(visit[0])
+            visit = self._derive(minor, visit[1], environ.get("HTTP_COOKIE") or "", visit[4])
+        consent = visit[0]
         environ[ENVIRON_KEY] = consent
         path = environ.get("PATH_INFO", "")
         if path.startswith(self.prefix) or path == GPC_WELL_KNOWN:
@@ -245,84 +268,111 @@ class ConsentMiddleware:
 
         granted = consent.granted
         if self._has_beacons:
-            beacon = self.policy.beacon(path)
+            beacon = self._beacon_paths.get(path)
+            if beacon is None and self._beacon_prefixes and path.startswith(self._beacon_prefixes):
+                beacon = self.policy.beacon(path)
             if beacon is not None and beacon.category not in granted:
                 # ePrivacy Art 5(3): a beacon hit reads the device; without consent the
                 # app must not even see it. Answer with nothing that can track.
                 return untrackable_response(environ, start_response, image=wants_image(environ))
 
-        # The app sees fewer cookies than were sent: what it answers depends on consent.
-        stripped = filtered != environ.get("HTTP_COOKIE", "")
+        stripped = visit[5]
         if stripped:
-            environ["HTTP_COOKIE"] = filtered
-        extra: list[tuple[str, str]] = []
-        if refused:
+            # The app sees fewer cookies than were sent: what it answers depends on consent.
+            environ["HTTP_COOKIE"] = visit[2]
+        extra: list[tuple[str, str]] | tuple = ()
+        if visit[3] or visit[7]:
+            extra = []
+        if visit[3]:
             secure = self._secure(environ)
             # The browser still holds cookies the visitor no longer allows (a withdrawal,
             # a GPC signal, a new revision): expire them so they stop travelling.
-            extra.extend(("Set-Cookie", self.gate.expiry_header(name, secure=secure)) for name in refused)
-        if payload is not None and payload.key_index and consent.decided:
+            extra.extend(("Set-Cookie", self.gate.expiry_header(name, secure=secure)) for name in visit[3])
+        if visit[7]:
             # Signed with an older key: re-sign with the newest so the old key can retire.
-            extra.append(("Set-Cookie", self.consent_set_cookie(environ, self.cookie.resign(payload))))
-        # Expiring a gpc category's cookie depends on Sec-GPC as well as on the Cookie header.
-        gpc_refused = bool(refused) and not self._gpc_categories.isdisjoint(map(self.gate.category_of, refused))
-        return self._inner(environ, self._gated_start_response(start_response, granted, extra, gpc_refused, stripped))
+            extra.append(("Set-Cookie", self.consent_set_cookie(environ, self.cookie.resign(visit[1]))))
+        # With the etags category granted the firewall has nothing to do: skip its layer.
+        app = self.app if self._etags_category in granted else self._inner
+        return app(environ, self._gated_start_response(start_response, granted, extra, visit[6], stripped))
 
-    def _gated_start_response(self, start_response: Callable, granted: frozenset[str], extra: list,
+    def _gated_start_response(self, start_response: Callable, granted: frozenset[str], extra: list | tuple,
                               gpc_refused: bool = False, stripped: bool = False) -> Callable:
-        categories = self.gate.categories
-        category_of = self.gate.category_of
-        required = self._required
-        gpc_categories = self._gpc_categories
-        etags_gated = self._etags_gated
-        etags_gpc = self._etags_gpc
+        verdicts = self._verdicts.get(granted)
+        if verdicts is None:
+            verdicts = self._verdicts_for(granted)
+        etags_vary = self._etags_vary
+        # How the response varies before its own headers are seen: 0 not, 1 on Cookie,
+        # 2 on Cookie and Sec-GPC.
+        base = 2 if gpc_refused else 1 if (stripped or extra) else 0
 
         def gated(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
-            kept = []
-            vary = stripped or bool(extra)
-            vary_gpc = gpc_refused
+            kept: list[tuple[str, str]] = []
+            append = kept.append
+            vary = base
             vary_lines = None
             for item in headers:
                 field = item[0]
-                size = len(field)  # cheap pre-check before a case-insensitive compare
-                if size == 10 and (field == "Set-Cookie" or field.lower() == "set-cookie"):
-                    value = item[1]
-                    # RFC 6265 §5.2: the name runs to the first '='; none means no name.
-                    end = value.find("=")
-                    name = value[:end].strip() if end > 0 and ";" not in value[:end] else ""
-                    category = categories.get(name)
-                    if category is None:
-                        category = category_of(name)
-                    if category in required:
-                        kept.append(item)
-                        continue
-                    # RFC 9110 §12.5.5: this line's presence depends on the consent cookie.
-                    vary = True
-                    if category in gpc_categories:
-                        vary_gpc = True
-                    if category in granted:
-                        kept.append(item)
-                    elif category == UNDECLARED:
-                        self.undeclared.note(name)
+                # Header names compare case-insensitively (RFC 9110 §5.1); the table holds
+                # the usual spellings, so only odd ones of the right length pay for lower().
+                kind = _WATCHED.get(field)
+                if kind is None and (len(field) not in (4, 10) or (kind := _WATCHED.get(field.lower())) is None):
+                    append(item)
                     continue
-                if size == 4:
-                    lowered = field.lower()
-                    if lowered == "vary":
-                        vary_lines = (vary_lines or []) + [item[1]]
-                    elif lowered == "etag" and etags_gated:
-                        # Which validator leaves (the app's or the firewall's) depends on consent.
-                        vary = True
-                        vary_gpc = vary_gpc or etags_gpc
-                kept.append(item)
-            kept.extend(extra)
+                if kind is _SET_COOKIE:
+                    raw, sep, _ = item[1].partition("=")
+                    verdict = verdicts.get(raw) if sep else None
+                    if verdict is None:
+                        verdict = self._verdict(verdicts, granted, item[1])
+                    if verdict < _DROP:
+                        append(item)
+                    # RFC 9110 §12.5.5: a gated line's presence depends on the consent cookie.
+                    if _VARY_OF[verdict] > vary:
+                        vary = _VARY_OF[verdict]
+                    continue
+                if kind is _VARY:
+                    vary_lines = (vary_lines or []) + [item[1]]
+                elif etags_vary > vary:
+                    # Which validator leaves (the app's or the firewall's) depends on consent.
+                    vary = etags_vary
+                append(item)
+            if extra:
+                kept.extend(extra)
             if vary:
                 if vary_lines is None:  # the common case: the app sent no Vary of its own
-                    kept.append(("Vary", "Cookie, Sec-GPC" if vary_gpc else "Cookie"))
+                    append(("Vary", "Cookie, Sec-GPC" if vary == 2 else "Cookie"))
                 else:
-                    add_vary(kept, ("Cookie", "Sec-GPC") if vary_gpc else ("Cookie",), vary_lines)
+                    add_vary(kept, ("Cookie", "Sec-GPC") if vary == 2 else ("Cookie",), vary_lines)
             return start_response(status, kept, exc_info) if exc_info else start_response(status, kept)
 
         return gated
+
+    def _verdicts_for(self, granted: frozenset[str]) -> dict[str, int]:
+        # One table per distinct granted set (a handful: subsets of the categories).
+        if len(self._verdicts) >= _VERDICT_TABLES_LIMIT:
+            evict_oldest(self._verdicts, _VERDICT_TABLES_LIMIT)
+        return self._verdicts.setdefault(granted, {})
+
+    def _verdict(self, verdicts: dict[str, int], granted: frozenset[str], value: str) -> int:
+        """What to do with one Set-Cookie line, remembered by the text before its '='."""
+        # RFC 6265 §5.2 in full: whitespace, a ';' before '=', no '=' at all.
+        name = set_cookie_name(value)
+        category = self.gate.category_of(name)
+        if category in self._required:
+            verdict = _KEEP
+        elif category in granted:
+            verdict = _KEEP_VARY_GPC if category in self._gpc_categories else _KEEP_VARY
+        elif category == UNDECLARED:
+            if not self.undeclared.note(name):
+                return _DROP_UNDECLARED  # not recorded yet: try again on the next response
+            verdict = _DROP_UNDECLARED
+        else:
+            verdict = _DROP_VARY_GPC if category in self._gpc_categories else _DROP
+        raw, sep, _ = value.partition("=")
+        if sep:  # without '=' the text is the whole value: not a name to remember it by
+            if len(verdicts) >= _CACHE_LIMIT:
+                evict_oldest(verdicts, _CACHE_LIMIT)
+            verdicts[raw] = verdict
+        return verdict
 
     # -- helpers shared with the endpoints ---------------------------------------------------
 
