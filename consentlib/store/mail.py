@@ -15,7 +15,7 @@ commits while an open waits in the buffer therefore still wins.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
@@ -96,11 +96,15 @@ def _now_text() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def build_mail_stats(campaign: str | None, sends: Iterable[tuple], events: Iterable[tuple],
-                     unsubscribes: Iterable[tuple]) -> list[dict[str, Any]]:
-    """``mail_stats`` from three grouped queries (shared by the SQLite and PostgreSQL
-    stores): (campaign, sent); (campaign, event, kind, count, distinct recipients);
-    (campaign, unsubscribes)."""
+def build_mail_stats(campaign: str | None, read: Callable[[str, tuple], Iterable[tuple]],
+                     placeholder: str) -> list[dict[str, Any]]:
+    """``mail_stats`` for the SQLite and PostgreSQL stores alike: ``read(sql, params)``
+    runs a query, ``placeholder`` is the driver's parameter mark ("?" or "%s")."""
+    where, params = (f"WHERE campaign = {placeholder}", (campaign,)) if campaign is not None else ("", ())
+    sends = read(f"SELECT campaign, COUNT(*) FROM mail_sends {where} GROUP BY campaign", params)
+    events = read(f"SELECT campaign, event, kind, COUNT(*), COUNT(DISTINCT recipient) FROM mail_events {where} "
+                  "GROUP BY campaign, event, kind", params)
+    unsubscribes = read(f"SELECT campaign, COUNT(*) FROM mail_suppressions {where} GROUP BY campaign", params)
     stats: dict[str, dict[str, Any]] = {}
 
     def row(name: str) -> dict[str, Any]:
@@ -125,9 +129,12 @@ def build_mail_stats(campaign: str | None, sends: Iterable[tuple], events: Itera
     return [stats[name] for name in sorted(stats)]
 
 
-def build_mail_permissions(tracking: Iterable[tuple], suppressions: Iterable[tuple]) -> list[dict[str, Any]]:
-    """``mail_permissions`` from (recipient, list_id, allowed, time, source) rows in
-    order and (recipient, list_id, time, source, campaign) rows; oldest first."""
+def build_mail_permissions(recipient: str | None, read: Callable[[str, tuple], Iterable[tuple]],
+                           placeholder: str) -> list[dict[str, Any]]:
+    """``mail_permissions`` for both stores (see :func:`build_mail_stats`); oldest first."""
+    where, params = (f"WHERE recipient = {placeholder}", (recipient,)) if recipient is not None else ("", ())
+    tracking = read(f"SELECT recipient, list_id, allowed, time, source FROM mail_tracking {where} ORDER BY seq", params)
+    suppressions = read(f"SELECT recipient, list_id, time, source, campaign FROM mail_suppressions {where}", params)
     out = [
         {"type": "tracking", "recipient": r, "list_id": l, "allowed": bool(a), "time": t, "source": s}
         for r, l, a, t, s in tracking
@@ -230,23 +237,11 @@ class SQLiteMailTables:
     def mail_stats(self, *, campaign: str | None = None) -> list[dict[str, Any]]:
         """Per campaign: sent, unique human opens, machine opens, human and scanner
         clicks, unsubscribes. Machine events are never counted as a person's."""
-        where, params = ("WHERE campaign = ?", (campaign,)) if campaign is not None else ("", ())
-        return build_mail_stats(
-            campaign,
-            self._read(f"SELECT campaign, COUNT(*) FROM mail_sends {where} GROUP BY campaign", params),
-            self._read(f"SELECT campaign, event, kind, COUNT(*), COUNT(DISTINCT recipient) FROM mail_events {where} "
-                       "GROUP BY campaign, event, kind", params),
-            self._read(f"SELECT campaign, COUNT(*) FROM mail_suppressions {where} GROUP BY campaign", params),
-        )
+        return build_mail_stats(campaign, self._read, "?")
 
     def mail_permissions(self, *, recipient: str | None = None) -> list[dict[str, Any]]:
         """Tracking permissions (history) and unsubscribes, oldest first: the proof."""
-        where, params = ("WHERE recipient = ?", (recipient,)) if recipient is not None else ("", ())
-        return build_mail_permissions(
-            self._read(f"SELECT recipient, list_id, allowed, time, source FROM mail_tracking {where} ORDER BY seq",
-                       params),
-            self._read(f"SELECT recipient, list_id, time, source, campaign FROM mail_suppressions {where}", params),
-        )
+        return build_mail_permissions(recipient, self._read, "?")
 
     @staticmethod
     def _tracked(conn: sqlite3.Connection, recipient: str, list_id: str) -> bool:

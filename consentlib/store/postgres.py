@@ -414,22 +414,10 @@ class PostgresStore:
         return self._write(work)
 
     def mail_stats(self, *, campaign: str | None = None) -> list[dict[str, Any]]:
-        where, params = ("WHERE campaign = %s", (campaign,)) if campaign is not None else ("", ())
-        return build_mail_stats(
-            campaign,
-            self._read(f"SELECT campaign, COUNT(*) FROM mail_sends {where} GROUP BY campaign", params),
-            self._read(f"SELECT campaign, event, kind, COUNT(*), COUNT(DISTINCT recipient) FROM mail_events {where} "
-                       "GROUP BY campaign, event, kind", params),
-            self._read(f"SELECT campaign, COUNT(*) FROM mail_suppressions {where} GROUP BY campaign", params),
-        )
+        return build_mail_stats(campaign, self._read, "%s")
 
     def mail_permissions(self, *, recipient: str | None = None) -> list[dict[str, Any]]:
-        where, params = ("WHERE recipient = %s", (recipient,)) if recipient is not None else ("", ())
-        return build_mail_permissions(
-            self._read(f"SELECT recipient, list_id, allowed, time, source FROM mail_tracking {where} ORDER BY seq",
-                       params),
-            self._read(f"SELECT recipient, list_id, time, source, campaign FROM mail_suppressions {where}", params),
-        )
+        return build_mail_permissions(recipient, self._read, "%s")
 
 
 def _tracked(conn: Conn, recipient: str, list_id: str) -> bool:
