@@ -238,3 +238,18 @@ def test_consent_proof_user_agent_family_only():
     assert user_agent_family(firefox) == "Firefox 128 / Linux"
     assert user_agent_family(None) is None
     assert user_agent_family("x" * 10000)  # long junk does not fail
+
+
+def test_incomplete_store_object_error_names_what_is_missing():
+    from consentlib import ConfigurationError
+    from consentlib.store import open_store
+
+    class ReceiptsOnly:
+        def add_receipt(self, receipt):
+            return receipt
+
+        def receipts(self, **kwargs):
+            return []
+
+    with pytest.raises(ConfigurationError, match="lacks .*suppress_mail"):
+        open_store(ReceiptsOnly())

@@ -72,11 +72,22 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+_STORE_METHODS = tuple(
+    name for name, value in vars(Store).items() if callable(value) and not name.startswith("_")
+)
+
+
 def open_store(url: str | Store) -> Store:
     """The store a URL names; a ``Store`` object is returned as it is."""
     if not isinstance(url, str):
         if isinstance(url, Store):
             return url
+        missing = sorted(name for name in _STORE_METHODS if not callable(getattr(url, name, None)))
+        if missing and len(missing) < len(_STORE_METHODS):
+            raise ConfigurationError(
+                f"{type(url).__name__} is not a complete consentlib Store: it lacks {', '.join(missing)}. "
+                "Implement them (see consentlib.store.Store) or pass a URL such as 'sqlite:///consent.db'."
+            )
         raise ConfigurationError(f"store must be a URL such as 'sqlite:///consent.db' or a Store object, not {url!r}.")
     if url.startswith("sqlite:///"):
         from consentlib.store.sqlite import SQLiteStore
