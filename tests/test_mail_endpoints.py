@@ -179,6 +179,20 @@ def test_click_of_a_withdrawn_recipient_redirects_but_is_not_recorded(site):
     assert site.stats().human_clicks == 0
 
 
+@pytest.mark.parametrize("href, location", [
+    pytest.param("https://shop.example/caf\u00e9/\u20ac?q=\u00fc", "https://shop.example/caf%C3%A9/%E2%82%AC?q=%C3%BC",
+                 id="non-latin-1-path"),
+    pytest.param("https://\u4f8b\u3048.jp/\u30d1\u30b9", "https://xn--r8jz45g.jp/%E3%83%91%E3%82%B9", id="idn-host"),
+])
+def test_click_to_a_non_ascii_link_redirects_with_an_ascii_location(site, href, location):
+    # PEP 3333: header values are latin-1 strings, and a server cannot encode "\u20ac"
+    # (a 5xx on every click); RFC 9110 §10.2.2: Location is a URI reference, so an IRI
+    # is sent percent-encoded, its host in Punycode.
+    (click,) = urls(prepared(site, html=f'<html><body><a href="{href}">x</a></body></html>'))["c"]
+    response = site.client.get(click, headers={"User-Agent": BROWSER})
+    assert response.status_code == 302 and response.headers["Location"] == location
+
+
 # -- unsubscribe ---------------------------------------------------------------------------------------
 
 
