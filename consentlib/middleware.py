@@ -66,7 +66,8 @@ class ConsentMiddleware:
     ``secure``
         ``None`` marks the consent cookie ``Secure`` when the request came over https
         (``wsgi.url_scheme``). Behind a TLS-terminating proxy that does not pass the
-        scheme, set ``True``. ``X-Forwarded-Proto`` is never trusted here.
+        scheme, set ``True``: the consent endpoints then also take the site's origin
+        to be https. ``X-Forwarded-Proto`` is never trusted here.
     ``trusted_origins``
         Extra origins (``"https://www.example.com"``) whose pages may post choices.
         Every origin listed can change your visitors' consent.
@@ -264,6 +265,11 @@ class ConsentMiddleware:
         environ[ENVIRON_KEY] = consent
         path = environ.get("PATH_INFO", "")
         if path.startswith(self.prefix) or path == GPC_WELL_KNOWN:
+            if self.secure and environ.get("wsgi.url_scheme") != "https":
+                # secure=True: served over https by a proxy that does not say so. The
+                # endpoints judge Origin (a browser sends https://) and build Location
+                # from the scheme: without this, every choice posted would be a 403.
+                environ = {**environ, "wsgi.url_scheme": "https"}
             return self.endpoints(environ, start_response, consent, path)
 
         granted = consent.granted

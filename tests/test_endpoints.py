@@ -211,6 +211,19 @@ def test_trusted_origin_may_post(tmp_path):
     assert r.status_code == 303
 
 
+
+def test_secure_site_behind_a_tls_proxy_takes_its_own_https_posts(tmp_path):
+    # The documented setting for a TLS-terminating proxy that does not pass the scheme
+    # (wsgi.url_scheme stays "http"): the browser's Origin is https://, and that is this
+    # site, not a cross-site forgery; the 303 stays on https.
+    site = build_site("wsgi", tmp_path, secure=True)
+    same_origin = {"Origin": "https://localhost", "Sec-Fetch-Site": "same-origin"}
+    r = site.post("/_consent/", data={"action": "accept_all", "next": "/x"}, headers=same_origin)
+    assert r.status_code == 303 and r.headers["Location"] == "https://localhost/x"
+    assert site.post("/_consent/", json={"categories": ["analytics"]}, headers=same_origin).status_code == 200
+    assert site.post("/_consent/", data={"action": "accept_all"},
+                     headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}).status_code == 403
+
 # -- bad input ---------------------------------------------------------------------------------
 
 
