@@ -12,7 +12,6 @@ from email.headerregistry import HeaderRegistry, UnstructuredHeader
 from html import escape
 from html.parser import HTMLParser
 
-_HREF = re.compile(r"""(?<![\w-])(href\s*=\s*)("[^"]*"|'[^']*'|[^\s"'>]+)""", re.IGNORECASE)
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 
 
@@ -20,10 +19,11 @@ class _LinkFinder(HTMLParser):
     def __init__(self, html: str) -> None:
         super().__init__(convert_charrefs=True)
         self.html = html
-        self.links: list[tuple[int, int, str]] = []  # start, end of the start tag; href
+        # start and end of each tracked <a> start tag, its attributes, whether it ends "/>"
+        self.links: list[tuple[int, int, list[tuple[str, str | None]], bool]] = []
         self._line_starts = [0] + [m.end() for m in re.finditer("\n", html)]
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]], closed: bool = False) -> None:
         if tag != "a":
             return
         href = next((value for name, value in attrs if name == "href"), None)
@@ -32,28 +32,35 @@ class _LinkFinder(HTMLParser):
             return
         from consentlib.mail import is_web_url
 
-        href = href.strip()
-        if not is_web_url(href):
+        if not is_web_url(href.strip()):
             return  # mailto:, tel:, anchors and relative links are not tracked
         line, column = self.getpos()
         start = self._line_starts[line - 1] + column
         if self.html.startswith(text, start):
-            self.links.append((start, start + len(text), href))
+            self.links.append((start, start + len(text), attrs, closed))
 
-    handle_startendtag = handle_starttag
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs, closed=True)
 
 
 def rewrite_links(html: str, click_url: Callable[[str, int, int], str]) -> tuple[str, int]:
-    """``html`` with each http(s) ``<a href>`` replaced by ``click_url(href, i, count)``."""
+    """``html`` with each http(s) ``<a href>`` replaced by ``click_url(href, i, count)``.
+
+    The start tag is written again from the parser's attributes, so an ``href=`` inside
+    another attribute's value (``title="see href=x"``) is never mistaken for the link.
+    """
     finder = _LinkFinder(html)
     finder.feed(html)
     finder.close()
     count = len(finder.links)
     out, last = [], 0
-    for index, (start, end, href) in enumerate(finder.links):
-        tag = html[start:end]
-        replacement = f'href="{escape(click_url(href, index, count))}"'
-        out += [html[last:start], _HREF.sub(lambda m: replacement, tag, count=1)]
+    for index, (start, end, attrs, closed) in enumerate(finder.links):
+        rewritten, done = [], False
+        for name, value in attrs:
+            if name == "href" and not done:  # the first href is the one browsers follow
+                value, done = click_url(value.strip(), index, count), True
+            rewritten.append(name if value is None else f'{name}="{escape(value, quote=True)}"')
+        out += [html[last:start], f"<a {' '.join(rewritten)}{' /' if closed else ''}>"]
         last = end
     out.append(html[last:])
     return "".join(out), count

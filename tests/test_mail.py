@@ -347,3 +347,21 @@ def test_cli_mail_export(site, capsys):
     assert cli_main(["mail", "export", "--store", site.store_url]) == 0
     (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert row == {**row, "type": "tracking", "recipient": "ana@example.com", "allowed": True}
+
+
+@pytest.mark.parametrize(("html", "expected_targets"), [
+    pytest.param('<a title="see href=x" href="https://a.example/">A</a>', ["https://a.example/"],
+                 id="href-inside-another-attribute"),
+    pytest.param('<a HREF=https://b.example/?q=1&amp;r=2 class=x>B</a>', ["https://b.example/?q=1&r=2"],
+                 id="unquoted-uppercase-entity"),
+    pytest.param('<a href="mailto:x@example.com">m</a><a href="https://c.example">c</a>', ["https://c.example"],
+                 id="mailto-left-alone"),
+])
+def test_email_tracked_links_rewritten_from_the_parsed_attribute(html, expected_targets):
+    from consentlib.mailhtml import rewrite_links
+
+    targets = []
+    out, count = rewrite_links(html, lambda target, i, n: targets.append(target) or f"https://t.example/{i}")
+    assert targets == expected_targets and count == len(expected_targets)
+    assert out.count("https://t.example/") == count
+    assert 'title="see href=x"' in out or "title" not in html  # the other attribute is intact
