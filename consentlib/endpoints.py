@@ -181,8 +181,8 @@ class Endpoints:
         if is_json:
             return respond(environ, start_response, 200, self.state(new_consent), headers=headers)
         location = safe_next(environ, request.form.get("next"))
-        # Absolute, from this request's own origin: the path was checked to be local.
-        headers.append(("Location", site_origin(environ) + location))
+        # Absolute, on the configured site_url or this request's own origin: the path was checked to be local.
+        headers.append(("Location", (self.site.site_url or site_origin(environ)) + location))
         return respond_html(environ, start_response, 303, pages.redirect_page(location), headers=headers)
 
     def _parse_json(self, request: Request) -> tuple[frozenset[str], str]:

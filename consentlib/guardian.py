@@ -145,7 +145,7 @@ class Guardians:
             return respond(environ, start_response, 503, {
                 "error": "The e-mail to your parent or guardian could not be sent. Try again later."})
         location = safe_next(environ, form.get("next"))
-        headers.append(("Location", site_origin(environ) + location))
+        headers.append(("Location", (self.site.site_url or site_origin(environ)) + location))
         return respond_html(environ, start_response, 303,
                             f'<!doctype html><title>Sent</title><p>Sent. <a href="{escape(location)}">Back</a></p>',
                             headers=headers)

@@ -85,9 +85,10 @@ class ConsentMiddleware:
         the signed link that confirms consent for a minor. Without it, minors can only
         have required categories. Needs ``site_url``.
     ``site_url``
-        The site's public origin (``https://example.com``) for links that are mailed.
-        Never taken from the request's ``Host``, which any client can forge to make the
-        site mail a genuine token on a link to someone else's server.
+        The site's public origin (``https://example.com``) for links that are mailed,
+        and for the redirect after a posted choice. Mailed links are never built from
+        the request's ``Host``, which any client can forge to make the site mail a
+        genuine token on a link to someone else's server.
     """
 
     def __init__(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from flask import Flask, Response, g, render_template, request
@@ -23,11 +24,24 @@ consent = FlaskConsent()
 
 
 def _secret_keys(instance: Path) -> list[str]:
-    """Keys newest first, one per line in instance/secret_keys (generated on first start)."""
+    """Keys newest first, one per line in instance/secret_keys (generated on first start).
+
+    Several workers may start at once: the first to link its new file into place wins,
+    and everyone reads the file back, so all of them sign with the same key. The file
+    is created 0600, never readable by others even for a moment.
+    """
     path = instance / "secret_keys"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(32) + "\n")
-        path.chmod(0o600)
+        fd, temporary = tempfile.mkstemp(dir=instance, prefix=".secret_keys.")  # mode 0600
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(32) + "\n")
+            try:
+                os.link(temporary, path)  # fails if another worker got there first
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(temporary)
     return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
 

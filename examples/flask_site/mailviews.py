@@ -7,6 +7,7 @@ from html import escape
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 
 from consentlib import MailTracker, Suppressed
+from consentlib.endpoints import cross_origin_refusal
 
 LIST_ID = "news"
 CAMPAIGN = "welcome"
@@ -44,6 +45,12 @@ def welcome_mail(address: str) -> EmailMessage:
 def newsletter():
     if request.method == "GET":
         return render_template("newsletter.html", sent=None, suppressed=False)
+    # Another site must not sign visitors up (or switch their tracking): same checks as
+    # the consent endpoints. A real site also confirms the address (double opt-in)
+    # before recording a tracking permission in someone's name.
+    refusal = cross_origin_refusal(request.environ, current_app.extensions["consentlib"].trusted_origins)
+    if refusal:
+        return render_template("newsletter.html", sent=None, suppressed=False, error=refusal), 403
     address = (request.form.get("email") or "").strip()
     if "@" not in address or len(address) > 254 or any(c in address for c in "\r\n<>,; "):
         return render_template("newsletter.html", sent=None, suppressed=False,
