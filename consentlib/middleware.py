@@ -247,7 +247,7 @@ class ConsentMiddleware:
         if self.is_minor is not None and self.guardians.is_minor(environ):
             minor = self.guardians.minor_consent(visit[0])
             visit = self._derive(minor, visit[1], environ.get("HTTP_COOKIE") or "", visit[4])
-        consent = visit[0]
+        consent, payload, filtered, refused, _, stripped, gpc_refused, resign = visit
         environ[ENVIRON_KEY] = consent
         path = environ.get("PATH_INFO", "")
         if path.startswith(self.prefix) or path == GPC_WELL_KNOWN:
@@ -268,24 +268,23 @@ class ConsentMiddleware:
                 # app must not even see it. Answer with nothing that can track.
                 return untrackable_response(environ, start_response, image=wants_image(environ))
 
-        stripped = visit[5]
         if stripped:
             # The app sees fewer cookies than were sent: what it answers depends on consent.
-            environ["HTTP_COOKIE"] = visit[2]
+            environ["HTTP_COOKIE"] = filtered
         extra: list[tuple[str, str]] | tuple = ()
-        if visit[3] or visit[7]:
+        if refused or resign:
             extra = []
-        if visit[3]:
+        if refused:
             secure = self._secure(environ)
             # The browser still holds cookies the visitor no longer allows (a withdrawal,
             # a GPC signal, a new revision): expire them so they stop travelling.
-            extra.extend(("Set-Cookie", self.gate.expiry_header(name, secure=secure)) for name in visit[3])
-        if visit[7]:
+            extra.extend(("Set-Cookie", self.gate.expiry_header(name, secure=secure)) for name in refused)
+        if resign:
             # Signed with an older key: re-sign with the newest so the old key can retire.
-            extra.append(("Set-Cookie", self.consent_set_cookie(environ, self.cookie.resign(visit[1]))))
+            extra.append(("Set-Cookie", self.consent_set_cookie(environ, self.cookie.resign(payload))))
         # With the etags category granted the firewall has nothing to do: skip its layer.
         app = self.app if self._etags_category in granted else self._inner
-        return app(environ, self.responses.start_response(start_response, granted, extra, visit[6], stripped))
+        return app(environ, self.responses.start_response(start_response, granted, extra, gpc_refused, stripped))
 
     # -- helpers shared with the endpoints ---------------------------------------------------
 
