@@ -14,20 +14,19 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
 from werkzeug.middleware.lint import LintMiddleware
 from werkzeug.wrappers import Request, Response
 
 from consentlib import Category, ConsentMiddleware, Cookie, Policy
 from consentlib.tags import banner_tags
+from consentlib.testing.browser import wait_until
 
 pytestmark = pytest.mark.e2e
 
-selenium = pytest.importorskip("selenium")
-from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 AXE = Path(__file__).resolve().parent.parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
 CSP = "script-src 'self'; style-src 'self'"
@@ -139,7 +138,7 @@ def site(live_server, tmp_path):
 
 
 def wait(driver, condition, timeout=10):
-    return WebDriverWait(driver, timeout).until(condition)
+    return wait_until(driver, condition, timeout)
 
 
 def open_page(driver, site, path="/"):

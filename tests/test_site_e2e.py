@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
 
 from consentlib import Cookie, Policy
 from consentlib.testing.audit import ConsentAudit
+from consentlib.testing.browser import wait_until
 from examples.flask_site.policy import POLICY
 
 pytestmark = pytest.mark.e2e
@@ -33,7 +33,7 @@ def cookie_names(driver) -> set[str]:
 
 
 def wait(driver, condition):
-    return WebDriverWait(driver, WAIT).until(condition)
+    return wait_until(driver, condition, WAIT)
 
 
 def open_with_banner(driver, url):

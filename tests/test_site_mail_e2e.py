@@ -14,9 +14,9 @@ from email.policy import default as default_policy
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
 
 from consentlib.mailweb import mail_endpoints
+from consentlib.testing.browser import wait_until
 
 pytestmark = pytest.mark.e2e
 WAIT = 15
@@ -28,7 +28,7 @@ def site(tmp_path, live_site):
 
 
 def wait(driver, condition):
-    return WebDriverWait(driver, WAIT).until(condition)
+    return wait_until(driver, condition, WAIT)
 
 
 def reject_banner(driver, url):

@@ -102,10 +102,11 @@ class ConsentAudit:
 
     def _wait(self, condition, what: str):
         from selenium.common.exceptions import TimeoutException
-        from selenium.webdriver.support.ui import WebDriverWait
+
+        from consentlib.testing.browser import wait_until
 
         try:
-            return WebDriverWait(self.driver, self.timeout).until(condition)
+            return wait_until(self.driver, condition, self.timeout)
         except TimeoutException:
             raise CouldNotVerify(f"Waited {self.timeout:g}s for {what} on {self.url}; it never came.") from None
 

@@ -64,3 +64,17 @@ def chrome_driver(*, extra_args: Iterable[str] = ()):
 
     driver.quit = quit_and_clean  # type: ignore[method-assign]
     return driver
+
+
+def wait_until(driver, condition, timeout: float = 15.0):
+    """``WebDriverWait(driver, timeout).until(condition)``, robust to a page that changes.
+
+    While a page navigates or re-renders, an element a condition just found can go
+    stale before it is read; that is "not yet", not a failure, so it is retried like
+    a missing element. Raises selenium's ``TimeoutException`` after ``timeout``.
+    """
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
+                         ).until(condition)
