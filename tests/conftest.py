@@ -35,3 +35,4 @@ def live_site(live_server):
         return holder["app"], url
 
     return start
+

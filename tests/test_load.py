@@ -13,7 +13,6 @@ Real processes on 127.0.0.1 only; each stopped by its pid in a ``finally``.
 from __future__ import annotations
 
 import json
-import os
 import random
 import sqlite3
 import threading
@@ -29,13 +28,22 @@ from consentlib import MailTracker
 from consentlib.consent import ConsentCookie
 from consentlib.store import open_store
 from tests.loadkit import (
-    BROWSER, Call, Driver, Gunicorn, ThrowawayPostgres, cookie_names, cookie_value, postgres_bin, request,
+    BROWSER,
+    Call,
+    Driver,
+    Gunicorn,
+    ThrowawayPostgres,
+    cookie_names,
+    cookie_value,
+    postgres_bin,
+    request,
     write_secret_key,
 )
+from tests.prerequisites import needs_missing
+from tests.prerequisites import postgres_url as required_postgres_url
 
 pytestmark = pytest.mark.load
 
-POSTGRES_ENV = "CONSENTLIB_TEST_POSTGRES"
 REQUESTS = 20_000  # the mixed load (issue 7), plus a few seeding posts before it
 CONCURRENCY = 16
 LOAD_SECONDS = 110  # a bound, not a target: a run that needs longer fails
@@ -54,14 +62,7 @@ SEED_CHOICES = [(), ("analytics",), ("preferences", "analytics"), ("marketing",)
 
 
 def postgres_url() -> str:
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        message = (f"{POSTGRES_ENV} is not set, so the load test on PostgreSQL does not run: ./dev test starts "
-                   "a throwaway server, or set it to postgresql://user:password@127.0.0.1:5432/dbname.")
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return url
+    return required_postgres_url("the load test on PostgreSQL")
 
 
 def _admin(url: str):
@@ -367,10 +368,8 @@ def test_sigterm_mid_burst_of_opens_keeps_every_answered_open(tmp_path, store_ur
 @pytest.fixture
 def throwaway_postgres():
     if postgres_bin() is None:
-        message = "PostgreSQL's binaries are not installed (apt-get install postgresql), so the outage test does not run."
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        needs_missing("PostgreSQL's binaries are not installed (apt-get install postgresql), "
+                      "so the outage test does not run.")
     with ThrowawayPostgres() as server:
         yield server
 

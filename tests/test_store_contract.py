@@ -23,10 +23,9 @@ from consentlib.receipts import build_receipt
 from consentlib.store import Store, open_store
 from consentlib.store.mail import MailEvent
 from consentlib.store.sqlite import time_text, utc_now_text
-
 from tests.apps import ALL, NECESSARY, POLICY, build_site
+from tests.prerequisites import postgres_url as required_postgres_url
 
-POSTGRES_ENV = "CONSENTLIB_TEST_POSTGRES"
 BACKENDS = ["sqlite", "postgres"]
 PROCESSES = 4
 
@@ -41,14 +40,7 @@ def _receipt(consent_id="ab" * 16, granted=ALL, when=None, method="api", previou
 
 
 def postgres_url() -> str:
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        message = (f"{POSTGRES_ENV} is not set, so the PostgreSQL store is not tested: run ./dev test, which "
-                   "starts a throwaway server, or set it to postgresql://user:password@127.0.0.1:5432/dbname.")
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return url
+    return required_postgres_url("the PostgreSQL store's test")
 
 
 def _with_query(url: str, **params: str) -> str:
