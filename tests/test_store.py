@@ -1,10 +1,11 @@
-"""The SQLite store: created on first use, WAL, receipt chains, prune, several processes."""
+"""What only the SQLite store does (file on first use, WAL, recovery), and receipt building.
+
+Everything every store does — receipt chains, since, prune, undeclared cookies, several
+processes, fork — is in test_store_contract.py, which runs against SQLite too.
+"""
 from __future__ import annotations
 
-import multiprocessing
-import os
 import sqlite3
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -12,8 +13,7 @@ from consentlib import ConfigurationError, StoreUnavailable
 from consentlib.receipts import build_receipt, truncate_ip, user_agent_family
 from consentlib.store import Store, open_store
 from consentlib.store.sqlite import SQLiteStore
-
-from tests.apps import ALL, NECESSARY, POLICY, append_receipts
+from tests.apps import ALL, NECESSARY, POLICY
 
 
 def _receipt(consent_id="ab" * 16, granted=ALL, when=None, method="api", previously=frozenset()):
@@ -54,60 +54,6 @@ def test_sqlite_store_uses_wal_and_busy_timeout(store, tmp_path):
     conn = store._connection()
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-
-
-def test_store_receipts_chain_replaces_previous_record_of_same_consent_id(store):
-    a1 = store.add_receipt(_receipt("aa" * 16))
-    b1 = store.add_receipt(_receipt("bb" * 16))
-    a2 = store.add_receipt(_receipt("aa" * 16, granted=NECESSARY, previously=ALL))
-    a3 = store.add_receipt(_receipt("aa" * 16))
-    assert a1["replaces"] is None and b1["replaces"] is None
-    assert a2["replaces"] == a1["record_id"]
-    assert a3["replaces"] == a2["record_id"]
-    chain = store.receipts(consent_id="aa" * 16)
-    assert [r["record_id"] for r in chain] == [a1["record_id"], a2["record_id"], a3["record_id"]]
-    assert [r["replaces"] for r in chain] == [None, a1["record_id"], a2["record_id"]]
-    assert [r["record_id"] for r in store.receipts()] == [a1["record_id"], b1["record_id"], a2["record_id"],
-                                                          a3["record_id"]]
-    assert store.receipts(consent_id="cc" * 16) == []
-
-
-def test_store_receipts_since(store):
-    now = datetime.now(timezone.utc)
-    old = store.add_receipt(_receipt(when=now - timedelta(days=10)))
-    new = store.add_receipt(_receipt(when=now))
-    assert [r["record_id"] for r in store.receipts(since=now - timedelta(days=1))] == [new["record_id"]]
-    naive = (now - timedelta(days=11)).replace(tzinfo=None)  # naive means UTC
-    assert len(store.receipts(since=naive)) == 2
-    assert old in store.receipts(since=now - timedelta(days=11))
-
-
-def test_store_prune_receipts(store):
-    now = datetime.now(timezone.utc)
-    store.add_receipt(_receipt(when=now - timedelta(days=400)))
-    store.add_receipt(_receipt(when=now - timedelta(days=200)))
-    kept = store.add_receipt(_receipt(when=now - timedelta(days=1)))
-    assert store.prune_receipts(before=now - timedelta(days=365)) == 1
-    assert store.prune_receipts(before=now - timedelta(days=30)) == 1
-    assert store.prune_receipts(before=now - timedelta(days=30)) == 0
-    assert store.receipts() == [kept]
-
-
-def test_store_undeclared_cookies(store):
-    store.note_undeclared_cookie("tracker_x")
-    store.note_undeclared_cookie("tracker_x")
-    store.note_undeclared_cookie("_hj")
-    rows = store.undeclared_cookies()
-    assert [(r["name"], r["count"]) for r in rows] == [("_hj", 1), ("tracker_x", 2)]
-    assert rows[1]["first_seen"] <= rows[1]["last_seen"]
-
-
-def test_store_record_id_is_unique(store):
-    receipt = _receipt()
-    store.add_receipt(receipt)
-    with pytest.raises(StoreUnavailable):
-        store.add_receipt(receipt)
-    assert len(store.receipts()) == 1
 
 
 @pytest.mark.parametrize(
@@ -154,45 +100,6 @@ def test_open_store_bad_url_is_configuration_error(url):
     with pytest.raises(ConfigurationError) as info:
         open_store(url)
     assert "sqlite:///" in str(info.value)
-
-
-def test_store_several_processes_append_at_once_lose_nothing(tmp_path):
-    path = str(tmp_path / "shared.db")
-    context = multiprocessing.get_context("spawn")
-    consent_ids = [f"{i:032x}" for i in range(4)]
-    with context.Pool(4) as pool:
-        results = pool.starmap(append_receipts, [(path, cid, 50) for cid in consent_ids])
-    written = [rid for ids in results for rid in ids]
-    store = SQLiteStore(path)
-    rows = store.receipts()
-    assert len(rows) == 200
-    assert len({r["record_id"] for r in rows}) == 200
-    assert sorted(r["record_id"] for r in rows) == sorted(written)
-    for cid in consent_ids:
-        chain = store.receipts(consent_id=cid)
-        assert len(chain) == 50
-        assert [r["replaces"] for r in chain] == [None] + [r["record_id"] for r in chain[:-1]]
-    store.close()
-
-
-def test_store_connection_not_shared_across_fork(tmp_path):
-    if not hasattr(os, "fork"):
-        pytest.skip("no fork on this platform")
-    store = SQLiteStore(str(tmp_path / "f.db"))
-    store.add_receipt(_receipt())
-    context = multiprocessing.get_context("fork")
-    children = [context.Process(target=_add_in_child, args=(store, "cd" * 16)) for _ in range(2)]
-    for child in children:
-        child.start()
-    for child in children:
-        child.join(60)
-        assert child.exitcode == 0
-    assert len(store.receipts()) == 3
-    store.close()
-
-
-def _add_in_child(store, consent_id):
-    store.add_receipt(_receipt(consent_id))
 
 
 # -- receipt building -----------------------------------------------------------------------
