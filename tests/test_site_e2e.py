@@ -14,35 +14,17 @@ from selenium.webdriver.support import expected_conditions as ec
 
 from consentlib import Cookie, Policy
 from consentlib.testing.audit import ConsentAudit
-from consentlib.testing.browser import wait_until
 from examples.flask_site.policy import POLICY
+from tests.sitebrowser import choose, click, cookie_names, decide, open_with_banner, wait
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parent.parent
-WAIT = 15
 
 
 @pytest.fixture
 def site(tmp_path, live_site):
     return live_site(tmp_path / "instance")
-
-
-def cookie_names(driver) -> set[str]:
-    return {c["name"] for c in driver.get_cookies()}
-
-
-def wait(driver, condition):
-    return wait_until(driver, condition, WAIT)
-
-
-def open_with_banner(driver, url):
-    driver.get(url)
-    return wait(driver, ec.visibility_of_element_located((By.ID, "consent-banner")))
-
-
-def click(driver, element_id):
-    wait(driver, ec.element_to_be_clickable((By.ID, element_id))).click()
 
 
 def test_consent_nothing_preticked_first_visit_sets_only_necessary(site, consent_browser):
@@ -55,9 +37,7 @@ def test_consent_nothing_preticked_first_visit_sets_only_necessary(site, consent
 
 def test_consent_reject_all_is_honoured_after_reload(site, consent_browser):
     app, url = site
-    open_with_banner(consent_browser, url + "/")
-    click(consent_browser, "consent-reject-all")
-    wait(consent_browser, lambda d: "consent" in cookie_names(d))
+    decide(consent_browser, url, "consent-reject-all")
     consent_browser.refresh()
     wait(consent_browser, ec.presence_of_element_located((By.ID, "current-choice")))
     assert cookie_names(consent_browser) == {"consent", "sid"}
@@ -83,8 +63,7 @@ def test_consent_per_purpose_customize_grants_only_what_was_ticked(site, consent
     click(consent_browser, "consent-customize")
     box = wait(consent_browser, ec.element_to_be_clickable((By.CSS_SELECTOR, 'input[name="category"][value="analytics"]')))
     box.click()
-    click(consent_browser, "consent-save")
-    wait(consent_browser, lambda d: "consent" in cookie_names(d))
+    choose(consent_browser, "consent-save")
     consent_browser.refresh()
     wait(consent_browser, lambda d: "_ga" in cookie_names(d))
     assert "_fbp" not in cookie_names(consent_browser)
@@ -95,10 +74,7 @@ def test_consent_per_purpose_customize_grants_only_what_was_ticked(site, consent
 
 def test_consent_withdrawal_from_cookie_page_deletes_cookies(site, consent_browser):
     _, url = site
-    open_with_banner(consent_browser, url + "/")
-    click(consent_browser, "consent-accept-all")
-    # The banner posts in the background: navigate only once the choice is saved.
-    wait(consent_browser, lambda d: "consent" in cookie_names(d))
+    decide(consent_browser, url, "consent-accept-all")
     consent_browser.get(url + "/privacy/cookies")
     wait(consent_browser, lambda d: {"_ga", "_fbp", "theme"} <= cookie_names(d))
     switch = consent_browser.find_element(By.ID, "switch-analytics")
@@ -128,9 +104,7 @@ def test_consent_cookie_page_works_without_javascript(site, tmp_path):
 
 def test_eprivacy_etag_demo_cannot_recognise_without_consent(site, consent_browser):
     _, url = site
-    open_with_banner(consent_browser, url + "/")
-    click(consent_browser, "consent-reject-all")
-    wait(consent_browser, lambda d: "consent" in cookie_names(d))
+    decide(consent_browser, url, "consent-reject-all")
     consent_browser.get(url + "/etag-demo")
     first = consent_browser.find_element(By.ID, "etag-visitor").text
     consent_browser.refresh()
@@ -140,9 +114,7 @@ def test_eprivacy_etag_demo_cannot_recognise_without_consent(site, consent_brows
 
 def test_eprivacy_etag_demo_recognises_with_consent(site, consent_browser):
     _, url = site
-    open_with_banner(consent_browser, url + "/")
-    click(consent_browser, "consent-accept-all")
-    wait(consent_browser, lambda d: "consent" in cookie_names(d))
+    decide(consent_browser, url, "consent-accept-all")
     consent_browser.get(url + "/etag-demo")
     first = consent_browser.find_element(By.ID, "etag-visitor").text
     consent_browser.refresh()
@@ -207,8 +179,7 @@ def test_screenshots_for_readme(site, consent_browser):
     target = ROOT / "docs" / "screenshots"
     target.mkdir(parents=True, exist_ok=True)
     assert consent_browser.save_screenshot(str(target / "banner.png"))
-    click(consent_browser, "consent-reject-all")
-    wait(consent_browser, lambda d: "consent" in cookie_names(d))
+    choose(consent_browser, "consent-reject-all")
     consent_browser.get(url + "/privacy/cookies")
     wait(consent_browser, ec.presence_of_element_located((By.ID, "cookie-table")))
     assert consent_browser.save_screenshot(str(target / "cookie-controls.png"))

@@ -16,10 +16,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 
 from consentlib.mailweb import mail_endpoints
-from consentlib.testing.browser import wait_until
+from tests.sitebrowser import choose, cookie_names, decide, wait
 
 pytestmark = pytest.mark.e2e
-WAIT = 15
 
 
 @pytest.fixture
@@ -27,21 +26,9 @@ def site(tmp_path, live_site):
     return live_site(tmp_path / "instance")
 
 
-def wait(driver, condition):
-    return wait_until(driver, condition, WAIT)
-
-
-def reject_banner(driver, url):
-    """The banner is modal on a first visit: answer it, as a visitor would."""
-    driver.get(url + "/")
-    wait(driver, ec.element_to_be_clickable((By.ID, "consent-reject-all"))).click()
-    # The banner posts in the background: the choice is saved once the cookie is there.
-    wait(driver, lambda d: any(c["name"] == "consent" for c in d.get_cookies()))
-
-
 def subscribe(driver, url, address, *, track: bool) -> int:
-    if not any(c["name"] == "consent" for c in driver.get_cookies()):
-        reject_banner(driver, url)
+    if "consent" not in cookie_names(driver):
+        decide(driver, url, "consent-reject-all")  # the banner is modal on a first visit
     driver.get(url + "/newsletter")
     driver.find_element(By.ID, "newsletter-email").send_keys(address)
     box = driver.find_element(By.ID, "newsletter-track")
@@ -140,10 +127,9 @@ def test_children_guardian_journey_on_the_site(site, consent_browser):
     banner = wait(consent_browser, ec.visibility_of_element_located((By.ID, "consent-banner")))
     assert not consent_browser.find_elements(By.ID, "consent-accept-all")  # no "Accept all" for a minor
     assert "guardian" in banner.text.lower()
-    assert "_ga" not in {c["name"] for c in consent_browser.get_cookies()}
+    assert "_ga" not in cookie_names(consent_browser)
 
-    consent_browser.find_element(By.ID, "consent-reject-all").click()  # a minor may always refuse
-    wait(consent_browser, lambda d: any(c["name"] == "consent" for c in d.get_cookies()))
+    choose(consent_browser, "consent-reject-all")  # a minor may always refuse
     consent_browser.get(url + "/kids")
     consent_browser.find_element(By.ID, "guardian-address").send_keys("parent@example.com")
     consent_browser.find_element(By.ID, "guardian-category-analytics").click()
@@ -152,7 +138,7 @@ def test_children_guardian_journey_on_the_site(site, consent_browser):
     mails = app.extensions["site_outbox"].all()
     assert [m["recipient"] for m in mails] == ["parent@example.com"]
     consent_browser.get(url + "/")
-    assert "_ga" not in {c["name"] for c in consent_browser.get_cookies()}  # not until the guardian answers
+    assert "_ga" not in cookie_names(consent_browser)  # not until the guardian answers
 
     # The guardian reads the mail in the outbox and follows the link.
     consent_browser.get(f"{url}/outbox/{mails[0]['id']}")
@@ -161,6 +147,6 @@ def test_children_guardian_journey_on_the_site(site, consent_browser):
     wait(consent_browser, ec.presence_of_element_located((By.ID, "guardian-withdraw")))
 
     consent_browser.get(url + "/kids")
-    wait(consent_browser, lambda d: "_ga" in {c["name"] for c in d.get_cookies()})
+    wait(consent_browser, lambda d: "_ga" in cookie_names(d))
     assert "analytics" in consent_browser.find_element(By.ID, "kids-allowed").text
-    assert "_fbp" not in {c["name"] for c in consent_browser.get_cookies()}
+    assert "_fbp" not in cookie_names(consent_browser)
