@@ -83,6 +83,10 @@ class CookieGate:
         secure = secure or name.startswith(("__Secure-", "__Host-"))
         return dump_cookie(name, "", max_age=0, path=path, domain=domain, secure=secure)
 
+    def expiry_headers(self, names, *, secure: bool) -> list[tuple[str, str]]:
+        """``Set-Cookie`` header lines that expire each of ``names``."""
+        return [("Set-Cookie", self.expiry_header(name, secure=secure)) for name in names]
+
 
 def set_cookie_name(value: str) -> str:
     """The cookie name of a ``Set-Cookie`` value (RFC 6265 §5.2: up to the first '=')."""

@@ -19,7 +19,6 @@ from werkzeug.wrappers import Request
 
 from consentlib import pages, static
 from consentlib.consent import Consent, new_consent_id
-from consentlib.cookies import UNDECLARED
 from consentlib.errors import StoreUnavailable
 from consentlib.receipts import build_receipt
 
@@ -221,19 +220,10 @@ class Endpoints:
         return frozenset(names)
 
     def _expire_withdrawn(self, environ, granted: frozenset[str]) -> list[tuple[str, str]]:
-        header = environ.get("HTTP_COOKIE") or ""
-        secure = self.site._secure(environ)
+        """Expire the cookies the browser sent whose category the new choice refuses."""
         gate = self.site.gate
-        out, seen = [], set()
-        for part in header.split(";"):
-            name = part.strip().partition("=")[0].strip()
-            if not name or name in seen:
-                continue
-            seen.add(name)
-            category = gate.category_of(name)
-            if category != UNDECLARED and category not in granted:
-                out.append(("Set-Cookie", gate.expiry_header(name, secure=secure)))
-        return out
+        refused = gate.filter_request_cookies(environ.get("HTTP_COOKIE") or "", granted)[1]
+        return gate.expiry_headers(refused, secure=self.site._secure(environ))
 
 
 # -- request checks --------------------------------------------------------------------------

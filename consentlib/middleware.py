@@ -272,16 +272,13 @@ class ConsentMiddleware:
             # The app sees fewer cookies than were sent: what it answers depends on consent.
             environ["HTTP_COOKIE"] = filtered
         extra: list[tuple[str, str]] | tuple = ()
-        if refused or resign:
-            extra = []
         if refused:
-            secure = self._secure(environ)
             # The browser still holds cookies the visitor no longer allows (a withdrawal,
             # a GPC signal, a new revision): expire them so they stop travelling.
-            extra.extend(("Set-Cookie", self.gate.expiry_header(name, secure=secure)) for name in refused)
+            extra = self.gate.expiry_headers(refused, secure=self._secure(environ))
         if resign:
             # Signed with an older key: re-sign with the newest so the old key can retire.
-            extra.append(("Set-Cookie", self.consent_set_cookie(environ, self.cookie.resign(payload))))
+            extra = [*extra, ("Set-Cookie", self.consent_set_cookie(environ, self.cookie.resign(payload)))]
         # With the etags category granted the firewall has nothing to do: skip its layer.
         app = self.app if self._etags_category in granted else self._inner
         return app(environ, self.responses.start_response(start_response, granted, extra, gpc_refused, stripped))
