@@ -122,10 +122,7 @@ class Endpoints:
         refusal = cross_origin_refusal(environ, self.site.trusted_origins)
         if refusal:
             return respond(environ, start_response, 403, {"error": refusal})
-        request = Request(environ)
-        request.max_content_length = self.site.max_body
-        request.max_form_memory_size = self.site.max_body
-        request.max_form_parts = 200
+        request = bounded_request(environ, self.site.max_body)
         is_json = request.mimetype == "application/json"
         if not is_json and request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
             return respond(environ, start_response, 415, {
@@ -227,6 +224,16 @@ class Endpoints:
 
 
 # -- request checks --------------------------------------------------------------------------
+
+
+def bounded_request(environ: dict, limit: int, *, parts: int = 200) -> Request:
+    """A request whose body and form werkzeug reads up to ``limit`` bytes and ``parts``
+    fields, answering 413 beyond (a choice or an unsubscribe needs far less)."""
+    request = Request(environ)
+    request.max_content_length = limit
+    request.max_form_memory_size = limit
+    request.max_form_parts = parts
+    return request
 
 
 def site_origin(environ: dict) -> str:

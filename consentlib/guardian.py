@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
-from werkzeug.wrappers import Request
 
 from consentlib.consent import Consent, new_consent_id
 from consentlib.endpoints import (
+    bounded_request,
     cross_origin_refusal,
     respond,
     respond_html,
@@ -243,11 +243,7 @@ class Guardians:
 
 
 def _form(environ: dict, limit: int):
-    request = Request(environ)
-    request.max_content_length = limit
-    request.max_form_memory_size = limit
-    request.max_form_parts = 200
-    return request.form
+    return bounded_request(environ, limit).form
 
 
 def _page(title: str, body: str) -> str:

@@ -23,10 +23,9 @@ from urllib.parse import quote
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.urls import iri_to_uri
-from werkzeug.wrappers import Request
 
 from consentlib.agents import classify_mail_click, classify_mail_open
-from consentlib.endpoints import respond_html
+from consentlib.endpoints import bounded_request, respond_html
 from consentlib.errors import StoreUnavailable
 from consentlib.mail import MailToken, MailTokens
 from consentlib.pixel import untrackable_response
@@ -196,10 +195,7 @@ def time_text_of(moment: float) -> str:
 
 def _read_form(environ: dict, limit: int):
     """The posted form, or (status, message) for a body that is not one."""
-    request = Request(environ)
-    request.max_content_length = limit
-    request.max_form_memory_size = limit
-    request.max_form_parts = 20
+    request = bounded_request(environ, limit, parts=20)
     if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return None, (415, "Post a form (application/x-www-form-urlencoded or multipart/form-data).")
     try:
