@@ -36,6 +36,7 @@ from consentlib.endpoints import (
     site_origin,
 )
 from consentlib.errors import StoreUnavailable
+from consentlib.pages import redirect_page, simple_page
 from consentlib.receipts import build_receipt
 
 if TYPE_CHECKING:
@@ -147,7 +148,7 @@ class Guardians:
         location = safe_next(environ, form.get("next"))
         headers.append(("Location", (self.site.site_url or site_origin(environ)) + location))
         return respond_html(environ, start_response, 303,
-                            f'<!doctype html><title>Sent</title><p>Sent. <a href="{escape(location)}">Back</a></p>',
+                            redirect_page(location, "Sent"),
                             headers=headers)
 
     # -- the guardian's side ---------------------------------------------------------------------
@@ -164,7 +165,7 @@ class Guardians:
         data, problem = self._load(token)
         if problem:
             status, text = problem
-            return respond_html(environ, start_response, status, _page("Guardian consent", f"<p>{escape(text)}</p>"))
+            return respond_html(environ, start_response, status, simple_page("Guardian consent", f"<p>{escape(text)}</p>"))
         if method != "POST":
             return respond_html(environ, start_response, 200, self._question(data))
         refusal = cross_origin_refusal(environ, self.site.trusted_origins)
@@ -178,14 +179,14 @@ class Guardians:
         if action not in allowed_actions:
             return respond(environ, start_response, 400, {"error": f"Choose one of: {', '.join(allowed_actions)}."})
         if data["k"] == "confirm" and self._used(data):
-            return respond_html(environ, start_response, 409, _page(
+            return respond_html(environ, start_response, 409, simple_page(
                 "Guardian consent", "<p>This link was already used. Your answer is recorded; nothing changed.</p>"))
         granted = self.policy.required | (frozenset(data["c"]) if action == "allow" else frozenset())
         self._record(environ, data["id"], granted, "guardian", None, data)
         withdraw = self.serializer.dumps({"id": data["id"], "g": data["g"], "c": [], "n": "", "k": "withdraw"})
         withdraw_url = f"{self.site.site_url or site_origin(environ)}{self.site.prefix}guardian/{withdraw}"
         said = {"allow": "allowed", "decline": "declined", "withdraw": "withdrawn"}[action]
-        return respond_html(environ, start_response, 200, _page("Guardian consent", (
+        return respond_html(environ, start_response, 200, simple_page("Guardian consent", (
             f"<p>Thank you: consent {said}. It applies from the child's next page view.</p>"
             f'<p>You can withdraw it at any time: keep this link: <a id="guardian-withdraw" '
             f'href="{escape(withdraw_url)}">withdraw consent</a>.</p>')))
@@ -223,7 +224,7 @@ class Guardians:
                     f"<strong>{labels}</strong>.</p><p>Nothing changes unless you choose.</p>")
             buttons = ('<button type="submit" name="action" value="allow" id="guardian-allow">Allow</button> '
                        '<button type="submit" name="action" value="decline" id="guardian-decline">Decline</button>')
-        return _page("Guardian consent", f'{body}<form method="post">{buttons}</form>')
+        return simple_page("Guardian consent", f'{body}<form method="post">{buttons}</form>')
 
     def _record(self, environ, consent_id: str, granted: frozenset[str], method: str,
                 consent: Consent | None, token: dict[str, Any] | None) -> None:
@@ -246,7 +247,4 @@ def _form(environ: dict, limit: int):
     return bounded_request(environ, limit).form
 
 
-def _page(title: str, body: str) -> str:
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title></head>'
-            f"<body><main><h1>{escape(title)}</h1>{body}</main></body></html>")
 

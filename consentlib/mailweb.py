@@ -28,6 +28,7 @@ from consentlib.agents import classify_mail_click, classify_mail_open
 from consentlib.endpoints import bounded_request, respond_html
 from consentlib.errors import StoreUnavailable
 from consentlib.mail import MailToken, MailTokens
+from consentlib.pages import simple_page
 from consentlib.pixel import untrackable_response
 from consentlib.receipts import user_agent_family
 from consentlib.store.events import EventBuffer
@@ -227,12 +228,7 @@ def _form_page(kind: str, list_name: str, already: bool) -> tuple[str, str, str]
 
 
 def _page(environ, start_response, status: int, title: str, message: str, form: str = ""):
-    html = (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title></head>\n<body><main><h1>{escape(title)}</h1>\n"
-        f"<p>{message}</p>{form}</main></body></html>\n"
-    )
+    html = simple_page(title, f"<p>{message}</p>{form}")
     # The token in the URL must not leak to whatever the page links to.
     return respond_html(environ, start_response, status, html, headers=[("Referrer-Policy", "no-referrer")])
 

@@ -89,5 +89,13 @@ def preferences_page(policy: Policy, consent: Consent, *, action: str, next_path
 </main></body></html>"""
 
 
-def redirect_page(location: str) -> str:
-    return f'<!doctype html><html lang="en"><title>Saved</title><p>Saved. <a href="{escape(location)}">Continue</a></p></html>'
+def simple_page(title: str, body: str) -> str:
+    """A page with a heading and ``body`` (already HTML): no script, no inline style."""
+    return ('<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{escape(title)}</title></head>\n<body><main><h1>{escape(title)}</h1>\n{body}</main></body></html>\n")
+
+
+def redirect_page(location: str, done: str = "Saved") -> str:
+    """The body of a 303: for the rare client that does not follow ``Location``."""
+    return simple_page(done, f'<p>{escape(done)}. <a href="{escape(location)}">Continue</a></p>')
