@@ -5,9 +5,11 @@ from email.message import EmailMessage
 from html import escape
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request
+from markupsafe import Markup
 
 from consentlib import MailTracker, Suppressed
 from consentlib.endpoints import cross_origin_refusal
+from consentlib.pages import guardian_form
 
 LIST_ID = "news"
 CAMPAIGN = "welcome"
@@ -90,9 +92,10 @@ def newsletter_stats():
 
 @bp.route("/kids", methods=["GET"])
 def kids():
-    from examples.flask_site.policy import POLICY
-
-    response = current_app.make_response(render_template("kids.html", policy=POLICY))
+    site = current_app.extensions["consentlib"]
+    # The library's own guardian form (the no-JS preferences page shows the same one).
+    form = Markup(guardian_form(site.policy, action=site.prefix, next_path="/kids"))
+    response = current_app.make_response(render_template("kids.html", guardian_form=form))
     # Self-declared age: the visitor says they are under the age of digital consent.
     response.set_cookie("age_group", "child", max_age=365 * 86400, samesite="Lax", httponly=True)
     return response
