@@ -5,6 +5,7 @@ POST  {prefix}              record a choice (form or JSON)
 GET   {prefix}preferences   the no-JavaScript preferences form
 GET   {prefix}receipts      this visitor's receipts (GDPR Art 7(1) proof, Art 15 access)
 GET   {prefix}banner.*      the banner's assets
+GET   {prefix}declaration.json  the site's declaration (categories, cookies, beacons)
 GET   /.well-known/gpc.json the site's GPC support statement
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from werkzeug.wrappers import Request
 
 from consentlib import pages, static
 from consentlib.consent import Consent, new_consent_id
+from consentlib.declaration import declaration
 from consentlib.errors import StoreUnavailable
 from consentlib.receipts import build_receipt
 
@@ -55,6 +57,8 @@ class Endpoints:
                 return self._get_only(environ, start_response, method, "GET, HEAD", self.receipts, consent)
             if route == "gpc":
                 return self._get_only(environ, start_response, method, "GET, HEAD", self.gpc_json, consent)
+            if route == "declaration.json":
+                return self._get_only(environ, start_response, method, "GET, HEAD", self.declaration_json, consent)
             if route == "guardian":
                 if method != "POST":
                     return respond(environ, start_response, 405, {"error": "Use POST here."}, headers=[("Allow", "POST")])
@@ -104,6 +108,11 @@ class Endpoints:
         if self.site.gpc_last_update:
             body["lastUpdate"] = self.site.gpc_last_update
         return respond(environ, start_response, 200, body, cache="public, max-age=86400")
+
+    def declaration_json(self, environ, start_response, consent):
+        # The same for every visitor: public, and cacheable for an hour (a new policy
+        # revision is picked up within that time).
+        return respond(environ, start_response, 200, declaration(self.policy), cache="public, max-age=3600")
 
     def receipts(self, environ, start_response, consent):
         found = self.site.store.receipts(consent_id=consent.consent_id) if consent.consent_id else []

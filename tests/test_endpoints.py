@@ -13,7 +13,7 @@ from consentlib import StoreUnavailable
 from consentlib.consent import ConsentCookie
 from consentlib.store.sqlite import SQLiteStore
 
-from tests.apps import KINDS, ALL, LINT_STRICT, build_site, fetch
+from tests.apps import KINDS, ALL, LINT_STRICT, POLICY, build_site, consent_value, fetch
 
 pytestmark = LINT_STRICT
 
@@ -590,6 +590,26 @@ def test_gpc_well_known(site):
     assert r.status_code == 200
     assert r.headers["Content-Type"] == "application/json"
     assert r.json == {"gpc": True}
+    assert site.calls == []
+
+
+def test_declaration_json_publishes_the_policy_to_every_visitor(site):
+    # ePrivacy Art 5(3): clear and comprehensive information about each cookie's purpose;
+    # an audit or a cookie table reads the site's own words from here.
+    r = site.get("/_consent/declaration.json")
+    assert r.status_code == 200
+    assert r.headers["Content-Type"] == "application/json"
+    assert r.headers["Cache-Control"].startswith("public")
+    body = r.json
+    assert body["revision"] == POLICY.revision
+    assert [c["name"] for c in body["categories"]] == list(POLICY.category_names)
+    assert {c["name"]: c["category"] for c in body["cookies"]} == {c.name: c.category for c in POLICY.cookies}
+    assert [b["path"] for b in body["beacons"]] == [b.path for b in POLICY.beacons]
+    assert body["etags"] == POLICY.etags
+    assert body["notice_url"] == POLICY.notice_url
+    # The same for a decided visitor: nothing in it depends on who asks.
+    decided = site.get("/_consent/declaration.json", headers={"Cookie": f"consent={consent_value(site.middleware)}"})
+    assert decided.json == body and "Vary" not in decided.headers
     assert site.calls == []
 
 
