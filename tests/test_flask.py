@@ -184,3 +184,103 @@ def test_flask_banner_assets_are_served(flask_app):
         r = fetch(_client(app), "GET", url)
         assert r.status_code == 200 and r.data
         assert "immutable" in r.headers["Cache-Control"]
+
+
+def _configured(tmp_path, name="configured", **config):
+    app = Flask(name, instance_path=str(tmp_path / "instance"))
+    app.config.update(config)
+    return app
+
+
+def test_flask_every_option_from_app_config(tmp_path):
+    app = _configured(
+        tmp_path,
+        CONSENTLIB_POLICY="tests.apps:POLICY",
+        CONSENTLIB_SECRET_KEYS=KEYS,
+        CONSENTLIB_STORE=f"sqlite:///{tmp_path}/cfg.db",
+        CONSENTLIB_PREFIX="/privacy-choices/",
+        CONSENTLIB_LIFETIME=3600,
+        CONSENTLIB_SECURE=True,
+        CONSENTLIB_TRUSTED_ORIGINS=["https://www.example.com"],
+        CONSENTLIB_HONOUR_DNT=True,
+        CONSENTLIB_GPC_LAST_UPDATE="2026-11-01",
+        CONSENTLIB_MAX_BODY=2048,
+        CONSENTLIB_ETAG_BODY_LIMIT=4096,
+        CONSENTLIB_SITE_URL="https://example.com",
+        CONSENTLIB_CONSENT_MODE={"analytics": ["analytics_storage"]},
+    )
+    FlaskConsent(app)
+    middleware = app.extensions["consentlib"]
+    assert middleware.policy is POLICY
+    assert middleware.store.path.endswith("cfg.db")
+    assert (middleware.prefix, middleware.cookie.lifetime, middleware.secure) == ("/privacy-choices/", 3600, True)
+    assert middleware.trusted_origins == {"https://www.example.com"}
+    assert (middleware.honour_dnt, middleware.gpc_last_update, middleware.max_body) == (True, "2026-11-01", 2048)
+    assert middleware.site_url == "https://example.com"
+    client = _client(app)
+    assert client.get("/privacy-choices/", headers={"DNT": "1"}).json["dnt"] is True
+
+
+def test_flask_keyword_arguments_win_over_app_config(tmp_path):
+    app = _configured(tmp_path, CONSENTLIB_SECRET_KEYS=KEYS, CONSENTLIB_PREFIX="/from-config/",
+                      CONSENTLIB_STORE=f"sqlite:///{tmp_path}/config.db")
+    FlaskConsent(app, POLICY, prefix="/from-keyword/", store=f"sqlite:///{tmp_path}/keyword.db")
+    middleware = app.extensions["consentlib"]
+    assert middleware.prefix == "/from-keyword/" and middleware.store.path.endswith("keyword.db")
+
+
+@pytest.mark.parametrize(
+    ("config", "named"),
+    [
+        pytest.param({"SECRET_KEY": "dev"}, "app.config['SECRET_KEY']", id="flaskr-dev-key"),
+        pytest.param({"SECRET_KEY": "x" * 40, "CONSENTLIB_SECRET_KEYS": ["short"]},
+                     "app.config['CONSENTLIB_SECRET_KEYS']", id="short-consent-key"),
+        pytest.param({}, "CONSENTLIB_SECRET_KEYS", id="no-key-at-all"),
+    ],
+)
+def test_flask_bad_key_error_says_where_the_key_came_from(tmp_path, config, named):
+    app = _configured(tmp_path, **config)
+    with pytest.raises(ConfigurationError) as caught:
+        FlaskConsent(app, POLICY)
+    assert named in str(caught.value)
+    for secret in [config.get("SECRET_KEY"), *config.get("CONSENTLIB_SECRET_KEYS", [])]:
+        if secret:
+            assert repr(secret) not in str(caught.value)  # an error message must not leak a key into logs
+
+
+def test_flask_bad_policy_string_in_config_says_what_to_change(tmp_path):
+    app = _configured(tmp_path, CONSENTLIB_SECRET_KEYS=KEYS, CONSENTLIB_POLICY="tests.apps:NOT_THERE")
+    with pytest.raises(ConfigurationError, match=r"CONSENTLIB_POLICY.*tests\.apps:NOT_THERE"):
+        FlaskConsent(app)
+
+
+def test_flask_default_store_is_in_the_instance_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = _configured(tmp_path, CONSENTLIB_SECRET_KEYS=KEYS)
+    FlaskConsent(app, POLICY)
+    store_path = app.extensions["consentlib"].store.path
+    assert store_path == str(tmp_path / "instance" / "consent.db")
+    assert not (tmp_path / "consent.db").exists()
+
+
+def test_flask_init_app_twice_on_one_app_refuses_instead_of_gating_twice(tmp_path):
+    app = _configured(tmp_path, CONSENTLIB_SECRET_KEYS=KEYS)
+    ext = FlaskConsent(app, POLICY)
+    wrapped = app.wsgi_app
+    with pytest.raises(ConfigurationError, match="already set up"):
+        ext.init_app(app)
+    with pytest.raises(ConfigurationError, match="already set up"):
+        FlaskConsent(app, POLICY)
+    assert app.wsgi_app is wrapped
+
+
+def test_flask_test_request_context_acts_as_an_undecided_visitor(tmp_path):
+    # Flask-WTF's tests render forms inside app.test_request_context(), which never
+    # passes through the middleware: nothing optional is allowed there, and nothing raises.
+    app, ext = _app(tmp_path)
+    with app.test_request_context("/"):
+        assert ext.allows("analytics") is False
+        assert ext.allows("necessary") is True
+        assert ext.current.decided is False
+        html = render_template_string(PAGE)
+    assert "analytics:off" in html and 'type="text/plain"' in html and "banner." in html
