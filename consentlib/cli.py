@@ -1,4 +1,10 @@
-"""The ``consentlib`` command (also ``python -m consentlib``)."""
+"""The ``consentlib`` command (also ``python -m consentlib``).
+
+Exit codes never collide, so scripts and CI can tell them apart: 0 success, 1 the
+finding the command exists for (a violation, a broken receipt chain), 2 a usage error
+(argparse's, and arguments that name something unusable), 3 could not verify or a
+runtime error (a store that is down or missing).
+"""
 from __future__ import annotations
 
 import argparse
@@ -9,24 +15,57 @@ import sys
 from datetime import datetime, timedelta, timezone
 from html import escape
 
-from consentlib.errors import ConsentError
+from consentlib.errors import ConsentError, StoreUnavailable
 from consentlib.policy import Policy
+
+EXIT_CODES = """exit codes:
+  0  success
+  1  the finding the command exists for (a violation, a broken receipt chain)
+  2  usage error: a missing or malformed argument, a --policy that cannot be loaded
+  3  could not verify, or a runtime error (a store that is down or does not exist)"""
+
+
+class UsageError(Exception):
+    """An argument argparse accepted but that names nothing usable: exit 2 with the usage."""
 
 
 def _load_policy(spec: str) -> Policy:
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
-        raise SystemExit(f"--policy must look like 'package.module:POLICY', not {spec!r}.")
+        raise UsageError(f"--policy must look like 'package.module:POLICY', not {spec!r}.")
     # Like gunicorn and flask, look in the current directory first: the site's own code.
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         policy = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise SystemExit(f"Cannot load policy {spec!r}: {exc}") from exc
+        raise UsageError(f"Cannot load policy {spec!r}: {exc}") from exc
     if not isinstance(policy, Policy):
-        raise SystemExit(f"{spec!r} is a {type(policy).__name__}, not a consentlib.Policy.")
+        raise UsageError(f"{spec!r} is a {type(policy).__name__}, not a consentlib.Policy.")
     return policy
+
+
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
+    if days < 1:
+        # Receipts are the proof of consent (GDPR Art 7(1)): 0 or less would delete every one.
+        raise argparse.ArgumentTypeError(f"must be at least 1 day, not {days}: 0 or less would delete everything")
+    return days
+
+
+def _existing_store(url: str):
+    """Open a store for a command that only reads: never create one from a typo."""
+    from consentlib.store import open_store
+
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if path and not os.path.exists(path):
+            raise StoreUnavailable(f"There is no store at {path!r}: check --store. A command that only reads "
+                                   "or deletes never creates one.")
+    return open_store(url)
 
 
 def _date(text: str) -> datetime:
@@ -38,18 +77,14 @@ def _date(text: str) -> datetime:
 
 
 def _receipts_export(args) -> int:
-    from consentlib.store import open_store
-
-    for receipt in open_store(args.store).receipts(consent_id=args.id, since=args.since):
+    for receipt in _existing_store(args.store).receipts(consent_id=args.id, since=args.since):
         sys.stdout.write(json.dumps(receipt, sort_keys=True) + "\n")
     return 0
 
 
 def _receipts_prune(args) -> int:
-    from consentlib.store import open_store
-
     before = datetime.now(timezone.utc) - timedelta(days=args.older_than)
-    removed = open_store(args.store).prune_receipts(before=before)
+    removed = _existing_store(args.store).prune_receipts(before=before)
     print(f"removed {removed} receipt(s) older than {args.older_than} day(s)")
     return 0
 
@@ -57,10 +92,8 @@ def _receipts_prune(args) -> int:
 def _cookies(args) -> int:
     if args.undeclared:
         if not args.store:
-            raise SystemExit("--undeclared needs --store URL (the store the middleware writes to).")
-        from consentlib.store import open_store
-
-        rows = open_store(args.store).undeclared_cookies()
+            raise UsageError("--undeclared needs --store URL (the store the middleware writes to).")
+        rows = _existing_store(args.store).undeclared_cookies()
         if args.format == "json":
             print(json.dumps(rows, indent=2))
         else:
@@ -68,7 +101,7 @@ def _cookies(args) -> int:
                 print(f"{row['name']}\tseen {row['count']} time(s), first {row['first_seen']}, last {row['last_seen']}")
         return 0
     if not args.policy:
-        raise SystemExit("consentlib cookies needs --policy MOD:ATTR (or --undeclared --store URL).")
+        raise UsageError("consentlib cookies needs --policy MOD:ATTR (or --undeclared --store URL).")
     policy = _load_policy(args.policy)
     rows = [
         {"name": c.name, "category": c.category, "purpose": c.purpose, "lifetime": c.lifetime}
@@ -98,9 +131,7 @@ def _audit(args) -> int:
 
 
 def _mail_stats(args) -> int:
-    from consentlib.store import open_store
-
-    rows = open_store(args.store).mail_stats(campaign=args.campaign)
+    rows = _existing_store(args.store).mail_stats(campaign=args.campaign)
     if args.json:
         for row in rows:
             sys.stdout.write(json.dumps(row, sort_keys=True) + "\n")
@@ -113,38 +144,43 @@ def _mail_stats(args) -> int:
 
 
 def _mail_export(args) -> int:
-    from consentlib.store import open_store
-
-    for row in open_store(args.store).mail_permissions(recipient=args.recipient):
+    for row in _existing_store(args.store).mail_permissions(recipient=args.recipient):
         sys.stdout.write(json.dumps(row, sort_keys=True) + "\n")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="consentlib", description="Keep visitors' privacy choices at the HTTP layer.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    from consentlib import __version__
+
+    parser = argparse.ArgumentParser(prog="consentlib", description="Keep visitors' privacy choices at the HTTP layer.",
+                                     epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"consentlib {__version__}",
+                        help="print the installed version and exit")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     receipts = commands.add_parser("receipts", help="export or prune consent receipts")
     receipt_commands = receipts.add_subparsers(dest="receipts_command", required=True)
     export = receipt_commands.add_parser("export", help="receipts as JSON Lines on stdout")
-    export.add_argument("--store", required=True, help="store URL, e.g. sqlite:///consent.db")
+    export.add_argument("--store", required=True, metavar="URL", help="store URL, e.g. sqlite:///consent.db")
     export.add_argument("--id", help="only this consent id")
     export.add_argument("--since", type=_date, help="only receipts from this date on (UTC)")
     export.set_defaults(handler=_receipts_export)
     prune = receipt_commands.add_parser("prune", help="delete receipts past their retention")
-    prune.add_argument("--store", required=True)
-    prune.add_argument("--older-than", type=int, required=True, metavar="DAYS")
+    prune.add_argument("--store", required=True, metavar="URL", help="store URL, e.g. sqlite:///consent.db")
+    prune.add_argument("--older-than", type=_days, required=True, metavar="DAYS",
+                       help="delete receipts older than this many days (at least 1)")
     prune.set_defaults(handler=_receipts_prune)
 
     cookies = commands.add_parser("cookies", help="the cookie declaration table, or undeclared cookies seen")
-    cookies.add_argument("--policy", metavar="MOD:ATTR")
-    cookies.add_argument("--format", choices=("md", "html", "json"), default="md")
+    cookies.add_argument("--policy", metavar="MOD:ATTR", help="the site's Policy, e.g. mysite.consent:POLICY")
+    cookies.add_argument("--format", choices=("md", "html", "json"), default="md",
+                         help="table format (default md)")
     cookies.add_argument("--undeclared", action="store_true", help="list cookies the app set without a declaration")
-    cookies.add_argument("--store", help="store URL, with --undeclared")
+    cookies.add_argument("--store", metavar="URL", help="store URL, with --undeclared")
     cookies.set_defaults(handler=_cookies)
 
     audit = commands.add_parser("audit", help="three-state browser audit: exit 0 clean, 1 violation, 2 could not verify, 3 error")
-    audit.add_argument("url")
+    audit.add_argument("url", help="the page to audit, e.g. https://staging.example.com/")
     audit.add_argument("--policy", metavar="MOD:ATTR", help="the policy that names each cookie's category")
     audit.add_argument("--json", metavar="FILE", help="write the report as JSON")
     audit.add_argument("--html", metavar="FILE", help="write the report as HTML")
@@ -153,21 +189,24 @@ def build_parser() -> argparse.ArgumentParser:
     mail = commands.add_parser("mail", help="email opens, clicks, unsubscribes and tracking permissions")
     mail_commands = mail.add_subparsers(dest="mail_command", required=True)
     stats = mail_commands.add_parser("stats", help="per campaign: opens and clicks (human / machine), unsubscribes")
-    stats.add_argument("--store", required=True, help="store URL, e.g. sqlite:///consent.db")
+    stats.add_argument("--store", required=True, metavar="URL", help="store URL, e.g. sqlite:///consent.db")
     stats.add_argument("--campaign", help="only this campaign")
     stats.add_argument("--json", action="store_true", help="JSON Lines instead of a table")
     stats.set_defaults(handler=_mail_stats)
     mail_export = mail_commands.add_parser("export", help="tracking permissions and unsubscribes as JSON Lines")
-    mail_export.add_argument("--store", required=True)
+    mail_export.add_argument("--store", required=True, metavar="URL", help="store URL, e.g. sqlite:///consent.db")
     mail_export.add_argument("--recipient", help="only this address")
     mail_export.set_defaults(handler=_mail_export)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         return args.handler(args)
+    except UsageError as exc:
+        parser.error(str(exc))  # exits 2 with the usage, like argparse's own errors
     except ConsentError as exc:
         print(f"consentlib: {exc}", file=sys.stderr)
         return 3

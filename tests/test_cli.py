@@ -1,6 +1,7 @@
 """The ``consentlib`` command: receipts export/prune, the cookie declaration table."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from consentlib.cli import main
+from consentlib.cli import build_parser, main
 from consentlib.receipts import build_receipt
 from consentlib.store import open_store
 
@@ -140,16 +141,77 @@ def test_cli_cookies_html_escaped(capsys, monkeypatch):
         pytest.param("tests.apps:KEYS", "not a consentlib.Policy", id="not-a-policy"),
     ],
 )
-def test_cli_cookies_bad_policy_spec(spec, says):
+def test_cli_cookies_bad_policy_spec_is_a_usage_error(spec, says, capsys):
+    # Exit 2 (usage), never 1, which means "violation" to a CI script.
     with pytest.raises(SystemExit) as info:
         main(["cookies", "--policy", spec])
-    assert says in str(info.value.code)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert says in err and "usage:" in err
 
 
-def test_cli_cookies_undeclared_needs_store():
+def test_cli_cookies_undeclared_needs_store(capsys):
     with pytest.raises(SystemExit) as info:
         main(["cookies", "--undeclared"])
-    assert "--store" in str(info.value.code)
+    assert info.value.code == 2
+    assert "--store" in capsys.readouterr().err
+
+
+def test_cli_version(capsys):
+    from consentlib import __version__
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"consentlib {__version__}"
+
+
+def _all_parsers(parser):
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _all_parsers(sub)
+
+
+def test_cli_every_option_has_help_and_help_lists_exit_codes(capsys):
+    parser = build_parser()
+    for sub in _all_parsers(parser):
+        for action in sub._actions:
+            if not isinstance(action, argparse._SubParsersAction):
+                assert action.help, f"{sub.prog} {action.option_strings or action.dest} has no help text"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "exit codes:" in out and "2  usage error" in out and "3  could not verify" in out
+
+
+@pytest.mark.parametrize("days", ["-1", "0", "soon"])
+def test_cli_receipts_prune_refuses_a_retention_that_deletes_everything(filled, capsys, days):
+    # GDPR Art 7(1): receipts are the proof of consent; a slip of the keyboard must not erase it.
+    url, rows = filled
+    with pytest.raises(SystemExit) as info:
+        main(["receipts", "prune", "--store", url, "--older-than", days])
+    assert info.value.code == 2
+    assert "--older-than" in capsys.readouterr().err
+    assert len(open_store(url).receipts()) == len(rows)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(["receipts", "export"], id="receipts-export"),
+        pytest.param(["receipts", "prune", "--older-than", "30"], id="receipts-prune"),
+        pytest.param(["mail", "stats"], id="mail-stats"),
+        pytest.param(["mail", "export"], id="mail-export"),
+        pytest.param(["cookies", "--undeclared"], id="cookies-undeclared"),
+    ],
+)
+def test_cli_never_creates_a_store_from_a_typo(tmp_path, capsys, command):
+    typo = tmp_path / "typo.db"
+    assert main([*command, "--store", f"sqlite:///{typo}"]) == 3
+    assert "no store at" in capsys.readouterr().err
+    assert not typo.exists()
 
 
 def test_cli_python_dash_m_in_a_real_process(filled):
