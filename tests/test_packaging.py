@@ -1,6 +1,7 @@
 """What `pip install consentlib` gets: the wheel's files and metadata."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -48,3 +49,20 @@ def test_wheel_postgres_extra_is_the_plain_driver(wheel):
     requires = _metadata(wheel).get_all("Requires-Dist")
     postgres = [r for r in requires if "extra == \"postgres\"" in r]
     assert postgres and all(r.startswith("psycopg>=") for r in postgres)
+
+
+def _plugin_fixtures(*, hide_selenium: bool) -> list[str]:
+    # A fresh interpreter, as pytest loading the pytest11 entry point in another project.
+    hide = "import importlib.util as u; real = u.find_spec; " \
+           "u.find_spec = lambda name, *a: None if name == 'selenium' else real(name, *a); " if hide_selenium else ""
+    code = hide + ("import json, consentlib.testing.plugin as p; "
+                   "print(json.dumps(sorted(n for n, v in vars(p).items() if hasattr(v, '_fixture_function_marker') "
+                   "or type(v).__name__ == 'FixtureFunctionDefinition')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_pytest_plugin_adds_its_fixture_only_with_selenium_installed():
+    assert _plugin_fixtures(hide_selenium=False) == ["consent_browser"]
+    assert _plugin_fixtures(hide_selenium=True) == []
