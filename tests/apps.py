@@ -154,9 +154,9 @@ def build_site(kind: str, tmp_path, *, policy: Policy = POLICY, **options) -> Si
     elif kind == "django":
         from tests.django_site import application
 
-        # What a Django user writes in wsgi.py: the middleware around the WSGI app.
-        middleware = ConsentMiddleware(LintMiddleware(application(calls)), policy, **options)
-        outer = LintMiddleware(middleware)
+        # What a Django user writes: consentlib.django.ConsentMiddleware first in MIDDLEWARE.
+        django_app, middleware = application(calls, policy, options)
+        outer = LintMiddleware(django_app)
     else:
         from consentlib.flask import FlaskConsent
 

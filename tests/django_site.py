@@ -25,10 +25,17 @@ def configure() -> None:
         ROOT_URLCONF=__name__,
         ALLOWED_HOSTS=["*"],
         USE_TZ=True,
-        # CommonMiddleware sets Content-Length, as in most Django projects.
-        MIDDLEWARE=["django.middleware.common.CommonMiddleware"],
+        # consentlib first, as its docs say; CommonMiddleware sets Content-Length, and
+        # the session and CSRF middleware are there as in most Django projects.
+        MIDDLEWARE=[
+            "consentlib.django.ConsentMiddleware",
+            "django.middleware.common.CommonMiddleware",
+            "django.contrib.sessions.middleware.SessionMiddleware",
+            "django.middleware.csrf.CsrfViewMiddleware",
+        ],
+        SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies",
         APPEND_SLASH=False,
-        INSTALLED_APPS=[],
+        INSTALLED_APPS=["consentlib.django"],
         TEMPLATES=[{
             "BACKEND": "django.template.backends.django.DjangoTemplates",
             "DIRS": [],
@@ -46,7 +53,7 @@ def page(request, path=""):
     calls = request.META.get("test.calls")
     if calls is not None:
         calls.append(request.path)
-    consent = request.META.get("consentlib.consent")
+    consent = request.consent  # set by consentlib.django.ConsentMiddleware
     response = HttpResponse(json.dumps({
         "cookie": request.META.get("HTTP_COOKIE"),
         "granted": sorted(consent.granted) if consent is not None else None,
@@ -80,9 +87,14 @@ def template_page(request):
     from django.http import HttpResponse
     from django.template import engines
 
+    from tests.apps import SITE_COOKIES
+
     source = ('<!doctype html><title>t</title>{% consent_banner %}'
               '{% consent_script "analytics" src="/static/analytics.js" %}')
-    return HttpResponse(engines["django"].from_string(source).render({}, request))
+    response = HttpResponse(engines["django"].from_string(source).render({}, request))
+    for name, value in SITE_COOKIES:  # a careless page: the gate decides what leaves
+        response.set_cookie(name, value, path="/")
+    return response
 
 
 def _urls():
@@ -95,18 +107,38 @@ def _urls():
     ]
 
 
-def application(calls: list):
-    """A Django WSGI app that records the paths it served into ``calls``."""
-    configure()
-    from django.core.wsgi import get_wsgi_application
+def consentlib_setting(policy, options: dict) -> dict:
+    """settings.CONSENTLIB for ConsentMiddleware's keyword ``options``."""
+    from consentlib.django.settings import KEYS
 
-    django_app = get_wsgi_application()
+    key_of = {option: key for key, option in KEYS.items()}
+    return {"POLICY": policy, **{key_of[name]: value for name, value in options.items()}}
+
+
+def handler(policy, options: dict, *, asgi: bool = False):
+    """A Django handler (WSGI or ASGI) whose MIDDLEWARE starts with consentlib's, and that
+    consentlib middleware's core (what the tests' Site calls ``middleware``)."""
+    configure()
+    from django.core.handlers.asgi import ASGIHandler
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test import override_settings
+
+    # The middleware reads CONSENTLIB once, when the handler builds its chain.
+    with override_settings(CONSENTLIB=consentlib_setting(policy, options)):
+        built = ASGIHandler() if asgi else WSGIHandler()
+    door = built._middleware_chain.__wrapped__  # Django's exception wrapper around the first middleware
+    return built, door.core
+
+
+def application(calls: list, policy, options: dict):
+    """A Django WSGI app, gated by the native middleware, that records the paths it served."""
+    django_app, core = handler(policy, options)
 
     def app(environ, start_response):
         environ["test.calls"] = calls
         return django_app(environ, start_response)
 
-    return app
+    return app, core
 
 
 def __getattr__(name):

@@ -20,3 +20,34 @@ def serve_wsgi(app, host: str = "127.0.0.1") -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@contextmanager
+def serve_asgi(app, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve the ASGI ``app`` under uvicorn on a free port of ``host``; yield its base URL.
+
+    Needs uvicorn. The socket is bound before the server starts, so the URL is known and
+    connectable at once; the server is stopped (and its thread joined) on exit.
+    """
+    import socket
+    import time
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((host, 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="consentlib-asgi-server",
+                              daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:  # a condition, bounded: uvicorn sets it once it serves
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start serving within 30 seconds")
+        time.sleep(0.01)
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

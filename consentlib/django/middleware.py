@@ -1,0 +1,180 @@
+"""``consentlib.django.ConsentMiddleware``: the Django door to consentlib's core.
+
+It decides nothing itself. Each request is handed, as a WSGI call, to the same
+:class:`consentlib.ConsentMiddleware` that gates any WSGI app, with the rest of
+Django's middleware chain and the view as the app inside it; what comes out is put
+back into Django's response. So Set-Cookie gating, stripped request cookies,
+withdrawal expiry, beacons, the ETag firewall and the consent endpoints are the very
+code the other doors run.
+
+Put it first in ``MIDDLEWARE``: the session and CSRF middleware below it then never
+see a refused cookie, and the consent endpoints (which check the origin of every
+posted choice themselves) are answered before ``CsrfViewMiddleware`` runs.
+"""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from http.cookies import SimpleCookie
+from typing import Any
+
+from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+
+from consentlib.django import settings as consent_settings
+from consentlib.middleware import ENVIRON_KEY
+from consentlib.middleware import ConsentMiddleware as Core
+
+_REQUEST = "consentlib.django.request"
+_CAPTURE = "consentlib.django.response"
+
+
+class ConsentMiddleware:
+    """Gate every request and response of a Django project (WSGI, ASGI, test client)."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+        options = consent_settings.options()
+        self.consent_mode = options.pop("consent_mode", None)
+        self.core = Core(self._inner, **options)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self._acall(request)
+        return self._handle(request)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+        # The core's store I/O is blocking: it runs in a worker thread, never on the
+        # event loop; the rest of the chain runs back on the loop (_inner).
+        return await sync_to_async(self._handle)(request)
+
+    # -- the translation -----------------------------------------------------------------
+
+    def _handle(self, request: HttpRequest) -> HttpResponseBase:
+        environ = _environ(request)
+        environ[_REQUEST] = request
+        captured: dict[str, Any] = {}
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable:
+            captured["status"], captured["headers"] = status, headers
+            return _no_write
+
+        body = self.core(environ, start_response)
+        inner: _InnerResponse | None = environ.get(_CAPTURE)
+        return _django_response(captured["status"], captured["headers"], body, inner)
+
+    def _inner(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        """The WSGI app inside the core: the rest of Django's chain."""
+        request: HttpRequest = environ[_REQUEST]
+        if environ is not request.META:
+            request.META = environ  # the core's filtered copy: stripped cookies and validators
+        request.__dict__.pop("COOKIES", None)  # parsed lazily from META; parse the filtered header
+        request.consent = environ[ENVIRON_KEY]  # type: ignore[attr-defined]
+        response = async_to_sync(self.get_response)(request) if self.is_async else self.get_response(request)
+        inner = _InnerResponse(response)
+        environ[_CAPTURE] = inner
+        start_response(f"{response.status_code} {response.reason_phrase}", inner.headers())
+        return inner.body()
+
+
+class _InnerResponse:
+    """The view's response, as WSGI headers and body for the core, kept to be reused."""
+
+    def __init__(self, response: HttpResponseBase) -> None:
+        self.response = response
+        self.morsels = {morsel.OutputString(): morsel for morsel in response.cookies.values()}
+        # An async stream cannot be read from the core's thread: it goes out as it is,
+        # with no validator (the firewall passes any stream of unknown length).
+        self.async_stream = bool(getattr(response, "is_async", False))
+
+    def headers(self) -> list[tuple[str, str]]:
+        return [*self.response.items(), *(("Set-Cookie", line) for line in self.morsels)]
+
+    def body(self) -> Iterable[bytes]:
+        if self.async_stream:
+            return iter(())
+        if isinstance(self.response, StreamingHttpResponse):
+            return self.response.streaming_content  # type: ignore[return-value]
+        return [self.response.content]  # type: ignore[attr-defined]
+
+
+def _no_write(data: bytes) -> None:
+    raise RuntimeError("consentlib's Django door does not support the WSGI write() callable.")
+
+
+def _environ(request: HttpRequest) -> dict[str, Any]:
+    """A WSGI environ for the core. Under WSGI, Django's META is the environ itself."""
+    meta = request.META
+    if "wsgi.input" in meta:
+        return meta
+    # ASGI: Django built META from the scope; add what PEP 3333 requires of an environ.
+    return {**meta, "wsgi.input": request, "wsgi.errors": sys.stderr, "wsgi.url_scheme": request.scheme,
+            "wsgi.version": (1, 0), "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
+            "SCRIPT_NAME": meta.get("SCRIPT_NAME", ""), "PATH_INFO": request.path_info}
+
+
+def _django_response(status: str, headers: list[tuple[str, str]], body: Iterable[bytes],
+                     inner: _InnerResponse | None) -> HttpResponseBase:
+    """The core's answer as a Django response; the view's own object when it answered."""
+    code = int(status.split(" ", 1)[0])
+    if inner is not None and inner.async_stream:
+        response = inner.response
+    elif inner is not None and not isinstance(inner.response, StreamingHttpResponse):
+        response = inner.response
+        response.content = _read(body)  # type: ignore[attr-defined]
+    elif inner is not None:
+        response = inner.response
+        response.streaming_content = _closing(body)  # type: ignore[attr-defined]
+    else:
+        response = HttpResponse(_read(body))
+    response.status_code = code
+    response.reason_phrase = status.split(" ", 1)[1] if " " in status else ""
+    _replace_headers(response, headers, inner.morsels if inner is not None else {})
+    return response
+
+
+def _replace_headers(response: HttpResponseBase, headers: list[tuple[str, str]],
+                     morsels: dict[str, Any]) -> None:
+    for name in list(response.headers):
+        del response.headers[name]
+    response.cookies = SimpleCookie()
+    joined: dict[str, str] = {}
+    for name, value in headers:
+        if name.lower() == "set-cookie":
+            morsel = morsels.get(value)
+            if morsel is None:  # one the core added: the consent cookie, an expiry
+                parsed = SimpleCookie()
+                parsed.load(value)
+                morsel = next(iter(parsed.values()), None)
+            if morsel is not None:
+                response.cookies[morsel.key] = morsel
+            continue
+        # Django keeps one value per header name; RFC 9110 §5.3 lets list headers
+        # (Vary...) be combined with commas.
+        joined[name] = f"{joined[name]}, {value}" if name in joined else value
+    for name, value in joined.items():
+        response.headers[name] = value
+
+
+def _read(body: Iterable[bytes]) -> bytes:
+    try:
+        return b"".join(body)
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+
+
+def _closing(body: Iterable[bytes]) -> Iterator[bytes]:
+    try:
+        yield from body
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
