@@ -19,10 +19,13 @@ def _start_response(status, headers, exc_info=None):
     return None
 
 
-def _chunk(app: Callable, environ: dict, clock: Callable[[], float]) -> float:
+def _chunk(app: Callable, environ: dict | Callable[[], dict], clock: Callable[[], float]) -> float:
+    """CHUNK requests; ``environ`` is one request's environ (copied each time) or a
+    function returning the next request's environ of a stream."""
+    next_environ = environ if callable(environ) else environ.copy
     started = clock()
     for _ in range(CHUNK):
-        body = app(environ.copy(), _start_response)
+        body = app(next_environ(), _start_response)
         for _block in body:
             pass
         close = getattr(body, "close", None)
@@ -31,7 +34,27 @@ def _chunk(app: Callable, environ: dict, clock: Callable[[], float]) -> float:
     return clock() - started
 
 
-def compare(contenders: dict[str, tuple[Callable, dict]], *, seconds: float = 0.5, rounds: int = 5,
+class CookieStream:
+    """Environs of a stream of requests that each carry a Cookie header of their own.
+
+    Like real traffic, where GA4's ``_ga_<id>`` session cookie changes on every page
+    view: no cache keyed by the whole header ever hits. Headers are built up front so
+    that both contenders pay the same small cost per request (a dict copy and one key).
+    """
+
+    def __init__(self, base: dict, headers: list[str]) -> None:
+        self.base = base
+        self.headers = headers
+        self.position = 0
+
+    def __call__(self) -> dict:
+        environ = self.base.copy()
+        environ["HTTP_COOKIE"] = self.headers[self.position]
+        self.position = (self.position + 1) % len(self.headers)
+        return environ
+
+
+def compare(contenders: dict[str, tuple[Callable, dict | Callable[[], dict]]], *, seconds: float = 0.5, rounds: int = 5,
             clock: Callable[[], float] = time.thread_time) -> dict[str, float]:
     """Best requests/second of each contender over ``rounds`` rounds of about ``seconds`` each.
 

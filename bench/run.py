@@ -36,6 +36,7 @@ def main() -> int:
     failed = False
     for module, label, budget, key in (
         ("bench.middleware", "middleware, Flask page setting 4 cookies", 0.90, "wrapped"),
+        ("bench.many_visitors", "middleware, same page, 10,000 visitors, no Cookie header twice", 0.90, "wrapped"),
         ("bench.etag", "ETag firewall, 16 KB HTML page", 0.85, "wrapped"),
         ("bench.mail", "email open pixel recorded in SQLite vs bare Flask GIF", 0.50, "pixel"),
     ):
@@ -53,6 +54,12 @@ def main() -> int:
     failed |= size > BANNER_BUDGET
     rows.append(("banner.js + banner.css, gzip -9", f"{size} B", f"<= {BANNER_BUDGET} B",
                  "ok" if size <= BANNER_BUDGET else "OVER BUDGET"))
+    from bench.many_visitors import memory_growth
+
+    grown = memory_growth()
+    failed |= grown >= 64 * 2**20
+    rows.append(("memory after 1,000,000 distinct Cookie headers", f"{grown / 2**20:.1f} MB", "< 64 MB",
+                 "ok" if grown < 64 * 2**20 else "OVER BUDGET"))
     width = max(len(r[0]) for r in rows)
     print(f"{'budget'.ljust(width)}  {'measured':>9}  {'limit':>10}  detail")
     for label, measured, limit, detail in rows:
