@@ -15,6 +15,6 @@ nox.options.reuse_existing_virtualenvs = True
 
 @nox.session(python=SUPPORTED)
 def tests(session: nox.Session) -> None:
-    session.install("-e", ".[flask,testing]", "pytest>=8", "hypothesis>=6.100", "django>=5")
+    session.install("-e", ".[flask,testing]", "pytest>=8", "hypothesis>=6.100", "django>=5", "psycopg[binary]>=3.1")
     session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not e2e and not load",
                 "--ignore=tests/test_docs.py", "--ignore=tests/test_packaging.py", *session.posargs)
