@@ -19,7 +19,7 @@ export const TEXTS = {
     // `%` becomes the categories' labels: the first layer names every purpose.
     desc: 'We use cookies and similar technologies for these purposes: %. Strictly necessary ones are always on; the others need your consent, which you can change or withdraw at any time with “Privacy choices”.',
     sep: ', ',
-    more: 'All options on the preferences page',
+    more: 'Preferences page',
     notice: 'Privacy notice',
     accept: 'Accept all',
     reject: 'Reject all',
@@ -33,7 +33,7 @@ export const TEXTS = {
     title: '隐私选项',
     desc: '我们将 Cookie 及类似技术用于以下目的：%。绝对必要的始终开启；其他的需要您的同意，您可随时通过“隐私选项”更改或撤回。',
     sep: '、',
-    more: '在偏好设置页面查看全部选项',
+    more: '偏好设置页面',
     notice: '隐私声明',
     accept: '全部接受',
     reject: '全部拒绝',

@@ -377,7 +377,7 @@ test('first layer in Simplified Chinese: purposes joined with 、, notice and pr
   await b.settle();
   assert.match($(b.doc, '#consent-desc').textContent, /用于以下目的：Strictly necessary、Preferences、Analytics、Marketing。/);
   assert.equal($(b.doc, '#consent-notice').textContent, '隐私声明');
-  assert.equal($(b.doc, '#consent-desc a').textContent, '在偏好设置页面查看全部选项');
+  assert.equal($(b.doc, '#consent-desc a').textContent, '偏好设置页面');
 });
 
 test('Customize loads the second layer and declaration.json then, once; the table lists each category\'s cookies', async () => {
