@@ -104,22 +104,27 @@ def _cookies(args) -> int:
         raise UsageError("consentlib cookies needs --policy MOD:ATTR (or --undeclared --store URL).")
     policy = _load_policy(args.policy)
     rows = [
-        {"name": c.name, "category": c.category, "purpose": c.purpose, "lifetime": c.lifetime}
+        {"name": c.name, "category": c.category, "purpose": c.purpose, "lifetime": c.lifetime,
+         "third_party": c.third_party}
         for c in policy.cookies
     ]
     if args.format == "json":
         print(json.dumps(rows, indent=2))
-    elif args.format == "html":
+        return 0
+    # "Set by": the third party, else the site itself, as the banner's second layer says.
+    set_by = [r["third_party"] or "this site" for r in rows]
+    if args.format == "html":
         cells = "".join(
             f"<tr><td>{escape(r['name'])}</td><td>{escape(r['category'])}</td>"
-            f"<td>{escape(r['purpose'])}</td><td>{escape(r['lifetime'])}</td></tr>\n"
-            for r in rows
+            f"<td>{escape(r['purpose'])}</td><td>{escape(r['lifetime'])}</td><td>{escape(by)}</td></tr>\n"
+            for r, by in zip(rows, set_by)
         )
-        print(f"<table>\n<tr><th>Name</th><th>Category</th><th>Purpose</th><th>Lifetime</th></tr>\n{cells}</table>")
+        print("<table>\n<tr><th>Name</th><th>Category</th><th>Purpose</th><th>Lifetime</th><th>Set by</th></tr>\n"
+              f"{cells}</table>")
     else:
-        print("| Name | Category | Purpose | Lifetime |\n|---|---|---|---|")
-        for r in rows:
-            print(f"| `{r['name']}` | {r['category']} | {r['purpose']} | {r['lifetime']} |")
+        print("| Name | Category | Purpose | Lifetime | Set by |\n|---|---|---|---|---|")
+        for r, by in zip(rows, set_by):
+            print(f"| `{r['name']}` | {r['category']} | {r['purpose']} | {r['lifetime']} | {by} |")
     return 0
 
 

@@ -28,7 +28,7 @@ def declaration(policy: Policy) -> dict[str, Any]:
         ],
         "cookies": [
             {"name": c.name, "glob": c.is_glob, "category": c.category, "purpose": c.purpose,
-             "lifetime": c.lifetime, "path": c.path, "domain": c.domain}
+             "lifetime": c.lifetime, "path": c.path, "domain": c.domain, "third_party": c.third_party}
             for c in policy.cookies
         ],
         "beacons": [{"path": b.path, "category": b.category} for b in policy.beacons],

@@ -149,7 +149,8 @@ class FlaskConsent:
     def banner(self) -> Markup:
         site = self._middleware()
         return Markup(banner_tags(request.environ, prefix=site.prefix, revision=site.policy.revision,
-                                  nonce=self.csp_nonce(), consent_mode=current_app.extensions.get(_CONSENT_MODE)))
+                                  nonce=self.csp_nonce(), consent_mode=current_app.extensions.get(_CONSENT_MODE),
+                                  notice_url=site.policy.notice_url))
 
     def script(self, category: str, *, src: str | None = None, **attrs: str) -> Markup:
         return Markup(script_tag(self.current, category, src=src, nonce=self.csp_nonce(), **attrs))

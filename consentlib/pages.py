@@ -40,6 +40,34 @@ def category_fields(policy: Policy, consent: Consent) -> str:
     return "\n".join(rows)
 
 
+def cookie_tables(policy: Policy) -> str:
+    """Per category, the cookies it covers: name, purpose, lifetime and who sets them.
+
+    The banner's second layer shows the same tables (read from declaration.json); here
+    they need no JavaScript. ePrivacy Art 5(3) asks for clear and comprehensive
+    information on each cookie's purpose, GDPR Art 13(1)(e) for who receives the data.
+    """
+    parts = ["<h2>The cookies of each category</h2>"]
+    for category in policy.categories:
+        cookies = [c for c in policy.cookies if c.category == category.name]
+        if not cookies:
+            parts.append(f"<h3>{escape(category.label)}</h3>\n<p>No cookies.</p>")
+            continue
+        rows = "".join(
+            f"<tr><td><code>{escape(c.name)}</code></td><td>{escape(c.purpose)}</td>"
+            f"<td>{escape(c.lifetime)}</td><td>{escape(c.third_party or 'this site')}</td></tr>\n"
+            for c in cookies
+        )
+        parts.append(
+            f"<h3>{escape(category.label)}</h3>\n"
+            f'<table id="consent-cookies-{escape(category.name)}">\n'
+            '<thead><tr><th scope="col">Cookie</th><th scope="col">Purpose</th>'
+            '<th scope="col">Lifetime</th><th scope="col">Set by</th></tr></thead>\n'
+            f"<tbody>\n{rows}</tbody></table>"
+        )
+    return "\n".join(parts)
+
+
 def choice_form(policy: Policy, consent: Consent, *, action: str, next_path: str) -> str:
     """The choice form, for the preferences page and for sites' own pages."""
     return f"""<form method="post" action="{escape(action)}" class="consent-form">
@@ -85,7 +113,8 @@ def preferences_page(policy: Policy, consent: Consent, *, action: str, next_path
 <p>{status}</p>
 {gpc}
 {choice_form(policy, consent, action=action, next_path=next_path)}
-<p><a href="{escape(next_path)}">Back</a></p>
+{cookie_tables(policy)}
+<p><a href="{escape(policy.notice_url)}">Privacy notice</a> · <a href="{escape(next_path)}">Back</a></p>
 </main></body></html>"""
 
 

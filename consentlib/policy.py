@@ -57,7 +57,11 @@ class Cookie:
     ``name`` is an exact name or a glob (``_ga*``); an exact declaration wins over a
     glob. ``path`` and ``domain`` are the ones the cookie is set with: the middleware
     needs them to expire it on withdrawal, because a browser only replaces a cookie
-    with the same name, path and domain (RFC 6265 §5.3 step 11).
+    with the same name, path and domain (RFC 6265 §5.3 step 11). ``third_party`` names
+    the provider other than the site that sets or reads the cookie (``"Google"`` for
+    ``_ga*``); empty means the site itself. The banner's second layer and the
+    preferences page show it, since visitors must be told who receives their data
+    (GDPR Art 13(1)(e); EDPB Guidelines 05/2020 on informed consent).
     """
 
     name: str
@@ -66,11 +70,17 @@ class Cookie:
     lifetime: str = ""
     path: str = "/"
     domain: str | None = None
+    third_party: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _COOKIE_NAME.match(self.name):
             raise ConfigurationError(
                 f"Cookie name {self.name!r} is not a valid cookie name (RFC 6265 token) or glob."
+            )
+        if not isinstance(self.third_party, str):
+            raise ConfigurationError(
+                f"Cookie {self.name!r} has third_party={self.third_party!r}: name the provider as text "
+                "(e.g. third_party='Google'), or leave it '' when the site itself sets the cookie."
             )
 
     @property

@@ -18,7 +18,7 @@ def _nonce_attr(nonce: str | None) -> str:
 
 
 def banner_tags(environ: dict, *, prefix: str, revision: int, nonce: str | None = None,
-                consent_mode: dict[str, list[str]] | None = None) -> str:
+                consent_mode: dict[str, list[str]] | None = None, notice_url: str = "/privacy") -> str:
     """The banner's stylesheet and script, or "" for crawlers.
 
     Crawlers get no banner: they stay undecided, so nothing optional runs for them.
@@ -26,6 +26,9 @@ def banner_tags(environ: dict, *, prefix: str, revision: int, nonce: str | None 
     Consent Mode's ``gtag('consent', 'default', ...)`` (all denied) before a tag can
     fire. ``consent_mode`` maps categories to Consent Mode types, e.g.
     ``{"analytics": ["analytics_storage"]}``; without it the banner's default applies.
+    ``notice_url`` is the privacy notice the banner's first layer links (the policy's
+    ``notice_url``). The second layer's script and stylesheet are not named here: the
+    banner loads them from next to its own file when a visitor opens "Customize".
     """
     if is_crawler(environ.get("HTTP_USER_AGENT")):
         return ""
@@ -38,7 +41,8 @@ def banner_tags(environ: dict, *, prefix: str, revision: int, nonce: str | None 
     return (
         f'<link rel="stylesheet" href="{escape(prefix + css)}">'
         f'<script src="{escape(prefix + js)}" data-consent-endpoint="{escape(prefix)}"'
-        f' data-consent-revision="{int(revision)}"{mapping}{_nonce_attr(nonce)}></script>'
+        f' data-consent-revision="{int(revision)}" data-consent-notice="{escape(notice_url)}"'
+        f'{mapping}{_nonce_attr(nonce)}></script>'
     )
 
 

@@ -1,7 +1,10 @@
 // Builds the banner into consentlib/static/ (or the folder given as the first argument):
-// banner.<hash>.js, banner.<hash>.css and manifest.json, where <hash> is the first 10 hex
-// digits of the SHA-256 of the file's bytes. Deterministic: the same source and the same
-// (locked) esbuild give the same bytes, so CI can rebuild and compare.
+// banner.<hash>.js and banner.<hash>.css (what a page loads), banner-customize.<hash>.js
+// and .css (the second layer, loaded only when a visitor opens "Customize") and
+// manifest.json, where
+// <hash> is the first 10 hex digits of the SHA-256 of the file's bytes. Deterministic: the
+// same source and the same (locked) esbuild give the same bytes, so CI can rebuild and
+// compare.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -10,6 +13,8 @@ import { build } from 'esbuild';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_OUT = resolve(here, '..', 'consentlib', 'static');
+/** What a page loads on first paint: the size budget counts these two. */
+export const FIRST_LOAD = ['banner.js', 'banner.css'];
 
 const common = {
   bundle: true,
@@ -19,20 +24,28 @@ const common = {
   legalComments: 'none',
   logLevel: 'warning',
 };
+const script = (entry, define) =>
+  build({ ...common, entryPoints: [join(here, 'src', entry)], format: 'iife', target: 'es2020', define });
+const style = (entry) => build({ ...common, entryPoints: [join(here, 'src', entry)], target: 'chrome90' });
 
-/** Build into `out`; returns the manifest. Old banner.*.js/css files there are removed. */
+const hashed = (name, bytes) => name.replace('.', `.${createHash('sha256').update(bytes).digest('hex').slice(0, 10)}.`);
+
+/** Build into `out`; returns the manifest. Old banner*.<hash>.js/css files there are removed. */
 export async function buildInto(out) {
-  const [js, css] = await Promise.all([
-    build({ ...common, entryPoints: [join(here, 'src', 'index.js')], format: 'iife', target: 'es2020' }),
-    build({ ...common, entryPoints: [join(here, 'src', 'banner.css')], target: 'chrome90' }),
-  ]);
+  // Each file names the next one's hash: customize.css <- banner-customize.js <- banner.js,
+  // all found next to the banner's own file.
+  const [css, layerCss] = await Promise.all([style('banner.css'), style('customize.css')]);
+  const layerCssFile = hashed('banner-customize.css', layerCss.outputFiles[0].contents);
+  const layer = await script('customize-entry.js', { CUSTOMIZE_CSS: JSON.stringify(layerCssFile) });
+  const layerFile = hashed('banner-customize.js', layer.outputFiles[0].contents);
+  const js = await script('index.js', { CUSTOMIZE_CHUNK: JSON.stringify(layerFile) });
   mkdirSync(out, { recursive: true });
-  for (const f of readdirSync(out)) if (/^banner\.[0-9a-f]+\.(js|css)$/.test(f)) rmSync(join(out, f));
+  for (const f of readdirSync(out)) if (/^banner(-customize)?\.[0-9a-f]+\.(js|css)$/.test(f)) rmSync(join(out, f));
   const manifest = {};
-  for (const [name, result] of [['banner.js', js], ['banner.css', css]]) {
+  const files = [['banner.js', js], ['banner.css', css], ['banner-customize.js', layer], ['banner-customize.css', layerCss]];
+  for (const [name, result] of files) {
     const bytes = result.outputFiles[0].contents;
-    const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 10);
-    const file = name.replace('.', `.${hash}.`);
+    const file = hashed(name, bytes);
     writeFileSync(join(out, file), bytes);
     manifest[name] = file;
   }

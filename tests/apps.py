@@ -33,7 +33,7 @@ POLICY = Policy(
         Cookie("sid", "necessary", purpose="Keeps you signed in", lifetime="session"),
         Cookie("theme", "preferences", purpose="Remembers light/dark", lifetime="1 year"),
         Cookie("lang", "preferences", purpose="Language", path="/shop", domain="example.com"),
-        Cookie("_ga*", "analytics", purpose="Counts visits", lifetime="2 years"),
+        Cookie("_ga*", "analytics", purpose="Counts visits", lifetime="2 years", third_party="Google"),
         Cookie("_fbp", "marketing", purpose="Ad measurement", lifetime="90 days"),
     ],
     beacons=[

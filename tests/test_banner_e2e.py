@@ -42,9 +42,10 @@ POLICY = Policy(
         Category("marketing", gpc=True, label="Marketing", description="Measures our ads."),
     ],
     cookies=[
-        Cookie("sid", "necessary", purpose="Keeps you signed in"),
-        Cookie("_ga*", "analytics", purpose="Counts visits"),
+        Cookie("sid", "necessary", purpose="Keeps you signed in", lifetime="session"),
+        Cookie("_ga*", "analytics", purpose="Counts visits", lifetime="2 years", third_party="Google"),
     ],
+    notice_url="/legal/privacy",
 )
 
 ASSETS = {
@@ -70,6 +71,9 @@ class Site:
             response = Response(ASSETS[request.path], content_type="text/javascript")
         elif request.path == "/static/pixel.gif":
             response = Response(PIXEL, content_type="image/gif")
+        elif request.path == POLICY.notice_url:
+            response = Response("<!doctype html><html lang=en><title>Privacy notice</title><h1>Privacy notice</h1>",
+                                content_type="text/html; charset=utf-8")
         elif request.path in ("/", "/zh", "/own-open", "/nonce"):
             response = Response(self.page(environ, request.path), content_type="text/html; charset=utf-8")
             csp = CSP if request.path != "/nonce" else f"script-src 'self' 'nonce-{NONCE}'; style-src 'self'"
@@ -91,7 +95,7 @@ class Site:
         return f"""<!doctype html>
 <html lang="{lang}"><head><meta charset="utf-8"><title>Shop</title><link rel="icon" href="data:,">
 <script src="/static/recorder.js"></script>
-{banner_tags(environ, prefix="/_consent/", revision=POLICY.revision, nonce=nonce)}
+{banner_tags(environ, prefix="/_consent/", revision=POLICY.revision, nonce=nonce, notice_url=POLICY.notice_url)}
 </head><body><main><h1>Welcome</h1><p>Things for sale.</p>{own}</main>
 <script type="text/plain" data-consent="analytics" data-consent-src="/static/analytics.js"></script>
 {inline}
@@ -190,16 +194,27 @@ def reload(driver):
     wait(driver, EC.presence_of_element_located((By.ID, "consent-open")))
 
 
-def endpoint_requests(driver, site):
-    """GET/POST requests to the consent endpoint itself since the last call (performance log)."""
-    urls = []
+def requests_sent(driver):
+    """(method, URL) of every request the page sent since the last call (performance log)."""
+    sent = []
     for entry in driver.get_log("performance"):
         message = json.loads(entry["message"])["message"]
         if message["method"] == "Network.requestWillBeSent":
             request = message["params"]["request"]
-            if request["url"] == site.base + "/_consent/":
-                urls.append(request["method"])
-    return urls
+            sent.append((request["method"], request["url"]))
+    return sent
+
+
+def endpoint_requests(driver, site):
+    """GET/POST requests to the consent endpoint itself since the last call (performance log)."""
+    return [method for method, url in requests_sent(driver) if url == site.base + "/_consent/"]
+
+
+def table_rows(driver, table_id):
+    """The text of each row's cells, header row first."""
+    return driver.execute_script("""
+        return Array.from(document.querySelectorAll('#' + arguments[0] + ' tr'), function (tr) {
+          return Array.from(tr.children, function (c) { return c.textContent; }); });""", table_id)
 
 
 def focused_id(driver):
@@ -449,6 +464,7 @@ def test_consent_mode_default_before_tags_and_update_after_choice_and_on_each_pa
                                       "functionality_storage", "personalization_storage", "security_storage"])
     assert set(default.values()) == {"denied"}
     click(driver, "consent-customize")
+    wait(driver, EC.visibility_of_element_located((By.ID, "consent-save")))  # the second layer loads on demand
     box(driver, "analytics").click()
     click(driver, "consent-save")
     wait(driver, lambda d: len(data_layer(d)) == 3)
@@ -506,6 +522,91 @@ def test_no_js_preferences_page_is_linked(driver, site):
     link.click()
     wait(driver, EC.url_to_be(site.base + "/_consent/preferences"))
     assert driver.find_elements(By.CSS_SELECTOR, 'input[name="category"]')
+
+
+def test_first_layer_names_every_purpose_in_one_sentence(driver, site):
+    """EDPB cookie-banner taskforce 2023, EDPB Guidelines 05/2020: the purposes on the first layer."""
+    open_page(driver, site)
+    desc = banner(driver).find_element(By.ID, "consent-desc").text
+    assert desc.startswith("We use cookies and similar technologies for these purposes: "
+                           "Strictly necessary, Preferences, Analytics, Marketing. "), desc
+    open_page(driver, site, "/zh")
+    desc = banner(driver).find_element(By.ID, "consent-desc").text
+    assert "用于以下目的：Strictly necessary、Preferences、Analytics、Marketing。" in desc, desc
+
+
+@pytest.mark.parametrize("path, text", [pytest.param("/", "Privacy notice", id="en"),
+                                        pytest.param("/zh", "隐私声明", id="zh")])
+def test_first_layer_links_the_privacy_notice_one_click_away(driver, site, path, text):
+    """EDPB cookie-banner taskforce 2023: the privacy notice one click from the first layer."""
+    open_page(driver, site, path)
+    link = banner(driver).find_element(By.ID, "consent-notice")
+    assert link.text == text
+    assert link.get_attribute("href") == site.base + POLICY.notice_url
+    link.click()
+    wait(driver, EC.url_to_be(site.base + POLICY.notice_url))
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Privacy notice"
+    assert driver.get_cookie("consent") is None, "reading the notice is not consent"
+
+
+@pytest.mark.parametrize("path, head, us", [
+    pytest.param("/", ["Cookie", "Purpose", "Lifetime", "Set by"], "this site", id="en"),
+    pytest.param("/zh", ["Cookie", "用途", "有效期", "设置方"], "本网站", id="zh"),
+])
+def test_second_layer_shows_each_categorys_cookies_loaded_only_on_customize(driver, site, path, head, us):
+    """ePrivacy Art 5(3): each cookie's purpose and lifetime, and who sets it, one click deep."""
+    open_page(driver, site, path)
+    banner(driver)
+    # The first paint loads neither the second layer nor the declaration.
+    before = [url for _, url in requests_sent(driver)]
+    assert not [u for u in before if "banner-customize" in u or u.endswith("declaration.json")], before
+    click(driver, "consent-customize")
+    wait(driver, EC.visibility_of_element_located((By.ID, "consent-cookies-analytics")))
+    assert table_rows(driver, "consent-cookies-analytics") == [head, ["_ga*", "Counts visits", "2 years", "Google"]]
+    assert table_rows(driver, "consent-cookies-necessary")[1] == ["sid", "Keeps you signed in", "session", us]
+    assert driver.find_element(By.ID, "consent-save").is_displayed()
+    after = [url for _, url in requests_sent(driver)]
+    assert len([u for u in after if "/_consent/banner-customize." in u]) == 2, after  # its script and stylesheet
+    assert after.count(site.base + "/_consent/declaration.json") == 1, after
+    # Styled by its own stylesheet: the table is laid out inside the dialog, not wider.
+    widths = driver.execute_script("""
+        var t = document.getElementById('consent-cookies-analytics'), d = document.getElementById('consent-banner');
+        return [getComputedStyle(t).borderCollapse, t.getBoundingClientRect().right <= d.getBoundingClientRect().right];""")
+    assert widths == ["collapse", True]
+    box(driver, "analytics").click()
+    click(driver, "consent-save")
+    banner_gone(driver)
+    assert consent_payload(driver)["c"] == ["analytics", "necessary"]
+    assert_clean_console(driver)
+
+
+def test_second_layer_loads_under_a_nonce_csp(driver, site):
+    """The chunk carries the banner's nonce: a strict CSP needs no loosening for it."""
+    open_page(driver, site, "/nonce")
+    banner(driver)
+    click(driver, "consent-customize")
+    wait(driver, EC.visibility_of_element_located((By.ID, "consent-cookies-analytics")))
+    assert_clean_console(driver)
+
+
+def test_no_js_preferences_page_shows_the_same_cookie_tables(driver, site):
+    """Works without JavaScript: the preferences page lists each category's cookies too."""
+    driver.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": True})
+    try:
+        driver.get(site.base + "/_consent/preferences")
+        wait(driver, EC.presence_of_element_located((By.ID, "consent-cookies-analytics")))
+        rows = [[c.text for c in tr.find_elements(By.CSS_SELECTOR, "th, td")]
+                for tr in driver.find_elements(By.CSS_SELECTOR, "#consent-cookies-analytics tr")]
+        assert rows == [["Cookie", "Purpose", "Lifetime", "Set by"], ["_ga*", "Counts visits", "2 years", "Google"]]
+        necessary = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#consent-cookies-necessary tbody td")]
+        assert necessary == ["sid", "Keeps you signed in", "session", "this site"]
+        assert driver.find_element(By.LINK_TEXT, "Privacy notice").get_attribute("href") == site.base + POLICY.notice_url
+        # And the choice works from there, with no script at all.
+        driver.find_element(By.CSS_SELECTOR, 'button[value="reject_all"]').click()
+        wait(driver, lambda d: d.get_cookie("consent"))
+        assert consent_payload(driver)["c"] == ["necessary"]
+    finally:
+        driver.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": False})
 
 
 def run_axe(driver):

@@ -100,9 +100,9 @@ def test_cli_bad_store_url_exits_3(capsys):
 def test_cli_cookies_markdown(capsys):
     assert main(["cookies", "--policy", "tests.apps:POLICY"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "| Name | Category | Purpose | Lifetime |"
-    assert "| `sid` | necessary | Keeps you signed in | session |" in out
-    assert "| `_ga*` | analytics | Counts visits | 2 years |" in out
+    assert out[0] == "| Name | Category | Purpose | Lifetime | Set by |"
+    assert "| `sid` | necessary | Keeps you signed in | session | this site |" in out
+    assert "| `_ga*` | analytics | Counts visits | 2 years | Google |" in out
     assert len(out) == 2 + len(POLICY.cookies)
     assert main(["cookies", "--policy", "tests.apps:POLICY", "--format", "md"]) == 0
     assert capsys.readouterr().out.splitlines() == out
@@ -113,7 +113,8 @@ def test_cli_cookies_json(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in rows] == [c.name for c in POLICY.cookies]
     assert rows[0] == {"name": "sid", "category": "necessary", "purpose": "Keeps you signed in",
-                       "lifetime": "session"}
+                       "lifetime": "session", "third_party": ""}
+    assert {r["name"]: r["third_party"] for r in rows}["_ga*"] == "Google"
 
 
 def test_cli_cookies_html_escaped(capsys, monkeypatch):
@@ -123,13 +124,15 @@ def test_cli_cookies_html_escaped(capsys, monkeypatch):
 
     module = types.ModuleType("cli_html_policy")
     module.POLICY = Policy(revision=1, categories=[Category("necessary", required=True)],
-                           cookies=[Cookie("sid", "necessary", purpose="<script>alert(1)</script> & co")])
+                           cookies=[Cookie("sid", "necessary", purpose="<script>alert(1)</script> & co",
+                                           third_party="<b>Ads</b> & co")])
     monkeypatch.setitem(sys.modules, "cli_html_policy", module)
     assert main(["cookies", "--policy", "cli_html_policy:POLICY", "--format", "html"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("<table>") and "<th>Name</th>" in out
     assert "<td>sid</td>" in out
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in out and "<script>" not in out
+    assert "<td>&lt;b&gt;Ads&lt;/b&gt; &amp; co</td>" in out
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,8 @@ the system check, and Django's ASGI handler, in-process and in a real browser.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from tests import django_site
@@ -64,6 +66,7 @@ def test_django_template_renders_consent_script_only_when_allowed(site, _):
     without = fetch(site.client, "GET", "/template").text
     assert '<script type="text/plain" data-consent="analytics" data-consent-src="/static/analytics.js">' in without
     assert 'data-consent-revision="3"' in without  # the banner tags, from the template context
+    assert 'data-consent-notice="/privacy"' in without  # no CONSENTLIB here: the Policy default
     granted = fetch(site.client, "GET", "/template", environ_overrides={
         "HTTP_COOKIE": f"consent={site.cookie_value({'analytics'})}"}).text
     assert '<script src="/static/analytics.js"></script>' in granted
@@ -98,6 +101,22 @@ def test_django_test_client_goes_through_the_gate(django_client):
     assert page.json()["granted"] == ["necessary"]  # request.consent in the view
     template = django_client.get("/template").content.decode()
     assert 'data-consent-revision="3"' in template and 'type="text/plain"' in template
+
+
+def test_django_banner_links_the_configured_policys_privacy_notice(tmp_path):
+    """EDPB cookie-banner taskforce 2023: the privacy notice one click from the first layer."""
+    from django.test import Client, override_settings
+
+    django_site.configure()
+    policy = dataclasses.replace(POLICY, notice_url="/legal/privacy?v=2&x=1")
+    for given in (policy, "tests.test_django:NOTICE_POLICY"):
+        setting = django_site.consentlib_setting(given, {"secret_key": KEYS, "store": f"sqlite:///{tmp_path}/c.db"})
+        with override_settings(CONSENTLIB=setting):
+            template = Client().get("/template").content.decode()
+        assert 'data-consent-notice="/legal/privacy?v=2&amp;x=1"' in template, given
+
+
+NOTICE_POLICY = dataclasses.replace(POLICY, notice_url="/legal/privacy?v=2&x=1")
 
 
 def test_django_consent_post_passes_csrf_middleware_and_is_honoured(django_client):

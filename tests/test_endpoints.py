@@ -607,6 +607,9 @@ def test_declaration_json_publishes_the_policy_to_every_visitor(site):
     assert [b["path"] for b in body["beacons"]] == [b.path for b in POLICY.beacons]
     assert body["etags"] == POLICY.etags
     assert body["notice_url"] == POLICY.notice_url
+    # Who sets each cookie, for the banner's second layer: a named third party, or "" for the site.
+    assert {c["name"]: c["third_party"] for c in body["cookies"]} == {c.name: c.third_party for c in POLICY.cookies}
+    assert {c["name"]: c["third_party"] for c in body["cookies"]}["_ga*"] == "Google"
     # The same for a decided visitor: nothing in it depends on who asks.
     decided = site.get("/_consent/declaration.json", headers={"Cookie": f"consent={consent_value(site.middleware)}"})
     assert decided.json == body and "Vary" not in decided.headers

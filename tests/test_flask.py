@@ -1,6 +1,8 @@
 """The Flask extension: FlaskConsent / init_app, consent.allows, consent_script, consent_banner."""
 from __future__ import annotations
 
+import dataclasses
+
 import re
 
 import pytest
@@ -24,7 +26,7 @@ PAGE = """{% if consent.allows('analytics') %}analytics:on{% else %}analytics:of
 {{ consent_banner() }}"""
 
 
-def _app(tmp_path, *, init_app=False, nonce=True, **options):
+def _app(tmp_path, *, init_app=False, nonce=True, policy=POLICY, **options):
     app = Flask("flask_ext_test")
     options.setdefault("secret_key", KEYS)
     options.setdefault("store", f"sqlite:///{tmp_path}/consent.db")
@@ -46,10 +48,10 @@ def _app(tmp_path, *, init_app=False, nonce=True, **options):
         return render_template_string(PAGE)
 
     if init_app:
-        ext = FlaskConsent(policy=POLICY, **options)
+        ext = FlaskConsent(policy=policy, **options)
         ext.init_app(app)
     else:
-        ext = FlaskConsent(app, POLICY, **options)
+        ext = FlaskConsent(app, policy, **options)
     app.extensions["consentlib_test_ext"] = ext
     return app, ext
 
@@ -162,6 +164,13 @@ def test_flask_consent_banner_with_csp_nonce(flask_app):
     assert re.search(r'src="/_consent/banner[^"]*\.js"', banner)
     assert 'nonce="n0nc3"' in banner
     assert 'data-consent-endpoint="/_consent/"' in banner and 'data-consent-revision="3"' in banner
+
+
+def test_flask_consent_banner_links_the_policys_privacy_notice(tmp_path):
+    """EDPB cookie-banner taskforce 2023: the privacy notice one click from the first layer."""
+    app, _ = _app(tmp_path, policy=dataclasses.replace(POLICY, notice_url='/legal/privacy?v=2&lang="en"'))
+    banner = _scripts(fetch(_client(app), "GET", "/page", headers={"User-Agent": FIREFOX}).text)[-1]
+    assert 'data-consent-notice="/legal/privacy?v=2&amp;lang=&quot;en&quot;"' in banner
 
 
 def test_flask_consent_banner_without_nonce(tmp_path):

@@ -46,6 +46,8 @@ def _app(environ, start_response):  # pragma: no cover - never called
         pytest.param(lambda: Category("Analytics"), ["'Analytics'", "lower-case"], id="category-name-upper"),
         pytest.param(lambda: Cookie("bad name", "analytics"), ["'bad name'"], id="cookie-name-space"),
         pytest.param(lambda: Cookie("a;b", "analytics"), ["'a;b'"], id="cookie-name-semicolon"),
+        pytest.param(lambda: Cookie("_ga", "analytics", third_party=True), ["'_ga'", "third_party='Google'"],
+                     id="cookie-third-party-not-text"),
     ],
 )
 def test_policy_rejects_bad_declaration_naming_what_to_change(build, names):

@@ -1,17 +1,17 @@
 // DOM work: switching consent-gated elements on, and the dialog itself. Only
 // createElement, attributes and textContent: no innerHTML (the server's labels are
 // text, never markup) and no style attributes (CSP style-src 'self' forbids them).
-import { gpcLocked } from './logic.js';
+import { gpcLocked, purposes } from './logic.js';
 
 /** Build an element: attributes (true -> empty attribute, false/null -> none) and children. */
 export function h(doc, tag, attrs, ...kids) {
   const el = doc.createElement(tag);
   for (const k in attrs) {
     const v = attrs[k];
-    if (v === true) el.setAttribute(k, '');
-    else if (v != null && v !== false) el.setAttribute(k, v);
+    if (v != null && v !== false) el.setAttribute(k, v === true ? '' : v);
   }
-  el.append(...kids.filter((k) => k != null && k !== false));
+  // Falsy kids are the `cond && el` that did not apply ('' adds nothing either).
+  el.append(...kids.filter((k) => k));
   return el;
 }
 
@@ -42,11 +42,15 @@ export function activate(doc, granted) {
 }
 
 /**
- * The dialog. `open(state, reopen)` builds it from the server's state. A choice goes to
+ * The dialog: returns `open(state, cats)`, which builds its first layer from the server's state; with
+ * `cats` (a reopened dialog) the second layer is shown at once. A choice goes to
  * `post(names)`, a promise of the recorded state: once it resolves the dialog closes and
- * `done(state)` runs; if it rejects the dialog says so and stays open (nothing is granted).
+ * `done(state)` runs; if it rejects the dialog says so and stays open (nothing is
+ * granted). "Customize" asks `customize(state, gpc)` for the second layer (a promise of
+ * its fieldset, loaded lazily); when that fails, `fallback()` takes the visitor to the
+ * no-JavaScript preferences page.
  */
-export function dialog(doc, t, endpoint, gpcNav, post, done) {
+export function dialog(doc, t, links, gpcNav, post, done, customize, fallback) {
   let overlay, dlg, back, reopened;
 
   const focusables = () =>
@@ -55,7 +59,7 @@ export function dialog(doc, t, endpoint, gpcNav, post, done) {
   const close = () => {
     overlay.remove();
     overlay = null;
-    if (back && back.isConnected && back.focus) back.focus();
+    if (back?.isConnected) back.focus?.();
   };
 
   // Keep focus inside while the modal dialog is open (WCAG 2.4.3, ARIA APG dialog pattern).
@@ -63,35 +67,15 @@ export function dialog(doc, t, endpoint, gpcNav, post, done) {
     if (overlay && !dlg.contains(e.target)) dlg.focus();
   });
 
-  function open(state, reopen) {
+  function open(state, cats) {
     if (overlay) close();
-    reopened = reopen;
+    reopened = !!cats;
     back = doc.activeElement;
     const gpc = gpcNav || !!state.gpc;
     const btn = (id, label, attrs) => h(doc, 'button', { type: 'button', id, class: 'cl-b', ...attrs }, label);
     const err = h(doc, 'p', { class: 'cl-e', role: 'alert' });
 
-    const items = state.categories.map((c) => {
-      const locked = c.required || gpcLocked(c, gpc);
-      const d = 'consent-d-' + c.name;
-      return h(doc, 'div', { class: 'cl-i' },
-        h(doc, 'label', {},
-          h(doc, 'input', {
-            type: 'checkbox',
-            name: 'category',
-            value: c.name,
-            checked: !!c.required || (!locked && state.granted.includes(c.name)),
-            disabled: locked,
-            'aria-describedby': c.description ? d : null,
-          }),
-          ' ',
-          c.label || c.name),
-        locked && h(doc, 'span', { class: 'cl-s' }, c.required ? t.on : t.off),
-        c.description && h(doc, 'p', { id: d }, c.description));
-    });
-    const cats = h(doc, 'fieldset', { class: 'cl-c', hidden: !reopen }, h(doc, 'legend', {}, t.cats), ...items);
-
-    let busy;
+    let busy, loading;
     const submit = (names) => {
       // One receipt per choice: a double click while the first POST is in flight is ignored.
       if (busy) return;
@@ -114,17 +98,24 @@ export function dialog(doc, t, endpoint, gpcNav, post, done) {
     // A minor gets no "Accept all" (GDPR Art 8: only a guardian's consent counts).
     const accept = !state.minor && btn('consent-accept-all', t.accept);
     const reject = btn('consent-reject-all', t.reject);
-    const custom = btn('consent-customize', t.custom, { hidden: reopen });
-    const save = btn('consent-save', t.save, { hidden: !reopen });
+    const custom = btn('consent-customize', t.custom, { hidden: reopened });
+    const save = btn('consent-save', t.save, { hidden: !reopened });
+    const show = (fieldset) => {
+      err.before(fieldset);
+      save.hidden = false;
+      custom.hidden = true;
+    };
     const on = (el, fn) => el && el.addEventListener('click', fn);
     on(accept, () => submit(all));
     on(reject, () => submit([]));
-    on(save, () => submit([...cats.querySelectorAll('input')].filter((i) => i.checked).map((i) => i.value)));
+    on(save, () => submit([...dlg.querySelectorAll('input')].filter((i) => i.checked).map((i) => i.value)));
     on(custom, () => {
-      cats.hidden = false;
-      save.hidden = false;
-      custom.hidden = true;
-      (focusables().find((e) => e.name == 'category') || save).focus();
+      if (loading) return;
+      loading = 1;
+      customize(state, gpc).then((fieldset) => {
+        show(fieldset);
+        (fieldset.querySelector('input:not(:disabled)') || save).focus();
+      }, fallback);
     });
 
     dlg = h(doc, 'div', {
@@ -137,12 +128,16 @@ export function dialog(doc, t, endpoint, gpcNav, post, done) {
       tabindex: '-1',
     },
       h(doc, 'h2', { id: 'consent-title' }, t.title),
-      h(doc, 'p', { id: 'consent-desc' }, t.desc, ' ', h(doc, 'a', { href: endpoint + 'preferences' }, t.more)),
+      // The purposes, then the preferences page and the privacy notice, one click away
+      // (EDPB cookie-banner taskforce 2023; EDPB Guidelines 05/2020 on informed consent).
+      h(doc, 'p', { id: 'consent-desc' }, purposes(t, state.categories), ' ',
+        h(doc, 'a', { href: links[0] }, t.more), ' · ',
+        h(doc, 'a', { href: links[1], id: 'consent-notice' }, t.notice)),
       state.minor && h(doc, 'p', { class: 'cl-n' }, t.minor),
       gpc && h(doc, 'p', { class: 'cl-n', id: 'consent-gpc' }, t.gpc),
-      cats,
       err,
       h(doc, 'div', { class: 'cl-a' }, accept, reject, custom, save));
+    if (cats) show(cats);
 
     dlg.addEventListener('keydown', (e) => {
       if (e.key == 'Escape') {
@@ -168,5 +163,5 @@ export function dialog(doc, t, endpoint, gpcNav, post, done) {
     dlg.focus();
   }
 
-  return { open, close: () => overlay && close(), get isOpen() { return !!overlay; } };
+  return open;
 }

@@ -1,16 +1,5 @@
 // Pure functions: no DOM, no network. Everything here is unit-tested in Node.
 
-// Google Consent Mode v2 storage types (RULES.md, "Consent Mode v2").
-export const TYPES = [
-  'ad_storage',
-  'ad_user_data',
-  'ad_personalization',
-  'analytics_storage',
-  'functionality_storage',
-  'personalization_storage',
-  'security_storage',
-];
-
 // The default category -> Consent Mode types mapping; a page overrides it whole with
 // data-consent-mode='{"analytics":["analytics_storage"], ...}' on the banner's script tag.
 export const DEFAULT_MODE = {
@@ -20,36 +9,65 @@ export const DEFAULT_MODE = {
   marketing: ['ad_storage', 'ad_user_data', 'ad_personalization'],
 };
 
+// Google Consent Mode v2's seven storage types (RULES.md, "Consent Mode v2"): the default
+// mapping names each of them once.
+export const TYPES = /* @__PURE__ */ Object.values(DEFAULT_MODE).flat();
+
 export const TEXTS = {
   en: {
     title: 'Privacy choices',
-    desc: 'We use cookies and similar technologies. Strictly necessary ones are always on; the others need your consent, which you can change or withdraw at any time with “Privacy choices”.',
-    more: 'All options on the preferences page',
-    cats: 'Categories',
+    // `%` becomes the categories' labels: the first layer names every purpose.
+    desc: 'We use cookies and similar technologies for these purposes: %. Strictly necessary ones are always on; the others need your consent, which you can change or withdraw at any time with “Privacy choices”.',
+    sep: ', ',
+    more: 'Preferences page',
+    notice: 'Privacy notice',
     accept: 'Accept all',
     reject: 'Reject all',
     custom: 'Customize',
     save: 'Save choices',
-    on: '(always on)',
-    off: '(off: Global Privacy Control)',
     gpc: 'Global Privacy Control signal honored',
     minor: 'You may be under the age of digital consent: ask a parent or guardian before you allow anything optional.',
     err: 'Your choice could not be saved. Please try again.',
   },
   zh: {
     title: '隐私选项',
-    desc: '我们使用 Cookie 及类似技术。绝对必要的始终开启；其他的需要您的同意，您可随时通过“隐私选项”更改或撤回。',
-    more: '在偏好设置页面查看全部选项',
-    cats: '类别',
+    desc: '我们将 Cookie 及类似技术用于以下目的：%。绝对必要的始终开启；其他的需要您的同意，您可随时通过“隐私选项”更改或撤回。',
+    sep: '、',
+    more: '偏好设置页面',
+    notice: '隐私声明',
     accept: '全部接受',
     reject: '全部拒绝',
     custom: '自定义',
     save: '保存选择',
-    on: '（始终开启）',
-    off: '（已关闭：全球隐私控制）',
     gpc: '已遵从全球隐私控制（GPC）信号',
     minor: '您可能未达到可自行同意的年龄：请先询问父母或监护人，再允许任何非必要项目。',
     err: '未能保存您的选择，请重试。',
+  },
+};
+
+// The second layer's texts: they travel in its lazily loaded chunk, not in the first paint.
+export const CUSTOMIZE_TEXTS = {
+  en: {
+    cats: 'Categories',
+    on: '(always on)',
+    off: '(off: Global Privacy Control)',
+    cookie: 'Cookie',
+    purpose: 'Purpose',
+    life: 'Lifetime',
+    by: 'Set by',
+    us: 'this site',
+    none: 'No cookies.',
+  },
+  zh: {
+    cats: '类别',
+    on: '（始终开启）',
+    off: '（已关闭：全球隐私控制）',
+    cookie: 'Cookie',
+    purpose: '用途',
+    life: '有效期',
+    by: '设置方',
+    us: '本网站',
+    none: '无 Cookie。',
   },
 };
 
@@ -59,7 +77,7 @@ export function pickLang(tag) {
 }
 
 /**
- * The payload of the `consent` cookie ({r, c, id, t}) from a document.cookie string, or
+ * The payload of the `consent` cookie (it holds `r`, the revision, and `c`, the categories) from a document.cookie string, or
  * null. The signature is not checked here: the server is the authority, and a forged
  * cookie can only fool its own browser's banner, never the server's gating.
  */
@@ -67,8 +85,9 @@ export function readCookie(cookies) {
   const m = /(?:^|;\s*)consent="?([\w-]+)\./.exec(cookies || '');
   if (!m) return null;
   try {
-    const bin = atob(m[1].replace(/-/g, '+').replace(/_/g, '/'));
-    const p = JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (ch) => ch.charCodeAt(0))));
+    // Base64url, and ASCII inside (category names are [a-z0-9_-], the rest numbers), so
+    // atob's byte string is the JSON text itself.
+    const p = JSON.parse(atob(m[1].replace(/-/g, '+').replace(/_/g, '/')));
     return p && Array.isArray(p.c) ? p : null;
   } catch {
     return null;
@@ -100,4 +119,27 @@ export function narrowed(prev, next) {
 /** Whether GPC locks a category off: the signal is present and the category is marked gpc. */
 export function gpcLocked(category, gpc) {
   return !!(gpc && category.gpc && !category.required);
+}
+
+/** The first layer's description: `desc` with every category's label in place of `%`. */
+export function purposes(t, categories) {
+  // A function, so that a `$&` or `$1` in a label stays text rather than a replacement pattern.
+  return t.desc.replace('%', () => categories.map((c) => c.label || c.name).join(t.sep));
+}
+
+/** The cookies that declaration.json lists for `category` ([] for a malformed declaration). */
+export function cookiesOf(declaration, category) {
+  const all = declaration && Array.isArray(declaration.cookies) ? declaration.cookies : [];
+  return all.filter((c) => c && c.category == category);
+}
+
+/** `fn`'s promise, asked for once; a failure is forgotten so that the next call tries again. */
+export function once(fn) {
+  let p;
+  return () =>
+    (p = p ||
+      fn().catch((e) => {
+        p = null;
+        throw e;
+      }));
 }

@@ -1,15 +1,24 @@
 // The banner's controller: Consent Mode default at once, then (DOM ready) the visitor's
 // state from the consent cookie or the endpoint, the dialog, and the "Privacy choices"
 // control. The server is the authority; this is a view over its endpoint.
-import { TEXTS, pickLang, readCookie, parseMode, modeState, narrowed } from './logic.js';
+import { TEXTS, pickLang, readCookie, parseMode, modeState, narrowed, once } from './logic.js';
 import { h, activate, dialog } from './dom.js';
 
-/** Start the banner in `win`; `script` is the banner's own <script> (its data-* configure it). */
-export function start(win, script) {
+/**
+ * Start the banner in `win`; `script` is the banner's own <script> (its data-* configure
+ * it). `loadLayer()` gives a promise of the second layer's builder (customize.js's
+ * `categories`): the bundle loads its chunk then, the unit tests import it.
+ */
+export function start(win, script, loadLayer) {
   const doc = win.document;
   const data = (script && script.dataset) || {};
   const endpoint = data.consentEndpoint || '/_consent/';
   const revision = Number(data.consentRevision);
+  const notice = data.consentNotice || '/privacy';
+  const prefs = endpoint + 'preferences';
+  // <html lang> is parsed before any script in <head> runs.
+  const lang = pickLang(doc.documentElement.lang);
+  const t = TEXTS[lang];
   const mapping = parseMode(data.consentMode);
   const gpcNav = win.navigator.globalPrivacyControl === true;
   let granted = null; // the recorded choice (effective set), once known
@@ -26,20 +35,26 @@ export function start(win, script) {
   if (cm) gtag('consent', 'default', { ...modeState([], mapping), wait_for_update: 500 });
 
   const json = (r) => {
-    if (!r.ok) throw new Error('consent endpoint: HTTP ' + r.status);
+    // The failed response itself is the reason: every caller only needs to know it failed.
+    if (!r.ok) throw r;
     return r.json();
   };
-  const load = () =>
-    win.fetch(endpoint, { credentials: 'same-origin', headers: { Accept: 'application/json' } }).then(json);
-  const post = (names) =>
+  // JSON both ways. fetch sends the site's cookies to its own origin by default
+  // (credentials: 'same-origin'); a Content-Type on a GET is harmless.
+  const call = (path, init) =>
     win
-      .fetch(endpoint, {
-        method: 'POST',
-        credentials: 'same-origin',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-        body: JSON.stringify({ categories: names, method: 'banner' }),
-      })
+      .fetch(endpoint + path, { ...init, headers: { 'Content-Type': 'application/json', Accept: 'application/json' } })
       .then(json);
+  const load = () => call('');
+  const post = (names) => call('', { method: 'POST', body: JSON.stringify({ categories: names, method: 'banner' }) });
+  // Fetched on the first "Customize" only, once per page.
+  const layer = once(loadLayer);
+  const declaration = once(() => call('declaration.json'));
+  // Without the declaration the second layer still offers the choice, only without tables.
+  const customize = (s, gpc) =>
+    Promise.all([layer(), declaration().catch(() => null)]).then(([build, d]) => build(doc, lang, s, gpc, d));
+  // Withdrawal must stay possible (GDPR Art 7(3)): when the banner cannot, the no-JS form can.
+  const fallback = () => win.location.assign(prefs);
   const apply = (g) => {
     granted = g;
     update(g);
@@ -56,27 +71,26 @@ export function start(win, script) {
   };
 
   const run = () => {
-    const t = TEXTS[pickLang(doc.documentElement.lang)];
-    const ui = dialog(doc, t, endpoint, gpcNav, post, done);
+    const show = dialog(doc, t, [prefs, notice], gpcNav, post, done, customize, fallback);
     let open = doc.getElementById('consent-open');
     if (!open) doc.body.append((open = h(doc, 'button', { type: 'button', id: 'consent-open', class: 'cl-open' }, t.title)));
     open.addEventListener('click', (e) => {
       // A page's own #consent-open may be a link to the no-JS preferences page.
       e.preventDefault();
-      load().then(
-        (s) => {
-          if (s.decided) granted = s.granted;
-          ui.open(s, s.decided);
-        },
-        // Withdrawal must stay possible (GDPR Art 7(3)): fall back to the no-JS form.
-        () => win.location.assign(endpoint + 'preferences'),
-      );
+      // A decided visitor reopens straight onto the second layer, shown once it is complete.
+      load()
+        .then((s) => {
+          if (!s.decided) return show(s);
+          granted = s.granted;
+          return customize(s, gpcNav || !!s.gpc).then((cats) => show(s, cats));
+        })
+        .catch(fallback);
     });
     const ck = readCookie(doc.cookie);
     // A decided visitor of this revision needs no request; with GPC on, the server must
     // say which categories the signal takes away.
     if (ck && ck.r === revision && !gpcNav) apply(ck.c);
-    else load().then((s) => (s.decided ? apply(s.granted) : ui.open(s, false)), () => {});
+    else load().then((s) => (s.decided ? apply(s.granted) : show(s)), () => {});
   };
   if (doc.readyState == 'loading') doc.addEventListener('DOMContentLoaded', run);
   else run();

@@ -1,6 +1,7 @@
 // A tiny browser for the unit tests: linkedom's DOM plus a scripted fetch, a cookie jar,
 // focus tracking and location.reload.
 import { parseHTML } from 'linkedom';
+import { categories } from '../src/customize.js';
 
 export const STATE = {
   revision: 3,
@@ -14,6 +15,21 @@ export const STATE = {
     { name: 'analytics', label: 'Analytics', description: 'Counts visits.', required: false, gpc: false },
     { name: 'marketing', label: 'Marketing', description: 'Ad measurement.', required: false, gpc: true },
   ],
+};
+
+// What GET /_consent/declaration.json answers (only the keys the banner reads, plus some).
+export const DECLARATION = {
+  schema: 1,
+  revision: 3,
+  notice_url: '/privacy',
+  categories: STATE.categories,
+  cookies: [
+    { name: 'sid', glob: false, category: 'necessary', purpose: 'Keeps you signed in', lifetime: 'session', third_party: '' },
+    { name: '_ga*', glob: true, category: 'analytics', purpose: 'Counts visits', lifetime: '2 years', third_party: 'Google' },
+    { name: '_fbp', glob: false, category: 'marketing', purpose: 'Ad measurement', lifetime: '90 days', third_party: 'Meta' },
+  ],
+  beacons: [],
+  etags: null,
 };
 
 /** The state the server would answer after recording `names`. */
@@ -37,10 +53,11 @@ export const PAGE = `<!doctype html><html lang="en"><head></head><body><main><h1
 </body></html>`;
 
 /**
- * A window with `state` served by GET and `recorded()` by POST. Returns
- * { win, doc, calls, reloads, settle }.
+ * A window with `state` served by GET, `declaration` by GET declaration.json (either may
+ * be a function, and an Error is a failed request) and `recorded()` by POST. Returns
+ * { win, doc, calls, reloads, settle, layer }; `layerFails` makes the second layer's load fail.
  */
-export function browser({ html = PAGE, state = STATE, cookie = '', gpc, dataLayer, post } = {}) {
+export function browser({ html = PAGE, state = STATE, declaration = DECLARATION, cookie = '', gpc, dataLayer, post, layerFails } = {}) {
   const w = parseHTML(html);
   const doc = w.document;
   let focused = null;
@@ -70,16 +87,22 @@ export function browser({ html = PAGE, state = STATE, cookie = '', gpc, dataLaye
     fetch: (url, opts = {}) => {
       const body = opts.body ? JSON.parse(opts.body) : null;
       calls.push({ url, method: opts.method || 'GET', body, opts });
-      let answer = state;
+      let answer = url.endsWith('declaration.json') ? declaration : state;
       if (body) answer = post ? post(body) : recorded(body.categories, state);
-      else if (typeof state == 'function') answer = state();
+      else if (typeof answer == 'function') answer = answer();
       if (answer instanceof Error) return Promise.reject(answer);
       return Promise.resolve({ ok: true, status: 200, json: () => Promise.resolve(answer) });
     },
   };
   if (dataLayer) win.dataLayer = dataLayer;
   const settle = () => new Promise((r) => setTimeout(r, 0));
-  return { win, doc, calls, reloads, settle, focused: () => focused };
+  // The second layer as the bundle would load it; `layer.loads` counts the loads.
+  const layer = () => {
+    layer.loads++;
+    return layerFails ? Promise.reject(new Error('chunk blocked')) : Promise.resolve(categories);
+  };
+  layer.loads = 0;
+  return { win, doc, calls, reloads, settle, layer, focused: () => focused };
 }
 
 export function script(attrs = {}) {

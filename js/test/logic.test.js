@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_MODE, TEXTS, TYPES, gpcLocked, modeState, narrowed, parseMode, pickLang, readCookie } from '../src/logic.js';
+import {
+  CUSTOMIZE_TEXTS, DEFAULT_MODE, TEXTS, TYPES, cookiesOf, gpcLocked, modeState, narrowed, once, parseMode, pickLang, purposes, readCookie,
+} from '../src/logic.js';
 import { cookieFor } from './helpers.js';
 
 test('language: zh, zh-CN, zh-Hans pick Simplified Chinese; others English', () => {
@@ -8,18 +10,22 @@ test('language: zh, zh-CN, zh-Hans pick Simplified Chinese; others English', () 
   for (const tag of ['', undefined, 'en', 'en-GB', 'zh-TW', 'zh-Hant', 'zh-HK', 'zhx', 'fr']) assert.equal(pickLang(tag), 'en', tag);
 });
 
-test('texts: both languages carry every key; minor text asks a parent or guardian', () => {
+test('texts: both languages carry every key, on both layers; minor text asks a parent or guardian', () => {
   assert.deepEqual(Object.keys(TEXTS.zh).sort(), Object.keys(TEXTS.en).sort());
+  assert.deepEqual(Object.keys(CUSTOMIZE_TEXTS.zh).sort(), Object.keys(CUSTOMIZE_TEXTS.en).sort());
+  for (const t of [TEXTS.en, TEXTS.zh]) assert.equal(t.desc.split('%').length, 2, 'one place for the purposes');
   assert.match(TEXTS.en.minor, /ask a parent or guardian/);
   assert.match(TEXTS.zh.minor, /父母或监护人/);
   assert.equal(TEXTS.en.gpc, 'Global Privacy Control signal honored');
 });
 
 test('consent cookie: payload read from <payload>.<signature>', () => {
-  const p = { r: 3, c: ['necessary', 'analytics'], id: 'abc', t: 1700000000 };
+  const p = { r: 3, c: ['necessary', 'analytics'], t: 1700000000 };
   assert.deepEqual(readCookie(cookieFor(p)), p);
   assert.deepEqual(readCookie('a=1; ' + cookieFor(p) + '; b=2'), p);
   assert.deepEqual(readCookie(cookieFor(p).replace('consent=', 'consent="') + '"'), p);
+  // The older payload that still carried the consent id reads the same: only r and c count.
+  assert.deepEqual(readCookie(cookieFor({ ...p, id: 'abc' })).c, p.c);
 });
 
 test('consent cookie: absent, foreign, truncated or forged-shape cookies read as null', () => {
@@ -71,4 +77,30 @@ test('GPC locks only gpc categories, never required ones, and only with the sign
   assert.equal(gpcLocked({ gpc: true }, false), false);
   assert.equal(gpcLocked({ gpc: false }, true), false);
   assert.equal(gpcLocked({ gpc: true, required: true }, true), false);
+});
+
+test('purposes: every category\'s label (its name without one) in the sentence, in page order', () => {
+  const cats = [{ name: 'necessary', label: 'Strictly necessary' }, { name: 'ads' }, { name: 'stats', label: 'Statistics' }];
+  assert.equal(purposes({ desc: 'For: %. More.', sep: ', ' }, cats), 'For: Strictly necessary, ads, Statistics. More.');
+  assert.match(purposes(TEXTS.zh, cats), /：Strictly necessary、ads、Statistics。/);
+  // A label is text: a `$&` in it is not a replacement pattern.
+  assert.equal(purposes({ desc: '%!', sep: '' }, [{ label: '$&$1' }]), '$&$1!');
+});
+
+test('cookiesOf: a category\'s cookies from declaration.json; a malformed declaration has none', () => {
+  const decl = { cookies: [{ name: 'a', category: 'x' }, null, { name: 'b', category: 'y' }, { name: 'c', category: 'x' }] };
+  assert.deepEqual(cookiesOf(decl, 'x').map((c) => c.name), ['a', 'c']);
+  assert.deepEqual(cookiesOf(decl, 'z'), []);
+  for (const bad of [null, undefined, {}, { cookies: 'x' }, 'junk']) assert.deepEqual(cookiesOf(bad, 'x'), [], String(bad));
+});
+
+test('once: one call while it succeeds; a failure is forgotten so the next call tries again', async () => {
+  let n = 0;
+  let fail = true;
+  const get = once(() => (n++, fail ? Promise.reject(new Error('down')) : Promise.resolve(n)));
+  await assert.rejects(get());
+  fail = false;
+  assert.equal(await get(), 2);
+  assert.equal(await get(), 2);
+  assert.equal(n, 2);
 });

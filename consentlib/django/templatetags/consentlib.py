@@ -13,9 +13,11 @@ from typing import Any
 
 from django import template
 from django.conf import settings
+from django.utils.module_loading import import_string
 from django.utils.safestring import SafeString, mark_safe
 
 from consentlib.middleware import ENVIRON_KEY
+from consentlib.policy import Policy
 from consentlib.tags import banner_tags, script_tag
 
 register = template.Library()
@@ -45,12 +47,29 @@ def consent_script(context: Any, category: str, src: str | None = None, **attrs:
                                 nonce=getattr(request, "csp_nonce", None), **attrs))
 
 
+def _notice_url() -> str:
+    """``settings.CONSENTLIB["POLICY"]``'s notice URL, else the Policy default ("/privacy")."""
+    policy = _configured("POLICY", None)
+    if isinstance(policy, str):
+        try:
+            policy = import_string(policy.replace(":", "."))
+        except ImportError:
+            policy = None  # the middleware reports a bad POLICY at start-up (consentlib.E001)
+    return policy.notice_url if isinstance(policy, Policy) else "/privacy"
+
+
 @register.simple_tag(takes_context=True)
-def consent_banner(context: Any, prefix: str | None = None) -> SafeString:
-    """The banner's stylesheet and script (nothing for crawlers)."""
+def consent_banner(context: Any, prefix: str | None = None, notice_url: str | None = None) -> SafeString:
+    """The banner's stylesheet and script (nothing for crawlers).
+
+    The first layer links the privacy notice at ``notice_url``; without it, the notice
+    URL of ``settings.CONSENTLIB["POLICY"]`` (give ``notice_url`` when the policy is
+    configured elsewhere, e.g. with the WSGI middleware in ``wsgi.py``).
+    """
     request = _request(context)
     # A visitor's Consent always carries the policy's current revision.
     revision = request.META[ENVIRON_KEY].revision
     return mark_safe(banner_tags(request.META, prefix=prefix or _configured("PREFIX", "/_consent/"),
                                  revision=revision, nonce=getattr(request, "csp_nonce", None),
-                                 consent_mode=_configured("CONSENT_MODE", None)))
+                                 consent_mode=_configured("CONSENT_MODE", None),
+                                 notice_url=notice_url or _notice_url()))
