@@ -4,15 +4,34 @@ A store is chosen by URL: ``sqlite:///consent.db`` (relative path),
 ``sqlite:////var/lib/site/consent.db`` (absolute path). SQLite is the embedded
 default: the file is created on first use. ``postgresql://user:password@host:5432/db``
 (or ``postgres://``) keeps them in PostgreSQL, for a site served by several hosts; it
-needs the ``postgres`` extra (psycopg 3). Tables are created on first use.
+needs the ``postgres`` extra (psycopg 3). Tables are created on first use, and the
+tables of a database made by an earlier consentlib get what is new.
+
+Retention is set once, in the URL's query: ``sqlite:///consent.db?receipts_days=400&mail_days=180``
+(PostgreSQL: after its own parameters, ``...?sslmode=require&receipts_days=400``).
+``receipts_days`` is how long a receipt is kept after it was written, ``mail_days`` how
+long opens, clicks and sends are; ``consentlib receipts prune`` and ``consentlib mail
+prune`` apply them. Unset means kept until you prune with ``--older-than``.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import parse_qsl, quote, urlencode
 
 from consentlib.errors import ConfigurationError
+
+RETENTION_OPTIONS = ("receipts_days", "mail_days")
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long a store keeps what it keeps, in days (None: until pruned by hand)."""
+
+    receipts_days: int | None = None
+    mail_days: int | None = None
 
 
 @runtime_checkable
@@ -69,6 +88,35 @@ class Store(Protocol):
     def mail_permissions(self, *, recipient: str | None = None) -> list[dict[str, Any]]:
         """Tracking permissions and unsubscribes, oldest first (proof, access right)."""
 
+    # -- the visitor's rights (consentlib.store.rights): erasure, retention, proof, changes --
+
+    def receipt_chain(self) -> Any:
+        """The receipt hash chain as one snapshot (``consentlib.store.chain.ChainState``)."""
+
+    def minimise_receipts(self, consent_id: str) -> int:
+        """Erase the IP network and user agent of a visitor's receipts, keeping the proof;
+        return how many receipts the visitor has (0: unknown)."""
+
+    def forget_mail_recipient(self, recipient: str) -> dict[str, Any]:
+        """Erase an address in one transaction; unsubscribes stay as a keyed hash. Needs a
+        store opened with the site's keys. ``found`` says whether there was anything."""
+
+    def mail_data(self, recipient: str) -> dict[str, Any]:
+        """Everything kept about an address: ``sends``, ``events`` (access right)."""
+
+    def prune_mail(self, *, before: datetime) -> dict[str, int]:
+        """Delete opens, clicks, sends and queued mail changes older than ``before``."""
+
+    def claim_changes(self, *, topics: Sequence[str] | None = None, limit: int = 100,
+                      lease_seconds: float = 60.0) -> list[dict[str, Any]]:
+        """Due changes, oldest first, leased to the caller for ``lease_seconds``."""
+
+    def finish_change(self, change_id: str, *, error: str | None = None, retry_at: datetime | None = None) -> None:
+        """Mark a claimed change delivered (deleted) or failed (due again at ``retry_at``)."""
+
+    def changes(self, *, subject: str | None = None) -> list[dict[str, Any]]:
+        """Changes waiting to be delivered, oldest first (of one consent id or address)."""
+
     def close(self) -> None: ...
 
 
@@ -77,10 +125,18 @@ _STORE_METHODS = tuple(
 )
 
 
-def open_store(url: str | Store) -> Store:
-    """The store a URL names; a ``Store`` object is returned as it is."""
+def open_store(url: str | Store, *, secret_key: Any = None) -> Store:
+    """The store a URL names; a ``Store`` object is returned as it is.
+
+    ``secret_key`` (the site's keys, newest first) lets the store seal the receipt
+    chain and recognise forgotten addresses; the middleware and ``MailTracker`` pass
+    theirs. A store object that has no keys yet is given these.
+    """
+    seal = _seal(secret_key)
     if not isinstance(url, str):
         if isinstance(url, Store):
+            if seal is not None and getattr(url, "seal", None) is None:
+                url.seal = seal
             return url
         missing = sorted(name for name in _STORE_METHODS if not callable(getattr(url, name, None)))
         if missing and len(missing) < len(_STORE_METHODS):
@@ -89,6 +145,48 @@ def open_store(url: str | Store) -> Store:
                 "Implement them (see consentlib.store.Store) or pass a URL such as 'sqlite:///consent.db'."
             )
         raise ConfigurationError(f"store must be a URL such as 'sqlite:///consent.db' or a Store object, not {url!r}.")
+    url, retention = _split_retention(url)
+    store = _open_url(url)
+    store.seal = seal
+    store.retention = retention
+    return store
+
+
+def _seal(secret_key: Any):
+    if secret_key is None:
+        return None
+    from consentlib.store.seal import Seal
+
+    keys = [secret_key] if isinstance(secret_key, (str, bytes)) else list(secret_key)
+    return Seal([k.encode() if isinstance(k, str) else k for k in keys])
+
+
+def _split_retention(url: str) -> tuple[str, Retention]:
+    """The URL without consentlib's own query options, and the retention they set."""
+    base, sep, query = url.partition("?")
+    if not sep:
+        return url, Retention()
+    kept, days = [], {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name in RETENTION_OPTIONS:
+            if not value.isdigit() or int(value) < 1:
+                raise ConfigurationError(
+                    f"{name} in the store URL must be a whole number of days, at least 1, not {value!r}."
+                )
+            days[name] = int(value)
+        else:
+            kept.append((name, value))
+    if not days:
+        return url, Retention()
+    if base.startswith("sqlite:///") and kept:
+        raise ConfigurationError(
+            f"A SQLite store URL takes only {' and '.join(RETENTION_OPTIONS)} as options, not "
+            f"{', '.join(name for name, _ in kept)}."
+        )
+    return (f"{base}?{urlencode(kept, quote_via=quote)}" if kept else base), Retention(**days)
+
+
+def _open_url(url: str) -> Any:
     if url.startswith("sqlite:///"):
         from consentlib.store.sqlite import SQLiteStore
 

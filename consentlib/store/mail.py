@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
+from consentlib.store import rights
+
 MAIL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS mail_recipients (
     id INTEGER PRIMARY KEY,
@@ -160,11 +162,17 @@ class SQLiteMailTables:
                 conn.execute(statement)
 
     def mail_recipient(self, recipient: str, *, list_id: str) -> tuple[int, bool, bool]:
-        """The recipient's number (created on first use), tracked?, unsubscribed?"""
+        """The recipient's number (created on first use), tracked?, unsubscribed?
+
+        A forgotten address that unsubscribed from ``list_id`` gets number 0 and is not
+        written down again: the mail is not going out."""
         with self._write() as conn:
+            if self._suppressed(conn, recipient, list_id):
+                row = conn.execute("SELECT id FROM mail_recipients WHERE address = ?", (recipient,)).fetchone()
+                return (row[0] if row else 0), self._tracked(conn, recipient, list_id), True
             conn.execute("INSERT OR IGNORE INTO mail_recipients (address) VALUES (?)", (recipient,))
             (number,) = conn.execute("SELECT id FROM mail_recipients WHERE address = ?", (recipient,)).fetchone()
-            return number, self._tracked(conn, recipient, list_id), self._suppressed(conn, recipient, list_id)
+            return number, self._tracked(conn, recipient, list_id), False
 
     def mail_address(self, recipient_id: int) -> str | None:
         rows = self._read("SELECT address FROM mail_recipients WHERE id = ?", (recipient_id,))
@@ -176,6 +184,8 @@ class SQLiteMailTables:
                 "INSERT INTO mail_tracking (recipient, list_id, allowed, time, source) VALUES (?, ?, ?, ?, ?)",
                 (recipient, list_id, int(bool(allowed)), _now_text(), source),
             )
+            rights.enqueue(conn, self.dialect, "mail", "mail-tracking", recipient,
+                           {"recipient": recipient, "list_id": list_id, "allowed": bool(allowed), "source": source})
 
     def mail_tracking_allowed(self, recipient: str, *, list_id: str) -> bool:
         rows = self._read(
@@ -187,16 +197,19 @@ class SQLiteMailTables:
     def suppress_mail(self, recipient: str, *, list_id: str, source: str, campaign: str | None = None) -> bool:
         """Unsubscribe; True when it is new. Idempotent: the first time and source stay."""
         with self._write() as conn:
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO mail_suppressions (recipient, list_id, time, source, campaign) "
-                "VALUES (?, ?, ?, ?, ?)",
+            if self._suppressed(conn, recipient, list_id):  # also as a forgotten address
+                return False
+            conn.execute(
+                "INSERT INTO mail_suppressions (recipient, list_id, time, source, campaign) VALUES (?, ?, ?, ?, ?)",
                 (recipient, list_id, _now_text(), source, campaign),
             )
-            return cursor.rowcount == 1
+            # In the same transaction: an unsubscribe is never committed without its change.
+            rights.enqueue(conn, self.dialect, "mail", "unsubscribe", recipient,
+                           {"recipient": recipient, "list_id": list_id, "source": source, "campaign": campaign})
+            return True
 
     def mail_suppressed(self, recipient: str, *, list_id: str) -> bool:
-        return bool(self._read(
-            "SELECT 1 FROM mail_suppressions WHERE recipient = ? AND list_id = ?", (recipient, list_id)))
+        return bool(self._read(*rights.suppressed_query(self.dialect, recipient, list_id, self.seal)))
 
     def record_mail_send(self, *, campaign: str, recipient: str, list_id: str, links: int, tracked: bool) -> None:
         with self._write() as conn:
@@ -251,8 +264,5 @@ class SQLiteMailTables:
         ).fetchone()
         return bool(row and row[0])
 
-    @staticmethod
-    def _suppressed(conn: sqlite3.Connection, recipient: str, list_id: str) -> bool:
-        return conn.execute(
-            "SELECT 1 FROM mail_suppressions WHERE recipient = ? AND list_id = ?", (recipient, list_id)
-        ).fetchone() is not None
+    def _suppressed(self, conn: sqlite3.Connection, recipient: str, list_id: str) -> bool:
+        return rights.is_suppressed(conn, self.dialect, recipient, list_id, self.seal)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import threading
-import zlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -26,8 +25,10 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
 from consentlib.errors import ConfigurationError, StoreUnavailable
+from consentlib.store import rights
 from consentlib.store.mail import MailEvent, build_mail_permissions, build_mail_stats
 from consentlib.store.sqlite import time_text, utc_now_text
+from consentlib.store.visitor_rights import VisitorRights
 
 # A database that is down must answer fast: a page waits on it only when recording.
 CONNECT_TIMEOUT_SECONDS = 3
@@ -36,10 +37,9 @@ STATEMENT_TIMEOUT_MS = 15_000
 # Idle connections kept per process; more are opened under load and closed after.
 POOL_SIZE = 8
 
-# pg_advisory_xact_lock keys. Schema creation takes one bigint key; receipt chains take
-# the two-int form (class, hash of the consent id), a separate key space in PostgreSQL.
+# pg_advisory_xact_lock key of schema creation. Receipts need no advisory lock: every
+# append locks the one chain-head row (SELECT ... FOR UPDATE), so the chain never forks.
 _SCHEMA_LOCK = 0x636F6E73656E74  # "consent"
-_RECEIPT_LOCK_CLASS = 0x636F6E73  # "cons"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS receipts (
@@ -155,7 +155,11 @@ def describe_url(url: str) -> str:
     return f"postgresql://{user}{host}{port}/{params.get('dbname') or ''}"
 
 
-class PostgresStore:
+POSTGRES = rights.Dialect("postgres", receipt_out=Jsonb, receipt_in=lambda data: data, clean=_clean,
+                          lock=" FOR UPDATE")
+
+
+class PostgresStore(VisitorRights):
     """A :class:`~consentlib.store.Store` in a PostgreSQL database (tables created on
     first use, safely when several processes start at once).
 
@@ -163,6 +167,8 @@ class PostgresStore:
     string takes any libpq parameter, e.g. ``?sslmode=require`` or
     ``?options=-csearch_path%3Dconsent`` to keep the tables in their own schema.
     """
+
+    dialect = POSTGRES
 
     def __init__(self, url: str) -> None:
         try:
@@ -205,9 +211,12 @@ class PostgresStore:
         # concurrent first starts (several workers, several hosts) take turns.
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            rights.run_script(conn, _SCHEMA)
+            rights.run_script(conn, rights.POSTGRES_SCHEMA)
+            columns = {name for (name,) in conn.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = 'receipts'")}
+            rights.migrate(conn, POSTGRES, columns)
 
     def _checkout(self) -> tuple[Conn, bool]:
         """A connection, and whether it was reused from the pool."""
@@ -278,6 +287,8 @@ class PostgresStore:
     def _write(self, work: Callable[[Conn], T]) -> T:
         return self._run("Writing to", work, write=True)
 
+    _transact = _write
+
     def _read(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple]:
         return self._run("Reading", lambda conn: conn.execute(sql, params).fetchall(), write=False)
 
@@ -285,25 +296,6 @@ class PostgresStore:
         self._drop_idle()
 
     # -- receipts ------------------------------------------------------------------
-
-    def add_receipt(self, receipt: dict[str, Any]) -> dict[str, Any]:
-        def work(conn: Conn) -> dict[str, Any]:
-            # Two decisions of one visitor racing on two hosts must still form one chain:
-            # hold the consent id's lock from reading the last record to inserting.
-            conn.execute("SELECT pg_advisory_xact_lock(%s, %s)",
-                         (_RECEIPT_LOCK_CLASS, _lock_key(receipt["consent_id"])))
-            row = conn.execute(
-                "SELECT record_id FROM receipts WHERE consent_id = %s ORDER BY seq DESC LIMIT 1",
-                (receipt["consent_id"],),
-            ).fetchone()
-            stored = {**receipt, "replaces": row[0] if row else None}
-            conn.execute(
-                "INSERT INTO receipts (record_id, consent_id, time, data) VALUES (%s, %s, %s, %s)",
-                (stored["record_id"], stored["consent_id"], stored["time"], Jsonb(stored)),
-            )
-            return stored
-
-        return self._write(work)
 
     def receipts(self, *, consent_id: str | None = None, since: datetime | None = None) -> list[dict[str, Any]]:
         sql, params = "SELECT data FROM receipts WHERE true", []
@@ -315,10 +307,6 @@ class PostgresStore:
             params.append(time_text(since))
         sql += " ORDER BY seq"
         return [data for (data,) in self._read(sql, params)]
-
-    def prune_receipts(self, *, before: datetime) -> int:
-        return self._write(lambda conn: conn.execute(
-            "DELETE FROM receipts WHERE time < %s", (time_text(before),)).rowcount)
 
     # -- undeclared cookies ----------------------------------------------------------
 
@@ -339,10 +327,15 @@ class PostgresStore:
 
     def mail_recipient(self, recipient: str, *, list_id: str) -> tuple[int, bool, bool]:
         def work(conn: Conn) -> tuple[int, bool, bool]:
+            if self._suppressed(conn, recipient, list_id):
+                # As in SQLite: a forgotten address is not written down again for a mail
+                # that is not going out.
+                row = conn.execute("SELECT id FROM mail_recipients WHERE address = %s", (recipient,)).fetchone()
+                return (row[0] if row else 0), _tracked(conn, recipient, list_id), True
             conn.execute("INSERT INTO mail_recipients (address) VALUES (%s) ON CONFLICT (address) DO NOTHING",
                          (recipient,))
             (number,) = conn.execute("SELECT id FROM mail_recipients WHERE address = %s", (recipient,)).fetchone()
-            return number, _tracked(conn, recipient, list_id), _suppressed(conn, recipient, list_id)
+            return number, _tracked(conn, recipient, list_id), False
 
         return self._write(work)
 
@@ -353,24 +346,41 @@ class PostgresStore:
         return rows[0][0] if rows else None
 
     def set_mail_tracking(self, recipient: str, *, list_id: str, allowed: bool, source: str) -> None:
-        self._write(lambda conn: conn.execute(
-            "INSERT INTO mail_tracking (recipient, list_id, allowed, time, source) VALUES (%s, %s, %s, %s, %s)",
-            (recipient, list_id, bool(allowed), utc_now_text(), source),
-        ))
+        def work(conn: Conn) -> None:
+            conn.execute(
+                "INSERT INTO mail_tracking (recipient, list_id, allowed, time, source) VALUES (%s, %s, %s, %s, %s)",
+                (recipient, list_id, bool(allowed), utc_now_text(), source),
+            )
+            rights.enqueue(conn, POSTGRES, "mail", "mail-tracking", recipient,
+                           {"recipient": recipient, "list_id": list_id, "allowed": bool(allowed), "source": source})
+
+        self._write(work)
 
     def mail_tracking_allowed(self, recipient: str, *, list_id: str) -> bool:
         return self._run("Reading", lambda conn: _tracked(conn, recipient, list_id), write=False)
 
     def suppress_mail(self, recipient: str, *, list_id: str, source: str, campaign: str | None = None) -> bool:
         """Unsubscribe; True when it is new. Idempotent: the first time and source stay."""
-        return self._write(lambda conn: conn.execute(
-            "INSERT INTO mail_suppressions (recipient, list_id, time, source, campaign) "
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (recipient, list_id) DO NOTHING",
-            (recipient, list_id, utc_now_text(), source, campaign),
-        ).rowcount == 1)
+        def work(conn: Conn) -> bool:
+            if self._suppressed(conn, recipient, list_id):  # also as a forgotten address
+                return False
+            new = conn.execute(
+                "INSERT INTO mail_suppressions (recipient, list_id, time, source, campaign) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (recipient, list_id) DO NOTHING",
+                (recipient, list_id, utc_now_text(), source, campaign),
+            ).rowcount == 1
+            if new:  # in the same transaction: never an unsubscribe without its change
+                rights.enqueue(conn, POSTGRES, "mail", "unsubscribe", recipient,
+                               {"recipient": recipient, "list_id": list_id, "source": source, "campaign": campaign})
+            return new
+
+        return self._write(work)
 
     def mail_suppressed(self, recipient: str, *, list_id: str) -> bool:
-        return self._run("Reading", lambda conn: _suppressed(conn, recipient, list_id), write=False)
+        return self._run("Reading", lambda conn: self._suppressed(conn, recipient, list_id), write=False)
+
+    def _suppressed(self, conn: Conn, recipient: str, list_id: str) -> bool:
+        return rights.is_suppressed(conn, POSTGRES, recipient, list_id, self.seal)
 
     def record_mail_send(self, *, campaign: str, recipient: str, list_id: str, links: int, tracked: bool) -> None:
         self._write(lambda conn: conn.execute(
@@ -426,18 +436,6 @@ def _tracked(conn: Conn, recipient: str, list_id: str) -> bool:
         (recipient, list_id),
     ).fetchone()
     return bool(row and row[0])
-
-
-def _suppressed(conn: Conn, recipient: str, list_id: str) -> bool:
-    return conn.execute(
-        "SELECT 1 FROM mail_suppressions WHERE recipient = %s AND list_id = %s", (recipient, list_id)
-    ).fetchone() is not None
-
-
-def _lock_key(consent_id: str) -> int:
-    """A stable signed 32-bit key for a consent id (collisions only make two visitors
-    wait for each other, never mix their chains)."""
-    return zlib.crc32(consent_id.encode("utf-8", "surrogatepass")) - 2**31
 
 
 def _reason(exc: BaseException) -> str:

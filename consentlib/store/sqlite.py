@@ -18,7 +18,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from consentlib.errors import StoreUnavailable
+from consentlib.store import rights
 from consentlib.store.mail import SQLiteMailTables
+from consentlib.store.visitor_rights import VisitorRights
 
 BUSY_TIMEOUT_SECONDS = 15.0
 
@@ -51,8 +53,14 @@ def time_text(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class SQLiteStore(SQLiteMailTables):
+SQLITE = rights.Dialect("sqlite", receipt_out=lambda receipt: json.dumps(receipt, sort_keys=True),
+                        receipt_in=json.loads, clean=lambda value: value, lock="")
+
+
+class SQLiteStore(SQLiteMailTables, VisitorRights):
     """A :class:`~consentlib.store.Store` in one SQLite file (created on first use)."""
+
+    dialect = SQLITE
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -94,6 +102,9 @@ class SQLiteStore(SQLiteMailTables):
                     if statement.strip():
                         conn.execute(statement)
                 self._mail_schema(conn)
+                rights.run_script(conn, rights.SQLITE_SCHEMA)
+                columns = {row[1] for row in conn.execute("PRAGMA table_info(receipts)")}
+                rights.migrate(conn, SQLITE, columns)
                 self._extra_schema(conn)
                 conn.execute("COMMIT")
             except BaseException:
@@ -122,6 +133,10 @@ class SQLiteStore(SQLiteMailTables):
             _rollback(conn)
             raise
 
+    def _transact(self, work):
+        with self._write() as conn:
+            return work(conn)
+
     def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
         try:
             return self._connection().execute(sql, params).fetchall()
@@ -136,19 +151,6 @@ class SQLiteStore(SQLiteMailTables):
 
     # -- receipts ------------------------------------------------------------------
 
-    def add_receipt(self, receipt: dict[str, Any]) -> dict[str, Any]:
-        with self._write() as conn:
-            row = conn.execute(
-                "SELECT record_id FROM receipts WHERE consent_id = ? ORDER BY seq DESC LIMIT 1",
-                (receipt["consent_id"],),
-            ).fetchone()
-            stored = {**receipt, "replaces": row[0] if row else None}
-            conn.execute(
-                "INSERT INTO receipts (record_id, consent_id, time, data) VALUES (?, ?, ?, ?)",
-                (stored["record_id"], stored["consent_id"], stored["time"], json.dumps(stored, sort_keys=True)),
-            )
-        return stored
-
     def receipts(self, *, consent_id: str | None = None, since: datetime | None = None) -> list[dict[str, Any]]:
         sql, params = "SELECT data FROM receipts WHERE 1=1", []
         if consent_id is not None:
@@ -159,10 +161,6 @@ class SQLiteStore(SQLiteMailTables):
             params.append(time_text(since))
         sql += " ORDER BY seq"
         return [json.loads(data) for (data,) in self._read(sql, tuple(params))]
-
-    def prune_receipts(self, *, before: datetime) -> int:
-        with self._write() as conn:
-            return conn.execute("DELETE FROM receipts WHERE time < ?", (time_text(before),)).rowcount
 
     # -- undeclared cookies ----------------------------------------------------------
 

@@ -1,0 +1,68 @@
+"""The Store methods behind the visitor's rights, shared by the SQLite and PostgreSQL
+stores. A store provides ``_transact(work)`` (run ``work(conn)`` in one committed
+transaction), ``_read(sql, params)`` and ``dialect``; see consentlib.store.rights for
+what each step does and why."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from consentlib.errors import ConfigurationError
+from consentlib.store import Retention, rights
+from consentlib.store.chain import ChainState
+
+
+class VisitorRights:
+    seal: Any = None  # consentlib.store.seal.Seal, given by open_store(..., secret_key=...)
+    retention: Retention = Retention()
+    dialect: rights.Dialect
+
+    def _transact(self, work):  # pragma: no cover - provided by the store
+        raise NotImplementedError
+
+    # -- receipts ----------------------------------------------------------------------
+
+    def add_receipt(self, receipt: dict[str, Any]) -> dict[str, Any]:
+        """Append ``receipt`` to the chain (sealed when the store has keys), fill in
+        ``replaces`` with the consent id's previous record, and queue its change."""
+        return self._transact(lambda conn: rights.append_receipt(conn, self.dialect, receipt, self.seal))
+
+    def prune_receipts(self, *, before: datetime) -> int:
+        """Delete the oldest receipts up to the first one from ``before`` on; the chain
+        keeps a (sealed) checkpoint where it was cut."""
+        return self._transact(lambda conn: rights.prune_receipts(conn, self.dialect, before, self.seal))
+
+    def receipt_chain(self) -> ChainState:
+        return self._transact(lambda conn: rights.chain_state(conn, self.dialect))
+
+    def minimise_receipts(self, consent_id: str) -> int:
+        return self._transact(lambda conn: rights.minimise_receipts(conn, self.dialect, consent_id))
+
+    # -- mail ---------------------------------------------------------------------------
+
+    def forget_mail_recipient(self, recipient: str) -> dict[str, Any]:
+        if self.seal is None:
+            raise ConfigurationError(
+                "Forgetting an address needs the store opened with the site's secret key "
+                "(open_store(url, secret_key=...)), so that its unsubscribes can stay as a keyed hash."
+            )
+        return self._transact(lambda conn: rights.forget_recipient(conn, self.dialect, recipient, self.seal))
+
+    def mail_data(self, recipient: str) -> dict[str, Any]:
+        return rights.mail_data(self._read, self.dialect, recipient)
+
+    def prune_mail(self, *, before: datetime) -> dict[str, int]:
+        return self._transact(lambda conn: rights.prune_mail(conn, self.dialect, before))
+
+    # -- changes --------------------------------------------------------------------------
+
+    def claim_changes(self, *, topics: Sequence[str] | None = None, limit: int = 100,
+                      lease_seconds: float = 60.0) -> list[dict[str, Any]]:
+        return self._transact(lambda conn: rights.claim_changes(conn, self.dialect, topics, limit, lease_seconds))
+
+    def finish_change(self, change_id: str, *, error: str | None = None, retry_at: datetime | None = None) -> None:
+        self._transact(lambda conn: rights.finish_change(conn, self.dialect, change_id, error, retry_at))
+
+    def changes(self, *, subject: str | None = None) -> list[dict[str, Any]]:
+        return rights.list_changes(self._read, self.dialect, subject)
