@@ -56,16 +56,52 @@ def _days(text: str) -> int:
     return days
 
 
-def _existing_store(url: str):
-    """Open a store for a command that only reads: never create one from a typo."""
+def _existing_store(url: str, keys: list[str] | None = None):
+    """Open a store for a command that only reads or deletes: never create one from a
+    typo. ``keys`` (the site's) let it check seals and keep forgotten addresses hashed."""
     from consentlib.store import open_store
 
     if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):]
+        path = url[len("sqlite:///"):].partition("?")[0]  # without the retention options
         if path and not os.path.exists(path):
             raise StoreUnavailable(f"There is no store at {path!r}: check --store. A command that only reads "
                                    "or deletes never creates one.")
-    return open_store(url)
+    return open_store(url, secret_key=keys)
+
+
+KEYS_HELP = "the site's secret key; repeat for older keys, newest first (visible to other users: prefer a file)"
+
+
+def _keys(args) -> list[str] | None:
+    """The site's keys, newest first: --secret-key, else --secret-key-file, else
+    CONSENTLIB_SECRET_KEYS (one per line)."""
+    if getattr(args, "secret_key", None):
+        return args.secret_key
+    if getattr(args, "secret_key_file", None):
+        try:
+            with open(args.secret_key_file, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as exc:
+            raise UsageError(f"Cannot read --secret-key-file: {exc}") from None
+    else:
+        text = os.environ.get("CONSENTLIB_SECRET_KEYS", "")
+    return [line.strip() for line in text.splitlines() if line.strip()] or None
+
+
+def _store(args, *, keys_required: str | None = None):
+    keys = _keys(args)
+    if keys is None and keys_required:
+        raise UsageError(f"{keys_required} needs the site's secret key: --secret-key-file FILE, --secret-key KEY "
+                         "or CONSENTLIB_SECRET_KEYS.")
+    return _existing_store(args.store, keys)
+
+
+def _retention_days(args, store, option: str) -> int:
+    days = args.older_than if args.older_than is not None else getattr(store.retention, option, None)
+    if days is None:
+        raise UsageError(f"say how long to keep: --older-than DAYS, or {option}=DAYS in the store URL "
+                         f"(e.g. sqlite:///consent.db?{option}=400).")
+    return days
 
 
 def _date(text: str) -> datetime:
@@ -77,16 +113,103 @@ def _date(text: str) -> datetime:
 
 
 def _receipts_export(args) -> int:
-    for receipt in _existing_store(args.store).receipts(consent_id=args.id, since=args.since):
+    from consentlib.receipts import presented
+
+    for receipt in presented(_existing_store(args.store).receipts(consent_id=args.id, since=args.since)):
         sys.stdout.write(json.dumps(receipt, sort_keys=True) + "\n")
     return 0
 
 
 def _receipts_prune(args) -> int:
-    before = datetime.now(timezone.utc) - timedelta(days=args.older_than)
-    removed = _existing_store(args.store).prune_receipts(before=before)
-    print(f"removed {removed} receipt(s) older than {args.older_than} day(s)")
+    store = _store(args)
+    days = _retention_days(args, store, "receipts_days")
+    removed = store.prune_receipts(before=datetime.now(timezone.utc) - timedelta(days=days))
+    print(f"removed {removed} receipt(s) older than {days} day(s)")
+    if store.seal is None and removed:
+        print("consentlib: the pruning checkpoint is not sealed; pass the secret key so that "
+              "'receipts verify' can trust where the chain now starts.", file=sys.stderr)
     return 0
+
+
+def _receipts_verify(args) -> int:
+    from consentlib.store.chain import verify
+
+    store = _store(args)
+    report = verify(store.receipt_chain(), store.seal)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if report.ok:
+        print(f"ok: {report.checked} receipt(s) verified ({report.sealed} sealed); chain head {report.head}")
+        return 0
+    print(f"consentlib: {report.problem}", file=sys.stderr)
+    return 3 if report.unverifiable else 1
+
+
+def _mail_prune(args) -> int:
+    store = _store(args)
+    days = _retention_days(args, store, "mail_days")
+    counts = store.prune_mail(before=datetime.now(timezone.utc) - timedelta(days=days))
+    print(f"removed {counts['events']} open/click event(s), {counts['sends']} send record(s) and "
+          f"{counts['changes']} undelivered change(s) older than {days} day(s)")
+    return 0
+
+
+def _forget(args) -> int:
+    if args.recipient is not None:
+        from consentlib.mail import normalise_address
+
+        try:
+            address = normalise_address(args.recipient)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        done = _store(args, keys_required="forget --recipient").forget_mail_recipient(address)
+        if not done["found"]:
+            print(f"nothing to forget: the store has no record of {address}")
+            return 0
+        print(f"forgot {address}: {done['events']} open/click event(s), {done['tracking']} tracking "
+              f"permission(s), {done['sends']} send record(s) anonymised; {done['unsubscribes']} unsubscribe(s) "
+              "kept as a keyed hash")
+        return 0
+    count = _store(args).minimise_receipts(args.consent_id)
+    if not count:
+        print(f"nothing to forget: the store has no receipt of consent id {args.consent_id}")
+        return 0
+    print(f"minimised {count} receipt(s) of {args.consent_id}: IP network and user agent erased; the proof of "
+          "each choice (time, notice revision, categories, method, signals) is kept for the retention period "
+          "(GDPR Art 17(3)(b),(e))")
+    return 0
+
+
+def _changes_deliver(args) -> int:
+    import time
+
+    from consentlib.changes import ChangeDelivery
+
+    handler = _load_handler(args.handler_spec)
+    delivery = ChangeDelivery(_store(args), handler, topics=args.topic or None, lease=args.lease)
+    total_delivered = total_failed = 0
+    while True:
+        delivered, failed = delivery.deliver_due()
+        total_delivered, total_failed = total_delivered + delivered, total_failed + failed
+        if args.once:
+            print(f"delivered {total_delivered} change(s); {total_failed} failed and will be retried")
+            return 0
+        time.sleep(args.poll)
+
+
+def _load_handler(spec: str):
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise UsageError(f"--handler must look like 'package.module:function', not {spec!r}.")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        handler = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"Cannot load --handler {spec!r}: {exc}") from None
+    if not callable(handler):
+        raise UsageError(f"--handler {spec!r} is not a function.")
+    return handler
 
 
 def _cookies(args) -> int:
@@ -170,11 +293,20 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--id", help="only this consent id")
     export.add_argument("--since", type=_date, help="only receipts from this date on (UTC)")
     export.set_defaults(handler=_receipts_export)
-    prune = receipt_commands.add_parser("prune", help="delete receipts past their retention")
-    prune.add_argument("--store", required=True, metavar="URL", help="store URL, e.g. sqlite:///consent.db")
-    prune.add_argument("--older-than", type=_days, required=True, metavar="DAYS",
-                       help="delete receipts older than this many days (at least 1)")
+    prune = receipt_commands.add_parser(
+        "prune", help="delete receipts past their retention, leaving a sealed checkpoint (exit 0 with counts)")
+    prune.add_argument("--store", required=True, metavar="URL",
+                       help="store URL; ?receipts_days=N in it sets the retention")
+    prune.add_argument("--older-than", type=_days, metavar="DAYS",
+                       help="delete receipts older than this many days (at least 1); overrides receipts_days")
+    _key_options(prune)
     prune.set_defaults(handler=_receipts_prune)
+    verify = receipt_commands.add_parser(
+        "verify", help="check the receipt chain: exit 0 intact, 1 naming the first receipt altered or removed, "
+                       "3 could not verify (store down, a seal by a key not given)")
+    verify.add_argument("--store", required=True, metavar="URL", help="store URL, e.g. sqlite:///consent.db")
+    _key_options(verify)
+    verify.set_defaults(handler=_receipts_verify)
 
     cookies = commands.add_parser("cookies", help="the cookie declaration table, or undeclared cookies seen")
     cookies.add_argument("--policy", metavar="MOD:ATTR", help="the site's Policy, e.g. mysite.consent:POLICY")
@@ -202,7 +334,41 @@ def build_parser() -> argparse.ArgumentParser:
     mail_export.add_argument("--store", required=True, metavar="URL", help="store URL, e.g. sqlite:///consent.db")
     mail_export.add_argument("--recipient", help="only this address")
     mail_export.set_defaults(handler=_mail_export)
+    mail_prune = mail_commands.add_parser("prune", help="delete opens, clicks and sends past their retention "
+                                                        "(unsubscribes and permissions are proof and stay)")
+    mail_prune.add_argument("--store", required=True, metavar="URL", help="store URL; ?mail_days=N sets the retention")
+    mail_prune.add_argument("--older-than", type=_days, metavar="DAYS", help="overrides the URL's mail_days")
+    mail_prune.set_defaults(handler=_mail_prune)
+
+    forget = commands.add_parser("forget", help="erasure on request: a mail recipient, or a visitor's receipts "
+                                                "beyond what proof requires (exit 0, also when nothing was found)")
+    forget.add_argument("--store", required=True, metavar="URL", help="store URL, e.g. sqlite:///consent.db")
+    who = forget.add_mutually_exclusive_group(required=True)
+    who.add_argument("--recipient", metavar="ADDRESS", help="erase this address; its unsubscribes stay as a keyed hash")
+    who.add_argument("--consent-id", metavar="ID", help="minimise this visitor's receipts to the proof")
+    _key_options(forget)
+    forget.set_defaults(handler=_forget)
+
+    changes = commands.add_parser("changes", help="the queue of consent and mail changes")
+    change_commands = changes.add_subparsers(dest="changes_command", required=True)
+    deliver = change_commands.add_parser("deliver", help="deliver queued changes to a handler, at least once, "
+                                                         "with retries")
+    deliver.add_argument("--store", required=True, metavar="URL", help="store URL, e.g. sqlite:///consent.db")
+    deliver.add_argument("--handler", dest="handler_spec", required=True, metavar="MOD:FUNC",
+                         help="called with each change (a dict); raise to have it retried")
+    deliver.add_argument("--topic", action="append", choices=("consent", "mail"), help="only these (repeat)")
+    deliver.add_argument("--once", action="store_true", help="deliver what is due, then exit (cron)")
+    deliver.add_argument("--poll", type=float, default=5.0, help="seconds between rounds (default 5)")
+    deliver.add_argument("--lease", type=float, default=60.0,
+                         help="seconds a change is held before another worker may retry it (default 60)")
+    deliver.set_defaults(handler=_changes_deliver)
     return parser
+
+
+def _key_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--secret-key", action="append", metavar="KEY", help=KEYS_HELP)
+    parser.add_argument("--secret-key-file", metavar="FILE", help="the site's keys, one per line, newest first "
+                                                                  "(or CONSENTLIB_SECRET_KEYS)")
 
 
 def main(argv: list[str] | None = None) -> int:

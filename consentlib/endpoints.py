@@ -22,12 +22,17 @@ from consentlib import pages, static
 from consentlib.consent import Consent, new_consent_id
 from consentlib.declaration import declaration
 from consentlib.errors import StoreUnavailable
-from consentlib.receipts import build_receipt
+from consentlib.receipts import build_receipt, presented
 
 if TYPE_CHECKING:
     from consentlib.middleware import ConsentMiddleware
 
 _FORM_ACTIONS = ("accept_all", "reject_all", "save", "withdraw")
+KEPT_NOTE = (
+    "Receipts are the proof that you made these choices (GDPR Art 7(1)); they are kept for the site's "
+    "retention period even after an erasure request (Art 17(3)(b),(e)), then deleted. Your IP network and "
+    "browser family are erased on request. You are named only by a random consent id."
+)
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
@@ -115,9 +120,17 @@ class Endpoints:
         return respond(environ, start_response, 200, declaration(self.policy), cache="public, max-age=3600")
 
     def receipts(self, environ, start_response, consent):
-        found = self.site.store.receipts(consent_id=consent.consent_id) if consent.consent_id else []
-        return respond(environ, start_response, 200, {"consent_id": consent.consent_id, "receipts": found},
-                       headers=[("Vary", "Cookie")])
+        """The visitor's receipts; with ``?download=1``, everything the store holds about
+        them as a JSON file (GDPR Art 15 access, Art 20 portability)."""
+        store = self.site.store
+        found = presented(store.receipts(consent_id=consent.consent_id)) if consent.consent_id else []
+        body: dict[str, Any] = {"consent_id": consent.consent_id, "receipts": found}
+        headers = [("Vary", "Cookie")]
+        if Request(environ).args.get("download") == "1":
+            body["pending_changes"] = store.changes(subject=consent.consent_id) if consent.consent_id else []
+            body["kept"] = KEPT_NOTE
+            headers.append(("Content-Disposition", 'attachment; filename="my-consent-data.json"'))
+        return respond(environ, start_response, 200, body, headers=headers)
 
     def preferences(self, environ, start_response, consent):
         next_path = safe_next(environ, Request(environ).args.get("next"))
@@ -176,6 +189,7 @@ class Endpoints:
         )
         # Store first, cookie second: a choice is never reported as saved unless it is.
         self.site.store.add_receipt(receipt)
+        self.site.changed()
         value = self.site.cookie.dumps(
             revision=self.policy.revision, categories=granted, consent_id=consent_id, decided_at=int(time.time())
         )

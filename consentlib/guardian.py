@@ -241,6 +241,7 @@ class Guardians:
         if token is not None:
             receipt["guardian"] = {"id": token["g"], "verified_by": "signed e-mail link", "token": token["n"]}
         self.site.store.add_receipt(receipt)
+        self.site.changed()
 
 
 def _form(environ: dict, limit: int):

@@ -16,7 +16,7 @@ import copy
 import hashlib
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from email.message import EmailMessage
 from email.policy import EmailPolicy
@@ -34,7 +34,7 @@ from consentlib.store import Store, open_store
 # being possible long after the mail. Unsubscribe and withdrawal tokens never expire:
 # Gmail and Yahoo's 2024 rules want unsubscribe to keep working, RFC 8058 gives no limit.
 TRACKING_TOKEN_MAX_AGE = 90 * 24 * 3600
-KINDS = ("open", "click", "unsubscribe", "untrack")
+KINDS = ("open", "click", "unsubscribe", "untrack", "data")
 MAX_TOKEN_LENGTH = 2048
 _TOKEN = re.compile(r"[A-Za-z0-9_\-.]+")
 _MAX_NAME = 200
@@ -190,6 +190,11 @@ class MailTracker:
     ``unsubscribe_mailto``
         An address (or ``mailto:`` URL) listed after the https URL in ``List-Unsubscribe``
         for clients that only mail; you process what arrives there.
+    ``on_change``
+        ``on_change(change)`` is told of every unsubscribe, tracking choice and erasure
+        (to pass on to a mail provider or a CRM), at least once, from the store's durable
+        queue; see :mod:`consentlib.changes` for the change's shape and for making the
+        handler idempotent.
     """
 
     def __init__(
@@ -200,6 +205,7 @@ class MailTracker:
         store: str | Store = "sqlite:///consent.db",
         prefix: str = "/_consent/",
         unsubscribe_mailto: str | None = None,
+        on_change: Callable[[dict[str, Any]], Any] | None = None,
     ) -> None:
         if not isinstance(base_url, str) or not is_web_url(base_url) or urlsplit(base_url).path.strip("/") \
                 or urlsplit(base_url).query or urlsplit(base_url).fragment:
@@ -208,9 +214,16 @@ class MailTracker:
             raise ConfigurationError(f"prefix must start and end with '/', like '/_consent/', not {prefix!r}.")
         self.base_url = base_url.rstrip("/")
         self.prefix = prefix
-        self.tokens = MailTokens(secret_keys(secret_key))
-        self.store = open_store(store)
+        keys = secret_keys(secret_key)
+        self.tokens = MailTokens(keys)
+        self.store = open_store(store, secret_key=keys)
         self.unsubscribe_mailto = _mailto(unsubscribe_mailto)
+        self.changes = None
+        if on_change is not None:
+            from consentlib.changes import ChangeDelivery
+
+            self.changes = ChangeDelivery(self.store, on_change, topics=("mail",))
+            self.changes.notify()  # what was queued before a restart
 
     # -- permissions --------------------------------------------------------------------------
 
@@ -223,17 +236,46 @@ class MailTracker:
             raise TypeError(f"allowed must be True or False, not {allowed!r}.")
         self.store.set_mail_tracking(normalise_address(recipient), list_id=_check_name("list_id", list_id),
                                      allowed=allowed, source=_check_name("source", source))
+        self._changed()
 
     def tracking_allowed(self, recipient: str, *, list_id: str) -> bool:
         return self.store.mail_tracking_allowed(normalise_address(recipient), list_id=list_id)
 
     def unsubscribe(self, recipient: str, *, list_id: str, source: str = "api") -> bool:
         """Unsubscribe for good (a mailto request, a complaint); True when it is new."""
-        return self.store.suppress_mail(normalise_address(recipient), list_id=_check_name("list_id", list_id),
-                                        source=_check_name("source", source))
+        new = self.store.suppress_mail(normalise_address(recipient), list_id=_check_name("list_id", list_id),
+                                       source=_check_name("source", source))
+        self._changed()
+        return new
 
     def is_suppressed(self, recipient: str, *, list_id: str) -> bool:
         return self.store.mail_suppressed(normalise_address(recipient), list_id=list_id)
+
+    # -- the recipient's rights ------------------------------------------------------------------
+
+    def forget(self, recipient: str) -> dict[str, Any]:
+        """Erase ``recipient`` on request (GDPR Art 17), in one transaction: opens, clicks,
+        tracking permissions and the address go; sends stay only as counts; unsubscribes
+        stay as a keyed hash of the address (HMAC with the site's key), so that
+        ``is_suppressed`` stays true and ``prepare`` still raises :class:`Suppressed`
+        (Art 17(3)(b), 21(3)). ``found`` is False for an address the store never had.
+
+        One change, ``mail-erasure``, carries the address to ``on_change`` (to erase it
+        at the mail provider too, Art 17(2), 19); it is deleted once delivered.
+        """
+        result = self.store.forget_mail_recipient(normalise_address(recipient))
+        self._changed()
+        return result
+
+    def data(self, recipient: str) -> dict[str, Any]:
+        """Everything the store keeps about ``recipient`` (GDPR Art 15, 20)."""
+        address = normalise_address(recipient)
+        return {"recipient": address, "permissions": self.store.mail_permissions(recipient=address),
+                **self.store.mail_data(address)}
+
+    def _changed(self) -> None:
+        if self.changes is not None:
+            self.changes.notify()
 
     # -- preparing a mail ------------------------------------------------------------------------
 

@@ -5,6 +5,8 @@ GET        {prefix}m/o/<token>.gif   open pixel: always the 1x1 GIF; an open is 
 GET        {prefix}m/c/<token>       click: 302 to the signed target, or 404
 GET, POST  {prefix}m/u/<token>       unsubscribe: a page (GET) / RFC 8058 one-click (POST)
 GET, POST  {prefix}m/t/<token>       stop tracking my opens: a page (GET) / withdraw (POST)
+GET, POST  {prefix}m/d/<token>       your data: a page with a download (GET ?download=1,
+                                     GDPR Art 15, 20) and "forget me" (POST, Art 17)
 
 RULES.md "Email": link scanners and mail proxies fetch every URL of a mail, so no GET
 or HEAD changes anything; state changes only on POST. The POSTs need no cookie and no
@@ -23,9 +25,10 @@ from urllib.parse import quote
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.urls import iri_to_uri
+from werkzeug.wrappers import Request
 
 from consentlib.agents import classify_mail_click, classify_mail_open
-from consentlib.endpoints import bounded_request, respond_html
+from consentlib.endpoints import bounded_request, respond, respond_html
 from consentlib.errors import StoreUnavailable
 from consentlib.mail import MailToken, MailTokens
 from consentlib.pages import simple_page
@@ -81,6 +84,8 @@ class MailEndpoints:
             return self.confirm(environ, start_response, method, token, "unsubscribe")
         if kind == "t":
             return self.confirm(environ, start_response, method, token, "untrack")
+        if kind == "d":
+            return self.your_data(environ, start_response, method, token)
         return _page(environ, start_response, 404, "Not found", "There is nothing at this address.")
 
     # -- open pixel ------------------------------------------------------------------------
@@ -152,7 +157,8 @@ class MailEndpoints:
         list_name = escape(found.list_id)
         if method != "POST":
             # Scanners and mail proxies follow links: a GET only shows the button.
-            return _page(environ, start_response, 200, *_form_page(kind, list_name, self._already(kind, address, found)))
+            title, message, form = _form_page(kind, list_name, self._already(kind, address, found))
+            return _page(environ, start_response, 200, title, message, form + self._data_link(found))
         form, problem = _read_form(environ, self.site.max_body)
         if problem is not None:
             return _page(environ, start_response, problem[0], "Not done", problem[1])
@@ -171,6 +177,49 @@ class MailEndpoints:
         return _page(environ, start_response, 200, "Tracking stopped",
                      f"We no longer record when you open or click mails of {list_name}. "
                      "You stay subscribed.")
+
+    # -- the recipient's data --------------------------------------------------------------------
+
+    def _data_link(self, found: MailToken) -> str:
+        token = self.tokens.dumps("data", [found.recipient_id, found.campaign, found.list_id])
+        return (f'<p><a id="mail-your-data" href="{escape(self.site.prefix)}m/d/{token}">'
+                "Your data: download it, or have us forget you</a></p>")
+
+    def your_data(self, environ, start_response, method: str, token: str):
+        if method not in ("GET", "HEAD", "POST"):
+            return _not_allowed(environ, start_response, "GET, HEAD, POST")
+        found = self.tokens.loads("data", token)
+        store = self.site.store
+        address = store.mail_address(found.recipient_id) if found is not None else None
+        if address is None:
+            return _page(environ, start_response, 404, "Link not valid",
+                         "We have no record of this address: it was never ours, or we have forgotten it.")
+        if method == "POST":
+            form, problem = _read_form(environ, self.site.max_body)
+            if problem is not None:
+                return _page(environ, start_response, problem[0], "Not done", problem[1])
+            if form.get("forget") != "yes":
+                return _page(environ, start_response, 400, "Not done", "Send forget=yes to be forgotten.")
+            store.forget_mail_recipient(address)
+            return _page(environ, start_response, 200, "Forgotten",
+                         "We have erased your address, your opens, clicks and tracking choices. "
+                         "If you unsubscribed, we keep only a keyed fingerprint of your address so that "
+                         "we never mail you again.")
+        if Request(environ).args.get("download") == "1":
+            data = {"recipient": address, "permissions": store.mail_permissions(recipient=address),
+                    **store.mail_data(address), "pending_changes": store.changes(subject=address)}
+            return respond(environ, start_response, 200, data, headers=[
+                ("Content-Disposition", 'attachment; filename="my-mail-data.json"'),
+                ("Referrer-Policy", "no-referrer")])
+        # A GET only shows the page: link scanners fetch every URL of a mail (RULES.md "Email").
+        return _page(environ, start_response, 200, "Your data", (
+            "We keep your address, whether you let us see when you open our mails, when you unsubscribed, "
+            "which mails we sent you and, if you allowed it, when you opened or clicked them."
+        ), (
+            '<p><a id="mail-download" href="?download=1" download="my-mail-data.json">Download my data</a></p>'
+            '<form method="post"><input type="hidden" name="forget" value="yes">'
+            '<button type="submit" id="mail-forget">Forget me</button></form>'
+        ))
 
     def _already(self, kind: str, address: str, found: MailToken) -> bool:
         store = self.site.store

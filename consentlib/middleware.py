@@ -76,6 +76,11 @@ class ConsentMiddleware:
         and for the redirect after a posted choice. Mailed links are never built from
         the request's ``Host``, which any client can forge to make the site mail a
         genuine token on a link to someone else's server.
+    ``on_change``
+        ``on_change(change)`` is told of every recorded choice and receipt erasure (to
+        pass a withdrawal on to an analytics deletion API, a CRM), at least once, from
+        the store's durable queue, in a background thread; see :mod:`consentlib.changes`
+        for the change's shape and for making the handler idempotent.
     """
 
     def __init__(
@@ -96,6 +101,7 @@ class ConsentMiddleware:
         is_minor: Callable[[dict], bool] | None = None,
         guardian_mailer: Callable[[str, str, list[str]], None] | None = None,
         site_url: str | None = None,
+        on_change: Callable[[dict], object] | None = None,
     ) -> None:
         if not isinstance(policy, Policy):
             raise ConfigurationError(f"ConsentMiddleware needs a consentlib.Policy, not {policy!r}.")
@@ -124,7 +130,14 @@ class ConsentMiddleware:
         # verify their tokens with the same keys.
         keys = [secret_key] if isinstance(secret_key, (str, bytes)) else list(secret_key)
         self.secret_keys: tuple[bytes, ...] = tuple(k.encode() if isinstance(k, str) else k for k in keys)
-        self.store = open_store(store)
+        # With the keys, the store seals the receipt chain (consentlib.store.chain).
+        self.store = open_store(store, secret_key=self.secret_keys)
+        self.changes = None
+        if on_change is not None:
+            from consentlib.changes import ChangeDelivery
+
+            self.changes = ChangeDelivery(self.store, on_change, topics=("consent",))
+            self.changes.notify()  # what was queued before a restart
         self.prefix = prefix
         self.secure = secure
         self.trusted_origins = frozenset(o.rstrip("/").lower() for o in trusted_origins)
@@ -154,6 +167,11 @@ class ConsentMiddleware:
 
         self.endpoints = Endpoints(self)
         self.guardians = Guardians(self)
+
+    def changed(self) -> None:
+        """A change was queued (a receipt): let ``on_change`` hear of it soon."""
+        if self.changes is not None:
+            self.changes.notify()
 
     def _build_inner(self, app: Callable, etag_body_limit: int) -> Callable:
         if self.policy.etags is None:

@@ -89,3 +89,24 @@ def build_receipt(
         "user_agent": user_agent_family(user_agent),
         "replaces": None,
     }
+
+
+def presented(receipts: list[dict[str, Any]], now: datetime | None = None) -> list[dict[str, Any]]:
+    """Receipts as exports show them, each with its ISO/IEC TS 27560 ``status``:
+    ``superseded`` (a later record of the same visitor replaces it), ``expired`` (the
+    latest record, past its expiry: every category then reads "expired", since the
+    choice no longer counts and the visitor is asked again) or ``active``."""
+    now_text = _iso(now or datetime.now(timezone.utc))
+    replaced = {r.get("replaces") for r in receipts}
+    out = []
+    for receipt in receipts:
+        shown = dict(receipt)
+        if receipt.get("record_id") in replaced:
+            shown["status"] = "superseded"
+        elif str(receipt.get("expires", "9999")) < now_text:
+            shown["status"] = "expired"
+            shown["categories"] = {name: "expired" for name in receipt.get("categories", {})}
+        else:
+            shown["status"] = "active"
+        out.append(shown)
+    return out
