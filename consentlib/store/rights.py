@@ -214,11 +214,13 @@ def forget_recipient(conn: Any, d: Dialect, address: str, seal: Any) -> dict[str
                               (FORGOTTEN_SENDS, address)).rowcount,
         "recipient": conn.execute(q("DELETE FROM mail_recipients WHERE address = ?"), (address,)).rowcount,
     }
-    # Earlier changes about the address are replaced by one erasure change: a handler
-    # that tells the mail provider to erase the address also stops its mail.
-    done["changes"] = conn.execute(q("DELETE FROM changes WHERE topic = 'mail' AND subject = ?"), (address,)).rowcount
     done["found"] = any(done.values())
     if done["found"]:
+        # Earlier changes about the address are replaced by one erasure change: a handler
+        # that tells the mail provider to erase the address also stops its mail. An
+        # erasure still waiting from an earlier request stays.
+        conn.execute(q("DELETE FROM changes WHERE topic = 'mail' AND subject = ? AND kind <> 'mail-erasure'"),
+                     (address,))
         enqueue(conn, d, "mail", "mail-erasure", address, {"recipient": address, "unsubscribed_from": lists})
     return done
 
