@@ -294,6 +294,8 @@ class MailTracker:
         ids = [number, campaign, list_id]
         unsubscribe_url = self.url("u", self.tokens.dumps("unsubscribe", ids))
         untrack_url = self.url("t", self.tokens.dumps("untrack", ids)) if tracked else None
+        # GDPR Art 15, 17: every mail leads to what we keep about its reader, and to erasure.
+        data_url = self.url("d", self.tokens.dumps("data", ids))
         pixel_url = self.url("o", self.tokens.dumps("open", ids) + ".gif") if tracked else None
 
         def click_url(target: str, index: int, count: int) -> str:
@@ -311,9 +313,9 @@ class MailTracker:
             if part.get_content_subtype() == "html":
                 if tracked:
                     text, links = rewrite_links(text, click_url)
-                text = add_before_body_end(text, _html_footer(unsubscribe_url, untrack_url, pixel_url))
+                text = add_before_body_end(text, _html_footer(unsubscribe_url, untrack_url, pixel_url, data_url))
             else:
-                text = text.rstrip("\n") + _text_footer(unsubscribe_url, untrack_url)
+                text = text.rstrip("\n") + _text_footer(unsubscribe_url, untrack_url, data_url)
             _replace_text(part, text)
         for name in ("List-Unsubscribe", "List-Unsubscribe-Post"):
             del msg[name]
@@ -350,19 +352,20 @@ def _mailto(value: str | None) -> str | None:
     return url
 
 
-def _html_footer(unsubscribe_url: str, untrack_url: str | None, pixel_url: str | None) -> str:
+def _html_footer(unsubscribe_url: str, untrack_url: str | None, pixel_url: str | None, data_url: str) -> str:
     links = f'<a href="{escape(unsubscribe_url)}">Unsubscribe</a>'
     if untrack_url:
         links += f' &middot; <a href="{escape(untrack_url)}">Stop tracking my opens</a>'
+    links += f' &middot; <a href="{escape(data_url)}">Your data</a>'
     pixel = f'<img src="{escape(pixel_url)}" width="1" height="1" alt="">' if pixel_url else ""
     return f'\n<p class="consentlib-mail-footer">{links}</p>{pixel}\n'
 
 
-def _text_footer(unsubscribe_url: str, untrack_url: str | None) -> str:
+def _text_footer(unsubscribe_url: str, untrack_url: str | None, data_url: str) -> str:
     text = f"\n\nUnsubscribe: {unsubscribe_url}\n"
     if untrack_url:
         text += f"Stop tracking my opens: {untrack_url}\n"
-    return text
+    return text + f"Your data (download it, or have us forget you): {data_url}\n"
 
 
 def _replace_text(part: EmailMessage, text: str) -> None:

@@ -79,14 +79,14 @@ def test_visible_unsubscribe_link_in_html_and_text(site):
 def test_untracked_recipient_gets_no_pixel_no_click_urls_no_untrack_link(site):
     msg = prepared(site, tracked=False)
     html = part(msg, "html")
-    assert set(urls(msg)) == {"u"}
+    assert set(urls(msg)) == {"u", "d"}  # unsubscribe and "your data": neither tracks
     assert "<img" not in html
     assert 'href="https://shop.example/a?x=1&amp;y=2"' in html and 'href="https://blog.example/b"' in html
 
 
 def test_never_asked_counts_as_untracked(site):
     msg = reparse(site.tracker.prepare(newsletter(HTML), recipient="new@example.com", campaign="c", list_id="news"))
-    assert set(urls(msg)) == {"u"}
+    assert set(urls(msg)) == {"u", "d"}  # unsubscribe and "your data": neither tracks
 
 
 def test_tracked_recipient_gets_pixel_click_urls_and_a_way_to_withdraw(site):

@@ -252,7 +252,7 @@ def test_stop_tracking_withdraws_without_unsubscribing(site):
     assert not site.tracker.is_suppressed("ana@example.com", list_id="news")
     site.client.get(paths["o"][0], headers={"User-Agent": BROWSER})
     assert site.stats().human_opens == 0
-    assert set(urls(prepared(site, tracked=False))) == {"u"}
+    assert set(urls(prepared(site, tracked=False))) == {"u", "d"}
 
 
 # -- bad input: a 4xx or the harmless GIF, nothing recorded, never a 5xx ---------------------------------

@@ -132,3 +132,13 @@ def test_a_token_of_another_kind_is_not_a_data_token(tmp_path):
     site = make_site(tmp_path)
     token = unsubscribe_path(prepared(site)).rsplit("/", 1)[1]
     assert site.client.get(f"/_consent/m/d/{token}?download=1").status_code == 404
+
+
+@pytest.mark.parametrize("tracked", [pytest.param(True, id="tracked"), pytest.param(False, id="untracked")])
+def test_every_mail_links_to_your_data(tmp_path, tracked):
+    site = make_site(tmp_path)
+    msg = prepared(site, tracked=tracked)
+    (path,) = urls(msg)["d"]
+    text = "".join(p.get_content() for p in msg.walk() if p.get_content_maintype() == "text")
+    assert ">Your data</a>" in text and "Your data (download it, or have us forget you):" in text
+    assert 'id="mail-forget"' in site.client.get(path).get_data(as_text=True)

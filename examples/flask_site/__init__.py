@@ -57,7 +57,9 @@ def create_app(instance_path: str | os.PathLike | None = None, *, policy=POLICY,
     app.extensions["site_outbox"] = Outbox(str(instance / "outbox.db"), smtp=os.environ.get("SMTP"))
     options = {
         "secret_key": _secret_keys(instance),
-        "store": f"sqlite:///{instance / 'consent.db'}",
+        # Retention, set once: the proof of choices for 400 days, mail opens and clicks for
+        # 180 (applied by `consentlib receipts prune` and `consentlib mail prune` from cron).
+        "store": f"sqlite:///{instance / 'consent.db'}?receipts_days=400&mail_days=180",
         "gpc_last_update": "2026-11-27",
         "site_url": site_url,
         "is_minor": mailviews.is_minor,
