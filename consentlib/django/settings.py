@@ -39,8 +39,9 @@ KEYS: dict[str, str] = {
     "GUARDIAN_MAILER": "guardian_mailer",
     "SITE_URL": "site_url",
     "CONSENT_MODE": "consent_mode",
+    "ON_CHANGE": "on_change",
 }
-_IMPORTABLE = ("POLICY", "IS_MINOR", "GUARDIAN_MAILER")
+_IMPORTABLE = ("POLICY", "IS_MINOR", "GUARDIAN_MAILER", "ON_CHANGE")
 
 
 def options() -> dict[str, Any]:
