@@ -7,7 +7,8 @@ cleared — the "evercookie" trick, which the ePrivacy Directive art. 5(3) treat
 cookie. Without consent this middleware cuts that channel in both directions and puts
 back a validator derived from the body alone, so caching still works.
 
-It is plain WSGI (PEP 3333) and imports nothing else from consentlib.
+It is plain WSGI (PEP 3333) and imports nothing else from consentlib but the rule for
+reading header names as a browser does (consentlib.fields).
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from typing import Any
 from werkzeug.datastructures import ResponseCacheControl
 from werkzeug.http import parse_cache_control_header, parse_etags
 from xxhash import xxh3_128_hexdigest
+
+from consentlib.fields import canonical_name, unsafe_value, warn_dropped
 
 __all__ = ["ETagFirewall"]
 
@@ -47,7 +50,10 @@ class ETagFirewall:
       ``If-Range`` could splice bytes of a changed resource onto the cached ones,
       whereas ignoring ``Range`` is always allowed (RFC 9110 §14.2).
     * The app's ``ETag`` and ``Last-Modified`` are removed from the response, so no
-      per-visitor value is stored by the browser in the first place.
+      per-visitor value is stored by the browser in the first place. Names are read as
+      a browser reads them: a header whose name is not an RFC 9110 token (``"ETag "``,
+      ``"ETag:x"``) or whose value holds a line break could carry a validator, so it is
+      removed too, and logged once.
     * A 200 whose size is known up front (a ``Content-Length`` of at most ``max_body``,
       or a list or tuple body) and that is not ``Cache-Control: no-store`` gets a weak
       ETag computed from its bytes, identical for every visitor who gets those bytes.
@@ -93,6 +99,7 @@ class ETagFirewall:
         self.app = app
         self.applies = applies
         self.max_body = max_body
+        self._warned: set[str] = set()
 
     def __call__(self, environ: _Environ, start_response: _StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
@@ -112,7 +119,7 @@ class ETagFirewall:
             if environ.pop("HTTP_IF_RANGE", None) is not None:
                 environ.pop("HTTP_RANGE", None)
             environ["REQUEST_METHOD"] = "GET"
-        exchange = _Exchange(start_response, self.max_body, method == "HEAD", if_none_match)
+        exchange = _Exchange(start_response, self.max_body, method == "HEAD", if_none_match, self._warned)
         return exchange.run(self.app, environ)
 
 
@@ -152,11 +159,12 @@ class _Exchange:
     __slots__ = (
         "_start_response", "_limit", "_head", "_if_none_match", "_status", "_headers",
         "_kept", "_sent", "_server_write", "_buffering", "_pending", "_size",
-        "_body_started", "_app_iter", "_closed",
+        "_body_started", "_app_iter", "_closed", "_warned",
     )
 
     def __init__(
-        self, start_response: _StartResponse, limit: int, head: bool, if_none_match: str | None
+        self, start_response: _StartResponse, limit: int, head: bool, if_none_match: str | None,
+        warned: set[str],
     ) -> None:
         self._start_response = start_response
         self._limit = limit
@@ -173,6 +181,7 @@ class _Exchange:
         self._body_started = False  # the app has produced a non-empty block
         self._app_iter: Iterable[bytes] = ()
         self._closed = False
+        self._warned = warned
 
     def _start(self, status: str, headers: _Headers, exc_info: Any = None) -> Callable[[bytes], None]:
         if exc_info is not None:
@@ -184,7 +193,7 @@ class _Exchange:
                 if self._sent:
                     # The server holds the old headers but no bytes: let it replace them.
                     self._server_write = self._start_response(
-                        status, _without_validators(headers), exc_info
+                        status, _without_validators(headers, self._warned), exc_info
                     )
             finally:
                 exc_info = None  # PEP 3333: break the traceback cycle
@@ -225,8 +234,11 @@ class _Exchange:
         length = -1
         no_store = False
         for name, value in self._headers:
-            lname = name.lower()
-            if lname == "etag" or lname == "last-modified":
+            lname = canonical_name(name)
+            if lname in _APP_VALIDATORS:
+                continue
+            if not lname or unsafe_value(value):
+                warn_dropped(name, self._warned)
                 continue
             if lname == "content-length":
                 # Leniency is harmless: the limit is enforced on the bytes themselves.
@@ -250,7 +262,7 @@ class _Exchange:
 
     def _send_headers(self) -> None:
         self._sent = True
-        kept = self._kept if self._kept is not None else _without_validators(self._headers)
+        kept = self._kept if self._kept is not None else _without_validators(self._headers, self._warned)
         self._server_write = self._start_response(self._status, kept)
 
     def run(self, app: Callable[..., Iterable[bytes]], environ: _Environ) -> Iterable[bytes]:
@@ -330,8 +342,18 @@ class _Exchange:
         return [] if self._head or not body else [body]
 
 
-def _without_validators(headers: _Headers) -> _Headers:
-    return [(n, v) for n, v in headers if n.lower() not in _APP_VALIDATORS]
+def _without_validators(headers: _Headers, warned: set[str]) -> _Headers:
+    """``headers`` without the app's validators, nor any header a browser could read as one."""
+    kept = []
+    for name, value in headers:
+        lname = canonical_name(name)
+        if lname in _APP_VALIDATORS:
+            continue
+        if not lname or unsafe_value(value):
+            warn_dropped(name, warned)
+            continue
+        kept.append((name, value))
+    return kept
 
 
 class _Stream:

@@ -5,29 +5,40 @@ category is granted (required categories always are). Lines are never folded or
 reordered, and every other header is kept as it was (RFC 6265 §3, RFC 9110 §5.3).
 A response whose headers depend on the consent cookie or on ``Sec-GPC`` says so in
 ``Vary`` (RFC 9110 §12.5.5).
+
+Every header is judged by the name a browser will see (consentlib.fields): a name that
+is not an RFC 9110 token, or a value with a line break, is dropped and logged once,
+since a browser could read a ``Set-Cookie``, ``ETag`` or ``Last-Modified`` in it.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from consentlib.consent import evict_oldest
 from consentlib.cookies import UNDECLARED, CookieGate, UndeclaredCookies, set_cookie_name
+from consentlib.fields import canonical_name, warn_dropped
 from consentlib.policy import Policy
 
-_SET_COOKIE, _VARY, _ETAG = "set-cookie", "vary", "etag"
-# The response header names the gate looks at, in the spellings apps use.
-_WATCHED = {
-    "Set-Cookie": _SET_COOKIE, "set-cookie": _SET_COOKIE,
-    "Vary": _VARY, "vary": _VARY,
-    "ETag": _ETAG, "Etag": _ETAG, "etag": _ETAG,
-}
+# What the gate does with a header, by its name: pass it on, gate it as a cookie, merge
+# Vary, mark a validator (whose presence depends on consent), or drop it (not a token).
+_PASS, _SET_COOKIE, _VARY, _VALIDATOR, _DROP_FIELD = "pass", "set-cookie", "vary", "validator", "drop"
+_KIND_OF = {"set-cookie": _SET_COOKIE, "vary": _VARY, "etag": _VALIDATOR, "last-modified": _VALIDATOR}
+# The names apps send most, known up front; any other is judged once and remembered.
+_USUAL_NAMES = (
+    "Set-Cookie", "set-cookie", "Vary", "vary", "ETag", "Etag", "etag", "Last-Modified", "last-modified",
+    "Content-Type", "Content-Length", "Cache-Control", "Location", "Expires", "Date", "Content-Encoding",
+)
+_NAMES_LIMIT = 256
+_NAME_MAX = 128
 # A Set-Cookie line's verdict: kept (required: no Vary), kept or dropped by consent
 # (Vary: Cookie, and Sec-GPC for gpc categories), dropped as undeclared.
 _KEEP, _KEEP_VARY, _KEEP_VARY_GPC, _DROP, _DROP_VARY_GPC, _DROP_UNDECLARED = range(6)
 _VARY_OF = (0, 1, 2, 1, 2, 1)
-_CACHE_LIMIT = 4096
-_VERDICT_TABLES_LIMIT = 256
+# Verdicts are remembered by the text before a Set-Cookie value's '=': short texts only,
+# a bounded number per table and of tables, so at most 64 x 256 x 128 characters of keys.
+_VERDICTS_LIMIT = 256
+_VERDICT_KEY_MAX = 128
+_VERDICT_TABLES_LIMIT = 64
 
 
 class ResponseGate:
@@ -43,6 +54,8 @@ class ResponseGate:
         self._etags_vary = (2 if policy.etags in self.gpc_categories else 1) if etags_gated else 0
         # Verdicts per distinct granted set (a handful: subsets of the categories).
         self._verdicts: dict[frozenset[str], dict[str, int]] = {}
+        self._kinds = {name: _KIND_OF.get(name.lower(), _PASS) for name in _USUAL_NAMES}
+        self._warned: set[str] = set()
 
     def start_response(self, start_response: Callable, granted: frozenset[str], extra: list | tuple = (),
                        gpc_refused: bool = False, stripped: bool = False) -> Callable:
@@ -51,6 +64,7 @@ class ResponseGate:
         if verdicts is None:
             verdicts = self._verdicts_for(granted)
         etags_vary = self._etags_vary
+        kinds = self._kinds
         # How the response varies before its own headers are seen: 0 not, 1 on Cookie,
         # 2 on Cookie and Sec-GPC.
         base = 2 if gpc_refused else 1 if (stripped or extra) else 0
@@ -61,18 +75,20 @@ class ResponseGate:
             vary = base
             vary_lines = None
             for item in headers:
-                field = item[0]
-                # Header names compare case-insensitively (RFC 9110 §5.1); the table holds
-                # the usual spellings, so only odd ones of the right length pay for lower().
-                kind = _WATCHED.get(field)
-                if kind is None and (len(field) not in (4, 10) or (kind := _WATCHED.get(field.lower())) is None):
+                kind = kinds.get(item[0]) or self._kind(item[0])
+                value = item[1]
+                # RFC 9110 §5.5: a line break would start a header the gate never saw.
+                if kind is _DROP_FIELD or "\n" in value or "\r" in value or "\0" in value:
+                    warn_dropped(item[0], self._warned)
+                    continue
+                if kind is _PASS:
                     append(item)
                     continue
                 if kind is _SET_COOKIE:
-                    raw, sep, _ = item[1].partition("=")
+                    raw, sep, _ = value.partition("=")
                     verdict = verdicts.get(raw) if sep else None
                     if verdict is None:
-                        verdict = self._verdict(verdicts, granted, item[1])
+                        verdict = self._verdict(verdicts, granted, value)
                     if verdict < _DROP:
                         append(item)
                     # RFC 9110 §12.5.5: a gated line's presence depends on the consent cookie.
@@ -80,9 +96,10 @@ class ResponseGate:
                         vary = _VARY_OF[verdict]
                     continue
                 if kind is _VARY:
-                    vary_lines = (vary_lines or []) + [item[1]]
+                    vary_lines = (vary_lines or []) + [value]
                 elif etags_vary > vary:
-                    # Which validator leaves (the app's or the firewall's) depends on consent.
+                    # Which validator leaves (the app's ETag and Last-Modified, or the
+                    # firewall's ETag) depends on consent.
                     vary = etags_vary
                 append(item)
             if extra:
@@ -96,10 +113,20 @@ class ResponseGate:
 
         return gated
 
+    def _kind(self, name: str) -> str:
+        """What to do with header ``name``, judged by the name a browser will see."""
+        canonical = canonical_name(name)
+        kind = _KIND_OF.get(canonical, _PASS) if canonical else _DROP_FIELD
+        if isinstance(name, str) and len(name) <= _NAME_MAX:
+            if len(self._kinds) >= _NAMES_LIMIT:
+                self._kinds = {usual: _KIND_OF.get(usual.lower(), _PASS) for usual in _USUAL_NAMES}
+            self._kinds[name] = kind
+        return kind
+
     def _verdicts_for(self, granted: frozenset[str]) -> dict[str, int]:
         # One table per distinct granted set (a handful: subsets of the categories).
         if len(self._verdicts) >= _VERDICT_TABLES_LIMIT:
-            evict_oldest(self._verdicts, _VERDICT_TABLES_LIMIT)
+            self._verdicts.clear()  # a new generation: O(1), unlike evicting the oldest
         return self._verdicts.setdefault(granted, {})
 
     def _verdict(self, verdicts: dict[str, int], granted: frozenset[str], value: str) -> int:
@@ -118,9 +145,10 @@ class ResponseGate:
         else:
             verdict = _DROP_VARY_GPC if category in self.gpc_categories else _DROP
         raw, sep, _ = value.partition("=")
-        if sep:  # without '=' the text is the whole value: not a name to remember it by
-            if len(verdicts) >= _CACHE_LIMIT:
-                evict_oldest(verdicts, _CACHE_LIMIT)
+        # Without '=' the text is the whole value: not a name to remember it by.
+        if sep and len(raw) <= _VERDICT_KEY_MAX:
+            if len(verdicts) >= _VERDICTS_LIMIT:
+                verdicts.clear()
             verdicts[raw] = verdict
         return verdict
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 from werkzeug.middleware.lint import LintMiddleware
@@ -317,6 +318,38 @@ def test_vary_sec_gpc_when_gpc_expires_a_cookie(site):
     assert sorted(r.vary) == []
     r = site.get("/?set=sid", headers={"Cookie": "_ga=1"})
     assert _expired(r) == ["_ga"] and sorted(r.vary) == ["cookie"]
+
+
+@pytest.mark.parametrize(
+    ("validator", "streamed"),
+    [
+        pytest.param(("Last-Modified", "Mon, 01 Jan 2024 00:00:00 GMT"), False, id="last-modified"),
+        pytest.param(("Last-Modified", "Mon, 01 Jan 2024 00:00:00 GMT"), True, id="last-modified-streamed"),
+        pytest.param(("last-modified", "Mon, 01 Jan 2024 00:00:00 GMT"), True, id="last-modified-lower-case"),
+        pytest.param(("ETag", '"v1"'), True, id="etag-streamed"),
+    ],
+)
+def test_rfc9110_vary_cookie_when_consent_decides_which_validator_leaves(tmp_path, validator, streamed):
+    # With etags consent the app's own validator leaves; without it, the firewall's or none.
+    # A shared cache must not hand one visitor's answer to the other (RFC 9110 §12.5.5).
+    from consentlib import Category, Policy
+
+    policy = Policy(revision=1, categories=[Category("necessary", required=True), Category("analytics")],
+                    etags="analytics")
+
+    def app(environ, start_response):
+        headers = [("Content-Type", "text/plain"), validator]
+        if not streamed:
+            headers.append(("Content-Length", "2"))
+        start_response("200 OK", headers)
+        return iter([b"ok"])
+
+    middleware = ConsentMiddleware(LintMiddleware(app), policy, secret_key=KEYS, store=f"sqlite:///{tmp_path}/c.db")
+    value = middleware.cookie.dumps(revision=1, categories={"analytics"}, consent_id="ab" * 16,
+                                    decided_at=int(time.time()))
+    r = fetch(Client(LintMiddleware(middleware), use_cookies=False), "GET", "/", headers={"Cookie": f"consent={value}"})
+    assert r.headers.get(validator[0]) == validator[1]
+    assert "cookie" in r.vary
 
 
 # -- beacons --------------------------------------------------------------------------------
