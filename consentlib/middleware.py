@@ -25,7 +25,7 @@ from consentlib.cookies import CookieGate, UndeclaredCookies
 from consentlib.errors import ConfigurationError
 from consentlib.gating import ResponseGate
 from consentlib.pixel import untrackable_response, wants_image
-from consentlib.policy import Policy
+from consentlib.policy import Beacon, Policy
 from consentlib.store import Store, open_store
 
 log = logging.getLogger("consentlib")
@@ -149,9 +149,9 @@ class ConsentMiddleware:
         self._gpc_categories = policy.gpc_categories
         self._names = frozenset(policy.category_names)
         self._has_beacons = bool(policy.beacons)
-        # Exact beacon paths, looked up first; Policy.beacon() also knows the prefixes.
+        # Exact beacon paths, looked up first; Policy.beacon() knows the prefixes and
+        # reads a path as the app's router will.
         self._beacon_paths = {b.path: b for b in reversed(policy.beacons) if not b.path.endswith("/")}
-        self._beacon_prefixes = tuple(b.path for b in policy.beacons if b.path.endswith("/"))
         # Whether a response's validator depends on consent (the ETag firewall runs).
         self._etags_category = policy.etags
         self.undeclared = UndeclaredCookies(self.store)
@@ -278,9 +278,9 @@ class ConsentMiddleware:
 
         granted = consent.granted
         if self._has_beacons:
-            beacon = self._beacon_paths.get(path)
-            if beacon is None and self._beacon_prefixes and path.startswith(self._beacon_prefixes):
-                beacon = self.policy.beacon(path)
+            beacon = self._beacon_paths.get(path) or self.policy.beacon(path)
+            if beacon is None and environ.get("SCRIPT_NAME"):
+                beacon = self._mounted_beacon(environ["SCRIPT_NAME"], path)
             if beacon is not None and beacon.category not in granted:
                 # ePrivacy Art 5(3): a beacon hit reads the device; without consent the
                 # app must not even see it. Answer with nothing that can track.
@@ -300,6 +300,13 @@ class ConsentMiddleware:
         # With the etags category granted the firewall has nothing to do: skip its layer.
         app = self.app if self._etags_category in granted else self._inner
         return app(environ, self.responses.start_response(start_response, granted, extra, gpc_refused, stripped))
+
+    def _mounted_beacon(self, script_name: str, path: str) -> Beacon | None:
+        """The beacon declared as the browser asked for it (``SCRIPT_NAME`` + ``PATH_INFO``),
+        when the middleware is mounted below the site's root; ``PATH_INFO`` alone,
+        relative to the mount, was looked up already."""
+        # The extra '/' makes Policy.beacon merge whatever slashes meet here.
+        return self.policy.beacon(script_name + "/" + path)
 
     # -- helpers shared with the endpoints ---------------------------------------------------
 

@@ -94,7 +94,7 @@ def children(pid: int) -> list[int]:
 
 
 class Gunicorn:
-    """``gunicorn -w N`` serving the reference site on 127.0.0.1:<free port>.
+    """``gunicorn -w N`` serving the reference site (or the factory ``app`` names) on 127.0.0.1:<free port>.
 
     The master runs in its own process group (its workers with it), so a failed test
     can take every process down at once with ``killpg``; a graceful :meth:`stop` is
@@ -102,7 +102,9 @@ class Gunicorn:
     (the mail-open buffer writes what it holds).
     """
 
-    def __init__(self, instance: Path, store: str, *, workers: int = 4, port: int | None = None) -> None:
+    def __init__(self, instance: Path, store: str, *, workers: int = 4, port: int | None = None,
+                 app: str = "tests.loadkit:site_from_env()") -> None:
+        self.app = app
         self.instance = Path(instance)
         self.store = store
         self.workers = workers
@@ -121,7 +123,7 @@ class Gunicorn:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "--workers", str(self.workers),
                  "--bind", f"127.0.0.1:{self.port}", "--graceful-timeout", "30", "--timeout", "60",
-                 "--backlog", "1024", "--log-level", "warning", "tests.loadkit:site_from_env()"],
+                 "--backlog", "1024", "--log-level", "warning", self.app],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         finally:
