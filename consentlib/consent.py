@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from itsdangerous import BadSignature, Signer
 
+from consentlib.bounded import BoundedCache
 from consentlib.errors import ConfigurationError
 from consentlib.policy import Policy
 
@@ -25,7 +26,10 @@ COOKIE_NAME = "consent"
 DEFAULT_LIFETIME = 180 * 24 * 3600  # CNIL: keep a choice about six months, then ask again.
 # Browsers keep at most 4096 bytes per cookie (RFC 6265 §6.1); anything longer is junk.
 MAX_COOKIE_LENGTH = 4096
-_CACHE_SIZE = 4096
+# Verified values remembered: up to 1 KiB each (a genuine cookie is about 200
+# characters), 1 MiB in all; a longer value is verified each time instead.
+_CACHE_MAX_VALUE = 1024
+_CACHE_BUDGET = 1024 * 1024
 # Seconds a decision may seem to come from the future: clock skew between hosts.
 CLOCK_SKEW = 300
 
@@ -65,20 +69,6 @@ class CookiePayload:
     consent_id: str
     decided_at: int
     key_index: int  # 0 = signed with the newest key
-
-
-def evict_oldest(cache: dict, limit: int) -> None:
-    """Drop a bounded cache's oldest entries (dicts keep insertion order) to make room.
-
-    Safe with threads: another request thread may change the dict between ``iter`` and
-    ``next`` ("dictionary changed size during iteration"); then eviction stops early and
-    the next call catches up, so the cache stays near ``limit``.
-    """
-    for _ in range(len(cache) - limit + 1):
-        try:
-            cache.pop(next(iter(cache)), None)
-        except (RuntimeError, StopIteration):
-            return
 
 
 def new_consent_id() -> str:
@@ -121,7 +111,7 @@ class ConsentCookie:
             Signer(key, salt="consentlib.consent", key_derivation="hmac", digest_method=hashlib.sha256)
             for key in keys
         ]
-        self._cache: dict[str, CookiePayload | None] = {}
+        self._cache = BoundedCache(budget=_CACHE_BUDGET, max_size=_CACHE_MAX_VALUE)
 
     def dumps(self, *, revision: int, categories: frozenset[str] | set[str], consent_id: str, decided_at: int) -> str:
         payload = json.dumps(
@@ -148,11 +138,7 @@ class ConsentCookie:
         except KeyError:
             pass
         payload = self._verify_uncached(value)
-        if len(value) > MAX_COOKIE_LENGTH:
-            return None  # never a genuine cookie: remembering it would let junk fill memory
-        if len(self._cache) >= _CACHE_SIZE:
-            evict_oldest(self._cache, _CACHE_SIZE)
-        self._cache[value] = payload
+        self._cache.remember(value, payload)
         return payload
 
     def _verify_uncached(self, value: str) -> CookiePayload | None:

@@ -10,11 +10,16 @@ import logging
 
 from werkzeug.http import dump_cookie
 
+from consentlib.bounded import BoundedCache
 from consentlib.errors import StoreUnavailable
 from consentlib.policy import Policy
 
 UNDECLARED = ""  # the "category" of a cookie the policy does not declare
-_CACHE_LIMIT = 4096
+# Category per cookie name: names up to 256 characters, 256 KiB in all. A longer name
+# (no real cookie has one) is looked up in the policy each time instead of kept.
+_NAME_MAX = 256
+_CATEGORIES_BUDGET = 256 * 1024
+_BROWSER_COOKIE_MAX = 4096
 _UNDECLARED_NAMES_LIMIT = 1000
 
 log = logging.getLogger("consentlib")
@@ -28,8 +33,8 @@ class CookieGate:
         self.own_cookie = own_cookie
         self._required = policy.required
         # Cookie names come from the app and from visitors' Cookie headers; the cache is
-        # bounded so a visitor sending random names cannot grow it without end.
-        self.categories: dict[str, str] = {}
+        # bounded by bytes so a visitor sending long random names cannot grow it.
+        self.categories = BoundedCache(budget=_CATEGORIES_BUDGET, max_size=_NAME_MAX)
 
     def category_of(self, name: str) -> str:
         """The declared category of cookie ``name``, or :data:`UNDECLARED`."""
@@ -39,9 +44,7 @@ class CookieGate:
             pass
         declared = self.policy.cookie(name)
         category = declared.category if declared is not None else UNDECLARED
-        if len(self.categories) >= _CACHE_LIMIT:
-            self.categories.clear()
-        self.categories[name] = category
+        self.categories.remember(name, category)
         return category
 
     def is_passed(self, name: str, granted: frozenset[str]) -> bool:
@@ -66,7 +69,10 @@ class CookieGate:
                 kept.append(pair)
             else:
                 changed = True
-                if self.category_of(name) != UNDECLARED and name not in refused:
+                # RFC 6265bis §5.6: browsers store no cookie whose name and value pass
+                # 4096 bytes, so a longer name was forged: there is nothing to expire.
+                if len(name) <= _BROWSER_COOKIE_MAX and self.category_of(name) != UNDECLARED \
+                        and name not in refused:
                     refused.append(name)
         return ("; ".join(kept) if changed else header), refused
 
@@ -81,7 +87,9 @@ class CookieGate:
         domain = declared.domain if declared else None
         # RFC 6265bis §4.1.3: __Secure-/__Host- cookies are only accepted with Secure.
         secure = secure or name.startswith(("__Secure-", "__Host-"))
-        return dump_cookie(name, "", max_age=0, path=path, domain=domain, secure=secure)
+        # max_size=0: werkzeug's too-large warning would keep each distinct long name in
+        # the warnings registry for the life of the process.
+        return dump_cookie(name, "", max_age=0, path=path, domain=domain, secure=secure, max_size=0)
 
     def expiry_headers(self, names, *, secure: bool) -> list[tuple[str, str]]:
         """``Set-Cookie`` header lines that expire each of ``names``."""

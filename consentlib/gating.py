@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from consentlib.bounded import BoundedCache
 from consentlib.cookies import UNDECLARED, CookieGate, UndeclaredCookies, set_cookie_name
 from consentlib.fields import canonical_name, warn_dropped
 from consentlib.policy import Policy
@@ -34,11 +35,11 @@ _NAME_MAX = 128
 # (Vary: Cookie, and Sec-GPC for gpc categories), dropped as undeclared.
 _KEEP, _KEEP_VARY, _KEEP_VARY_GPC, _DROP, _DROP_VARY_GPC, _DROP_UNDECLARED = range(6)
 _VARY_OF = (0, 1, 2, 1, 2, 1)
-# Verdicts are remembered by the text before a Set-Cookie value's '=': short texts only,
-# a bounded number per table and of tables, so at most 64 x 256 x 128 characters of keys.
-_VERDICTS_LIMIT = 256
+# Verdicts are remembered by the text before a Set-Cookie value's '=': texts of up to
+# 128 characters, 64 KiB per table, at most 32 tables (granted sets): 2 MiB at worst.
 _VERDICT_KEY_MAX = 128
-_VERDICT_TABLES_LIMIT = 64
+_VERDICTS_BUDGET = 64 * 1024
+_VERDICT_TABLES_LIMIT = 32
 
 
 class ResponseGate:
@@ -53,7 +54,7 @@ class ResponseGate:
         etags_gated = policy.etags is not None and policy.etags not in self.required
         self._etags_vary = (2 if policy.etags in self.gpc_categories else 1) if etags_gated else 0
         # Verdicts per distinct granted set (a handful: subsets of the categories).
-        self._verdicts: dict[frozenset[str], dict[str, int]] = {}
+        self._verdicts: dict[frozenset[str], BoundedCache] = {}
         self._kinds = {name: _KIND_OF.get(name.lower(), _PASS) for name in _USUAL_NAMES}
         self._warned: set[str] = set()
 
@@ -123,13 +124,13 @@ class ResponseGate:
             self._kinds[name] = kind
         return kind
 
-    def _verdicts_for(self, granted: frozenset[str]) -> dict[str, int]:
+    def _verdicts_for(self, granted: frozenset[str]) -> BoundedCache:
         # One table per distinct granted set (a handful: subsets of the categories).
         if len(self._verdicts) >= _VERDICT_TABLES_LIMIT:
             self._verdicts.clear()  # a new generation: O(1), unlike evicting the oldest
-        return self._verdicts.setdefault(granted, {})
+        return self._verdicts.setdefault(granted, BoundedCache(budget=_VERDICTS_BUDGET, max_size=_VERDICT_KEY_MAX))
 
-    def _verdict(self, verdicts: dict[str, int], granted: frozenset[str], value: str) -> int:
+    def _verdict(self, verdicts: BoundedCache, granted: frozenset[str], value: str) -> int:
         """What to do with one Set-Cookie line, remembered by the text before its '='."""
         # RFC 6265 §5.2 in full: whitespace, a ';' before '=', no '=' at all.
         name = set_cookie_name(value)
@@ -145,11 +146,8 @@ class ResponseGate:
         else:
             verdict = _DROP_VARY_GPC if category in self.gpc_categories else _DROP
         raw, sep, _ = value.partition("=")
-        # Without '=' the text is the whole value: not a name to remember it by.
-        if sep and len(raw) <= _VERDICT_KEY_MAX:
-            if len(verdicts) >= _VERDICTS_LIMIT:
-                verdicts.clear()
-            verdicts[raw] = verdict
+        if sep:  # without '=' the text is the whole value: not a name to remember it by
+            verdicts.remember(raw, verdict)
         return verdict
 
 

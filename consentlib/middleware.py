@@ -19,8 +19,8 @@ from consentlib.consent import (
     Consent,
     ConsentCookie,
     CookiePayload,
-    evict_oldest,
 )
+from consentlib.bounded import BoundedCache
 from consentlib.cookies import CookieGate, UndeclaredCookies
 from consentlib.errors import ConfigurationError
 from consentlib.gating import ResponseGate
@@ -32,9 +32,10 @@ log = logging.getLogger("consentlib")
 
 ENVIRON_KEY = "consentlib.consent"
 _FOREVER = float("inf")
-# Distinct Cookie headers remembered; bounded, so random headers cannot grow it.
-_VISIT_CACHE_SIZE = 4096
-# Longer Cookie headers are verified every time rather than kept (memory stays bounded).
+# Distinct Cookie headers remembered, bounded by bytes so that random headers cannot grow
+# it: 4 MiB, each entry costing twice its header (the key, and the filtered copy kept).
+_VISIT_CACHE_BUDGET = 4 * 1024 * 1024
+# Longer Cookie headers are verified every time rather than kept.
 _VISIT_CACHE_MAX_HEADER = 4096
 # (consent, verified payload, filtered Cookie header, refused cookie names, valid until,
 #  Cookie header changed, a refused cookie is of a gpc category, re-sign with the newest key)
@@ -156,7 +157,7 @@ class ConsentMiddleware:
         self._etags_category = policy.etags
         self.undeclared = UndeclaredCookies(self.store)
         self.responses = ResponseGate(policy, self.gate, self.undeclared)
-        self._visits: dict[tuple[str, bool, bool], _Visit] = {}
+        self._visits = BoundedCache(budget=_VISIT_CACHE_BUDGET, max_size=2 * _VISIT_CACHE_MAX_HEADER)
         self._inner = self._build_inner(app, etag_body_limit)
         self.is_minor = is_minor
         self.guardian_mailer = guardian_mailer
@@ -205,11 +206,7 @@ class ConsentMiddleware:
         if visit is not None and time.time() < visit[4]:
             return visit
         visit = self._new_visit(header, gpc, dnt)
-        if len(header) > _VISIT_CACHE_MAX_HEADER:
-            return visit
-        if len(self._visits) >= _VISIT_CACHE_SIZE:
-            evict_oldest(self._visits, _VISIT_CACHE_SIZE)
-        self._visits[key] = visit
+        self._visits.remember(key, visit, size=2 * len(header))
         return visit
 
     def _new_visit(self, header: str, gpc: bool, dnt: bool) -> _Visit:
