@@ -100,7 +100,9 @@ def set_cookie_name(value: str) -> str:
     """The cookie name of a ``Set-Cookie`` value (RFC 6265 §5.2: up to the first '=')."""
     name, sep, _ = value.partition(";")[0].partition("=")
     # Without '=', the name is empty (RFC 6265 §5.2 step 5); such a line is undeclared.
-    return name.strip() if sep else ""
+    # Browsers trim spaces and tabs only (RFC 6265 §5.2 step 4, WSP), never str.strip()'s
+    # Unicode blanks: "\xa0sid" is another cookie than the necessary "sid".
+    return name.strip(" \t") if sep else ""
 
 
 class UndeclaredCookies:

@@ -115,6 +115,22 @@ def test_rfc9110_odd_header_spelling_never_sets_a_refused_cookie(tmp_path, odd):
     assert cookies == ["sid"]
 
 
+@pytest.mark.parametrize(
+    ("value", "leaves"),
+    [
+        pytest.param(" \tsid=2; Path=/", True, id="spaces-and-tabs-trimmed-like-browsers"),
+        pytest.param("\xa0sid=2; Path=/", False, id="no-break-space-is-part-of-the-name"),
+        pytest.param("\x1csid=2; Path=/", False, id="control-character-is-part-of-the-name"),
+        pytest.param("sid\u2003=2; Path=/", False, id="em-space-is-part-of-the-name"),
+    ],
+)
+def test_rfc6265_cookie_name_is_trimmed_as_a_browser_trims_it(tmp_path, value, leaves):
+    # Trimmed with str.strip(), each would pass as the necessary "sid" while the browser
+    # stores another cookie, one the policy never declared.
+    headers = raw_headers(served(tmp_path, app_sending(("Set-Cookie", value))))
+    assert (("Set-Cookie", value) in headers) is leaves
+
+
 @pytest.mark.parametrize("odd", ODD_VALIDATORS)
 def test_eprivacy_odd_header_spelling_never_carries_a_per_visitor_validator(tmp_path, odd):
     headers = raw_headers(served(tmp_path, app_sending(odd)))
