@@ -1,0 +1,104 @@
+"""Which cookies and storage keys need consent, and on what evidence.
+
+In order of authority: the policy given with ``--policy``, the site's own published
+declaration (``GET /_consent/declaration.json`` on a consentlib site), then the Open
+Cookie Database weighed with platform and domain (:mod:`consentlib.data.cookiedb`).
+A name none of them knows is *unknown*: reported, never a violation, because
+guessing would fail clean sites (every site has a session cookie of its own name).
+"""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+from urllib.parse import urljoin
+
+from consentlib.data import cookiedb
+
+DECLARATION_PATH = "/_consent/declaration.json"
+CONSENTLIB_COOKIE = "consent"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    category: str  # the declared category, the database's, or "unknown"
+    needs_consent: bool | None  # None: unknown
+    evidence: str  # "--policy", "declaration", "database" or "none"
+    source: str  # what exactly it rests on, in words
+
+
+class Judge:
+    """Verdicts from a declaration (the JSON a consentlib site publishes), else the database.
+
+    ``declared`` is that JSON (or ``consentlib.declaration.declaration(policy)`` for a
+    policy given on the command line), ``evidence`` names where it came from.
+    """
+
+    def __init__(self, declared: dict[str, Any] | None = None, *, evidence: str = "declaration",
+                 where: str = "") -> None:
+        self.declared = declared
+        self.evidence = evidence if declared is not None else "none"
+        self.where = where
+        cookies = (declared or {}).get("cookies") or []
+        self._exact = {c["name"]: c for c in cookies if not c.get("glob")}
+        self._globs = [c for c in cookies if c.get("glob")]
+        self.required = frozenset(c["name"] for c in (declared or {}).get("categories") or [] if c.get("required"))
+
+    def _declared_cookie(self, name: str) -> dict[str, Any] | None:
+        found = self._exact.get(name)
+        if found is not None:
+            return found
+        return next((c for c in self._globs if fnmatchcase(name, c["name"])), None)
+
+    def cookie(self, name: str, host: str | None) -> Verdict:
+        if self.declared is not None:
+            declared = self._declared_cookie(name)
+            if declared is not None:
+                category = declared["category"]
+                pattern = f" as {declared['name']!r}" if declared["name"] != name else ""
+                return Verdict(category, category not in self.required, self.evidence,
+                               f"declared {category!r}{pattern} in {self.where}")
+            if name == CONSENTLIB_COOKIE:
+                return Verdict("necessary", False, self.evidence,
+                               f"consentlib's consent cookie (it records the choice; {self.where} is a consentlib site)")
+            return self._database(name, host, prefix=f"not in {self.where}; ")
+        return self._database(name, host)
+
+    def storage_key(self, name: str, host: str | None) -> Verdict:
+        return self._database(name, host)
+
+    def beacon_category(self, path: str) -> str | None:
+        for beacon in (self.declared or {}).get("beacons") or []:
+            declared = beacon["path"]
+            if path == declared or (declared.endswith("/") and path.startswith(declared)):
+                return beacon["category"]
+        return None
+
+    @staticmethod
+    def _database(name: str, host: str | None, prefix: str = "") -> Verdict:
+        known = cookiedb.known(name, host)
+        if not known.is_known:
+            return Verdict("unknown", None, "none", prefix + known.reason)
+        return Verdict(known.category, known.category != "necessary", "database", prefix + known.reason)
+
+
+def fetch_declaration(page_url: str, timeout: float) -> tuple[dict[str, Any] | None, str]:
+    """The site's declaration and its URL, or ``(None, why not)``.
+
+    Only a JSON object with categories and cookies counts: a site that answers every
+    path with its home page has not declared anything.
+    """
+    url = urljoin(page_url, DECLARATION_PATH)
+    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "consentlib-audit"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            data = json.loads(response.read(2_000_000))
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return None, f"no declaration at {url} ({exc})"
+    if not (isinstance(data, dict) and isinstance(data.get("categories"), list)
+            and isinstance(data.get("cookies"), list)):
+        return None, f"{url} is not a consentlib declaration"
+    return data, url
