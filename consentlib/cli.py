@@ -226,6 +226,15 @@ def _cookies(args) -> int:
     if not args.policy:
         raise UsageError("consentlib cookies needs --policy MOD:ATTR (or --undeclared --store URL).")
     policy = _load_policy(args.policy)
+    if args.check:
+        from consentlib.data.cookiedb import misdeclared_necessary
+
+        problems = misdeclared_necessary(policy)
+        for problem in problems:
+            print(f"MISDECLARED {problem}")
+        print(f"{len(problems)} known analytics or marketing cookie(s) declared as necessary" if problems
+              else "ok: no cookie declared as necessary is a known analytics or marketing cookie")
+        return 1 if problems else 0
     rows = [
         {"name": c.name, "category": c.category, "purpose": c.purpose, "lifetime": c.lifetime,
          "third_party": c.third_party}
@@ -335,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="table format (default md)")
     cookies.add_argument("--undeclared", action="store_true", help="list cookies the app set without a declaration")
     cookies.add_argument("--store", metavar="URL", help="store URL, with --undeclared")
+    cookies.add_argument("--check", action="store_true",
+                         help="exit 1 naming each cookie declared necessary that the Open Cookie Database "
+                              "knows as analytics or marketing")
     cookies.set_defaults(handler=_cookies)
 
     audit = commands.add_parser(

@@ -10,6 +10,7 @@ import logging
 
 from werkzeug.http import dump_cookie
 
+from consentlib.data.cookiedb import declaration_hint
 from consentlib.errors import StoreUnavailable
 from consentlib.policy import Policy
 
@@ -103,8 +104,9 @@ class UndeclaredCookies:
     growing memory and the store without end.
     """
 
-    def __init__(self, store) -> None:
+    def __init__(self, store, category_names=()) -> None:
         self.store = store
+        self.category_names = tuple(category_names)  # for a declaration hint that fits the policy
         self._known: set[str] = set()
         self._overflow = False
 
@@ -125,10 +127,6 @@ class UndeclaredCookies:
             log.exception("consentlib could not record undeclared cookie %r", name)
             return False
         self._known.add(name)
-        log.warning(
-            "consentlib blocked cookie %r: the policy does not declare it, so it counts as "
-            "non-necessary. Declare it, e.g. Cookie(%r, 'analytics', purpose='...'), in your Policy.",
-            name,
-            name,
-        )
+        log.warning("consentlib blocked cookie %r: the policy does not declare it, so it counts as "
+                    "non-necessary. %s", name, declaration_hint(name, self.category_names))
         return True

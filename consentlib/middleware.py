@@ -154,7 +154,7 @@ class ConsentMiddleware:
         self._beacon_prefixes = tuple(b.path for b in policy.beacons if b.path.endswith("/"))
         # Whether a response's validator depends on consent (the ETag firewall runs).
         self._etags_category = policy.etags
-        self.undeclared = UndeclaredCookies(self.store)
+        self.undeclared = UndeclaredCookies(self.store, policy.category_names)
         self.responses = ResponseGate(policy, self.gate, self.undeclared)
         self._visits: dict[tuple[str, bool, bool], _Visit] = {}
         self._inner = self._build_inner(app, etag_body_limit)

@@ -205,3 +205,39 @@ def suggest_category(name: str, category_names) -> tuple[str | None, Known]:
         if candidate in names:
             return candidate, verdict
     return None, verdict
+
+
+def declaration_hint(name: str, category_names) -> str:
+    """A sentence telling a developer how to declare cookie ``name`` in a policy with
+    ``category_names``, with the category the database suggests, so that the pasted fix works."""
+    names = list(category_names)
+    category, verdict = suggest_category(name, names)
+    if category is not None:
+        return f"Declare it, e.g. Cookie({name!r}, {category!r}, purpose='...'), in your Policy ({verdict.reason})."
+    if verdict.is_known:
+        return (f"The Open Cookie Database lists it as {verdict.reason}, and the policy has no "
+                f"{verdict.category!r} category: add Category({verdict.category!r}) and declare "
+                f"Cookie({name!r}, {verdict.category!r}, purpose='...').")
+    return (f"Declare it, e.g. Cookie({name!r}, '<category>', purpose='...'), with the category its purpose "
+            f"fits, one of: {', '.join(repr(n) for n in names)}.")
+
+
+def misdeclared_necessary(policy) -> list[str]:
+    """Sentences naming each cookie ``policy`` declares in a required category that the
+    database knows as analytics or marketing (consent needed: ePrivacy Art 5(3))."""
+    found = []
+    for cookie in policy.cookies:
+        if cookie.category not in policy.required:
+            continue
+        # A glob is judged by its literal prefix (_ga* by _ga); other globs name nothing to look up.
+        name = cookie.name[:-1] if cookie.name.endswith("*") else cookie.name
+        if not name or any(ch in name for ch in "*?["):
+            continue
+        verdict = known(name)
+        if verdict.category in ("analytics", "marketing"):
+            suggested, _ = suggest_category(name, policy.category_names)
+            fix = (f"declare it under {suggested!r}" if suggested else
+                   f"add Category({verdict.category!r}) and declare it there")
+            found.append(f"{cookie.name}: declared {cookie.category!r}, which needs no consent, but it is "
+                         f"{verdict.reason}; {fix}.")
+    return found
