@@ -126,3 +126,20 @@ def test_cookies_check_reports_analytics_declared_necessary(monkeypatch, capsys)
 def test_cookies_check_passes_an_honest_policy(capsys):
     assert main(["cookies", "--policy", "tests.apps:POLICY", "--check"]) == 0
     assert capsys.readouterr().out.startswith("ok:")
+
+
+@pytest.mark.parametrize(
+    "declared",
+    [
+        pytest.param({"categories": "x", "cookies": [1, None, {"name": 5}]}, id="wrong-types"),
+        pytest.param({"categories": [{"name": "necessary", "required": "yes"}],
+                      "cookies": [{"name": "_ga", "category": "necessary"}]}, id="required-not-a-boolean"),
+        pytest.param({"categories": [], "cookies": [{"name": "_ga", "category": ["necessary"]}],
+                      "beacons": [{"path": None}]}, id="category-not-a-string"),
+    ],
+)
+def test_malformed_declaration_declares_nothing_necessary(declared):
+    """A site's JSON is not trusted: a malformed entry never makes a tracker necessary, nor crashes the audit."""
+    judge = Judge(declared, evidence="declaration", where="x")
+    assert judge.cookie("_ga", "shop.example").needs_consent is True
+    assert judge.beacon_category("/collect") is None

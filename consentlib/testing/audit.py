@@ -55,7 +55,8 @@ class ConsentAudit:
     ``accept``/``reject``/``reopen`` are CSS selectors for a banner the audit does not
     know (or to override a known one's); ``pages`` is how many same-site pages to
     audit; ``timeout`` bounds each wait; ``fresh_driver`` starts the second, fresh
-    browser profile used to tell per-visitor ETags from content ETags.
+    browser profile that tells per-visitor ETags from content ETags (by default
+    :func:`consentlib.testing.browser.chrome_driver`, started only when ETags were replayed).
     """
 
     def __init__(self, driver, url: str, *, policy=None, accept: str | None = None, reject: str | None = None,

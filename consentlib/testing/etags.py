@@ -26,10 +26,6 @@ def per_visitor_etags(audit: ConsentAudit) -> list[Violation]:
     replayed = {(t["url"], t["etag"]) for s in judged for t in s.etags if t["replayed"]}
     if not replayed:
         return []
-    if audit.fresh_driver is None:
-        audit.unverified.append(Unverified("before", audit.url, "ETags were replayed but no second browser "
-                                                                "profile was available to compare them"))
-        return []
     bodies = {}  # (url, etag) -> the body digest this browser got with it
     for snapshot in audit.snapshots:
         for tag in snapshot.etags:
@@ -62,7 +58,9 @@ def per_visitor_etags(audit: ConsentAudit) -> list[Violation]:
 
 def _second_profile(audit: ConsentAudit, pages: list[str]) -> dict[str, list[tuple[str, str | None]]]:
     """URL -> (ETag, body digest) pairs a brand-new browser profile got on ``pages``."""
-    driver = audit.fresh_driver()
+    from consentlib.testing.browser import chrome_driver
+
+    driver = (audit.fresh_driver or chrome_driver)()
     seen: dict[str, list[tuple[str, str | None]]] = {}
     try:
         recorder.drain(driver)

@@ -42,10 +42,11 @@ class Judge:
         self.declared = declared
         self.evidence = evidence if declared is not None else "none"
         self.where = where
-        cookies = (declared or {}).get("cookies") or []
+        cookies = _named(declared, "cookies", "category")
         self._exact = {c["name"]: c for c in cookies if not c.get("glob")}
         self._globs = [c for c in cookies if c.get("glob")]
-        self.required = frozenset(c["name"] for c in (declared or {}).get("categories") or [] if c.get("required"))
+        self.required = frozenset(c["name"] for c in _named(declared, "categories") if c.get("required") is True)
+        self.beacons = [b for b in _named(declared, "beacons", "category", key="path")]
 
     def _declared_cookie(self, name: str) -> dict[str, Any] | None:
         found = self._exact.get(name)
@@ -71,7 +72,7 @@ class Judge:
         return self._database(name, host)
 
     def beacon_category(self, path: str) -> str | None:
-        for beacon in (self.declared or {}).get("beacons") or []:
+        for beacon in self.beacons:
             declared = beacon["path"]
             if path == declared or (declared.endswith("/") and path.startswith(declared)):
                 return beacon["category"]
@@ -83,6 +84,15 @@ class Judge:
         if not known.is_known:
             return Verdict("unknown", None, "none", prefix + known.reason)
         return Verdict(known.category, known.category != "necessary", "database", prefix + known.reason)
+
+
+def _named(declared: dict[str, Any] | None, section: str, *fields: str, key: str = "name") -> list[dict[str, Any]]:
+    """The entries of ``section`` that have the string fields the audit reads; a site's JSON
+    is not trusted to be well formed, and a malformed entry declares nothing."""
+    entries = (declared or {}).get(section)
+    if not isinstance(entries, list):
+        return []
+    return [e for e in entries if isinstance(e, dict) and all(isinstance(e.get(f), str) for f in (key, *fields))]
 
 
 def fetch_declaration(page_url: str, timeout: float) -> tuple[dict[str, Any] | None, str]:
