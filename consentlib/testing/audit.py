@@ -88,6 +88,7 @@ class ConsentAudit:
     # -- running -----------------------------------------------------------------------
 
     def run(self) -> ConsentAudit:
+        """Record and judge every state it can reach; raises only when the site does not answer."""
         self._choose_judge()
         recorder.drain(self.driver)
         self.driver.get(self.url)
@@ -100,8 +101,11 @@ class ConsentAudit:
             for state in ("rejected", "accepted"):
                 self.unverified.append(Unverified(state, self.url, self._no_banner_reason()))
         else:
-            self._after_choice("rejected", "reject")
-            self._after_choice("accepted", "accept")
+            for state, button in (("rejected", "reject"), ("accepted", "accept")):
+                try:
+                    self._after_choice(state, button)
+                except Exception as exc:  # a crashed tab or a page that broke the driver: keep what was seen
+                    self.unverified.append(Unverified(state, self.url, f"the browser failed: {exc}"))
         self._judge_all()
         self.violations += per_visitor_etags(self)
         return self
@@ -146,6 +150,7 @@ class ConsentAudit:
             self.unverified.append(Unverified(state, self.url, f"no visible {label} button ({selector}) "
                                                                   f"in the {self.banner.name} banner"))
             return
+        recorder.drain(self.driver)  # what came before the click was recorded before any choice
         self._click(element)
         if not self._wait_for_condition(lambda: self._find(self.banner.banner) is None):
             if button == "reject":

@@ -43,7 +43,8 @@ BUILT_IN = (
            reject="#didomi-notice-disagree-button, .didomi-continue-without-agreeing",
            reopen="a[href*='Didomi.preferences.show'], [onclick*='Didomi.preferences.show']",
            saved_cookies=("didomi_token", "euconsent-v2")),
-    Banner("Usercentrics", banner="#usercentrics-root >>> [data-testid='uc-default-banner']",
+    Banner("Usercentrics", banner="#usercentrics-root >>> [data-testid='uc-default-banner'], "
+                                  "#usercentrics-root >>> [data-testid='uc-accept-all-button']",
            accept="#usercentrics-root >>> [data-testid='uc-accept-all-button']",
            reject="#usercentrics-root >>> [data-testid='uc-deny-all-button']",
            reopen="#usercentrics-root >>> [data-testid='uc-privacy-button']",

@@ -9,6 +9,7 @@ guessing would fail clean sites (every site has a session cookie of its own name
 from __future__ import annotations
 
 import json
+import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -96,7 +97,8 @@ def _named(declared: dict[str, Any] | None, section: str, *fields: str, key: str
 
 
 def fetch_declaration(page_url: str, timeout: float) -> tuple[dict[str, Any] | None, str]:
-    """The site's declaration and its URL, or ``(None, why not)``.
+    """The site's declaration and its URL, or ``(None, why not)``; raises ``ConnectionError``
+    when nothing listens at the site's address or its name does not resolve.
 
     Only a JSON object with categories and cookies counts: a site that answers every
     path with its home page has not declared anything.
@@ -106,7 +108,13 @@ def fetch_declaration(page_url: str, timeout: float) -> tuple[dict[str, Any] | N
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             data = json.loads(response.read(2_000_000))
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except urllib.error.HTTPError as exc:
+        return None, f"no declaration at {url} ({exc})"
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, (ConnectionRefusedError, socket.gaierror)):
+            raise ConnectionError(f"{urljoin(page_url, '/')} did not answer: {exc.reason}") from None
+        return None, f"no declaration at {url} ({exc.reason})"
+    except (OSError, ValueError) as exc:
         return None, f"no declaration at {url} ({exc})"
     if not (isinstance(data, dict) and isinstance(data.get("categories"), list)
             and isinstance(data.get("cookies"), list)):

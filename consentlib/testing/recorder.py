@@ -78,13 +78,15 @@ def record(driver, snapshot: Snapshot, events: list[dict[str, Any]]) -> Snapshot
 
 
 def _network(driver, snapshot: Snapshot, events: list[dict[str, Any]]) -> None:
-    urls: dict[str, str] = {}  # requestId -> URL: the extra-info events carry only the id
+    # requestId -> URL. The extra-info event that carries the headers really sent can
+    # arrive before the request's own event, so the URLs are collected first.
+    urls = {e["params"].get("requestId"): e["params"].get("request", {}).get("url", "")
+            for e in events if e.get("method") == "Network.requestWillBeSent"}
     sent: set[tuple[str, str]] = set()
     for event in events:
         method, params = event.get("method"), event.get("params", {})
         if method == "Network.requestWillBeSent":
             url = params.get("request", {}).get("url", "")
-            urls[params.get("requestId")] = url
             # Only the site's traffic: Chromium's own chrome:// and data: fetches are not the site's.
             if not url.startswith(("http:", "https:")):
                 continue
