@@ -25,6 +25,52 @@ ROOT = Path(__file__).resolve().parent.parent
 FAST = ["--timeout", "3"]
 
 
+class _Kept:
+    """A browser kept for the next test: ``quit()`` leaves it running."""
+
+    def __init__(self, driver) -> None:
+        self._driver = driver
+
+    def __getattr__(self, name):
+        return getattr(self._driver, name)
+
+    def quit(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def browsers():
+    started = []
+    yield started
+    for driver in started:
+        driver.quit()
+
+
+@pytest.fixture(autouse=True)
+def reuse_browsers(browsers, monkeypatch):
+    """Starting Chromium costs more than auditing a corpus site, so two browsers serve every
+    test: the audit's and the second, fresh profile the ETag check starts. Each is emptied
+    first (cookies ignore ports, RFC 6265 §8.5; storage and cache are per origin and each
+    site is a new port), so each audit still sees a first visit."""
+    from consentlib.testing import browser
+
+    start = browser.chrome_driver
+    calls = iter(range(10))
+
+    def chrome_driver(**options):
+        index = next(calls)
+        while len(browsers) <= index:
+            browsers.append(start(**options))
+        driver = browsers[index]
+        driver.get("about:blank")
+        driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+        driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+        driver.get_log("performance")
+        return _Kept(driver)
+
+    monkeypatch.setattr(browser, "chrome_driver", chrome_driver)
+
+
 def audit(url: str, *args: str, capsys) -> tuple[int, str]:
     code = main(["audit", url, *FAST, *args])
     out = capsys.readouterr()
