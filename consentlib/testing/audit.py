@@ -12,39 +12,19 @@ not be checked is listed as unverified.
 """
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from fnmatch import fnmatchcase
 from typing import Any, Callable
-from urllib.parse import urljoin, urlsplit
-from xml.etree import ElementTree
 
 from consentlib.testing import recorder
 from consentlib.testing.banners import BUILT_IN, FIND_VISIBLE_JS, Banner, custom
 from consentlib.testing.etags import per_visitor_etags
-from consentlib.testing.judge import Judge, fetch_declaration
+from consentlib.testing.judge import JUDGED, Judge, Unverified, Violation, fetch_declaration
 from consentlib.testing.recorder import Snapshot
 
 STATES = ("before", "rejected", "accepted")
-JUDGED = ("before", "rejected")  # after "Accept all" everything may run
 
-
-@dataclass
-class Violation:
-    state: str
-    kind: str  # "cookie", "storage", "beacon", "tracker", "etag", "banner"
-    subject: str
-    detail: str
-    page: str = ""
-    evidence: str = ""  # "--policy", "declaration", "database", "tracker list", "browser"
-
-
-@dataclass
-class Unverified:
-    state: str
-    page: str
-    reason: str
+__all__ = ["ConsentAudit", "Unverified", "Violation"]
 
 
 class ConsentAudit:
@@ -211,7 +191,7 @@ class ConsentAudit:
 
     def _more_pages(self) -> list[str]:
         limit = self.pages_wanted - 1
-        listed = _sitemap(self.url, self.timeout)
+        listed = recorder.sitemap(self.url, self.timeout)
         links = [u for u in listed if u.rstrip("/") != self.url.rstrip("/")][:limit]
         return links or recorder.same_site_links(self.driver, self.url, limit)
 
@@ -268,36 +248,7 @@ class ConsentAudit:
             for item in snapshot.storage:
                 item["verdict"] = asdict(self.judge.storage_key(item["key"], snapshot.host))
             if snapshot.state in JUDGED:
-                self.violations += self._violations_in(snapshot)
-
-    def _violations_in(self, snapshot: Snapshot) -> list[Violation]:
-        found = []
-        state, page = snapshot.state, snapshot.page
-        for cookie in snapshot.cookies:
-            verdict = cookie["verdict"]
-            if verdict["needs_consent"]:
-                found.append(Violation(state, "cookie", cookie["name"],
-                                       f"cookie {cookie['name']} on {cookie['domain']} ({verdict['category']}: "
-                                       f"{verdict['source']})", page, verdict["evidence"]))
-        for item in snapshot.storage:
-            verdict = item["verdict"]
-            if verdict["needs_consent"]:
-                found.append(Violation(state, "storage", item["key"],
-                                       f"{item['area']} key {item['key']} ({verdict['category']}: "
-                                       f"{verdict['source']})", page, verdict["evidence"]))
-        for request in snapshot.requests:
-            path = urlsplit(request["url"]).path
-            declared = self.judge.beacon_category(path)
-            if declared is not None and declared in self.judge.required:
-                continue
-            if request["why"].startswith("a request to"):
-                found.append(Violation(state, "tracker", request["url"], f"{request['why']}: {request['url']}",
-                                       page, "tracker list"))
-            elif request["type"] != "Image" or declared is not None:
-                why = f"declared {declared!r} beacon" if declared else request["why"]
-                found.append(Violation(state, "beacon", request["url"], f"{why} to {request['url']}",
-                                       page, self.judge.evidence if declared else "browser"))
-        return found
+                self.violations += self.judge.violations_in(snapshot)
 
     # -- assertions that read like the rules -------------------------------------------------
 
@@ -350,15 +301,3 @@ class ConsentAudit:
             "notes": self.notes,
             "snapshots": snapshots,
         }
-
-
-def _sitemap(url: str, timeout: float) -> list[str]:
-    """Same-origin page URLs of the site's /sitemap.xml, or [] when it has none."""
-    origin = urlsplit(url)[:2]
-    try:
-        with urllib.request.urlopen(urljoin(url, "/sitemap.xml"), timeout=timeout) as response:
-            tree = ElementTree.fromstring(response.read(5_000_000))
-    except (urllib.error.URLError, OSError, ValueError, ElementTree.ParseError):
-        return []
-    locs = [el.text.strip() for el in tree.iter() if el.tag.endswith("loc") and el.text]
-    return [loc for loc in locs if urlsplit(loc)[:2] == origin]

@@ -13,15 +13,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from consentlib.testing import recorder
+from consentlib.testing.judge import JUDGED, Unverified, Violation
 from consentlib.testing.recorder import Snapshot
 
 if TYPE_CHECKING:
-    from consentlib.testing.audit import ConsentAudit, Violation
+    from consentlib.testing.audit import ConsentAudit
 
 
 def per_visitor_etags(audit: ConsentAudit) -> list[Violation]:
-    from consentlib.testing.audit import JUDGED, Unverified, Violation
-
     judged = [s for s in audit.snapshots if s.state in JUDGED]
     replayed = {(t["url"], t["etag"]) for s in judged for t in s.etags if t["replayed"]}
     if not replayed:

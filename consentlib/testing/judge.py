@@ -15,12 +15,31 @@ import urllib.request
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from consentlib.data import cookiedb
+from consentlib.testing.recorder import Snapshot
 
 DECLARATION_PATH = "/_consent/declaration.json"
 CONSENTLIB_COOKIE = "consent"
+JUDGED = ("before", "rejected")  # the states with violations: after "Accept all" everything may run
+
+
+@dataclass
+class Violation:
+    state: str
+    kind: str  # "cookie", "storage", "beacon", "tracker", "etag", "banner"
+    subject: str
+    detail: str
+    page: str = ""
+    evidence: str = ""  # "--policy", "declaration", "database", "tracker list", "browser"
+
+
+@dataclass
+class Unverified:
+    state: str
+    page: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -78,6 +97,36 @@ class Judge:
             if path == declared or (declared.endswith("/") and path.startswith(declared)):
                 return beacon["category"]
         return None
+
+    def violations_in(self, snapshot: Snapshot) -> list[Violation]:
+        """What needs consent in ``snapshot`` (taken before a choice or after a rejection)."""
+        found = []
+        state, page = snapshot.state, snapshot.page
+        for cookie in snapshot.cookies:
+            verdict = cookie["verdict"]
+            if verdict["needs_consent"]:
+                found.append(Violation(state, "cookie", cookie["name"],
+                                       f"cookie {cookie['name']} on {cookie['domain']} ({verdict['category']}: "
+                                       f"{verdict['source']})", page, verdict["evidence"]))
+        for item in snapshot.storage:
+            verdict = item["verdict"]
+            if verdict["needs_consent"]:
+                found.append(Violation(state, "storage", item["key"],
+                                       f"{item['area']} key {item['key']} ({verdict['category']}: "
+                                       f"{verdict['source']})", page, verdict["evidence"]))
+        for request in snapshot.requests:
+            path = urlsplit(request["url"]).path
+            declared = self.beacon_category(path)
+            if declared is not None and declared in self.required:
+                continue
+            if request["why"].startswith("a request to"):
+                found.append(Violation(state, "tracker", request["url"], f"{request['why']}: {request['url']}",
+                                       page, "tracker list"))
+            elif request["type"] != "Image" or declared is not None:
+                why = f"declared {declared!r} beacon" if declared else request["why"]
+                found.append(Violation(state, "beacon", request["url"], f"{why} to {request['url']}",
+                                       page, self.evidence if declared else "browser"))
+        return found
 
     @staticmethod
     def _database(name: str, host: str | None, prefix: str = "") -> Verdict:

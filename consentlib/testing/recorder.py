@@ -11,9 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urldefrag, urlsplit
+from urllib.parse import urldefrag, urljoin, urlsplit
+from xml.etree import ElementTree
 
 from consentlib.data.trackers import tracker_of
 
@@ -149,3 +152,15 @@ def same_site_links(driver, start: str, limit: int) -> list[str]:
         if len(found) >= limit:
             break
     return found
+
+
+def sitemap(url: str, timeout: float) -> list[str]:
+    """Same-origin page URLs of the site's /sitemap.xml, or [] when it has none."""
+    origin = urlsplit(url)[:2]
+    try:
+        with urllib.request.urlopen(urljoin(url, "/sitemap.xml"), timeout=timeout) as response:
+            tree = ElementTree.fromstring(response.read(5_000_000))
+    except (urllib.error.URLError, OSError, ValueError, ElementTree.ParseError):
+        return []
+    locs = [el.text.strip() for el in tree.iter() if el.tag.endswith("loc") and el.text]
+    return [loc for loc in locs if urlsplit(loc)[:2] == origin]
