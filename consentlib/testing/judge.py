@@ -102,18 +102,12 @@ class Judge:
         """What needs consent in ``snapshot`` (taken before a choice or after a rejection)."""
         found = []
         state, page = snapshot.state, snapshot.page
-        for cookie in snapshot.cookies:
-            verdict = cookie["verdict"]
+        stored = [("cookie", c["name"], f"cookie {c['name']} on {c['domain']}", c["verdict"]) for c in snapshot.cookies]
+        stored += [("storage", s["key"], f"{s['area']} key {s['key']}", s["verdict"]) for s in snapshot.storage]
+        for kind, subject, what, verdict in stored:
             if verdict["needs_consent"]:
-                found.append(Violation(state, "cookie", cookie["name"],
-                                       f"cookie {cookie['name']} on {cookie['domain']} ({verdict['category']}: "
-                                       f"{verdict['source']})", page, verdict["evidence"]))
-        for item in snapshot.storage:
-            verdict = item["verdict"]
-            if verdict["needs_consent"]:
-                found.append(Violation(state, "storage", item["key"],
-                                       f"{item['area']} key {item['key']} ({verdict['category']}: "
-                                       f"{verdict['source']})", page, verdict["evidence"]))
+                found.append(Violation(state, kind, subject, f"{what} ({verdict['category']}: {verdict['source']})",
+                                       page, verdict["evidence"]))
         for request in snapshot.requests:
             path = urlsplit(request["url"]).path
             declared = self.beacon_category(path)
