@@ -226,6 +226,15 @@ def _cookies(args) -> int:
     if not args.policy:
         raise UsageError("consentlib cookies needs --policy MOD:ATTR (or --undeclared --store URL).")
     policy = _load_policy(args.policy)
+    if args.check:
+        from consentlib.data.cookiedb import misdeclared_necessary
+
+        problems = misdeclared_necessary(policy)
+        for problem in problems:
+            print(f"MISDECLARED {problem}")
+        print(f"{len(problems)} known analytics or marketing cookie(s) declared as necessary" if problems
+              else "ok: no cookie declared as necessary is a known analytics or marketing cookie")
+        return 1 if problems else 0
     rows = [
         {"name": c.name, "category": c.category, "purpose": c.purpose, "lifetime": c.lifetime,
          "third_party": c.third_party}
@@ -252,10 +261,31 @@ def _cookies(args) -> int:
 
 
 def _audit(args) -> int:
-    from consentlib.testing.report import run_audit_command
+    from consentlib.testing.command import run_audit_command
 
-    return run_audit_command(args.url, policy_spec=args.policy, json_path=args.json, html_path=args.html,
-                             timeout=args.timeout, load_policy=_load_policy)
+    policy = _load_policy(args.policy) if args.policy else None
+    return run_audit_command(args.url, policy=policy, policy_name=f"--policy {args.policy}", json_path=args.json,
+                             html_path=args.html, junit_path=args.junit, timeout=args.timeout, accept=args.accept,
+                             reject=args.reject, reopen=args.open, pages=args.pages)
+
+
+def _http_url(text: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
+    return text
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
 
 
 def _mail_stats(args) -> int:
@@ -314,13 +344,29 @@ def build_parser() -> argparse.ArgumentParser:
                          help="table format (default md)")
     cookies.add_argument("--undeclared", action="store_true", help="list cookies the app set without a declaration")
     cookies.add_argument("--store", metavar="URL", help="store URL, with --undeclared")
+    cookies.add_argument("--check", action="store_true",
+                         help="exit 1 naming each cookie declared necessary that the Open Cookie Database "
+                              "knows as analytics or marketing")
     cookies.set_defaults(handler=_cookies)
 
-    audit = commands.add_parser("audit", help="three-state browser audit: exit 0 clean, 1 violation, 2 could not verify, 3 error")
-    audit.add_argument("url", help="the page to audit, e.g. https://staging.example.com/")
-    audit.add_argument("--policy", metavar="MOD:ATTR", help="the policy that names each cookie's category")
+    audit = commands.add_parser(
+        "audit", help="browser audit of a site's consent: exit 0 clean, 1 violation, 3 could not verify",
+        description="Drive headless Chromium through three states (before any choice, after 'Reject all' "
+                    "and a reload, after 'Accept all' and a reload) and report cookies, storage keys, beacons, "
+                    "tracker requests and per-visitor ETags that need consent.",
+        epilog="Exit codes: 0 clean; 1 a violation was seen (even if a later state could not be reached); "
+               "2 usage error; 3 could not verify (no banner, a state not reached) or the audit could not run.")
+    audit.add_argument("url", type=_http_url, help="the page to audit, e.g. https://staging.example.com/")
+    audit.add_argument("--policy", metavar="MOD:ATTR",
+                       help="judge by this policy instead of the site's /_consent/declaration.json")
     audit.add_argument("--json", metavar="FILE", help="write the report as JSON")
-    audit.add_argument("--html", metavar="FILE", help="write the report as HTML")
+    audit.add_argument("--html", metavar="FILE", help="write the report as HTML, with a screenshot of each state")
+    audit.add_argument("--junit", metavar="FILE", help="write JUnit XML: one test case per state and page")
+    audit.add_argument("--accept", metavar="CSS", help="the banner's 'Accept all' button, for a banner not built in")
+    audit.add_argument("--reject", metavar="CSS", help="the banner's 'Reject all' button")
+    audit.add_argument("--open", metavar="CSS", help="the control that reopens the banner after a choice")
+    audit.add_argument("--pages", type=_positive, default=1, metavar="N",
+                       help="audit N pages: the URL and same-site pages from its sitemap or links (default 1)")
     audit.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for each step (default 15)")
     audit.set_defaults(handler=_audit)
     mail = commands.add_parser("mail", help="email opens, clicks, unsubscribes and tracking permissions")

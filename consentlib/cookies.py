@@ -11,6 +11,7 @@ import logging
 from werkzeug.http import dump_cookie
 
 from consentlib.bounded import BoundedCache
+from consentlib.data.cookiedb import declaration_hint
 from consentlib.errors import StoreUnavailable
 from consentlib.policy import Policy
 
@@ -113,8 +114,9 @@ class UndeclaredCookies:
     growing memory and the store without end.
     """
 
-    def __init__(self, store) -> None:
+    def __init__(self, store, category_names=()) -> None:
         self.store = store
+        self.category_names = tuple(category_names)  # for a declaration hint that fits the policy
         self._known: set[str] = set()
         self._overflow = False
 
@@ -135,10 +137,6 @@ class UndeclaredCookies:
             log.exception("consentlib could not record undeclared cookie %r", name)
             return False
         self._known.add(name)
-        log.warning(
-            "consentlib blocked cookie %r: the policy does not declare it, so it counts as "
-            "non-necessary. Declare it, e.g. Cookie(%r, 'analytics', purpose='...'), in your Policy.",
-            name,
-            name,
-        )
+        log.warning("consentlib blocked cookie %r: the policy does not declare it, so it counts as "
+                    "non-necessary. %s", name, declaration_hint(name, self.category_names))
         return True

@@ -155,7 +155,7 @@ class ConsentMiddleware:
         self._beacon_paths = {b.path: b for b in reversed(policy.beacons) if not b.path.endswith("/")}
         # Whether a response's validator depends on consent (the ETag firewall runs).
         self._etags_category = policy.etags
-        self.undeclared = UndeclaredCookies(self.store)
+        self.undeclared = UndeclaredCookies(self.store, policy.category_names)
         self.responses = ResponseGate(policy, self.gate, self.undeclared)
         self._visits = BoundedCache(budget=_VISIT_CACHE_BUDGET, max_size=2 * _VISIT_CACHE_MAX_HEADER)
         self._inner = self._build_inner(app, etag_body_limit)

@@ -4,17 +4,12 @@ Each test names the RULES.md rule it proves. Waits are on conditions, never on t
 """
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 
-from consentlib import Cookie, Policy
-from consentlib.testing.audit import ConsentAudit
-from examples.flask_site.policy import POLICY
 from tests.sitebrowser import choose, click, cookie_names, decide, open_with_banner, wait
 
 pytestmark = pytest.mark.e2e
@@ -122,55 +117,6 @@ def test_eprivacy_etag_demo_recognises_with_consent(site, consent_browser):
     assert consent_browser.find_element(By.ID, "etag-visitor").text == first
 
 
-def test_audit_of_reference_site_is_clean(site, consent_browser):
-    _, url = site
-    audit = ConsentAudit(consent_browser, url + "/", policy=POLICY).run()
-    audit.assert_no_tracking_before_choice()
-    audit.assert_reject_is_honoured()
-    audit.assert_accept_enables("_ga", "_fbp", "theme")
-    assert audit.states["before"].cookies and all(c["name"] == "sid" for c in audit.states["before"].cookies)
-    # --policy names each cookie's declared category in the report.
-    accepted = {c["name"]: c["category"] for c in audit.report()["states"]["accepted"]["cookies"]}
-    assert accepted["_ga"] == "analytics" and accepted["_fbp"] == "marketing" and accepted["sid"] == "necessary"
-
-
-def _ga_declared_necessary() -> Policy:
-    return Policy(
-        revision=POLICY.revision,
-        categories=POLICY.categories,
-        cookies=[c if c.name != "_ga*" else Cookie("_ga*", "necessary", purpose="(mis)declared") for c in POLICY.cookies],
-        beacons=POLICY.beacons,
-        etags=POLICY.etags,
-    )
-
-
-def test_audit_cli_exit_codes(tmp_path, live_site):
-    _, good = live_site(tmp_path / "good")
-    _, bad = live_site(tmp_path / "bad", policy=_ga_declared_necessary())
-    command = [sys.executable, "-m", "consentlib", "audit", "--policy", "examples.flask_site.policy:POLICY"]
-    clean = subprocess.run([*command, good + "/", "--json", str(tmp_path / "r.json")], cwd=ROOT,
-                           capture_output=True, text=True, timeout=180)
-    assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert (tmp_path / "r.json").read_text().count('"clean": true') == 1
-    dirty = subprocess.run([*command, bad + "/", "--html", str(tmp_path / "r.html")], cwd=ROOT,
-                           capture_output=True, text=True, timeout=180)
-    assert dirty.returncode == 1, dirty.stdout + dirty.stderr
-    assert "_ga" in dirty.stdout
-    assert "_ga" in (tmp_path / "r.html").read_text()
-
-
-def test_audit_cli_could_not_verify_without_banner(tmp_path, live_server):
-    def no_banner(environ, start_response):
-        start_response("200 OK", [("Content-Type", "text/html")])
-        return [b"<!doctype html><title>x</title><p>no banner here</p>"]
-
-    url = live_server(no_banner)
-    result = subprocess.run([sys.executable, "-m", "consentlib", "audit", url + "/", "--timeout", "3"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "could not verify" in result.stderr
-
-
 def test_screenshots_for_readme(site, consent_browser):
     """The README shows the banner and the cookie-controls page as they really render."""
     _, url = site
@@ -184,10 +130,3 @@ def test_screenshots_for_readme(site, consent_browser):
     wait(consent_browser, ec.presence_of_element_located((By.ID, "cookie-table")))
     assert consent_browser.save_screenshot(str(target / "cookie-controls.png"))
     assert (target / "banner.png").stat().st_size > 5000
-
-
-def test_audit_cli_error_exit_code_on_unusable_url(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "consentlib", "audit", "not-a-url", "--timeout", "3"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 3, result.stdout + result.stderr
-    assert "error" in result.stderr

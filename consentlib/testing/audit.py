@@ -1,266 +1,303 @@
 """ConsentAudit: prove in a real browser that a site honours its visitors' choices.
 
-Three states are recorded — before any choice, after "Reject all" and a reload, after
-"Accept all" and a reload — each with the cookies of every domain and their flags
-(through the DevTools protocol), localStorage keys, the beacon, ping and image
-requests made, the ETags received and the ``If-None-Match`` values sent.
+Three states — before any choice (the first page loaded, then reloaded: a visitor who
+keeps browsing without answering), after "Reject all" and a reload, after "Accept all"
+and a reload — on the start page and, with ``pages``, on same-site pages it links to
+(or its sitemap lists). Before a choice and after a rejection, these are violations
+(ePrivacy Art 5(3), GDPR Art 6(1)(a) and 7(3)): a cookie or storage key that needs
+consent, a ``sendBeacon``/ping or a request to a known tracker, a per-visitor ETag (see
+:mod:`consentlib.testing.etags`), and a "Reject all" button that leaves the banner open.
+A violation seen is reported even when a later state cannot be reached; what could
+not be checked is listed as unverified.
 """
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from fnmatch import fnmatchcase
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Callable
 
-from consentlib.policy import Policy
+from consentlib.testing import recorder
+from consentlib.testing.banners import BUILT_IN, FIND_VISIBLE_JS, Banner, custom
+from consentlib.testing.etags import per_visitor_etags
+from consentlib.testing.judge import JUDGED, Judge, Unverified, Violation, fetch_declaration
+from consentlib.testing.recorder import Snapshot
 
-BANNER = "#consent-banner"
-ACCEPT_ALL = "#consent-accept-all"
-REJECT_ALL = "#consent-reject-all"
-REOPEN = "#consent-open"
-CONSENT_COOKIE = "consent"
-_TRACKING_TYPES = {"Ping", "Image", "Beacon"}
+STATES = ("before", "rejected", "accepted")
 
-
-class CouldNotVerify(Exception):
-    """The page did not offer what the audit needs (the banner or its buttons)."""
-
-
-@dataclass
-class State:
-    """What the browser held and sent in one state of the audit."""
-
-    name: str
-    cookies: list[dict[str, Any]] = field(default_factory=list)
-    local_storage: list[str] = field(default_factory=list)
-    tracking_requests: list[dict[str, str]] = field(default_factory=list)
-    etags_received: dict[str, list[str]] = field(default_factory=dict)
-    if_none_match_sent: dict[str, list[str]] = field(default_factory=dict)
-
-
-@dataclass
-class Violation:
-    state: str
-    kind: str  # "cookie", "beacon", "etag"
-    subject: str
-    detail: str
+__all__ = ["ConsentAudit", "Unverified", "Violation"]
 
 
 class ConsentAudit:
-    """Record the three states of ``url`` in ``driver`` (a Selenium Chromium driver).
+    """Record the states of ``url`` in ``driver`` (a Selenium Chromium driver) and judge them.
 
-    ``policy`` names each cookie's declared category; without one, every cookie but
-    the consent cookie counts as non-necessary. ``timeout`` bounds each wait.
+    ``policy`` (a :class:`consentlib.Policy`) overrides the site's published declaration;
+    without either, cookies and storage keys are judged by the Open Cookie Database.
+    ``accept``/``reject``/``reopen`` are CSS selectors for a banner the audit does not
+    know (or to override a known one's); ``pages`` is how many same-site pages to
+    audit; ``timeout`` bounds each wait; ``fresh_driver`` starts the second, fresh
+    browser profile that tells per-visitor ETags from content ETags (by default
+    :func:`consentlib.testing.browser.chrome_driver`, started only when ETags were replayed).
     """
 
-    def __init__(self, driver, url: str, *, policy: Policy | None = None, timeout: float = 10.0) -> None:
+    def __init__(self, driver, url: str, *, policy=None, accept: str | None = None, reject: str | None = None,
+                 reopen: str | None = None, pages: int = 1, timeout: float = 10.0,
+                 fresh_driver: Callable[[], Any] | None = None, policy_name: str = "--policy") -> None:
+        if pages < 1:
+            raise ValueError(f"pages must be at least 1, not {pages}.")
         self.driver = driver
         self.url = url
         self.policy = policy
+        self.policy_name = policy_name
+        self.selectors = {"accept": accept, "reject": reject, "reopen": reopen}
+        self.pages_wanted = pages
         self.timeout = timeout
-        self.states: dict[str, State] = {}
+        self.fresh_driver = fresh_driver
+        self.judge = Judge()
+        self.banner: Banner | None = None
+        self.pages: list[str] = [url]
+        self.snapshots: list[Snapshot] = []
         self.violations: list[Violation] = []
+        self.unverified: list[Unverified] = []
+        self.notes: list[str] = []
+
+    @property
+    def states(self) -> dict[str, Snapshot]:
+        """The start page's snapshot of each state that was reached."""
+        return {s.state: s for s in reversed(self.snapshots) if s.page == self.url}
 
     # -- running -----------------------------------------------------------------------
 
     def run(self) -> ConsentAudit:
-        """Record the three states and judge them; raises :class:`CouldNotVerify`."""
-        self._drain_log()
+        """Record and judge every state it can reach; raises only when the site does not answer."""
+        self._choose_judge()
+        recorder.drain(self.driver)
         self.driver.get(self.url)
-        banner = self._wait_visible(BANNER, "the consent banner")
-        del banner
-        self.states["before"] = self._record("before")
-        self._click(REJECT_ALL, "the 'Reject all' button")
-        self._wait_hidden(BANNER)
-        self._drain_log()
-        self.driver.refresh()
         self._wait_ready()
-        self.states["rejected"] = self._record("rejected")
-        self._reopen()
-        self._click(ACCEPT_ALL, "the 'Accept all' button")
-        self._wait_hidden(BANNER)
-        self._drain_log()
-        self.driver.refresh()
-        self._wait_ready()
-        self.states["accepted"] = self._record("accepted")
-        self._judge()
+        self.banner = self._find_banner()
+        if self.pages_wanted > 1:
+            self.pages += self._more_pages()
+        self._visit_all("before", reload_first=True)
+        if self.banner is None:
+            for state in ("rejected", "accepted"):
+                self.unverified.append(Unverified(state, self.url, self._no_banner_reason()))
+        else:
+            for state, button in (("rejected", "reject"), ("accepted", "accept")):
+                try:
+                    self._after_choice(state, button)
+                except Exception as exc:  # a crashed tab or a page that broke the driver: keep what was seen
+                    self.unverified.append(Unverified(state, self.url, f"the browser failed: {exc}"))
+        self._judge_all()
+        self.violations += per_visitor_etags(self)
         return self
 
-    def _reopen(self) -> None:
-        from selenium.common.exceptions import NoSuchElementException
+    def _choose_judge(self) -> None:
+        if self.policy is not None:
+            from consentlib.declaration import declaration
 
-        try:
-            self.driver.find_element("css selector", REOPEN).click()
-        except NoSuchElementException:
-            raise CouldNotVerify(f"No {REOPEN} control to reopen the banner after rejecting.") from None
-        self._wait_visible(ACCEPT_ALL, "the 'Accept all' button after reopening")
+            self.judge = Judge(declaration(self.policy), evidence="--policy", where=self.policy_name)
+            return
+        declared, where = fetch_declaration(self.url, self.timeout)
+        if declared is not None:
+            self.judge = Judge(declared, evidence="declaration", where=where)
+        else:
+            self.notes.append(f"Judged by the Open Cookie Database: {where}.")
 
-    # -- waiting on conditions -----------------------------------------------------------------
+    def _visit_all(self, state: str, *, reload_first: bool, events: list | None = None) -> None:
+        for index, page in enumerate(self.pages):
+            snapshot = Snapshot(state, page)
+            if index == 0 and reload_first:
+                pending = list(events or [])
+                if self.driver.current_url.rstrip("/") != page.rstrip("/"):
+                    self.driver.get(page)
+                    self._wait_ready()
+                recorder.record(self.driver, snapshot, pending + recorder.drain(self.driver))
+                self.driver.refresh()
+            else:
+                self.driver.get(page)
+            self._wait_ready()
+            recorder.record(self.driver, snapshot, recorder.drain(self.driver))
+            snapshot.screenshot = self.driver.get_screenshot_as_base64()
+            self.snapshots.append(snapshot)
 
-    def _wait(self, condition, what: str):
-        from selenium.common.exceptions import TimeoutException
+    def _after_choice(self, state: str, button: str) -> None:
+        """Answer the banner on the start page with ``button``, then record ``state``."""
+        if not self._banner_on_start_page(state):
+            return
+        selector = getattr(self.banner, button)
+        label = {"reject": "'Reject all'", "accept": "'Accept all'"}[button]
+        element = self._wait_for(selector)
+        if element is None:
+            self.unverified.append(Unverified(state, self.url, f"no visible {label} button ({selector}) "
+                                                                  f"in the {self.banner.name} banner"))
+            return
+        recorder.drain(self.driver)  # what came before the click was recorded before any choice
+        self._click(element)
+        if not self._wait_for_condition(lambda: self._find(self.banner.banner) is None):
+            if button == "reject":
+                self.violations.append(Violation(
+                    state, "banner", selector, f"clicking {label} ({selector}) left the {self.banner.name} banner "
+                    f"open for {self.timeout:g}s: a visitor cannot refuse", self.url, "browser"))
+            self.unverified.append(Unverified(state, self.url, f"the banner stayed open after clicking {label} "
+                                                                  f"({selector})"))
+            return
+        if not self._wait_for_condition(self._choice_saved):
+            self.notes.append(f"After {label} the {self.banner.name} banner closed but its saved-choice "
+                              f"cookie never appeared; the {state} state is recorded anyway.")
+        self._visit_all(state, reload_first=True, events=recorder.drain(self.driver))
+
+    def _banner_on_start_page(self, state: str) -> bool:
+        """The start page with its banner open: as loaded, reopened, or as a new visitor."""
+        if self.driver.current_url.rstrip("/") != self.url.rstrip("/"):
+            self.driver.get(self.url)
+            self._wait_ready()
+        banner, reopen = self.banner.banner, self.banner.reopen
+        shown = self._wait_for_condition(lambda: ("banner", None) if self._find(banner) else
+                                         ("reopen", self._find(reopen)) if reopen and self._find(reopen) else None)
+        if shown and shown[0] == "banner":
+            return True
+        if shown:
+            self._click(shown[1])
+            if self._wait_for(banner) is not None:
+                return True
+        # No way back to the banner: forget the first choice, as a new visitor would have none.
+        self.driver.delete_all_cookies()
+        self.driver.execute_script("try { localStorage.clear(); sessionStorage.clear(); } catch (e) {}")
+        self.driver.refresh()
+        self._wait_ready()
+        if self._wait_for(self.banner.banner) is not None:
+            self.notes.append(f"No control reopened the banner ({self.banner.reopen or 'none known'}); the "
+                              f"{state} state starts from a new visitor's first page instead.")
+            return True
+        self.unverified.append(Unverified(state, self.url, "the banner could not be opened again"))
+        return False
+
+    # -- finding the banner ----------------------------------------------------------------
+
+    def _find_banner(self) -> Banner | None:
+        override = {k: v for k, v in self.selectors.items() if v}
+        if override.get("accept") and override.get("reject"):
+            found = custom(accept=override["accept"], reject=override["reject"], reopen=override.get("reopen"))
+            return found if self._wait_for(found.banner) is not None else None
+        known = self._wait_for_condition(lambda: next((b for b in BUILT_IN if self._find(b.banner)), None))
+        if not known:
+            return None
+        return custom(**self.selectors, base=known) if override else known
+
+    def _no_banner_reason(self) -> str:
+        given = ", ".join(f"--{k} {v}" for k, v in self.selectors.items() if v)
+        known = ", ".join(b.name for b in BUILT_IN)
+        return (f"no consent banner appeared within {self.timeout:g}s ({given or 'looked for ' + known}); "
+                "give its buttons with --accept and --reject")
+
+    def _more_pages(self) -> list[str]:
+        limit = self.pages_wanted - 1
+        listed = recorder.sitemap(self.url, self.timeout)
+        links = [u for u in listed if u.rstrip("/") != self.url.rstrip("/")][:limit]
+        return links or recorder.same_site_links(self.driver, self.url, limit)
+
+    # -- waiting on conditions -------------------------------------------------------------
+
+    def _find(self, selector: str):
+        return self.driver.execute_script(FIND_VISIBLE_JS, selector)
+
+    def _wait_for(self, selector: str, timeout: float | None = None):
+        return self._wait_for_condition(lambda: self._find(selector), timeout)
+
+    def _wait_for_condition(self, condition, timeout: float | None = None):
+        from selenium.common.exceptions import TimeoutException, WebDriverException
 
         from consentlib.testing.browser import wait_until
 
+        def check(_driver):
+            try:
+                return condition()
+            except WebDriverException:  # the page is navigating: not yet
+                return None
+
         try:
-            return wait_until(self.driver, condition, self.timeout)
+            return wait_until(self.driver, check, self.timeout if timeout is None else timeout, poll=0.1)
         except TimeoutException:
-            raise CouldNotVerify(f"Waited {self.timeout:g}s for {what} on {self.url}; it never came.") from None
-
-    def _wait_visible(self, selector: str, what: str):
-        from selenium.webdriver.support import expected_conditions as ec
-
-        return self._wait(ec.visibility_of_element_located(("css selector", selector)), what)
-
-    def _wait_hidden(self, selector: str) -> None:
-        from selenium.webdriver.support import expected_conditions as ec
-
-        self._wait(ec.invisibility_of_element_located(("css selector", selector)), f"{selector} to close")
+            return None
 
     def _wait_ready(self) -> None:
-        self._wait(lambda d: d.execute_script("return document.readyState") == "complete", "the page to load")
+        self._wait_for_condition(lambda: self.driver.execute_script("return document.readyState") == "complete")
 
-    def _click(self, selector: str, what: str) -> None:
-        from selenium.webdriver.support import expected_conditions as ec
+    def _click(self, element) -> None:
+        from selenium.common.exceptions import WebDriverException
 
-        self._wait(ec.element_to_be_clickable(("css selector", selector)), what).click()
-
-    # -- recording ---------------------------------------------------------------------------
-
-    def _drain_log(self) -> list[dict]:
-        return [json.loads(entry["message"])["message"] for entry in self.driver.get_log("performance")]
-
-    def _record(self, name: str) -> State:
-        state = State(name)
-        self._wait_ready()
-        events = self._drain_log()
-        urls = {}  # requestId -> URL: the extra-info events carry only the id
-        for event in events:
-            if event.get("method") == "Network.requestWillBeSent":
-                params = event["params"]
-                url = params.get("request", {}).get("url", "")
-                urls[params.get("requestId")] = url
-                # Only the site's traffic: Chromium's own chrome:// and data: fetches are not the site's.
-                if params.get("type") in _TRACKING_TYPES and url.startswith(("http:", "https:")):
-                    state.tracking_requests.append({"type": params["type"], "url": url})
-        for event in events:
-            method, params = event.get("method"), event.get("params", {})
-            if method == "Network.requestWillBeSentExtraInfo":
-                headers = {k.lower(): v for k, v in params.get("headers", {}).items()}
-                inm = headers.get("if-none-match")
-                url = urls.get(params.get("requestId"))
-                if inm and url:
-                    state.if_none_match_sent.setdefault(url, []).append(inm)
-            elif method == "Network.responseReceived":
-                response = params.get("response", {})
-                headers = {k.lower(): v for k, v in response.get("headers", {}).items()}
-                if "etag" in headers:
-                    state.etags_received.setdefault(response.get("url", ""), []).append(headers["etag"])
         try:
-            cookies = self.driver.execute_cdp_cmd("Storage.getCookies", {}).get("cookies", [])
-        except Exception:  # older Chromium: the Network domain has the same call
-            cookies = self.driver.execute_cdp_cmd("Network.getAllCookies", {}).get("cookies", [])
-        state.cookies = [
-            {**{k: c.get(k) for k in ("name", "domain", "path", "httpOnly", "secure", "sameSite", "expires")},
-             "category": self.category_of(c.get("name", ""))}
-            for c in cookies
-        ]
-        state.local_storage = self.driver.execute_script(
-            "try { return Object.keys(window.localStorage); } catch (e) { return []; }"
-        ) or []
-        return state
+            element.click()
+        except WebDriverException:  # covered by another layer, or inside a shadow root
+            self.driver.execute_script("arguments[0].click();", element)
 
-    # -- judging ---------------------------------------------------------------------------------
-
-    def category_of(self, cookie_name: str) -> str | None:
-        if self.policy is None:
-            return None
-        declared = self.policy.cookie(cookie_name)
-        return declared.category if declared else None
-
-    def _allowed_before_choice(self, cookie_name: str) -> bool:
-        if cookie_name == CONSENT_COOKIE:
+    def _choice_saved(self) -> bool:
+        names = {c["name"] for c in self.driver.get_cookies()}
+        if any(n in names for n in self.banner.saved_cookies):
             return True
-        category = self.category_of(cookie_name)
-        return self.policy is not None and category is not None and category in self.policy.required
-
-    def _is_beacon(self, request: dict[str, str]) -> bool:
-        if request["type"] in ("Ping", "Beacon"):
+        keys = self.driver.execute_script("try { return Object.keys(localStorage); } catch (e) { return []; }")
+        if any(k in (keys or []) for k in self.banner.saved_storage):
             return True
-        if self.policy is not None:
-            path = urlsplit(request["url"]).path
-            return self.policy.beacon(path) is not None
-        return False
+        return not (self.banner.saved_cookies or self.banner.saved_storage)
 
-    def _judge(self) -> None:
-        for name in ("before", "rejected"):
-            state = self.states[name]
-            for cookie in state.cookies:
-                if not self._allowed_before_choice(cookie["name"]):
-                    category = self.category_of(cookie["name"])
-                    declared = f"declared {category}" if category else "not declared as necessary"
-                    self.violations.append(Violation(name, "cookie", cookie["name"],
-                                                     f"cookie {cookie['name']} ({declared}) on {cookie['domain']}"))
-            for request in state.tracking_requests:
-                if self._is_beacon(request):
-                    self.violations.append(Violation(name, "beacon", request["url"], f"{request['type']} request"))
-            for url, tags in state.etags_received.items():
-                if self._is_per_visitor(url, tags, state.if_none_match_sent):
-                    self.violations.append(Violation(name, "etag", url, f"per-visitor ETag {tags[-1]}"))
+    # -- judging ---------------------------------------------------------------------------
 
-    def _is_per_visitor(self, url: str, tags: list[str], sent: dict[str, list[str]]) -> bool:
-        """An ETag that stays with this browser but that a fresh visitor does not get.
+    def _judge_all(self) -> None:
+        for snapshot in self.snapshots:
+            for cookie in snapshot.cookies:
+                cookie["verdict"] = asdict(self.judge.cookie(cookie["name"], cookie["domain"] or snapshot.host))
+            for item in snapshot.storage:
+                item["verdict"] = asdict(self.judge.storage_key(item["key"], snapshot.host))
+            if snapshot.state in JUDGED:
+                self.violations += self.judge.violations_in(snapshot)
 
-        The identity trick needs the tag to come back unchanged after the browser
-        revalidates; content-derived tags are the same for a fresh visitor.
-        """
-        if len(tags) < 1:
-            return False
-        replayed = sent.get(url, [])
-        stable = len(set(tags)) == 1 and (len(tags) > 1 or tags[-1] in replayed)
-        if not stable:
-            return False
-        fresh = _fresh_etag(url)
-        return fresh is not None and fresh != tags[-1]
+    # -- assertions that read like the rules -------------------------------------------------
 
-    # -- assertions that read like the rules ---------------------------------------------------
-
-    def _violations_in(self, state: str) -> list[Violation]:
+    def _violations_of(self, state: str) -> list[Violation]:
         return [v for v in self.violations if v.state == state]
 
     def assert_no_tracking_before_choice(self) -> None:
         """Nothing non-necessary before the visitor chose (GDPR Art 6(1)(a), ePrivacy Art 5(3))."""
-        found = self._violations_in("before")
+        found = self._violations_of("before")
         assert not found, "Tracking before any choice: " + "; ".join(v.detail for v in found)
 
     def assert_reject_is_honoured(self) -> None:
         """After "Reject all" and a reload, nothing non-necessary is set or sent."""
-        found = self._violations_in("rejected")
+        found = self._violations_of("rejected")
         assert not found, "Tracking after 'Reject all': " + "; ".join(v.detail for v in found)
+        assert "rejected" in self.states, "The 'Reject all' state was never reached: " + "; ".join(
+            u.reason for u in self.unverified)
 
     def assert_accept_enables(self, *cookie_names: str) -> None:
         """After "Accept all", the named cookies are present (the site still works)."""
-        present = {c["name"] for c in self.states["accepted"].cookies}
+        accepted = self.states.get("accepted")
+        assert accepted is not None, "The 'Accept all' state was never reached."
+        present = {c["name"] for c in accepted.cookies}
         missing = [name for name in cookie_names if not any(fnmatchcase(p, name) for p in present)]
         assert not missing, f"After 'Accept all' these cookies are missing: {', '.join(missing)}"
 
-    def report(self) -> dict[str, Any]:
+    @property
+    def exit_code(self) -> int:
+        """0 clean, 1 a violation was seen, 3 nothing was seen but something could not be verified."""
+        return 1 if self.violations else 3 if self.unverified else 0
+
+    def report(self, *, screenshots: bool = False) -> dict[str, Any]:
+        verdict = {0: "clean", 1: "violation", 3: "could not verify"}[self.exit_code]
+        snapshots = []
+        for snapshot in self.snapshots:
+            data = asdict(snapshot)
+            if not screenshots:
+                data.pop("screenshot")
+            snapshots.append(data)
         return {
             "url": self.url,
-            "clean": not self.violations,
+            "verdict": verdict,
+            "clean": self.exit_code == 0,
+            "exit_code": self.exit_code,
+            "banner": self.banner.name if self.banner else None,
+            "judged_by": {"evidence": self.judge.evidence, "where": self.judge.where or "Open Cookie Database"},
+            "pages": self.pages,
             "violations": [asdict(v) for v in self.violations],
-            "states": {name: asdict(state) for name, state in self.states.items()},
+            "unverified": [asdict(u) for u in self.unverified],
+            "notes": self.notes,
+            "snapshots": snapshots,
         }
-
-
-def _fresh_etag(url: str) -> str | None:
-    """The ETag a brand-new visitor (no cookies, no cache) gets for ``url``."""
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": "consentlib-audit"}),
-                                    timeout=10) as response:
-            return response.headers.get("ETag")
-    except (urllib.error.URLError, OSError, ValueError):
-        return None

@@ -66,8 +66,8 @@ def chrome_driver(*, extra_args: Iterable[str] = ()):
     return driver
 
 
-def wait_until(driver, condition, timeout: float = 15.0):
-    """``WebDriverWait(driver, timeout).until(condition)``, robust to a page that changes.
+def wait_until(driver, condition, timeout: float = 15.0, *, poll: float = 0.5):
+    """``WebDriverWait(driver, timeout, poll).until(condition)``, robust to a page that changes.
 
     While a page navigates or re-renders, an element a condition just found can go
     stale before it is read; that is "not yet", not a failure, so it is retried like
@@ -76,5 +76,5 @@ def wait_until(driver, condition, timeout: float = 15.0):
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, timeout, poll_frequency=poll, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
                          ).until(condition)

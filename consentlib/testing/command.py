@@ -1,0 +1,70 @@
+"""``consentlib audit``: run the audit in a fresh headless Chromium, print and write its findings.
+
+Exit codes: 0 clean; 1 a violation was seen (in any state, even when a later state
+could not be reached); 3 nothing was seen but something could not be verified, or
+the audit could not run (no browser, the site did not answer). Usage errors are
+argparse's 2.
+"""
+from __future__ import annotations
+
+import sys
+
+from consentlib.testing import report as reports
+
+CLEAN, VIOLATION, UNVERIFIED = 0, 1, 3
+
+
+def run_audit_command(url: str, *, policy=None, policy_name: str = "--policy", json_path: str | None = None,
+                      html_path: str | None = None, junit_path: str | None = None, timeout: float = 15.0,
+                      accept: str | None = None, reject: str | None = None, reopen: str | None = None,
+                      pages: int = 1) -> int:
+    from consentlib.testing.audit import ConsentAudit
+    from consentlib.testing.browser import chrome_driver
+
+    try:
+        driver = chrome_driver()
+    except Exception as exc:  # no browser: the audit could not run at all
+        print(f"consentlib audit: cannot start Chromium: {exc}", file=sys.stderr)
+        return UNVERIFIED
+    try:
+        audit = ConsentAudit(driver, url, policy=policy, policy_name=policy_name, accept=accept, reject=reject,
+                             reopen=reopen, pages=pages, timeout=timeout, fresh_driver=chrome_driver)
+        audit.run()
+        report = audit.report(screenshots=True)
+    except Exception as exc:
+        print(f"consentlib audit: error: could not audit {url}: {exc}", file=sys.stderr)
+        return UNVERIFIED
+    finally:
+        driver.quit()
+    if json_path:
+        reports.write_json(audit.report(), json_path)
+    if html_path:
+        reports.write_html(report, html_path)
+    if junit_path:
+        reports.write_junit(report, junit_path)
+    _print(report)
+    return report["exit_code"]
+
+
+def _print(report) -> None:
+    judged = report["judged_by"]
+    print(f"Banner: {report['banner'] or 'none found'}; judged by {judged['evidence']} ({judged['where']}); "
+          f"{len(report['pages'])} page(s).")
+    for v in report["violations"]:
+        print(f"VIOLATION [{v['state']}] {v['kind']}: {v['detail']} (page {v['page']}; evidence: {v['evidence']})")
+    for u in report["unverified"]:
+        print(f"NOT VERIFIED [{u['state']}] {u['reason']} (page {u['page']})")
+    unknown = sorted({f"{c['name']}" for s in report["snapshots"] for c in s["cookies"]
+                      if c["verdict"]["category"] == "unknown"}
+                     | {f"{k['key']}" for s in report["snapshots"] for k in s["storage"]
+                        if k["verdict"]["category"] == "unknown"})
+    if unknown:
+        print(f"unknown (not judged): {', '.join(unknown)}")
+    for note in report["notes"]:
+        print(f"note: {note}")
+    if report["verdict"] == "clean":
+        print("clean: no tracking before a choice or after a rejection")
+    elif report["verdict"] == "violation":
+        print(f"{len(report['violations'])} violation(s)")
+    else:
+        print("could not verify: see NOT VERIFIED above")

@@ -1,0 +1,166 @@
+"""What one page held and sent in one state, read from Chromium.
+
+Cookies of every domain with their flags (DevTools ``Storage.getCookies``), the keys of
+localStorage and sessionStorage and the names of IndexedDB databases, the requests that
+report on the visitor (``sendBeacon``/``<a ping>`` and requests to known trackers,
+from the performance log's ``Network`` events), and each ETag received with a digest
+of its body and whether the browser sent it back in ``If-None-Match``.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urldefrag, urljoin, urlsplit
+from xml.etree import ElementTree
+
+from consentlib.data.trackers import tracker_of
+
+_BEACON_TYPES = {"Ping": "sendBeacon or ping", "Beacon": "beacon"}
+_BODIES_PER_SNAPSHOT = 60  # bodies are only read for ETag comparison; a page rarely has more
+_NOT_PAGES = (".pdf", ".zip", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".mp4", ".css", ".js", ".xml")
+
+# Storage keys and IndexedDB names; indexedDB.databases() is asynchronous.
+_STORAGE_JS = """
+const done = arguments[arguments.length - 1];
+const keys = area => { try { return Object.keys(window[area]); } catch (e) { return []; } };
+const out = {localStorage: keys('localStorage'), sessionStorage: keys('sessionStorage'), indexedDB: []};
+const listing = (window.indexedDB && indexedDB.databases) ? indexedDB.databases() : Promise.resolve([]);
+listing.then(dbs => { out.indexedDB = dbs.map(d => d.name); done(out); }, () => done(out));
+"""
+
+
+@dataclass
+class Snapshot:
+    """One state on one page."""
+
+    state: str  # "before", "rejected", "accepted"
+    page: str
+    cookies: list[dict[str, Any]] = field(default_factory=list)
+    storage: list[dict[str, Any]] = field(default_factory=list)  # {"area", "key"}
+    requests: list[dict[str, Any]] = field(default_factory=list)  # {"type", "url", "why"}
+    etags: list[dict[str, Any]] = field(default_factory=list)  # {"url", "etag", "body", "replayed"}
+    screenshot: str | None = None  # PNG, base64
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.page).hostname or ""
+
+
+def drain(driver) -> list[dict[str, Any]]:
+    """The DevTools events logged since the last call."""
+    return [json.loads(entry["message"])["message"] for entry in driver.get_log("performance")]
+
+
+def record(driver, snapshot: Snapshot, events: list[dict[str, Any]]) -> Snapshot:
+    """Add what ``events`` and the browser's current storage show to ``snapshot``."""
+    _network(driver, snapshot, events)
+    try:
+        cookies = driver.execute_cdp_cmd("Storage.getCookies", {}).get("cookies", [])
+    except Exception:  # older Chromium: the Network domain has the same call
+        cookies = driver.execute_cdp_cmd("Network.getAllCookies", {}).get("cookies", [])
+    seen = {(c["name"], c["domain"], c["path"]) for c in snapshot.cookies}
+    for c in cookies:
+        key = (c.get("name", ""), c.get("domain", ""), c.get("path", ""))
+        if key not in seen:
+            seen.add(key)
+            snapshot.cookies.append({k: c.get(k) for k in ("name", "domain", "path", "httpOnly", "secure",
+                                                            "sameSite", "expires")})
+    stored = driver.execute_async_script(_STORAGE_JS) or {}
+    have = {(s["area"], s["key"]) for s in snapshot.storage}
+    for area in ("localStorage", "sessionStorage", "indexedDB"):
+        for key in stored.get(area) or []:
+            if (area, key) not in have:
+                have.add((area, key))
+                snapshot.storage.append({"area": area, "key": str(key)})
+    return snapshot
+
+
+def _network(driver, snapshot: Snapshot, events: list[dict[str, Any]]) -> None:
+    # requestId -> URL. The extra-info event that carries the headers really sent can
+    # arrive before the request's own event, so the URLs are collected first.
+    urls = {e["params"].get("requestId"): e["params"].get("request", {}).get("url", "")
+            for e in events if e.get("method") == "Network.requestWillBeSent"}
+    sent: set[tuple[str, str]] = set()
+    for event in events:
+        method, params = event.get("method"), event.get("params", {})
+        if method == "Network.requestWillBeSent":
+            url = params.get("request", {}).get("url", "")
+            # Only the site's traffic: Chromium's own chrome:// and data: fetches are not the site's.
+            if not url.startswith(("http:", "https:")):
+                continue
+            kind = params.get("type", "Other")
+            tracker = tracker_of(url)
+            if kind in _BEACON_TYPES or tracker:
+                snapshot.requests.append({"type": kind, "url": url,
+                                          "why": f"a request to {tracker}" if tracker else _BEACON_TYPES[kind]})
+            elif kind == "Image":
+                snapshot.requests.append({"type": kind, "url": url, "why": "image"})
+        elif method == "Network.requestWillBeSentExtraInfo":
+            headers = {k.lower(): v for k, v in params.get("headers", {}).items()}
+            url = urls.get(params.get("requestId"))
+            if url and headers.get("if-none-match"):
+                sent.add((url, headers["if-none-match"]))
+    bodies = 0
+    for event in events:
+        if event.get("method") != "Network.responseReceived":
+            continue
+        response = event["params"].get("response", {})
+        headers = {k.lower(): v for k, v in response.get("headers", {}).items()}
+        url = response.get("url", "")
+        if "etag" not in headers or not url.startswith(("http:", "https:")):
+            continue
+        body = None
+        if bodies < _BODIES_PER_SNAPSHOT:
+            bodies += 1
+            body = _body_digest(driver, event["params"].get("requestId"))
+        snapshot.etags.append({"url": url, "etag": headers["etag"], "body": body,
+                               "status": response.get("status"), "replayed": False})
+    for tag in snapshot.etags:
+        if (tag["url"], tag["etag"]) in sent:
+            tag["replayed"] = True
+
+
+def _body_digest(driver, request_id: str | None) -> str | None:
+    if not request_id:
+        return None
+    try:
+        answer = driver.execute_cdp_cmd("Network.getResponseBody", {"requestId": request_id})
+    except Exception:  # evicted from the inspector's buffer, or a redirect: no body to compare
+        return None
+    body = answer.get("body", "")
+    raw = base64.b64decode(body) if answer.get("base64Encoded") else body.encode("utf-8")
+    return hashlib.sha256(raw).hexdigest()
+
+
+def same_site_links(driver, start: str, limit: int) -> list[str]:
+    """Up to ``limit`` pages of the start page's origin that it links to, in page order."""
+    origin = urlsplit(start)[:2]
+    found: list[str] = []
+    for href in driver.execute_script("return Array.from(document.links, a => a.href);") or []:
+        url = urldefrag(href)[0]
+        parts = urlsplit(url)
+        if (parts.scheme, parts.netloc) != origin or parts.path.startswith("/_consent/"):
+            continue
+        if parts.path.lower().endswith(_NOT_PAGES) or url in found or url == urldefrag(start)[0]:
+            continue
+        found.append(url)
+        if len(found) >= limit:
+            break
+    return found
+
+
+def sitemap(url: str, timeout: float) -> list[str]:
+    """Same-origin page URLs of the site's /sitemap.xml, or [] when it has none."""
+    origin = urlsplit(url)[:2]
+    try:
+        with urllib.request.urlopen(urljoin(url, "/sitemap.xml"), timeout=timeout) as response:
+            tree = ElementTree.fromstring(response.read(5_000_000))
+    except (urllib.error.URLError, OSError, ValueError, ElementTree.ParseError):
+        return []
+    locs = [el.text.strip() for el in tree.iter() if el.tag.endswith("loc") and el.text]
+    return [loc for loc in locs if urlsplit(loc)[:2] == origin]

@@ -1,0 +1,175 @@
+"""A corpus of small sites for the audit: careless ones, each careless in one way, and clean ones.
+
+Each careless site has a working banner with consentlib's element ids (except the one
+whose buttons do nothing) and publishes no declaration, so the audit judges it as it
+would any site on the web: by the Open Cookie Database. ``CARELESS`` maps a site's name
+to its app and to what the audit must name; ``make_*`` build the clean ones.
+"""
+from __future__ import annotations
+
+import uuid
+
+from werkzeug.wrappers import Request, Response
+
+from consentlib import Category, ConsentMiddleware, Cookie, Policy
+from consentlib.tags import banner_tags
+
+PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,"
+         b"\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+
+# A banner of the site's own making, with consentlib's ids; the choice goes in a cookie.
+WORKING_BANNER = """
+<div id="consent-banner" hidden><p>We would like to use cookies.</p>
+<button id="consent-accept-all">Accept all</button> <button id="consent-reject-all">Reject all</button></div>
+<p><button id="consent-open">Privacy choices</button></p>
+<script>
+const banner = document.getElementById('consent-banner');
+if (!document.cookie.split('; ').some(c => c.startsWith('consent='))) banner.hidden = false;
+function choose(value) {
+  document.cookie = 'consent=' + value + '; path=/; max-age=31536000; samesite=lax';
+  banner.hidden = true;
+}
+document.getElementById('consent-accept-all').onclick = () => choose('all');
+document.getElementById('consent-reject-all').onclick = () => choose('none');
+document.getElementById('consent-open').onclick = () => { banner.hidden = false; };
+</script>"""
+
+# The same banner, drawn but never wired: its buttons do nothing.
+DEAD_BANNER = """
+<div id="consent-banner"><p>We would like to use cookies.</p>
+<button id="consent-accept-all">Accept all</button> <button id="consent-reject-all">Reject all</button></div>"""
+
+
+def page(body: str, banner: str = WORKING_BANNER, title: str = "Shop") -> bytes:
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+            f'<link rel="icon" href="data:,"></head><body><h1>{title}</h1>{body}{banner}</body></html>').encode()
+
+
+def careless_site(*, snippet: str = "", banner: str = WORKING_BANNER, set_cookie=None, routes=None):
+    """A small site whose pages carry ``snippet``; ``set_cookie(request)`` may name a cookie to set."""
+
+    def app(environ, start_response):
+        request = Request(environ)
+        if routes and request.path in routes:
+            return routes[request.path](request)(environ, start_response)
+        if request.path not in ("/", "/about"):
+            return Response("not found", status=404)(environ, start_response)
+        response = Response(page('<p><a href="/about">About us</a></p>' + snippet, banner), content_type="text/html")
+        cookie = set_cookie(request) if set_cookie else None
+        if cookie:
+            response.set_cookie(*cookie, path="/")
+        return response(environ, start_response)
+
+    return app
+
+
+def _no_content(request):
+    return Response(status=204)
+
+
+def _pixel_with_visitor_etag(request):
+    """The "ETag instead of a cookie" trick: a new tag per new visitor, echoed back while it is sent."""
+    tag = request.headers.get("If-None-Match") or f'"{uuid.uuid4().hex}"'
+    response = Response(PIXEL, content_type="image/gif") if "If-None-Match" not in request.headers \
+        else Response(status=304)
+    response.headers["ETag"] = tag
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def _ga_on_about(request):
+    return ("_ga", "GA1.1.42.1700000000") if request.path == "/about" else None
+
+
+#: name -> (app, what the audit's output must name, the state it happens in)
+CARELESS = {
+    "server-cookie": (careless_site(set_cookie=lambda r: ("_ga", "GA1.1.42.1700000000")), "_ga", "before"),
+    "script-cookie": (careless_site(snippet='<script>document.cookie = "_fbp=fb.1.1700000000.42; path=/";</script>'),
+                      "_fbp", "before"),
+    "send-beacon": (careless_site(snippet='<script>navigator.sendBeacon("/collect", "page=home");</script>',
+                                  routes={"/collect": _no_content}), "/collect", "before"),
+    "tracker-storage": (careless_site(snippet='<script>localStorage.setItem("_hjid", "a1b2c3");</script>'),
+                        "_hjid", "before"),
+    # Any choice counts as consent: the classic "we only check that you answered".
+    "cookie-after-reject": (careless_site(set_cookie=lambda r: ("_gcl_au", "1.1.42.1700000000")
+                                          if "consent" in r.cookies else None), "_gcl_au", "rejected"),
+    "etag-after-reject": (careless_site(snippet='<img src="/pixel.gif" alt="" width="1" height="1">',
+                                        routes={"/pixel.gif": _pixel_with_visitor_etag}), "/pixel.gif", "rejected"),
+    "dead-buttons": (careless_site(banner=DEAD_BANNER), "Reject all", "rejected"),
+}
+
+
+def ga_on_second_page():
+    """Clean on its home page; its /about page sets _ga before any choice."""
+    return careless_site(set_cookie=_ga_on_about)
+
+
+def ga_and_dead_buttons():
+    """The issue's site: _ga before any choice, and a banner whose buttons do nothing."""
+    return careless_site(banner=DEAD_BANNER, set_cookie=lambda r: ("_ga", "GA1.1.42.1700000000"))
+
+
+# -- clean ------------------------------------------------------------------------------------
+
+ONETRUST_PAGE = page("<p>Static page with a OneTrust-style banner.</p>", banner="""
+<div id="onetrust-consent-sdk"><div id="onetrust-banner-sdk" style="display:none">
+<p>We use cookies to improve your experience.</p>
+<button id="onetrust-pc-btn-handler">Cookie Settings</button>
+<button id="onetrust-reject-all-handler">Reject All</button>
+<button id="onetrust-accept-btn-handler">Accept All Cookies</button></div>
+<button id="ot-sdk-btn" class="ot-sdk-show-settings">Cookie Settings</button></div>
+<script>
+const banner = document.getElementById('onetrust-banner-sdk');
+const has = name => document.cookie.split('; ').some(c => c.startsWith(name + '='));
+const year = '; path=/; max-age=31536000; samesite=lax';
+function granted() { return (document.cookie.match(/OptanonConsent=[^;]*groups=([^;]*)/) || [])[1] || ''; }
+if (!has('OptanonAlertBoxClosed')) banner.style.display = 'block';
+if (granted().includes('C0002%3A1')) document.cookie = '_ga=GA1.1.42.1700000000' + year;
+function choose(groups) {
+  document.cookie = 'OptanonConsent=isGpcEnabled=0&groups=' + encodeURIComponent(groups) + year;
+  document.cookie = 'OptanonAlertBoxClosed=' + new Date().toISOString() + year;
+  banner.style.display = 'none';
+}
+document.getElementById('onetrust-accept-btn-handler').onclick = () => choose('C0001:1,C0002:1,C0004:1');
+document.getElementById('onetrust-reject-all-handler').onclick = () => choose('C0001:1,C0002:0,C0004:0');
+document.getElementById('ot-sdk-btn').onclick = () => { banner.style.display = 'block'; };
+</script>""", title="OneTrust shop")
+
+
+def onetrust_site(environ, start_response):
+    if environ.get("PATH_INFO") != "/":
+        return Response("not found", status=404)(environ, start_response)
+    return Response(ONETRUST_PAGE, content_type="text/html")(environ, start_response)
+
+
+SESSIONID_POLICY = Policy(
+    revision=1,
+    categories=[Category("necessary", required=True), Category("analytics")],
+    cookies=[Cookie("sessionid", "necessary", purpose="Keeps your basket"),
+             Cookie("_ga*", "analytics", purpose="Counts visits")],
+)
+
+
+def sessionid_site(store: str):
+    """A consentlib site whose necessary session cookie is called ``sessionid`` (Django's name)."""
+
+    def app(environ, start_response):
+        if environ.get("PATH_INFO") != "/":
+            return Response("not found", status=404)(environ, start_response)
+        tags = banner_tags(environ, prefix="/_consent/", revision=SESSIONID_POLICY.revision)
+        response = Response(f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Basket</title>'
+                            f'<link rel="icon" href="data:,">{tags}</head><body><h1>Basket</h1></body></html>',
+                            content_type="text/html")
+        response.set_cookie("sessionid", "b4sk3t", path="/", httponly=True)
+        response.set_cookie("_ga", "GA1.1.42.1700000000", path="/")  # gated by the middleware
+        return response(environ, start_response)
+
+    return ConsentMiddleware(app, SESSIONID_POLICY, secret_key=["audit-corpus-key-0123456789abcdef"], store=store)
+
+
+#: What a site's own policy may say against the database (for --policy): _ga counted as necessary.
+GA_NECESSARY = Policy(
+    revision=1,
+    categories=[Category("necessary", required=True)],
+    cookies=[Cookie("_ga*", "necessary", purpose="(declared so by the site)")],
+)
