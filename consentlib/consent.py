@@ -1,9 +1,21 @@
-"""A visitor's consent, and the signed cookie that carries it between requests.
+"""A visitor's consent, and the two signed cookies that carry it between requests.
 
-The cookie holds no secret: its payload is base64url JSON that the banner may read,
-and the itsdangerous signature makes it unforgeable. Keys rotate without logging
-anyone out: a cookie signed with an older key is accepted and re-signed with the
-newest one.
+``consent`` is readable by scripts (the banner reads it): base64url JSON holding the
+policy revision, the granted categories and the decision time, nothing else. The
+decision time is floored to a day (see :func:`time_resolution`), so the value is the
+same for everyone who made the same choice on the same day: it identifies nobody.
+
+``consent_id`` is HttpOnly: the pseudonymous consent id that links a visitor's
+receipts. It is bound to the decision in ``consent`` (revision, categories, time), so
+an id cookie that belongs to another decision is ignored. A lasting id that every
+script on the page could read, even after "Reject all", is exactly the tracking the
+visitor refused (ePrivacy Art 5(3)).
+
+Both are signed with itsdangerous, which makes them unforgeable; neither holds a
+secret. Keys rotate without logging anyone out: a cookie signed with an older key is
+accepted and re-signed with the newest one. A ``consent`` cookie of the first format
+(``{r, c, id, t}``, the id readable by scripts) is still accepted and re-issued as the
+two cookies on the next response.
 """
 from __future__ import annotations
 
@@ -14,7 +26,7 @@ import json
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from itsdangerous import BadSignature, Signer
 
@@ -23,6 +35,8 @@ from consentlib.errors import ConfigurationError
 from consentlib.policy import Policy
 
 COOKIE_NAME = "consent"
+#: The HttpOnly cookie that carries the consent id (scripts cannot read it).
+ID_COOKIE_NAME = "consent_id"
 DEFAULT_LIFETIME = 180 * 24 * 3600  # CNIL: keep a choice about six months, then ask again.
 # Browsers keep at most 4096 bytes per cookie (RFC 6265 §6.1); anything longer is junk.
 MAX_COOKIE_LENGTH = 4096
@@ -32,6 +46,21 @@ _CACHE_MAX_VALUE = 1024
 _CACHE_BUDGET = 1024 * 1024
 # Seconds a decision may seem to come from the future: clock skew between hosts.
 CLOCK_SKEW = 300
+# The units a decision time readable by scripts is floored to, coarsest first.
+_TIME_UNITS = (24 * 3600, 3600, 60, 1)
+
+
+def time_resolution(lifetime: int) -> int:
+    """Seconds the decision time in the readable cookie is floored to, for ``lifetime``.
+
+    A day, or for lifetimes under ten days the coarsest of an hour, a minute, a second
+    that is at most a tenth of the lifetime. At one-second resolution the time, with the
+    categories, tells one visitor from another; floored to the day it is shared by every
+    visitor who chose alike that day. The price: a choice counts from the start of its
+    day, so it expires up to one resolution step early (a day of 180) and the visitor is
+    asked again that much sooner, never later.
+    """
+    return next((unit for unit in _TIME_UNITS if unit * 10 <= lifetime), 1)
 
 
 @dataclass(frozen=True)
@@ -62,13 +91,37 @@ class Consent:
 
 @dataclass(frozen=True)
 class CookiePayload:
-    """The verified content of a consent cookie."""
+    """The verified content of a consent cookie, with the consent id when it is known.
+
+    ``consent_id`` comes from a ``consent_id`` cookie bound to this decision, or from a
+    ``consent`` cookie of the first format (``legacy``); otherwise it is None.
+    """
 
     revision: int
     categories: frozenset[str]
-    consent_id: str
     decided_at: int
-    key_index: int  # 0 = signed with the newest key
+    key_index: int  # 0 = signed with the newest key (with the id cookie: both were)
+    consent_id: str | None = None
+    legacy: bool = False  # the first format, id readable by scripts: re-issue it
+
+    @property
+    def decision(self) -> tuple[int, frozenset[str], int]:
+        """What a ``consent_id`` cookie must name to belong to this decision."""
+        return (self.revision, self.categories, self.decided_at)
+
+    @property
+    def needs_reissue(self) -> bool:
+        """Signed with an older key, or in the first format: write it anew."""
+        return self.legacy or self.key_index > 0
+
+
+@dataclass(frozen=True)
+class IdPayload:
+    """The verified content of a ``consent_id`` cookie."""
+
+    consent_id: str
+    decision: tuple[int, frozenset[str], int]
+    key_index: int
 
 
 def new_consent_id() -> str:
@@ -84,8 +137,12 @@ def _b64decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _is_consent_id(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 32
+
+
 class ConsentCookie:
-    """Signs and verifies the consent cookie's value.
+    """Signs and verifies the ``consent`` and ``consent_id`` cookies' values.
 
     ``secret_keys`` lists keys newest first. Verified values are cached (bounded) so a
     repeat visitor costs a dictionary lookup; the cache only remembers what the
@@ -107,45 +164,92 @@ class ConsentCookie:
         if not isinstance(lifetime, int) or lifetime <= 0:
             raise ConfigurationError(f"Consent lifetime must be a positive number of seconds, not {lifetime!r}.")
         self.lifetime = lifetime
+        self.resolution = time_resolution(lifetime)
         self._signers = [
             Signer(key, salt="consentlib.consent", key_derivation="hmac", digest_method=hashlib.sha256)
             for key in keys
         ]
+        # A different salt: an id cookie can never pass as a consent cookie, nor the reverse.
+        self._id_signers = [
+            Signer(key, salt="consentlib.consent-id", key_derivation="hmac", digest_method=hashlib.sha256)
+            for key in keys
+        ]
+        # Keys: ("c", value) for consent cookies, ("i", value) for id cookies.
         self._cache = BoundedCache(budget=_CACHE_BUDGET, max_size=_CACHE_MAX_VALUE)
 
-    def dumps(self, *, revision: int, categories: frozenset[str] | set[str], consent_id: str, decided_at: int) -> str:
-        payload = json.dumps(
-            {"r": revision, "c": sorted(categories), "id": consent_id, "t": decided_at},
-            separators=(",", ":"),
-        )
-        return self._signers[0].sign(_b64encode(payload.encode())).decode("ascii")
+    def decide(self, *, revision: int, categories: frozenset[str] | set[str], consent_id: str,
+               now: float | None = None) -> CookiePayload:
+        """A decision made now, its time floored to :attr:`resolution`, ready to be written."""
+        now = int(time.time() if now is None else now)
+        return CookiePayload(revision, frozenset(categories), now - now % self.resolution, 0, consent_id)
 
-    def resign(self, payload: CookiePayload) -> str:
-        return self.dumps(
-            revision=payload.revision,
-            categories=payload.categories,
-            consent_id=payload.consent_id,
-            decided_at=payload.decided_at,
-        )
+    def reissued(self, payload: CookiePayload) -> CookiePayload:
+        """``payload`` as it is written anew: in the current format, its time floored."""
+        return replace(payload, decided_at=payload.decided_at - payload.decided_at % self.resolution,
+                       key_index=0, legacy=False)
+
+    def dumps(self, *, revision: int, categories: frozenset[str] | set[str], decided_at: int) -> str:
+        """The ``consent`` cookie's value: what scripts may read, and no consent id."""
+        return self._sign(self._signers[0], {"r": revision, "c": sorted(categories), "t": decided_at})
+
+    def dumps_id(self, *, consent_id: str, revision: int, categories: frozenset[str] | set[str],
+                 decided_at: int) -> str:
+        """The ``consent_id`` cookie's value: the id, bound to the decision it belongs to."""
+        return self._sign(self._id_signers[0],
+                          {"id": consent_id, "r": revision, "c": sorted(categories), "t": decided_at})
+
+    def values(self, payload: CookiePayload) -> tuple[str, str | None]:
+        """Both cookies' values for ``payload``, signed with the newest key (no id: None)."""
+        decision = {"revision": payload.revision, "categories": payload.categories, "decided_at": payload.decided_at}
+        consent = self.dumps(**decision)
+        return consent, (self.dumps_id(consent_id=payload.consent_id, **decision) if payload.consent_id else None)
+
+    @staticmethod
+    def _sign(signer: Signer, data: dict) -> str:
+        return signer.sign(_b64encode(json.dumps(data, separators=(",", ":")).encode())).decode("ascii")
 
     def verify(self, value: str) -> CookiePayload | None:
-        """The payload a genuine cookie carries, or None for anything else.
+        """The payload a genuine ``consent`` cookie carries, or None for anything else.
 
         Expiry and revision are the caller's business (see :meth:`is_current`).
         """
-        try:
-            return self._cache[value]
-        except KeyError:
-            pass
-        payload = self._verify_uncached(value)
-        self._cache.remember(value, payload)
+        return self._cached("c", value, self._verify_consent)
+
+    def verify_id(self, value: str) -> IdPayload | None:
+        """The payload a genuine ``consent_id`` cookie carries, or None for anything else."""
+        return self._cached("i", value, self._verify_id)
+
+    def bind(self, payload: CookiePayload, id_values: Sequence[str]) -> CookiePayload:
+        """``payload`` with the consent id of the first genuine id cookie of its decision.
+
+        An id cookie that is forged, or belongs to another decision, is ignored: the
+        choice still counts, but no receipt is ever linked to an id it cannot prove.
+        """
+        if payload.consent_id is not None:
+            return payload  # the first format carries its own, signed with the decision
+        for value in id_values:
+            found = self.verify_id(value)
+            if found is not None and found.decision == payload.decision:
+                return replace(payload, consent_id=found.consent_id, key_index=max(payload.key_index, found.key_index))
         return payload
 
-    def _verify_uncached(self, value: str) -> CookiePayload | None:
+    def _cached(self, kind: str, value: str, verify):
+        key = (kind, value)
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        payload = verify(value)
+        self._cache.remember(key, payload, len(value))
+        return payload
+
+    @staticmethod
+    def _unsign(signers: list[Signer], value: str) -> tuple[dict, int] | None:
+        """The JSON object a genuine value carries and the index of the key that signed it."""
         if not value or len(value) > MAX_COOKIE_LENGTH or not value.isascii():
             return None
         raw = value.encode("ascii")
-        for index, signer in enumerate(self._signers):
+        for index, signer in enumerate(signers):
             try:
                 body = signer.unsign(raw)
                 break
@@ -155,19 +259,47 @@ class ConsentCookie:
             return None
         try:
             data = json.loads(_b64decode(body.decode("ascii")))
-            revision, categories, consent_id, decided_at = data["r"], data["c"], data["id"], data["t"]
-        except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        except (ValueError, binascii.Error, UnicodeDecodeError):
             return None
+        return (data, index) if isinstance(data, dict) else None
+
+    @staticmethod
+    def _decision(data: dict) -> tuple[int, frozenset[str], int] | None:
+        revision, categories, decided_at = data.get("r"), data.get("c"), data.get("t")
         if (
             type(revision) is not int
             or type(decided_at) is not int
-            or not isinstance(consent_id, str)
-            or len(consent_id) != 32
             or not isinstance(categories, list)
             or not all(isinstance(c, str) for c in categories)
         ):
             return None
-        return CookiePayload(revision, frozenset(categories), consent_id, decided_at, index)
+        return revision, frozenset(categories), decided_at
+
+    def _verify_consent(self, value: str) -> CookiePayload | None:
+        found = self._unsign(self._signers, value)
+        if found is None:
+            return None
+        data, index = found
+        decision = self._decision(data)
+        if decision is None:
+            return None
+        if "id" in data:
+            # The first format: the id sat where scripts read it. Accepted, so nobody is
+            # asked again for an upgrade, and re-issued as two cookies (needs_reissue).
+            if not _is_consent_id(data["id"]):
+                return None
+            return CookiePayload(*decision, index, data["id"], legacy=True)
+        return CookiePayload(*decision, index)
+
+    def _verify_id(self, value: str) -> IdPayload | None:
+        found = self._unsign(self._id_signers, value)
+        if found is None:
+            return None
+        data, index = found
+        decision = self._decision(data)
+        if decision is None or not _is_consent_id(data.get("id")):
+            return None
+        return IdPayload(data["id"], decision, index)
 
     def is_current(self, payload: CookiePayload, policy: Policy, now: float | None = None) -> bool:
         """A verified choice still counts: same policy revision, within its lifetime."""
@@ -175,3 +307,8 @@ class ConsentCookie:
             return False
         age = (time.time() if now is None else now) - payload.decided_at
         return -CLOCK_SKEW <= age < self.lifetime
+
+    def remaining(self, payload: CookiePayload, now: float | None = None) -> int:
+        """Seconds until ``payload`` stops counting (at most the lifetime): the cookies' Max-Age."""
+        left = payload.decided_at + self.lifetime - int(time.time() if now is None else now)
+        return min(left, self.lifetime)

@@ -29,9 +29,11 @@ log = logging.getLogger("consentlib")
 class CookieGate:
     """Answers "which category is cookie X?" fast, and rewrites cookie headers."""
 
-    def __init__(self, policy: Policy, own_cookie: str) -> None:
+    def __init__(self, policy: Policy, own_cookies: str | tuple[str, ...]) -> None:
         self.policy = policy
-        self.own_cookie = own_cookie
+        # consentlib's own cookies (the choice itself) always reach the app: they are
+        # strictly necessary, and the app server may read them (scripts cannot read the id).
+        self.own_cookies = frozenset((own_cookies,) if isinstance(own_cookies, str) else own_cookies)
         self._required = policy.required
         # Cookie names come from the app and from visitors' Cookie headers; the cache is
         # bounded by bytes so a visitor sending long random names cannot grow it.
@@ -49,7 +51,7 @@ class CookieGate:
         return category
 
     def is_passed(self, name: str, granted: frozenset[str]) -> bool:
-        return name == self.own_cookie or self.category_of(name) in granted
+        return name in self.own_cookies or self.category_of(name) in granted
 
     def filter_request_cookies(self, header: str, granted: frozenset[str]) -> tuple[str, list[str]]:
         """The ``Cookie`` header without pairs the visitor did not consent to.

@@ -11,7 +11,6 @@ GET   /.well-known/gpc.json the site's GPC support statement
 from __future__ import annotations
 
 import json
-import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -190,12 +189,10 @@ class Endpoints:
         # Store first, cookie second: a choice is never reported as saved unless it is.
         self.site.store.add_receipt(receipt)
         self.site.changed()
-        value = self.site.cookie.dumps(
-            revision=self.policy.revision, categories=granted, consent_id=consent_id, decided_at=int(time.time())
-        )
-        headers = [("Set-Cookie", self.site.consent_set_cookie(environ, value))]
+        decision = self.site.cookie.decide(revision=self.policy.revision, categories=granted, consent_id=consent_id)
+        headers = self.site.consent_cookie_headers(environ, decision)
         headers += self._expire_withdrawn(environ, granted)
-        new_consent = Consent(True, granted, granted, consent_id, self.policy.revision, int(time.time()),
+        new_consent = Consent(True, granted, granted, consent_id, self.policy.revision, decision.decided_at,
                               consent.gpc, consent.dnt, consent.minor)
         if is_json:
             return respond(environ, start_response, 200, self.state(new_consent), headers=headers)

@@ -134,9 +134,8 @@ class Guardians:
             # recorded like any decision, granting only what needs no consent.
             consent_id = new_consent_id()
             self._record(environ, consent_id, self.policy.required, "form", consent, None)
-            value = self.site.cookie.dumps(revision=self.policy.revision, categories=self.policy.required,
-                                           consent_id=consent_id, decided_at=int(time.time()))
-            headers.append(("Set-Cookie", self.site.consent_set_cookie(environ, value)))
+            headers += self.site.consent_cookie_headers(environ, self.site.cookie.decide(
+                revision=self.policy.revision, categories=self.policy.required, consent_id=consent_id))
         token = self.serializer.dumps({"id": consent_id, "c": categories, "g": self.guardian_id(guardian),
                                        "n": secrets.token_hex(8), "k": "confirm"})
         url = f"{self.site.site_url}{self.site.prefix}guardian/{token}"

@@ -1,6 +1,6 @@
 """ConsentMiddleware: the WSGI wrapper that enforces a visitor's consent.
 
-On every request it reads the signed consent cookie (and ``Sec-GPC``), removes from
+On every request it reads the signed consent cookies (and ``Sec-GPC``), removes from
 the incoming ``Cookie`` header what the visitor did not consent to, answers blocked
 beacons itself, and drops from the response every ``Set-Cookie`` line the consent does
 not cover. Its own endpoints (``/_consent/...``) are answered without calling the app.
@@ -16,6 +16,7 @@ from consentlib.consent import (
     CLOCK_SKEW,
     COOKIE_NAME,
     DEFAULT_LIFETIME,
+    ID_COOKIE_NAME,
     Consent,
     ConsentCookie,
     CookiePayload,
@@ -52,7 +53,7 @@ class ConsentMiddleware:
         Keys newest first. Anyone with a key can forge any visitor's consent; rotate by
         putting a new key first and dropping the old one after the cookie lifetime.
     ``secure``
-        ``None`` marks the consent cookie ``Secure`` when the request came over https
+        ``None`` marks the consent cookies ``Secure`` when the request came over https
         (``wsgi.url_scheme``). Behind a TLS-terminating proxy that does not pass the
         scheme, set ``True``: the consent endpoints then also take the site's origin
         to be https. ``X-Forwarded-Proto`` is never trusted here.
@@ -145,7 +146,7 @@ class ConsentMiddleware:
         self.honour_dnt = honour_dnt
         self.gpc_last_update = gpc_last_update
         self.max_body = max_body
-        self.gate = CookieGate(policy, COOKIE_NAME)
+        self.gate = CookieGate(policy, (COOKIE_NAME, ID_COOKIE_NAME))
         self._required = policy.required
         self._gpc_categories = policy.gpc_categories
         self._names = frozenset(policy.category_names)
@@ -235,25 +236,37 @@ class ConsentMiddleware:
         filtered, refused = self.gate.filter_request_cookies(header, consent.granted) if header else (header, [])
         # Expiring a gpc category's cookie depends on Sec-GPC as well as on the Cookie header.
         gpc_refused = bool(refused) and not self._gpc_categories.isdisjoint(map(self.gate.category_of, refused))
-        resign = payload is not None and payload.key_index > 0 and consent.decided
+        # Re-issue a genuine choice still within its lifetime that is signed with an older
+        # key or still in the first format (its id readable by scripts), even of an older
+        # revision: the id must leave script reach now, not at the next decision.
+        resign = payload is not None and payload.needs_reissue and self.cookie.remaining(payload) > 0
         return (consent, payload, filtered, tuple(refused), valid_until, filtered is not header, gpc_refused, resign)
 
     def _verified_payload(self, header: str | None) -> CookiePayload | None:
-        """The best genuine consent cookie: a current one, else any genuine one (its id)."""
+        """The best genuine consent cookie (a current one, else any genuine one, for its
+        id), with the consent id of the ``consent_id`` cookie that belongs to it."""
         if not header or COOKIE_NAME not in header:
             return None
         fallback = None
+        found = None
+        id_values: list[str] = []
         for part in header.split(";"):
             name, sep, value = part.strip().partition("=")
-            if sep and name == COOKIE_NAME:
+            if not sep:
+                continue
+            if name == ID_COOKIE_NAME:
+                id_values.append(value.strip('"'))
+            elif name == COOKIE_NAME and found is None:
                 # A browser may hold several (other paths, a stale one from an old
                 # revision): the first current one counts, wherever it stands.
                 payload = self.cookie.verify(value.strip('"'))
                 if payload is not None:
                     if self.cookie.is_current(payload, self.policy):
-                        return payload
-                    fallback = fallback or payload
-        return fallback
+                        found = payload
+                    else:
+                        fallback = fallback or payload
+        found = found or fallback
+        return self.cookie.bind(found, id_values) if found is not None else None
 
     # -- serving ------------------------------------------------------------------------
 
@@ -293,7 +306,8 @@ class ConsentMiddleware:
             extra = self.gate.expiry_headers(refused, secure=self._secure(environ))
         if resign:
             # Signed with an older key: re-sign with the newest so the old key can retire.
-            extra = [*extra, ("Set-Cookie", self.consent_set_cookie(environ, self.cookie.resign(payload)))]
+            # In the first format: move the id out of script reach. Both cookies together.
+            extra = [*extra, *self.consent_cookie_headers(environ, self.cookie.reissued(payload))]
         # With the etags category granted the firewall has nothing to do: skip its layer.
         app = self.app if self._etags_category in granted else self._inner
         return app(environ, self.responses.start_response(start_response, granted, extra, gpc_refused, stripped))
@@ -310,16 +324,19 @@ class ConsentMiddleware:
     def _secure(self, environ: dict) -> bool:
         return self.secure if self.secure is not None else environ.get("wsgi.url_scheme") == "https"
 
-    def consent_set_cookie(self, environ: dict, value: str) -> str:
+    def consent_cookie_headers(self, environ: dict, payload: CookiePayload) -> list[tuple[str, str]]:
+        """The ``Set-Cookie`` lines that record ``payload``: always both cookies together.
+
+        ``consent`` is not HttpOnly: the banner reads its revision and categories, and it
+        holds no id. ``consent_id`` is HttpOnly (scripts cannot read it) and only written
+        when the id is known. Both live exactly as long as the choice counts.
+        """
         from werkzeug.http import dump_cookie
 
-        # Not HttpOnly: the banner reads the payload, which holds no secret; the
-        # signature is what makes it unforgeable.
-        return dump_cookie(
-            COOKIE_NAME,
-            value,
-            max_age=self.cookie.lifetime,
-            path="/",
-            secure=self._secure(environ),
-            samesite="Lax",
-        )
+        consent, consent_id = self.cookie.values(payload)
+        attributes = {"max_age": max(self.cookie.remaining(payload), 0), "path": "/",
+                      "secure": self._secure(environ), "samesite": "Lax"}
+        headers = [("Set-Cookie", dump_cookie(COOKIE_NAME, consent, **attributes))]
+        if consent_id is not None:
+            headers.append(("Set-Cookie", dump_cookie(ID_COOKIE_NAME, consent_id, httponly=True, **attributes)))
+        return headers

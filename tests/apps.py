@@ -136,6 +136,9 @@ class Site:
     def cookie_value(self, categories=ALL, **kw) -> str:
         return consent_value(self.middleware, categories, **kw)
 
+    def cookie_header(self, categories=ALL, **kw) -> str:
+        return consent_header(self.middleware, categories, **kw)
+
     def get(self, path="/", **kw):
         return fetch(self.client, "GET", path, **kw)
 
@@ -170,14 +173,24 @@ def build_site(kind: str, tmp_path, *, policy: Policy = POLICY, **options) -> Si
 
 
 def consent_value(middleware: ConsentMiddleware, categories=ALL, *, revision: int | None = None,
-                  decided_at: int | None = None, consent_id: str = "ab" * 16) -> str:
-    """A genuine consent cookie value, as the middleware would have set it."""
+                  decided_at: int | None = None) -> str:
+    """A genuine ``consent`` cookie value (no consent id in it), as the middleware sets it."""
     return middleware.cookie.dumps(
         revision=POLICY.revision if revision is None else revision,
         categories=frozenset(categories),
-        consent_id=consent_id,
         decided_at=int(time.time()) if decided_at is None else decided_at,
     )
+
+
+def consent_header(middleware: ConsentMiddleware, categories=ALL, *, revision: int | None = None,
+                   decided_at: int | None = None, consent_id: str = "ab" * 16) -> str:
+    """Both consent cookies as a browser sends them: ``consent=...; consent_id=...``."""
+    decision = {
+        "revision": POLICY.revision if revision is None else revision,
+        "categories": frozenset(categories),
+        "decided_at": int(time.time()) if decided_at is None else decided_at,
+    }
+    return f"consent={middleware.cookie.dumps(**decision)}; consent_id={middleware.cookie.dumps_id(consent_id=consent_id, **decision)}"
 
 
 class Fetched:
@@ -212,11 +225,16 @@ class Fetched:
     def vary(self) -> list[str]:
         return [t.strip().lower() for v in self.headers.getlist("Vary") for t in v.split(",") if t.strip()]
 
-    def consent_cookie(self) -> str | None:
-        """The value of the consent cookie this response sets, if any."""
-        for line in self.set_cookie("consent"):
+    def consent_cookie(self, name: str = "consent") -> str | None:
+        """The value of the consent cookie (or of cookie ``name``) this response sets, if any."""
+        for line in self.set_cookie(name):
             return line.split(";", 1)[0].split("=", 1)[1].strip('"')
         return None
+
+    def consent_cookies(self) -> str:
+        """The consent cookies this response sets, as the browser sends them back."""
+        return "; ".join(f"{name}={value}" for name in ("consent", "consent_id")
+                         if (value := self.consent_cookie(name)) is not None)
 
 
 def fetch(client: Client, method: str, path: str, **kw) -> Fetched:

@@ -17,11 +17,13 @@ from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from consentlib.consent import COOKIE_NAME, ID_COOKIE_NAME
 from consentlib.data import cookiedb
 from consentlib.testing.recorder import Snapshot
 
 DECLARATION_PATH = "/_consent/declaration.json"
-CONSENTLIB_COOKIE = "consent"
+# consentlib's own cookies: the choice, and the HttpOnly id that links its receipts.
+CONSENTLIB_COOKIES = (COOKIE_NAME, ID_COOKIE_NAME)
 JUDGED = ("before", "rejected")  # the states with violations: after "Accept all" everything may run
 
 
@@ -82,7 +84,7 @@ class Judge:
                 pattern = f" as {declared['name']!r}" if declared["name"] != name else ""
                 return Verdict(category, category not in self.required, self.evidence,
                                f"declared {category!r}{pattern} in {self.where}")
-            if name == CONSENTLIB_COOKIE:
+            if name in CONSENTLIB_COOKIES:
                 return Verdict("necessary", False, self.evidence,
                                f"consentlib's consent cookie (it records the choice; {self.where} is a consentlib site)")
             return self._database(name, host, prefix=f"not in {self.where}; ")
