@@ -69,10 +69,10 @@ def test_children_minor_gets_only_necessary_cookies(site):
 
 
 def test_children_a_valid_accept_all_cookie_does_not_count_for_a_minor(site):
-    value = site.middleware.cookie.dumps(revision=1, categories={"necessary", "analytics", "marketing"},
-                                         consent_id="cd" * 16, decided_at=int(time.time()))
+    decision = {"revision": 1, "categories": {"necessary", "analytics", "marketing"}, "decided_at": int(time.time())}
     client = site.child()
-    client.set_cookie("consent", value)
+    client.set_cookie("consent", site.middleware.cookie.dumps(**decision))
+    client.set_cookie("consent_id", site.middleware.cookie.dumps_id(consent_id="cd" * 16, **decision))
     assert leaving(client.get("/")) == ["sid"]
     state = client.get("/_consent/").json
     assert state["minor"] is True and state["granted"] == ["necessary"]
@@ -235,6 +235,19 @@ def test_children_guardian_request_cross_site_refused(site):
     assert response.status_code == 403 and site.mail == []
 
 
+def test_children_guardian_request_sets_both_cookies_and_no_script_readable_id(site):
+    # ePrivacy Art 5(3): the id the guardian's answer is filed under travels HttpOnly;
+    # what the minor's page scripts can read holds no id.
+    asked = site.ask(site.child())
+    lines = {line.split("=", 1)[0]: line for line in asked.headers.getlist("Set-Cookie")}
+    assert set(lines) == {"consent", "consent_id"}
+    assert "HttpOnly" in lines["consent_id"] and "HttpOnly" not in lines["consent"]
+    (receipt,) = site.receipts()
+    assert receipt["consent_id"] not in lines["consent"]
+    value = lines["consent"].split(";", 1)[0].split("=", 1)[1]
+    assert site.middleware.cookie.verify(value).consent_id is None
+
+
 def test_children_failing_is_minor_hook_fails_closed(tmp_path):
     def broken(environ):
         raise RuntimeError("account service down")
@@ -242,7 +255,7 @@ def test_children_failing_is_minor_hook_fails_closed(tmp_path):
     site = Site(tmp_path, is_minor=broken)
     client = site.adult()
     client.set_cookie("consent", site.middleware.cookie.dumps(revision=1, categories={"analytics"},
-                                                              consent_id="ef" * 16, decided_at=int(time.time())))
+                                                              decided_at=int(time.time())))
     assert leaving(client.get("/")) == ["sid"]
 
 
