@@ -7,7 +7,6 @@ lines on every request.
 from __future__ import annotations
 
 import tempfile
-import time
 
 from flask import Flask, make_response
 from werkzeug.test import EnvironBuilder
@@ -54,9 +53,10 @@ def measure(seconds_per_round: float = 0.5, rounds: int = 5) -> dict[str, float]
     store_dir = tempfile.mkdtemp(prefix="consentlib-bench-")
     wrapped = ConsentMiddleware(page_app().wsgi_app, POLICY, secret_key=["bench-key-" + "x" * 22],
                                 store=f"sqlite:///{store_dir}/consent.db")
-    value = wrapped.cookie.dumps(revision=3, categories={"necessary", "analytics"},
-                                 consent_id="0" * 32, decided_at=int(time.time()))
-    cookie_header = f"consent={value}; sid=s3ss10n; _ga=GA1.1.123.456"
+    # What a returning visitor's browser sends: both consent cookies, as the middleware set them.
+    decision = wrapped.cookie.decide(revision=3, categories={"necessary", "analytics"}, consent_id="0" * 32)
+    value, id_value = wrapped.cookie.values(decision)
+    cookie_header = f"consent={value}; consent_id={id_value}; sid=s3ss10n; _ga=GA1.1.123.456"
     environ = EnvironBuilder(path="/", headers={"Cookie": cookie_header, "User-Agent": "Mozilla/5.0"}).get_environ()
     best = compare({"bare": (bare.wsgi_app, environ), "wrapped": (wrapped, environ)},
                    seconds=seconds_per_round, rounds=rounds)

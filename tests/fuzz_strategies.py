@@ -102,18 +102,20 @@ def model_beacon(path: str) -> str | None:
 # -- the consent cookie, signed and checked here ----------------------------------------
 
 
-def _signer(key: str) -> Signer:
-    return Signer(key, salt="consentlib.consent", key_derivation="hmac", digest_method=hashlib.sha256)
+def _signer(key: str, salt: str = "consentlib.consent") -> Signer:
+    return Signer(key, salt=salt, key_derivation="hmac", digest_method=hashlib.sha256)
 
 
+_ID_SALT = "consentlib.consent-id"
 _SITE_SIGNERS = [_signer(k) for k in KEYS]
+_SITE_ID_SIGNERS = [_signer(k, _ID_SALT) for k in KEYS]
 
 
-def sign_payload(payload: object, key: str = KEYS[0]) -> str:
-    """A cookie value carrying ``payload`` (any JSON), signed like DESIGN.md says."""
+def sign_payload(payload: object, key: str = KEYS[0], salt: str = "consentlib.consent") -> str:
+    """A cookie value carrying ``payload`` (any JSON), signed like the README says."""
     text = json.dumps(payload, separators=(",", ":"))
     b64 = base64.urlsafe_b64encode(text.encode()).rstrip(b"=")
-    return _signer(key).sign(b64).decode("ascii")
+    return _signer(key, salt).sign(b64).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -124,11 +126,11 @@ class Verified:
     decided_at: object
 
 
-def _signed_payload(value: str) -> tuple[object, int] | None:
+def _signed_payload(value: str, signers: list[Signer] = _SITE_SIGNERS) -> tuple[object, int] | None:
     """The JSON a consent cookie value carries if one of the site's keys signed it."""
     if not value.isascii():
         return None
-    for index, signer in enumerate(_SITE_SIGNERS):
+    for index, signer in enumerate(signers):
         try:
             body = signer.unsign(value.encode("ascii"))
             break
@@ -168,12 +170,12 @@ def model_verify(value: str, now: float | None = None) -> Verified | None:
     return Verified(frozenset(named) & NAMES, index, revision, decided_at)
 
 
-def consent_candidates(cookie_header: str | None) -> list[str]:
-    """Every value a lenient parser could read as the ``consent`` cookie."""
+def consent_candidates(cookie_header: str | None, cookie: str = "consent") -> list[str]:
+    """Every value a lenient parser could read as the ``consent`` (or ``cookie``) cookie."""
     out = []
     for part in (cookie_header or "").split(";"):
         name, sep, value = part.partition("=")
-        if sep and name.strip() == "consent":
+        if sep and name.strip() == cookie:
             for v in (value, value.strip(), value.strip().strip('"'), value.strip('"')):
                 if v not in out:
                     out.append(v)
@@ -192,17 +194,32 @@ def granted_upper_bound(cookie_header: str | None, gpc: str | None, dnt: str | N
 
 
 def signed_consent_ids(cookie_header: str | None) -> set[str]:
-    """The consent ids of every consent cookie a site key signed, current or not."""
+    """The consent ids of every consent cookie of the first format and every consent_id
+    cookie a site key signed, current or not, whatever decision they name."""
     ids = set()
-    for value in consent_candidates(cookie_header):
-        signed = _signed_payload(value)
-        if signed is not None and isinstance(signed[0], dict) and isinstance(signed[0].get("id"), str):
-            ids.add(signed[0]["id"])
+    signed = [_signed_payload(v) for v in consent_candidates(cookie_header)]
+    signed += [_signed_payload(v, _SITE_ID_SIGNERS) for v in consent_candidates(cookie_header, "consent_id")]
+    for found in signed:
+        if found is not None and isinstance(found[0], dict) and isinstance(found[0].get("id"), str):
+            ids.add(found[0]["id"])
     return ids
 
 
-def old_key_genuine(cookie_header: str | None) -> bool:
-    return any((v := model_verify(c)) is not None and v.key_index > 0 for c in consent_candidates(cookie_header))
+def reissue_possible(cookie_header: str | None) -> bool:
+    """A site key signed some consent cookie sent: it may be re-issued (older key, first format)."""
+    return any(_signed_payload(c) is not None for c in consent_candidates(cookie_header))
+
+
+def issued_id(value: str) -> dict | None:
+    """The payload of a consent_id cookie value signed with the newest key, else None."""
+    found = _signed_payload(value, _SITE_ID_SIGNERS)
+    return found[0] if found is not None and found[1] == 0 and isinstance(found[0], dict) else None
+
+
+def issued_payload(value: str) -> object:
+    """The JSON an issued consent cookie value carries (it must be signed by the newest key)."""
+    found = _signed_payload(value)
+    return found[0] if found is not None and found[1] == 0 else None
 
 
 def set_cookie_name(line: str) -> str:
@@ -256,13 +273,32 @@ _junk_values = st.one_of(text, st.just("x" * 5000), st.just("e30.abc"), short_as
 @st.composite
 def consent_values(draw, ids: tuple[str, ...] = ("cd" * 16,)) -> str:
     """Consent cookie values: genuine, expired, future, foreign, tampered, truncated, junk."""
+    return draw(consent_cookies(ids))[0]
+
+
+@st.composite
+def consent_cookies(draw, ids: tuple[str, ...] = ("cd" * 16,)) -> tuple[str, str | None]:
+    """A consent cookie value (genuine, expired, future, foreign, tampered, truncated,
+    junk; the current format {r, c, t} or the first {r, c, id, t}) and, for the current
+    format, often a consent_id cookie value: bound to it, to another decision, foreign
+    or signed with the older key."""
     kind = draw(pick(["genuine"] * 7 + ["old_key"] * 2 + ["expired", "future", "revision",
                                  "foreign", "shape", "tampered", "truncated", "junk"]))
     categories = draw(_chosen_categories)
     now = int(_now())
     offset = draw(st.integers(min_value=-LIFETIME + 120, max_value=CLOCK_SKEW - 60))
-    payload = {"r": REVISION, "c": categories, "id": draw(consent_ids) if kind == "shape" else draw(pick(ids)),
-               "t": now + offset}
+    consent_id = draw(consent_ids) if kind == "shape" else draw(pick(ids))
+    payload = {"r": REVISION, "c": categories, "id": consent_id, "t": now + offset}
+    id_value = None
+    if kind != "shape" and draw(st.integers(0, 3)):
+        payload.pop("id")  # the current format; its id travels in the HttpOnly cookie
+        how = draw(pick(["bound", "bound", "bound", "other-decision", "old_key", "foreign", "none"]))
+        bound = {"id": consent_id, "r": payload["r"], "c": payload["c"], "t": payload["t"]}
+        if how == "other-decision":
+            bound["t"] -= draw(st.integers(1, 10**6))
+        if how != "none":
+            key = {"old_key": KEYS[1], "foreign": FOREIGN_KEYS[0]}.get(how, KEYS[0])
+            id_value = sign_payload(bound, key, _ID_SALT)
     if kind in ("genuine", "old_key", "tampered", "truncated"):
         value = sign_payload(payload, KEYS[1] if kind == "old_key" else KEYS[0])
         if kind == "tampered":
@@ -270,7 +306,7 @@ def consent_values(draw, ids: tuple[str, ...] = ("cd" * 16,)) -> str:
             value = value[:i] + draw(pick(list("A_-.=x0 \"%"))) + value[i + 1:]
         elif kind == "truncated":
             value = value[: draw(st.integers(0, len(value) - 1))]
-        return value
+        return value, id_value
     if kind == "expired":
         payload["t"] = now - LIFETIME - draw(st.integers(60, 10**9))
     elif kind == "future":
@@ -282,13 +318,13 @@ def consent_values(draw, ids: tuple[str, ...] = ("cd" * 16,)) -> str:
         if isinstance(payload, dict) and payload.get("t") is _NOW:
             payload["t"] = now
     if kind == "foreign":
-        return sign_payload(payload, draw(pick(FOREIGN_KEYS)))
+        return sign_payload(payload, draw(pick(FOREIGN_KEYS))), id_value
     if kind == "junk":
-        return draw(_junk_values)
-    return sign_payload(payload)
+        return draw(_junk_values), id_value
+    return sign_payload(payload), id_value
 
 
-cookie_names = pick(["consent", "consent", "sid", "theme", "lang", "_ga", "_ga_ABC", "_gid",
+cookie_names = pick(["consent", "consent", "consent_id", "sid", "theme", "lang", "_ga", "_ga_ABC", "_gid",
                                 "_fbp", "tracker_x", "Consent", "SID", "", "__Host-x"])
 
 
@@ -315,9 +351,12 @@ def cookie_headers(draw, ids: tuple[str, ...] = ("cd" * 16,)) -> str | None:
         around = draw(pick(["", "", " ", "  "]))
         pairs.append(f"{around}{name}{around}={value}" if draw(st.integers(0, 9)) else name)
     if draw(st.integers(0, 3)):
-        # Most headers carry a consent cookie somewhere, as a returning visitor's do.
-        value = draw(consent_values(ids))
+        # Most headers carry a consent cookie somewhere, as a returning visitor's do,
+        # and with the current format often its consent_id cookie, before or after it.
+        value, id_value = draw(consent_cookies(ids))
         pairs.insert(draw(st.integers(0, len(pairs))), f"consent={value}")
+        if id_value is not None:
+            pairs.insert(draw(st.integers(0, len(pairs))), f"consent_id={id_value}")
     separator = draw(pick(["; ", "; ", ";", " ; ", ";;"]))
     return separator.join(pairs)
 

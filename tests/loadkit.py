@@ -349,6 +349,12 @@ def cookie_value(set_cookies: Sequence[str], name: str) -> str | None:
     return None
 
 
+def consent_cookies(set_cookies: Sequence[str]) -> str:
+    """The consent cookies a response set (``consent=...; consent_id=...``), as a browser sends them back."""
+    return "; ".join(f"{name}={value}" for name in ("consent", "consent_id")
+                     if (value := cookie_value(set_cookies, name)) is not None)
+
+
 # -- a throwaway PostgreSQL server --------------------------------------------------------
 
 

@@ -10,8 +10,9 @@ prefix and beacon paths; every method; three site configurations. For every exam
    middleware) warns of nothing but its two known over-strict HTTP checks;
 2. no 5xx (DESIGN.md principle 5: visitor input never causes one);
 3. no Set-Cookie of a category the request's genuine consent does not grant leaves
-   (ePrivacy Art 5(3)); the ``consent`` cookie only on a recorded choice or a re-sign;
-   deletions (Max-Age=0) always may;
+   (ePrivacy Art 5(3)); the ``consent`` cookie only on a recorded choice or a re-sign,
+   never holding an id scripts could read, and its HttpOnly ``consent_id`` only with
+   it, bound to the same decision; deletions (Max-Age=0) always may;
 4. without the ``etags`` category no per-visitor ETag or the app's Last-Modified leaves
    a GET or HEAD, and no validator the browser replays reaches the app (EDPB Guidelines
    2/2023; DESIGN.md gates validators on GET and HEAD, where caches store and replay
@@ -71,11 +72,13 @@ from tests.fuzz_strategies import (
     model_beacon,
     model_category,
     model_verify,
-    old_key_genuine,
+    issued_id,
+    issued_payload,
     pick,
     plans,
     queries,
     set_cookie_name,
+    reissue_possible,
     signed_consent_ids,
     text,
 )
@@ -224,12 +227,15 @@ def check(req: Request, answer: Answer, site: FuzzSite, variant: Variant) -> Non
     asked_guardian = post and path == PREFIX + "guardian" and answer.status == 303
     guardian_answer = post and path.startswith(PREFIX + "guardian/") and answer.status == 200
 
-    # 3. Set-Cookie: required, granted, a deletion, or our own consent cookie where due.
-    consent_lines = []
+    # 3. Set-Cookie: required, granted, a deletion, or our own consent cookies where due.
+    consent_lines, id_lines = [], []
     for line in answer.headers.getlist("Set-Cookie"):
         name = set_cookie_name(line)
         if name == "consent":
             consent_lines.append(line)
+            continue
+        if name == "consent_id":
+            id_lines.append(line)
             continue
         category = model_category(name)
         assert category in REQUIRED or category in granted or is_expiry(line), (
@@ -237,12 +243,25 @@ def check(req: Request, answer: Answer, site: FuzzSite, variant: Variant) -> Non
     event(f"granted at most {len(granted)} categories")
     if consent_lines:
         event("consent cookie issued")
-        resign = not own and old_key_genuine(cookie) and not (beacon is not None and beacon not in granted)
+        resign = not own and reissue_possible(cookie) and not (beacon is not None and beacon not in granted)
         assert recorded or resign or asked_guardian, f"consent cookie issued without a choice or re-sign: {consent_lines}"
         assert len(consent_lines) == 1, consent_lines
         value = consent_lines[0].split(";", 1)[0].partition("=")[2].strip('"')
+        payload = issued_payload(value)
+        # ePrivacy Art 5(3): what scripts read holds no lasting identifier.
+        assert isinstance(payload, dict) and set(payload) == {"r", "c", "t"}, f"issued {payload!r}"
+        assert "httponly" not in consent_lines[0].lower()  # the banner reads it
         verified = model_verify(value)
-        assert verified is not None and verified.key_index == 0, f"issued a consent cookie that is not genuine: {value!r}"
+        if recorded or asked_guardian:
+            # A re-issue may carry a choice of an older revision as it was; a new one is current.
+            assert verified is not None and verified.key_index == 0, f"issued a consent cookie that is not genuine: {value!r}"
+            assert len(id_lines) == 1, "a new choice's consent id was not issued with it"
+        for line in id_lines:
+            assert "; HttpOnly" in line, f"the consent id is readable by scripts: {line!r}"
+            bound = issued_id(line.split(";", 1)[0].partition("=")[2].strip('"'))
+            assert bound is not None and [bound.get(k) for k in "rct"] == [payload[k] for k in "rct"], (
+                f"a consent_id cookie for another decision: {line!r}")
+        assert len(id_lines) <= 1, id_lines
         if asked_guardian:
             assert verified.categories == REQUIRED
         if recorded:
@@ -254,6 +273,7 @@ def check(req: Request, answer: Answer, site: FuzzSite, variant: Variant) -> Non
                 assert not verified.categories & GPC_DENIED, "a choice made under Sec-GPC: 1 recorded a gpc category"
     elif recorded:
         pytest.fail(f"a recorded choice ({answer.status}) set no consent cookie")
+    assert not id_lines or consent_lines, f"a consent_id cookie without its consent cookie: {id_lines}"
 
     # 4. ETags and what reached the app. DESIGN.md gates validators on GET and HEAD only:
     # browsers store and replay those; other methods keep theirs (If-Match on a PUT).
@@ -268,7 +288,8 @@ def check(req: Request, answer: Answer, site: FuzzSite, variant: Variant) -> Non
         for part in (seen["HTTP_COOKIE"] or "").split(";"):
             name = part.partition("=")[0].strip()
             if part.strip():
-                assert name == "consent" or model_category(name) in granted, f"cookie {name!r} reached the app"
+                assert name in ("consent", "consent_id") or model_category(name) in granted, (
+                    f"cookie {name!r} reached the app")
         if ETAGS not in granted and req.method in ("GET", "HEAD"):
             for key in ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_RANGE"):
                 assert seen[key] is None, f"{key} reached the app without consent"

@@ -34,6 +34,7 @@ from tests.loadkit import (
     Gunicorn,
     ThrowawayPostgres,
     cookie_names,
+    consent_cookies,
     cookie_value,
     postgres_bin,
     request,
@@ -133,16 +134,17 @@ def _expected_page_cookies(granted) -> set[str]:
 
 
 def _seed(server: Gunicorn, cookie: ConsentCookie) -> list[tuple[str, frozenset[str], str]]:
-    """Visitors who chose before the load: (consent cookie value, granted, consent id)."""
+    """Visitors who chose before the load: (their consent cookies, granted, consent id)."""
     seeds = []
     for i in range(40):
         chosen = SEED_CHOICES[i % len(SEED_CHOICES)]
         status, headers, _ = request(server.base, "POST", "/_consent/", body=json.dumps({"categories": chosen}).encode(),
                                      headers={"Content-Type": "application/json"})
         assert status == 200
-        value = cookie_value(headers.get_all("Set-Cookie"), "consent")
-        payload = cookie.verify(value)
-        seeds.append((value, payload.categories, payload.consent_id))
+        set_cookies = headers.get_all("Set-Cookie")
+        payload = cookie.verify(cookie_value(set_cookies, "consent"))
+        consent_id = cookie.verify_id(cookie_value(set_cookies, "consent_id")).consent_id
+        seeds.append((consent_cookies(set_cookies), payload.categories, consent_id))
     return seeds
 
 
@@ -157,7 +159,7 @@ def _plan(rng: random.Random, seeds, opens: dict[str, str], unsubscribes: dict[s
     def browser(extra=None, cookie=None):
         headers = {"User-Agent": BROWSER, **(extra or {})}
         if cookie:
-            headers["Cookie"] = f"consent={cookie}; _ga=GA1.1.1; _fbp=fb.1.1; theme=dark"
+            headers["Cookie"] = f"{cookie}; _ga=GA1.1.1; _fbp=fb.1.1; theme=dark"
         return headers
 
     calls: list[Call] = []
@@ -240,11 +242,11 @@ def test_mixed_load_under_four_gunicorn_workers_loses_nothing(tmp_path, store_ur
     for call, outcome in ok:
         if call.kind == "page":
             # The signed choice decides what leaves, in every worker, under load.
-            assert cookie_names(outcome.set_cookies) - {"consent"} == _expected_page_cookies(call.tag), call
+            assert cookie_names(outcome.set_cookies) - {"consent", "consent_id"} == _expected_page_cookies(call.tag), call
         elif call.kind in ("consent_json", "consent_form"):
-            payload = cookie.verify(cookie_value(outcome.set_cookies, "consent"))
-            assert call.tag in (None, payload.consent_id)  # a returning visitor keeps their id
-            receipts_seen[payload.consent_id] += 1
+            consent_id = cookie.verify_id(cookie_value(outcome.set_cookies, "consent_id")).consent_id
+            assert call.tag in (None, consent_id)  # a returning visitor keeps their id
+            receipts_seen[consent_id] += 1
         elif call.kind == "open":
             opens_seen[call.tag] += 1
         elif call.kind == "unsubscribe":
@@ -377,7 +379,7 @@ def throwaway_postgres():
 def _post_choice(base: str, *, cookie: str | None = None, form: bool = False):
     headers = {"User-Agent": BROWSER}
     if cookie:
-        headers["Cookie"] = f"consent={cookie}; _ga=GA1.1.1"
+        headers["Cookie"] = f"{cookie}; _ga=GA1.1.1"
     if form:
         headers["Content-Type"] = FORM
         body = b"action=reject_all&next=%2F"
@@ -393,14 +395,14 @@ def _assert_pages_honour(base: str, cookie: str) -> None:
     started = time.monotonic()
     for _ in range(8):  # enough to reach every worker more than once
         status, headers, _ = request(base, "GET", "/", headers={"User-Agent": BROWSER,
-                                                                "Cookie": f"consent={cookie}; _ga=GA1.1.1"})
+                                                                "Cookie": f"{cookie}; _ga=GA1.1.1"})
         assert status == 200
         assert cookie_names(headers.get_all("Set-Cookie") or []) == {"sid", "_ga"}
         status, headers, _ = request(base, "GET", "/", headers={"User-Agent": BROWSER})
         assert status == 200
         assert cookie_names(headers.get_all("Set-Cookie") or []) == {"sid"}
         status, _, _ = request(base, "POST", "/collect", body=b"{}",
-                               headers={"Content-Type": "text/plain", "Cookie": f"consent={cookie}"})
+                               headers={"Content-Type": "text/plain", "Cookie": cookie})
         assert status == 204
     assert time.monotonic() - started < 20, "pages waited on the unreachable store"
 
@@ -429,8 +431,8 @@ def test_store_unreachable_pages_serve_and_recording_answers_503(tmp_path, throw
     try:
         status, set_cookies, _ = _post_choice(server.base)
         assert status == 200
-        value = cookie_value(set_cookies, "consent")
-        saved.append(cookie.verify(value).consent_id)
+        value = consent_cookies(set_cookies)
+        saved.append(cookie.verify_id(cookie_value(set_cookies, "consent_id")).consent_id)
 
         pg.stop()
         _assert_pages_honour(server.base, value)
@@ -450,7 +452,7 @@ def test_store_unreachable_pages_serve_and_recording_answers_503(tmp_path, throw
                 break
             assert status == 503 and time.monotonic() < deadline, (status, data)
             time.sleep(0.2)
-        assert cookie.verify(cookie_value(set_cookies, "consent")).consent_id == saved[0]
+        assert cookie.verify_id(cookie_value(set_cookies, "consent_id")).consent_id == saved[0]
         saved.append(saved[0])
         assert server.stop() == 0
     finally:
