@@ -77,9 +77,11 @@ export function pickLang(tag) {
 }
 
 /**
- * The payload of the `consent` cookie (it holds `r`, the revision, and `c`, the categories) from a document.cookie string, or
- * null. The signature is not checked here: the server is the authority, and a forged
- * cookie can only fool its own browser's banner, never the server's gating.
+ * The payload of the `consent` cookie ({r, c, t}: revision, categories, decision day) from
+ * a document.cookie string, or null; the banner uses r and c. The consent id is in the
+ * HttpOnly `consent_id` cookie, which scripts never see. The signature is not checked
+ * here: the server is the authority, and a forged cookie can only fool its own browser's
+ * banner, never the server's gating.
  */
 export function readCookie(cookies) {
   const m = /(?:^|;\s*)consent="?([\w-]+)\./.exec(cookies || '');

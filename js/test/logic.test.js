@@ -28,6 +28,13 @@ test('consent cookie: payload read from <payload>.<signature>', () => {
   assert.deepEqual(readCookie(cookieFor({ ...p, id: 'abc' })).c, p.c);
 });
 
+test('consent cookie: a consent_id cookie beside it is never read as the consent cookie', () => {
+  const p = { r: 3, c: ['necessary'], t: 1699920000 };
+  const other = cookieFor({ r: 2, c: ['necessary', 'marketing'], t: 1 }).replace('consent=', 'consent_id=');
+  assert.deepEqual(readCookie(other + '; ' + cookieFor(p)), p);
+  assert.equal(readCookie(other), null);
+});
+
 test('consent cookie: absent, foreign, truncated or forged-shape cookies read as null', () => {
   for (const c of ['', undefined, 'x=1', 'myconsent=eyJyIjozfQ.sig', 'consent=', 'consent=%%%.sig', 'consent=bm90IGpzb24.sig',
     cookieFor({ r: 3 }), cookieFor({ r: 3, c: 'analytics' }), 'consent=.eJyrVkrOz0nNS8.sig']) {
