@@ -121,10 +121,19 @@ class Endpoints:
     def receipts(self, environ, start_response, consent):
         """The visitor's receipts; with ``?download=1``, everything the store holds about
         them as a JSON file (GDPR Art 15 access, Art 20 portability)."""
+        if script_reads_answer(environ):
+            # The consent id and the record ids are lasting identifiers: a script on the
+            # page (fetch, an iframe) must not read them, or HttpOnly would hide nothing.
+            return respond(environ, start_response, 403, {
+                "error": "Receipts are shown only to a visitor who opens this address, not to scripts on a page."},
+                headers=[("Vary", "Sec-Fetch-Mode, Sec-Fetch-Dest")])
         store = self.site.store
         found = presented(store.receipts(consent_id=consent.consent_id)) if consent.consent_id else []
         body: dict[str, Any] = {"consent_id": consent.consent_id, "receipts": found}
-        headers = [("Vary", "Cookie")]
+        # Opened in a window by a page's script (window.open), the answer is a sandboxed,
+        # opaque-origin document that the opener cannot read; never framed.
+        headers = [("Vary", "Cookie, Sec-Fetch-Mode, Sec-Fetch-Dest"),
+                   ("Content-Security-Policy", "sandbox; frame-ancestors 'none'")]
         if Request(environ).args.get("download") == "1":
             body["pending_changes"] = store.changes(subject=consent.consent_id) if consent.consent_id else []
             body["kept"] = KEPT_NOTE
@@ -305,6 +314,16 @@ def cross_origin_refusal(environ: dict, trusted: frozenset[str]) -> str | None:
         if normal != site_origin(environ) and normal not in trusted:
             return f"Consent can only be given on this site's own pages; origin {origin[:100]!r} is not this site."
     return None
+
+
+def script_reads_answer(environ: dict) -> bool:
+    """A browser request whose answer a page's script can read: anything but a top-level
+    navigation (Fetch Metadata: ``fetch``/XHR, an iframe, an image...). A client that
+    sends no Fetch Metadata (curl, an older browser) reads what it asked for itself."""
+    mode, dest = environ.get("HTTP_SEC_FETCH_MODE"), environ.get("HTTP_SEC_FETCH_DEST")
+    if mode is None and dest is None:
+        return False
+    return mode != "navigate" or dest != "document"
 
 
 def safe_next(environ: dict, target: str | None) -> str:

@@ -479,6 +479,34 @@ def test_receipts_endpoint_shows_this_visitor_only(site):
     assert len(site.store.receipts()) == 3
 
 
+@pytest.mark.parametrize(
+    ("fetch_metadata", "shown"),
+    [
+        pytest.param({"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}, True, id="opened-by-the-visitor"),
+        pytest.param({}, True, id="no-fetch-metadata-curl"),
+        pytest.param({"Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}, False, id="script-fetch"),
+        pytest.param({"Sec-Fetch-Mode": "same-origin", "Sec-Fetch-Dest": "empty"}, False, id="script-fetch-same-origin"),
+        pytest.param({"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"}, False, id="iframe"),
+        pytest.param({"Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "script"}, False, id="script-tag"),
+        pytest.param({"Sec-Fetch-Dest": "document"}, False, id="dest-without-mode"),
+    ],
+)
+def test_eprivacy_receipts_never_hand_a_script_the_consent_id(site, fetch_metadata, shown):
+    # ePrivacy Art 5(3): the id is HttpOnly so that no script on the page reads it; a
+    # same-origin fetch of the receipts (which carries that cookie) must not hand it over.
+    cookies = site.post("/_consent/", data={"action": "reject_all"}).consent_cookies()
+    r = site.get("/_consent/receipts", headers={"Cookie": cookies, **fetch_metadata})
+    if shown:
+        assert r.status_code == 200 and len(r.json["receipts"]) == 1
+        # Opened by a script in a new window: an opaque origin its opener cannot read.
+        assert "sandbox" in r.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+    else:
+        assert r.status_code == 403 and set(r.json) == {"error"}
+        assert site.store.receipts()[0]["consent_id"] not in r.text
+    assert {"sec-fetch-mode", "sec-fetch-dest"} <= set(r.vary)
+
+
 def test_receipts_endpoint_undecided_visitor_has_none(site):
     r = site.get("/_consent/receipts")
     assert r.json == {"consent_id": None, "receipts": []}
