@@ -4,6 +4,8 @@ Each test names the RULES.md rule it proves. Waits are on conditions, never on t
 """
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -35,9 +37,40 @@ def test_consent_reject_all_is_honoured_after_reload(site, consent_browser):
     decide(consent_browser, url, "consent-reject-all")
     consent_browser.refresh()
     wait(consent_browser, ec.presence_of_element_located((By.ID, "current-choice")))
-    assert cookie_names(consent_browser) == {"consent", "sid"}
+    assert cookie_names(consent_browser) == {"consent", "consent_id", "sid"}
     assert not [b for b in consent_browser.find_elements(By.ID, "consent-banner") if b.is_displayed()]
     assert app.extensions["site_counters"].all() == {}
+
+
+def test_eprivacy_after_reject_all_no_script_can_read_the_consent_id(site, consent_browser):
+    # ePrivacy Art 5(3): after "Reject all", no script on the page can read a lasting
+    # identifier, not in document.cookie, not by fetching or framing the receipts; the
+    # choice is still honoured after a reload.
+    _, url = site
+    decide(consent_browser, url, "consent-reject-all")
+    wait(consent_browser, lambda d: "consent_id" in cookie_names(d))
+    assert consent_browser.get_cookie("consent_id")["httpOnly"] is True
+    consent_browser.refresh()
+    wait(consent_browser, ec.presence_of_element_located((By.ID, "current-choice")))
+    assert not [b for b in consent_browser.find_elements(By.ID, "consent-banner") if b.is_displayed()]
+    readable = consent_browser.execute_script("return document.cookie")
+    assert "consent=" in readable and "consent_id" not in readable
+    fetched = consent_browser.execute_async_script(
+        "const done = arguments[0];"
+        "fetch('/_consent/receipts').then(r => r.text().then(t => done([r.status, t])));")
+    framed = consent_browser.execute_async_script(
+        "const done = arguments[0], f = document.createElement('iframe');"
+        "f.onload = () => { let t = null; try { t = f.contentDocument.body.innerText; } catch (e) {} done(t); };"
+        "f.src = '/_consent/receipts'; document.body.appendChild(f);")
+    # The visitor who opens the address sees their receipts, and the id scripts could not read.
+    consent_browser.get(url + "/_consent/receipts")
+    shown = json.loads(consent_browser.find_element(By.TAG_NAME, "body").text)
+    consent_id = shown["consent_id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", consent_id) and len(shown["receipts"]) == 1
+    assert consent_id not in readable
+    assert re.search(r"[0-9a-f]{32}", readable) is None
+    assert fetched[0] == 403 and consent_id not in fetched[1]
+    assert not framed or consent_id not in framed
 
 
 def test_consent_accept_all_lets_tracking_through(site, consent_browser):
