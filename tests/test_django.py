@@ -13,7 +13,7 @@ import dataclasses
 import pytest
 
 from tests import django_site
-from tests.apps import ALL, KEYS, LINT_STRICT, POLICY, build_site, fetch
+from tests.apps import ALL, KEYS, LINT_STRICT, POLICY, build_site, consent_header, fetch
 
 LINT_STRICT_BUT_304_LENGTH = [
     *LINT_STRICT,
@@ -208,7 +208,7 @@ def test_django_under_asgi_gates_cookies_and_beacons(tmp_path):
     assert any(k == "vary" and "Cookie" in v for k, v in headers)
     status, _, body = asyncio.run(_asgi_get(app, "/collect"))
     assert status == 204 and body == b""
-    granted = f"consent={core.cookie.dumps(revision=POLICY.revision, categories=ALL, consent_id='cd' * 16, decided_at=int(__import__('time').time()))}"
+    granted = consent_header(core, ALL, consent_id="cd" * 16)
     status, headers, body = asyncio.run(_asgi_get(app, "/", headers=[(b"cookie", granted.encode())]))
     cookies = [v.split("=", 1)[0] for k, v in headers if k == "set-cookie"]
     assert "_ga" in cookies and "_fbp" in cookies and b'"granted": ["analytics"' in body
