@@ -31,9 +31,12 @@ def _middleware() -> ConsentMiddleware:
 
 def cookie_headers(middleware: ConsentMiddleware, count: int, visitors: int = VISITORS) -> list[str]:
     now = int(time.time())
-    consents = [middleware.cookie.dumps(revision=POLICY.revision, categories={"necessary", "analytics"},
-                                        consent_id=f"{i:032x}", decided_at=now - i) for i in range(visitors)]
-    return [f"consent={consents[i % visitors]}; sid=s{i % visitors}; _ga=GA1.1.{i % visitors}.1700000000; "
+    # Each visitor's two consent cookies: the readable choice and the HttpOnly id bound to it.
+    decisions = [{"revision": POLICY.revision, "categories": {"necessary", "analytics"}, "decided_at": now - i}
+                 for i in range(visitors)]
+    consents = [f"consent={middleware.cookie.dumps(**d)}; "
+                f"consent_id={middleware.cookie.dumps_id(consent_id=f'{i:032x}', **d)}" for i, d in enumerate(decisions)]
+    return [f"{consents[i % visitors]}; sid=s{i % visitors}; _ga=GA1.1.{i % visitors}.1700000000; "
             f"_ga_X1Y2Z3=GS1.1.{1700000000 + i}.{i}.1.{1700000000 + i}.0.0.0" for i in range(count)]
 
 
