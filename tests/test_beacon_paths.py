@@ -184,8 +184,7 @@ def test_eprivacy_beacon_spellings_never_reach_a_flask_view_under_gunicorn(tmp_p
     from consentlib.consent import ConsentCookie
     from tests.loadkit import Gunicorn, request
 
-    consent = ConsentCookie([GUNICORN_KEY]).dumps(revision=1, categories={"analytics"}, consent_id="cd" * 16,
-                                                  decided_at=int(time.time()))
+    consent = ConsentCookie([GUNICORN_KEY]).dumps(revision=1, categories={"analytics"}, decided_at=int(time.time()))
     with Gunicorn(tmp_path, "", workers=1, app="tests.test_beacon_paths:beacon_site_from_env()") as server:
         def hits() -> int:
             return int(request(server.base, "GET", "/hits")[2])

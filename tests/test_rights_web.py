@@ -22,13 +22,12 @@ ANA = "ana@example.com"
 
 def test_receipts_download_is_an_attachment_of_everything_about_the_visitor(tmp_path):
     site = build_site("wsgi", tmp_path)
-    cookie = site.post("/_consent/", data={"action": "accept_all"}).consent_cookie()
-    cookie = site.post("/_consent/", data={"action": "reject_all"},
-                       headers={"Cookie": f"consent={cookie}"}).consent_cookie()
+    cookies = site.post("/_consent/", data={"action": "accept_all"}).consent_cookies()
+    cookies = site.post("/_consent/", data={"action": "reject_all"}, headers={"Cookie": cookies}).consent_cookies()
     site.post("/_consent/", data={"action": "accept_all"})  # someone else
-    shown = site.get("/_consent/receipts", headers={"Cookie": f"consent={cookie}"})
+    shown = site.get("/_consent/receipts", headers={"Cookie": cookies})
     assert "Content-Disposition" not in shown.headers
-    r = site.get("/_consent/receipts?download=1", headers={"Cookie": f"consent={cookie}"})
+    r = site.get("/_consent/receipts?download=1", headers={"Cookie": cookies})
     assert r.status_code == 200
     assert r.headers["Content-Disposition"] == 'attachment; filename="my-consent-data.json"'
     assert r.headers["Cache-Control"] == "no-store" and "Cookie" in r.headers["Vary"]
