@@ -94,7 +94,9 @@ def children(pid: int) -> list[int]:
 
 
 class Gunicorn:
-    """``gunicorn -w N`` serving the reference site (or the factory ``app`` names) on 127.0.0.1:<free port>.
+    """``gunicorn -w N`` serving the reference site (or the factory ``app`` names) on 127.0.0.1:<free port>;
+    with ``threads`` > 1, threaded workers (a browser's idle keep-alive connection then
+    holds one thread, not the whole worker).
 
     The master runs in its own process group (its workers with it), so a failed test
     can take every process down at once with ``killpg``; a graceful :meth:`stop` is
@@ -103,8 +105,9 @@ class Gunicorn:
     """
 
     def __init__(self, instance: Path, store: str, *, workers: int = 4, port: int | None = None,
-                 app: str = "tests.loadkit:site_from_env()") -> None:
+                 app: str = "tests.loadkit:site_from_env()", threads: int = 1) -> None:
         self.app = app
+        self.threads = threads
         self.instance = Path(instance)
         self.store = store
         self.workers = workers
@@ -121,7 +124,7 @@ class Gunicorn:
         log = open(self.log_path, "ab")
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--workers", str(self.workers),
+                [sys.executable, "-m", "gunicorn", "--workers", str(self.workers), "--threads", str(self.threads),
                  "--bind", f"127.0.0.1:{self.port}", "--graceful-timeout", "30", "--timeout", "60",
                  "--backlog", "1024", "--log-level", "warning", self.app],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
