@@ -221,17 +221,28 @@ def allowed(line: HeaderLine, granted: frozenset[str]) -> bool:
     return ETAGS in granted
 
 
-def browser_findings(jar: set[str], replayed: tuple[str | None, str | None], lines: list[HeaderLine],
-                     granted: frozenset[str]) -> Findings:
-    """What Chromium's jar holds, and its reload sends back (If-None-Match,
-    If-Modified-Since), beyond ``granted``; allowed cookies and validators it lacks."""
+def browser_findings(jar: set[str], received: dict[str, list[str]], replayed: tuple[str | None, str | None],
+                     lines: list[HeaderLine], granted: frozenset[str]) -> Findings:
+    """What Chromium holds beyond ``granted``: cookies in its jar, validators among the
+    response headers it read (``received``) or sent back on the reload (``replayed``:
+    If-None-Match, If-Modified-Since); allowed cookies and validators it lacks.
+
+    Whether a reload replays a validator also depends on Vary (RFC 9111 §4.1: a response
+    that varies on Cookie is not reused once the page has set a cookie), so an allowed
+    validator need only have been received.
+    """
     found = Findings()
     for name in sorted(jar - {"consent"}):
         refused = _refused_cookie(name, granted)
         if refused:
             found.cookies.append(f"Chromium stored cookie {name!r} ({refused})")
-    if_none_match, if_modified_since = replayed
     if ETAGS not in granted:
+        for name in ("etag", "last-modified"):
+            for value in received.get(name, ()):
+                if "uid-" in value or name == "last-modified":
+                    found.validators.append(f"Chromium received the per-visitor {name} {value!r} without the "
+                                            f"{ETAGS!r} category")
+        if_none_match, if_modified_since = replayed
         if if_none_match and "uid-" in if_none_match:
             found.validators.append(f"Chromium replays the per-visitor If-None-Match {if_none_match!r} "
                                     f"without the {ETAGS!r} category")
@@ -241,14 +252,13 @@ def browser_findings(jar: set[str], replayed: tuple[str | None, str | None], lin
     if not all(line.encodable for line in lines):
         return found
     for n, line in enumerate(lines):
-        if line.kind == "Set-Cookie" and line.clean and allowed(line, granted) and line.cookie not in jar:
-            found.missing.append(f"Chromium lacks the allowed cookie {line.cookie!r} from {line.header(n)!r}")
-    if ETAGS in granted:
-        clean = {line.kind for line in lines if line.clean}
-        if "ETag" in clean and not (if_none_match and "uid-" in if_none_match):
-            found.missing.append(f"Chromium does not replay the app's allowed ETag (sent {if_none_match!r})")
-        if "Last-Modified" in clean and not if_modified_since:
-            found.missing.append("Chromium does not replay the app's allowed Last-Modified")
+        if not (line.clean and allowed(line, granted)):
+            continue
+        if line.kind == "Set-Cookie":
+            if line.cookie not in jar:
+                found.missing.append(f"Chromium lacks the allowed cookie {line.cookie!r} from {line.header(n)!r}")
+        elif not any(line.field_value(n) in value for value in received.get(line.kind.lower(), ())):
+            found.missing.append(f"Chromium never received the allowed {line.header(n)!r}")
     return found
 
 

@@ -111,6 +111,7 @@ class Tap:
         return self.app(environ, start_response)
 
     def replayed(self, case: str) -> list[tuple[str | None, str | None]]:
+        """(If-None-Match, If-Modified-Since) of each request for the page of ``case``."""
         with self.lock:
             return list(self.seen.get(f"case={case}", ()))
 
