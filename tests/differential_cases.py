@@ -5,8 +5,8 @@ Two kinds of cases, both drawn by Hypothesis:
 * :func:`header_lines`: a response header an app could send for ``Set-Cookie``, ``ETag``
   or ``Last-Modified``, in every spelling of its name an app or a library can produce:
   case, spaces and tabs before or after it, other whitespace, a ``-`` replaced, Unicode
-  look-alikes, and the header's whole line carried inside the name (``("Set-Cookie:_fbp=1;
-  Path=/", "")``); for Set-Cookie, a cookie whose category the visitor granted or
+  look-alikes, the header's whole line carried inside the name (``("Set-Cookie:_fbp=1;
+  Path=/", "")``) or after a line break in another header's value; for Set-Cookie, a cookie whose category the visitor granted or
   refused, or one the policy does not declare.
 * :func:`beacon_requests`: a request for a declared beacon path in the forms a server
   and a router may turn into that path: doubled slashes, ``%2F``/``%2f``, double
@@ -74,6 +74,7 @@ _DASHES = ["_", " ", "", "\t", "\xad", "\u2010", "--"]
 _LOOK_ALIKES = {"S": "\u0405", "e": "\u0435", "C": "\u0421", "o": "\u043e", "k": "\u212a", "i": "\u0131",
                 "T": "\u0422", "a": "\u0430", "M": "\u041c", "t": "\u0442"}
 PER_VISITOR_EPOCH = 1_500_000_000
+_BREAKS = {"after-crlf": "\r\n", "after-lf": "\n", "after-cr": "\r"}
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,10 @@ class HeaderLine:
 
     kind: str  # the header it stands for: one of KINDS
     spelling: str  # its name as the app writes it
-    colon: str = ""  # "", "line-in-name", "line-in-name-spaced", "trailing-colon"
+    # How the line travels: as itself (""), inside the name ("line-in-name",
+    # "line-in-name-spaced", "trailing-colon"), or after a line break in another
+    # header's value ("after-crlf", "after-lf", "after-cr").
+    carrier: str = ""
     cookie: str = ""  # Set-Cookie only: the cookie's name
 
     def field_value(self, n: int) -> str:
@@ -94,23 +98,25 @@ class HeaderLine:
 
     def header(self, n: int) -> tuple[str, str]:
         value = self.field_value(n)
-        if self.colon == "line-in-name":
+        if self.carrier == "line-in-name":
             return f"{self.spelling}:{value}", ""
-        if self.colon == "line-in-name-spaced":
+        if self.carrier == "line-in-name-spaced":
             return f"{self.spelling}: {value}", ""
-        if self.colon == "trailing-colon":
+        if self.carrier == "trailing-colon":
             return f"{self.spelling}:", value
+        if self.carrier in _BREAKS:
+            return "X-Note", f"1{_BREAKS[self.carrier]}{self.spelling}: {value}"
         return self.spelling, value
 
     @property
     def clean(self) -> bool:
         """A well-formed name (RFC 9110 §5.1: any case): it must pass when granted."""
-        return not self.colon and bool(_TCHAR.fullmatch(self.spelling)) and self.spelling.lower() == self.kind.lower()
+        return not self.carrier and bool(_TCHAR.fullmatch(self.spelling)) and self.spelling.lower() == self.kind.lower()
 
     @property
     def encodable(self) -> bool:
-        """PEP 3333 header names are Latin-1: a server cannot send any other."""
-        return all(ord(c) < 256 for c in self.header(0)[0])
+        """PEP 3333 headers are Latin-1: a server cannot send any other character."""
+        return all(ord(c) < 256 for c in "".join(self.header(0)))
 
 
 def marker(n: int) -> str:
@@ -146,8 +152,8 @@ def header_lines(draw) -> HeaderLine:
             if letters:
                 i = draw(pick(letters))
                 name = name[:i] + _LOOK_ALIKES[name[i]] + name[i + 1:]
-    colon = draw(pick(["", "", "", "", "line-in-name", "line-in-name-spaced", "trailing-colon"]))
-    return HeaderLine(kind, name, colon, cookie)
+    carrier = draw(pick(["", "", "", "", "", "line-in-name", "line-in-name-spaced", "trailing-colon", *_BREAKS]))
+    return HeaderLine(kind, name, carrier, cookie)
 
 
 responses = st.lists(header_lines(), min_size=1, max_size=4)

@@ -3,8 +3,9 @@
 One Flask app (so a real router, werkzeug's, which merges slashes) with:
 
 * ``/page?case=<id>``: a page whose extra response headers are the ones the test
-  registered under ``id`` in ``cases``, added with ``response.headers.add(name, value)``
-  as an app (or a library inside it) would, whatever the name's spelling;
+  registered under ``id`` in ``cases``, appended to the app's header list exactly as
+  given (a plain WSGI app or a library can send any name, and a value with a line
+  break, which werkzeug's ``Headers`` would refuse);
 * a view for each beacon path of the policy: ``/collect`` (``strict_slashes=False``,
   so ``/collect/`` routes to it too, as many apps write it), ``/ads/pixel.gif`` and
   ``/track/<path>``; each notes every hit it gets.
@@ -25,6 +26,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Mapping
+from urllib.parse import parse_qs
 
 from flask import Flask, make_response, request
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -62,7 +64,7 @@ class Hits:
         return seen
 
 
-def flask_app(cases: Mapping[str, list[tuple[str, str]]], hits: Hits) -> Flask:
+def flask_app(hits: Hits) -> Flask:
     app = Flask("consentlib_differential_site")
 
     @app.get(PAGE)
@@ -71,8 +73,6 @@ def flask_app(cases: Mapping[str, list[tuple[str, str]]], hits: Hits) -> Flask:
         response.content_type = "text/html; charset=utf-8"
         # RFC 9111 §5.2.2.4: revalidate on every navigation, so a stored validator is replayed.
         response.headers["Cache-Control"] = "no-cache"
-        for name, value in cases.get(request.args.get("case", ""), ()):
-            response.headers.add(name, value)
         return response
 
     beacon_methods = ["GET", "HEAD", "POST"]
@@ -93,6 +93,22 @@ def flask_app(cases: Mapping[str, list[tuple[str, str]]], hits: Hits) -> Flask:
         return "counted"
 
     return app
+
+
+def with_case_headers(app: Callable, cases: Mapping[str, list[tuple[str, str]]]) -> Callable:
+    """``app`` whose page answers also carry the headers registered for their case."""
+
+    def wrapped(environ, start_response):
+        if environ.get("PATH_INFO") != PAGE:
+            return app(environ, start_response)
+        extra = cases.get(parse_qs(environ.get("QUERY_STRING", "")).get("case", [""])[0], ())
+
+        def start_with_case(status, headers, exc_info=None):
+            return start_response(status, [*headers, *extra], exc_info)
+
+        return app(environ, start_with_case)
+
+    return wrapped
 
 
 class Tap:
@@ -129,7 +145,7 @@ def _probe(hits: Hits):
 def differential_site(store: str, cases: Mapping[str, list[tuple[str, str]]] | None = None) -> Tap:
     """The whole site (see the module's docstring) with its receipts in ``store``."""
     hits = Hits()
-    app = flask_app({} if cases is None else cases, hits)
+    app = with_case_headers(flask_app(hits), {} if cases is None else cases)
 
     def gated() -> ConsentMiddleware:
         return ConsentMiddleware(app, FUZZ_POLICY, secret_key=KEYS, store=store)

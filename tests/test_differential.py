@@ -272,7 +272,7 @@ def test_eprivacy_no_header_spelling_carries_a_refused_cookie_or_validator(heade
 @example(lines=[HeaderLine("Set-Cookie", "Set-Cookie ", cookie="_fbp"),
                 HeaderLine("Set-Cookie", "set-cookie\t", cookie="_ga"),
                 HeaderLine("Set-Cookie", "Set-Cookie", cookie="sid")], visitor="undecided")
-@example(lines=[HeaderLine("Set-Cookie", "Set-Cookie", colon="line-in-name", cookie="_fbp"),
+@example(lines=[HeaderLine("Set-Cookie", "Set-Cookie", carrier="line-in-name", cookie="_fbp"),
                 HeaderLine("ETag", "ETag "), HeaderLine("Last-Modified", "Last-Modified ")], visitor="rejected")
 def test_eprivacy_chromium_keeps_no_refused_cookie_or_validator(chromium, header_site, lines, visitor):
     case = header_site.register([line.header(n) for n, line in enumerate(lines)])
