@@ -20,7 +20,6 @@ and :func:`beacon_findings` say what a visitor got beyond it, in sentences.
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
 
@@ -28,8 +27,7 @@ from hypothesis import strategies as st
 
 from tests.chromium_headers import Head, stored_cookie_name
 from tests.differential_site import MOUNT, VIEW_BEACONS, VIEW_CATEGORIES
-from tests.fuzz_strategies import ETAGS, NAMES, REVISION, granted_upper_bound, is_expiry, model_category, \
-    pick, sign_payload
+from tests.fuzz_strategies import ETAGS, NAMES, granted_upper_bound, is_expiry, issued_cookies, model_category, pick
 
 # -- visitors -------------------------------------------------------------------------------
 
@@ -47,17 +45,18 @@ VISITORS = {
 visitors = pick(["undecided", "undecided", "rejected", "rejected", "analytics-only", "all-but-marketing", "accepted"])
 
 
-def consent_cookie(visitor: str) -> str | None:
-    """The genuine, current consent cookie value of ``visitor``, signed as the site signs."""
+def consent_cookies(visitor: str) -> dict[str, str]:
+    """The consent cookies ``visitor`` holds (none before a choice), as the site issues them."""
     chosen = VISITORS[visitor]
-    if chosen is None:
-        return None
-    return sign_payload({"r": REVISION, "c": chosen, "id": "cd" * 16, "t": int(time.time())})
+    return {} if chosen is None else issued_cookies(chosen)
+
+
+def cookie_header(visitor: str) -> str | None:
+    return "; ".join(f"{name}={value}" for name, value in consent_cookies(visitor).items()) or None
 
 
 def granted(visitor: str, gpc: bool = False) -> frozenset[str]:
-    value = consent_cookie(visitor)
-    return granted_upper_bound(f"consent={value}" if value else None, "1" if gpc else None, None, False)
+    return granted_upper_bound(cookie_header(visitor), "1" if gpc else None, None, False)
 
 
 # -- response header names ---------------------------------------------------------------------
@@ -74,6 +73,8 @@ _DASHES = ["_", " ", "", "\t", "\xad", "\u2010", "--"]
 _LOOK_ALIKES = {"S": "\u0405", "e": "\u0435", "C": "\u0421", "o": "\u043e", "k": "\u212a", "i": "\u0131",
                 "T": "\u0422", "a": "\u0430", "M": "\u041c", "t": "\u0442"}
 PER_VISITOR_EPOCH = 1_500_000_000
+# The middleware's own cookies, which the test plants in the browser for each visitor.
+SITE_OWN = frozenset({"consent", "consent_id"})
 _BREAKS = {"after-crlf": "\r\n", "after-lf": "\n", "after-cr": "\r"}
 
 
@@ -238,7 +239,7 @@ def browser_findings(jar: set[str], received: dict[str, list[str]], replayed: tu
     validator need only have been received.
     """
     found = Findings()
-    for name in sorted(jar - {"consent"}):
+    for name in sorted(jar - SITE_OWN):
         refused = _refused_cookie(name, granted)
         if refused:
             found.cookies.append(f"Chromium stored cookie {name!r} ({refused})")

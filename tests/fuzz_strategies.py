@@ -118,6 +118,13 @@ def sign_payload(payload: object, key: str = KEYS[0], salt: str = "consentlib.co
     return _signer(key, salt).sign(b64).decode("ascii")
 
 
+def issued_cookies(categories, consent_id: str = "cd" * 16, decided_at: int | None = None) -> dict[str, str]:
+    """The two cookies the site issues for a decision now (the current format): the
+    ``consent`` scripts read, {r, c, t}, and the HttpOnly ``consent_id`` bound to it."""
+    decision = {"r": REVISION, "c": list(categories), "t": int(time.time()) if decided_at is None else decided_at}
+    return {"consent": sign_payload(decision), "consent_id": sign_payload({"id": consent_id, **decision}, KEYS[0], _ID_SALT)}
+
+
 @dataclass(frozen=True)
 class Verified:
     categories: frozenset[str]  # the policy's categories it names

@@ -53,7 +53,8 @@ from tests.differential_cases import (
     beacon_requests,
     beacon_findings,
     browser_findings,
-    consent_cookie,
+    consent_cookies,
+    cookie_header,
     granted,
     header_findings,
     responses,
@@ -156,12 +157,11 @@ def calibration_server():
 
 
 def as_visitor(driver, base: str, visitor: str) -> None:
-    """An empty jar, then the visitor's consent cookie for 127.0.0.1 (any port, RFC 6265 §8.5)."""
+    """An empty jar, then the visitor's consent cookies for 127.0.0.1 (any port, RFC 6265 §8.5)."""
     driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
-    value = consent_cookie(visitor)
-    if value is not None:
-        driver.execute_cdp_cmd("Network.setCookie", {"name": "consent", "value": value, "url": base + "/",
-                                                     "path": "/", "sameSite": "Lax"})
+    for name, value in consent_cookies(visitor).items():
+        driver.execute_cdp_cmd("Network.setCookie", {"name": name, "value": value, "url": base + "/", "path": "/",
+                                                     "sameSite": "Lax", "httpOnly": name == "consent_id"})
 
 
 def jar(driver) -> set[str]:
@@ -186,9 +186,9 @@ def headers_received(events: list[dict], url: str) -> dict[str, list[str]]:
 
 def visitor_headers(visitor: str, gpc: bool = False) -> dict[str, str]:
     headers = {}
-    value = consent_cookie(visitor)
-    if value is not None:
-        headers["Cookie"] = f"consent={value}"
+    cookies = cookie_header(visitor)
+    if cookies is not None:
+        headers["Cookie"] = cookies
     if gpc:
         headers["Sec-GPC"] = "1"
     return headers
