@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from werkzeug.exceptions import HTTPException
+from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Request
 
 from consentlib import pages, static
@@ -195,20 +196,23 @@ class Endpoints:
             ip=environ.get("REMOTE_ADDR"),
             user_agent=environ.get("HTTP_USER_AGENT"),
         )
-        # Store first, cookie second: a choice is never reported as saved unless it is.
-        self.site.store.add_receipt(receipt)
-        self.site.changed()
+        # The whole answer first, then the receipt, then the answer sent: a choice is never
+        # reported as saved unless it is, and no receipt is stored for an answer that
+        # could not be built.
         decision = self.site.cookie.decide(revision=self.policy.revision, categories=granted, consent_id=consent_id)
         headers = self.site.consent_cookie_headers(environ, decision)
         headers += self._expire_withdrawn(environ, granted)
-        new_consent = Consent(True, granted, granted, consent_id, self.policy.revision, decision.decided_at,
-                              consent.gpc, consent.dnt, consent.minor)
         if is_json:
-            return respond(environ, start_response, 200, self.state(new_consent), headers=headers)
-        location = safe_next(environ, request.form.get("next"))
-        # Absolute, on the configured site_url or this request's own origin: the path was checked to be local.
-        headers.append(("Location", (self.site.site_url or site_origin(environ)) + location))
-        return respond_html(environ, start_response, 303, pages.redirect_page(location), headers=headers)
+            new_consent = Consent(True, granted, granted, consent_id, self.policy.revision, decision.decided_at,
+                                  consent.gpc, consent.dnt, consent.minor)
+            status, body, answer = 200, self.state(new_consent), respond
+        else:
+            location = safe_next(environ, request.form.get("next"))
+            headers.append(("Location", site_location(self.site, environ, location)))
+            status, body, answer = 303, pages.redirect_page(location), respond_html
+        self.site.store.add_receipt(receipt)
+        self.site.changed()
+        return answer(environ, start_response, status, body, headers=headers)
 
     def _parse_json(self, request: Request) -> tuple[frozenset[str], str]:
         try:
@@ -263,6 +267,12 @@ def bounded_request(environ: dict, limit: int, *, parts: int = 200) -> Request:
     request.max_form_memory_size = limit
     request.max_form_parts = parts
     return request
+
+
+def site_location(site: ConsentMiddleware, environ: dict, path: str) -> str:
+    """An absolute Location for ``path`` (from :func:`safe_next`), on the configured
+    ``site_url`` or this request's own origin."""
+    return (site.site_url or site_origin(environ)) + path
 
 
 def site_origin(environ: dict) -> str:
@@ -327,20 +337,36 @@ def script_reads_answer(environ: dict) -> bool:
 
 
 def safe_next(environ: dict, target: str | None) -> str:
-    """A same-site path to go back to: ``next`` if it is one, else the Referer's, else '/'."""
+    """A same-site path to go back to, as an ASCII URI reference: ``next`` if it is one,
+    else the Referer's, else '/'. Safe to put in a ``Location`` header as it is."""
     for candidate in (target, _referer_path(environ)):
         if candidate and _is_local_path(candidate):
-            return candidate
+            local = ascii_uri(candidate)
+            if _is_local_path(local):  # still one path of this site once encoded
+                return local
     return "/"
 
 
 def _is_local_path(target: str) -> bool:
     if len(target) > 2000 or not target.startswith("/") or target.startswith(("//", "/\\")):
         return False
-    if any(ord(ch) < 0x21 or ch == "\\" for ch in target):
+    # No space, control (C0, DEL, C1, U+2028...) or backslash: browsers strip or turn
+    # them into "/" before parsing (WHATWG URL), which can make a path a host.
+    if not target.isprintable() or any(ch == " " or ch == "\\" for ch in target):
         return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc
+
+
+def ascii_uri(target: str) -> str:
+    """``target`` as an ASCII URI: PEP 3333 header values are latin-1, and RFC 9110
+    §10.2.2 makes Location a URI reference, so an IRI is percent-encoded (UTF-8)."""
+    if target.isascii():
+        return target
+    try:
+        return iri_to_uri(target)
+    except (UnicodeError, ValueError):  # a host IDNA cannot encode, a bad port
+        return quote(target, safe="%!#$&'()*+,/:;=?@[]~")
 
 
 def _referer_path(environ: dict) -> str | None:

@@ -33,6 +33,7 @@ from consentlib.endpoints import (
     respond,
     respond_html,
     safe_next,
+    site_location,
     site_origin,
 )
 from consentlib.errors import StoreUnavailable
@@ -127,28 +128,33 @@ class Guardians:
             return respond(environ, start_response, 400, {
                 "error": f"Name the categories to ask for; this site's are: {', '.join(self.policy.category_names)}."})
         categories = sorted(set(asked) - self.policy.required)
+        # The whole answer first; then the receipt, then the mail: nothing is stored or
+        # mailed for a request whose answer could not be built.
         headers = []
         consent_id = consent.consent_id
         if consent_id is None:
             # The guardian's answer must find this browser again: give it a consent id,
             # recorded like any decision, granting only what needs no consent.
             consent_id = new_consent_id()
-            self._record(environ, consent_id, self.policy.required, "form", consent, None)
             headers += self.site.consent_cookie_headers(environ, self.site.cookie.decide(
                 revision=self.policy.revision, categories=self.policy.required, consent_id=consent_id))
+        location = safe_next(environ, form.get("next"))
+        answer = redirect_page(location, "Sent")
         token = self.serializer.dumps({"id": consent_id, "c": categories, "g": self.guardian_id(guardian),
                                        "n": secrets.token_hex(8), "k": "confirm"})
         url = f"{self.site.site_url}{self.site.prefix}guardian/{token}"
+        if consent.consent_id is None:
+            self._record(environ, consent_id, self.policy.required, "form", consent, None)
         try:
             self.site.guardian_mailer(guardian, url, [self.policy.category(c).label for c in categories])
         except Exception:
+            log.exception("consentlib: guardian_mailer raised")
+            # The new consent id is recorded: the browser keeps it, so a retry reuses it.
             return respond(environ, start_response, 503, {
-                "error": "The e-mail to your parent or guardian could not be sent. Try again later."})
-        location = safe_next(environ, form.get("next"))
-        headers.append(("Location", (self.site.site_url or site_origin(environ)) + location))
-        return respond_html(environ, start_response, 303,
-                            redirect_page(location, "Sent"),
-                            headers=headers)
+                "error": "The e-mail to your parent or guardian could not be sent. Try again later."},
+                headers=headers)
+        headers.append(("Location", site_location(self.site, environ, location)))
+        return respond_html(environ, start_response, 303, answer, headers=headers)
 
     # -- the guardian's side ---------------------------------------------------------------------
 

@@ -21,14 +21,12 @@ import time
 from datetime import datetime, timezone
 from html import escape
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 from werkzeug.exceptions import HTTPException
-from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Request
 
 from consentlib.agents import classify_mail_click, classify_mail_open
-from consentlib.endpoints import bounded_request, respond, respond_html
+from consentlib.endpoints import ascii_uri, bounded_request, respond, respond_html
 from consentlib.errors import StoreUnavailable
 from consentlib.mail import MailToken, MailTokens
 from consentlib.pages import simple_page
@@ -118,7 +116,7 @@ class MailEndpoints:
         if method == "GET":
             self._record_click(environ, found)
         start_response("302 Found", [
-            ("Location", _location(found.target)),
+            ("Location", ascii_uri(found.target)),
             ("Content-Length", "0"),
             ("Cache-Control", "no-store"),
             # The click URL holds a token; the target has no business seeing it.
@@ -226,17 +224,6 @@ class MailEndpoints:
         if kind == "unsubscribe":
             return store.mail_suppressed(address, list_id=found.list_id)
         return not store.mail_tracking_allowed(address, list_id=found.list_id)
-
-
-def _location(target: str) -> str:
-    """``target`` as an ASCII URI: PEP 3333 header values are latin-1, and RFC 9110
-    §10.2.2 makes Location a URI reference, so a signed IRI is percent-encoded."""
-    if target.isascii():
-        return target
-    try:
-        return iri_to_uri(target)
-    except (UnicodeError, ValueError):  # a host IDNA cannot encode, a bad port
-        return quote(target, safe="%!#$&'()*+,/:;=?@[]~")
 
 
 def time_text_of(moment: float) -> str:

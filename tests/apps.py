@@ -68,6 +68,30 @@ LINT_STRICT = [
 ]
 
 
+# RFC 9110 §10.2.2: Location is a URI reference, ASCII; PEP 3333 header values are
+# latin-1, so a raw IRI in it is a 5xx on a real server. Bodies are raw, as a browser
+# sends them: the form decoding is part of what is tested.
+NEXT_BODIES = [
+    pytest.param("/%E2%98%83", "/%E2%98%83", id="snowman"),
+    pytest.param("/%E6%97%A5%E6%9C%AC?q=%E6%97%A5#%E6%9C%AC", "/%E6%97%A5%E6%9C%AC?q=%E6%97%A5#%E6%9C%AC",
+                 id="cjk-path-query-fragment"),
+    pytest.param("/caf%E9", "/caf%E9", id="not-utf8-kept-as-its-byte"),
+    pytest.param("/%EF%BC%8F%EF%BC%8Fevil.com", "/%EF%BC%8F%EF%BC%8Fevil.com", id="fullwidth-solidus-is-a-path"),
+    pytest.param("/%252F%252Fevil.com", "/%2F%2Fevil.com", id="encoded-slashes-stay-a-path"),
+    pytest.param("/%7F", "/", id="del"),
+    pytest.param("/a%C2%85b", "/", id="c1-control"),
+    pytest.param("/a%E2%80%A8b", "/", id="line-separator"),
+    pytest.param("/a%00b", "/", id="nul"),
+    pytest.param("/a%0D%0ASet-Cookie:%20x=1", "/", id="crlf"),
+    pytest.param("/%5Cevil.com", "/", id="backslash"),
+    pytest.param("/%5C%5Cevil.com", "/", id="double-backslash"),
+    pytest.param("%2F%2Fevil.com", "/", id="protocol-relative"),
+    pytest.param("/%2F%2Fevil.com", "/", id="three-slashes"),
+    pytest.param("https:evil.com", "/", id="scheme-without-slashes"),
+    pytest.param("/%09/evil.com", "/", id="tab-slash"),
+]
+
+
 def wsgi_site(calls: list) -> Callable:
     """The plain WSGI site. ``?vary=X`` adds ``Vary: X``; ``?set=a,b`` sets only those."""
 

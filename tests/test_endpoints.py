@@ -4,7 +4,10 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.error
+import urllib.request
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from werkzeug.test import Client
@@ -13,7 +16,7 @@ from consentlib import StoreUnavailable
 from consentlib.consent import ConsentCookie
 from consentlib.store.sqlite import SQLiteStore
 
-from tests.apps import KINDS, ALL, LINT_STRICT, POLICY, build_site, consent_value, fetch
+from tests.apps import KINDS, ALL, LINT_STRICT, NEXT_BODIES, POLICY, build_site, consent_value, fetch
 
 pytestmark = LINT_STRICT
 
@@ -132,6 +135,36 @@ def test_form_post_next_stays_on_site(site, next_, referer, location):
     r = site.post("/_consent/", data=form, headers=headers)
     assert r.status_code == 303
     assert r.headers["Location"] == "http://localhost" + location
+
+
+@pytest.mark.parametrize(("raw_next", "location"), NEXT_BODIES)
+def test_form_post_location_is_an_ascii_uri_on_this_site(site, raw_next, location):
+    r = site.post("/_consent/", data=f"action=reject_all&next={raw_next}",
+                  content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 303
+    assert r.headers["Location"].isascii()
+    assert urlsplit(r.headers["Location"]).netloc == "localhost"
+    assert r.headers["Location"] == "http://localhost" + location
+    assert r.consent_cookie() and len(site.store.receipts()) == 1
+
+
+def test_form_post_non_latin1_next_through_a_real_server(tmp_path, live_server):
+    # The finding as a visitor met it: a 500 from the server after the receipt was stored.
+    site = build_site("wsgi", tmp_path)
+    url = live_server(site.wsgi)
+    request = urllib.request.Request(url + "/_consent/", data="action=reject_all&next=/☃".encode(),
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    opener = urllib.request.build_opener(_NoRedirect)
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        opener.open(request, timeout=10)
+    assert answer.value.code == 303
+    assert answer.value.headers["Location"] == url + "/%E2%98%83"
+    assert len(site.store.receipts()) == 1
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
 
 
 def test_form_post_multipart(site):

@@ -10,7 +10,11 @@ import pytest
 from werkzeug.test import Client
 
 from consentlib import Category, ConfigurationError, ConsentMiddleware, Cookie, Policy
-from tests.apps import KEYS
+from urllib.parse import urlsplit
+
+from tests.apps import KEYS, KINDS, LINT_STRICT, NEXT_BODIES, build_site
+
+pytestmark = LINT_STRICT
 
 POLICY = Policy(
     revision=1,
@@ -268,6 +272,27 @@ def test_children_failing_is_minor_hook_fails_closed(tmp_path):
 ])
 def test_children_age_of_digital_consent_by_jurisdiction(age, where, minor):
     assert POLICY.is_minor(age, where) is minor
+
+
+@pytest.fixture(params=KINDS)
+def linted(request, tmp_path):
+    """The shared test site under werkzeug's Lint, every visitor a minor, guardians mailed."""
+    mail: list = []
+    site = build_site(request.param, tmp_path, is_minor=lambda environ: True, site_url="http://localhost",
+                      guardian_mailer=lambda *args: mail.append(args))
+    site.mail = mail
+    return site
+
+
+@pytest.mark.parametrize(("raw_next", "location"), NEXT_BODIES)
+def test_children_guardian_request_location_is_an_ascii_uri_on_this_site(linted, raw_next, location):
+    r = linted.post("/_consent/guardian", data=f"guardian=parent%40example.com&category=analytics&next={raw_next}",
+                    content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 303
+    assert r.headers["Location"].isascii() and urlsplit(r.headers["Location"]).netloc == "localhost"
+    assert r.headers["Location"] == "http://localhost" + location
+    # The browser's new consent id: one receipt, its cookie, one mail.
+    assert r.consent_cookie() and len(linted.store.receipts()) == 1 and len(linted.mail) == 1
 
 
 def test_children_guardian_links_never_built_from_the_host_header(site):
