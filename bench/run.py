@@ -39,6 +39,7 @@ def main() -> int:
         ("bench.many_visitors", "middleware, same page, 10,000 visitors, no Cookie header twice", 0.90, "wrapped"),
         ("bench.etag", "ETag firewall, 16 KB HTML page", 0.85, "wrapped"),
         ("bench.mail", "email open pixel recorded in SQLite vs bare Flask GIF", 0.50, "pixel"),
+        ("bench.minor", "a minor's page view, 5,000 own receipts vs 1", 0.80, "many"),
     ):
         try:
             result = importlib.import_module(module).measure()

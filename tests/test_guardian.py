@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from werkzeug.test import Client
 
 from consentlib import Category, ConfigurationError, ConsentMiddleware, Cookie, Policy
+from consentlib.receipts import build_receipt
 from urllib.parse import urlsplit
 
 from tests.apps import KEYS, KINDS, LINT_STRICT, NEXT_BODIES, build_site
@@ -31,13 +34,13 @@ def page(environ, start_response):
 
 
 class Site:
-    def __init__(self, tmp_path, *, mailer=True, is_minor=None):
+    def __init__(self, tmp_path, *, mailer=True, is_minor=None, policy=POLICY, **options):
         self.mail: list[tuple[str, str, list[str]]] = []
         self.middleware = ConsentMiddleware(
-            page, POLICY, secret_key=KEYS, store=f"sqlite:///{tmp_path}/c.db",
+            page, policy, secret_key=KEYS, store=f"sqlite:///{tmp_path}/c.db",
             is_minor=is_minor or (lambda environ: "age_group=child" in (environ.get("HTTP_COOKIE") or "")),
             guardian_mailer=(lambda *args: self.mail.append(args)) if mailer else None,
-            site_url="http://localhost",
+            site_url="http://localhost", **options,
         )
 
     def child(self) -> Client:
@@ -211,6 +214,101 @@ def test_children_guardian_can_withdraw(site):
     assert site.receipts()[-1]["categories"]["analytics"] == "withdrawn"
     # Idempotent: withdrawing again is fine.
     assert guardian.post(withdraw, data={"action": "withdraw"}).status_code == 200
+
+
+# -- every grant has a revision and a lifetime ---------------------------------------------------
+
+
+def granted_by_guardian(site, child, categories=("analytics", "marketing")) -> str:
+    """The guardian allows ``categories`` for ``child``; returns their withdrawal link."""
+    site.ask(child, categories=categories)
+    confirmed = Client(site.middleware).post(site.link(), data={"action": "allow"})
+    cookies = {"analytics": "_ga", "marketing": "_fbp"}
+    assert sorted(leaving(child.get("/"))) == sorted(["sid", *(cookies[c] for c in categories)])
+    return re.search(r'id="guardian-withdraw" href="http://localhost([^"]+)"', confirmed.get_data(as_text=True))[1]
+
+
+def next_revision(site, tmp_path, **options) -> Site:
+    """The same site after a deploy of the policy's next revision (same store, same keys)."""
+    return Site(tmp_path, policy=replace(POLICY, revision=POLICY.revision + 1), **options)
+
+
+def test_children_guardian_grant_does_not_outlive_the_revision(site, tmp_path):
+    child = site.child()
+    granted_by_guardian(site, child)
+    revised = next_revision(site, tmp_path)
+    child.application = revised.middleware
+    response = child.get("/")
+    assert leaving(response) == ["sid"]
+    assert sorted(line.split("=")[0] for line in response.headers.getlist("Set-Cookie")
+                  if "Max-Age=0" in line) == ["_fbp", "_ga"]  # what the browser held is expired
+    state = child.get("/_consent/").json
+    assert state["granted"] == ["necessary"] and state["revision"] == 2
+    # Under the new notice the minor cannot opt in on the old grant's strength either.
+    assert child.post("/_consent/", json={"categories": ["analytics"]}).status_code == 403
+    assert child.post("/_consent/", data={"action": "save", "category": "analytics"}).status_code == 403
+
+
+def test_children_guardian_asked_again_under_the_new_revision(site, tmp_path):
+    child = site.child()
+    granted_by_guardian(site, child)
+    revised = next_revision(site, tmp_path)
+    child.application = revised.middleware
+    revised.ask(child, categories=("analytics",))
+    assert Client(revised.middleware).post(revised.link(), data={"action": "allow"}).status_code == 200
+    assert sorted(leaving(child.get("/"))) == ["_ga", "sid"]
+    assert revised.receipts()[-1]["revision"] == 2
+
+
+def _guardian_receipt(site, consent_id, *, age: float, lifetime: int | None = None):
+    """A guardian's "allow all" for ``consent_id``, given ``age`` seconds ago."""
+    return build_receipt(policy=site.middleware.policy, consent_id=consent_id, granted=frozenset(POLICY.category_names),
+                         previously_granted=frozenset(), method="guardian", gpc=False, dnt=False,
+                         lifetime=lifetime or site.middleware.cookie.lifetime, ip=None, user_agent=None,
+                         when=datetime.now(timezone.utc) - timedelta(seconds=age))
+
+
+@pytest.mark.parametrize(("age", "receipt_lifetime", "honoured"), [
+    pytest.param(600, None, True, id="given-ten-minutes-ago"),
+    pytest.param(3600 + 60, None, False, id="past-its-expiry"),
+    pytest.param(3600 - 60, 10 * 3600, True, id="within-both-lifetimes"),
+    pytest.param(3600 + 60, 10 * 3600, False, id="older-than-the-sites-lifetime"),
+    pytest.param(600, 300, False, id="past-the-expiry-it-was-given-with"),
+])
+def test_children_guardian_grant_counts_only_for_its_lifetime(tmp_path, age, receipt_lifetime, honoured):
+    site = Site(tmp_path, lifetime=3600)
+    child = site.child()
+    site.ask(child)  # the child's consent id, a first receipt
+    consent_id = site.receipts()[-1]["consent_id"]
+    site.middleware.store.add_receipt(_guardian_receipt(site, consent_id, age=age, lifetime=receipt_lifetime))
+    expected = ["_fbp", "_ga", "sid"] if honoured else ["sid"]
+    assert sorted(leaving(child.get("/"))) == expected
+
+
+def test_children_minor_own_narrowing_after_the_guardian_keeps_narrowing(site):
+    child = site.child()
+    granted_by_guardian(site, child)
+    assert child.post("/_consent/", data={"action": "reject_all"}).status_code == 303
+    assert leaving(child.get("/")) == ["sid"]
+    # A newer guardian answer supersedes the child's earlier narrowing.
+    site.ask(child, categories=("analytics",))
+    Client(site.middleware).post(site.link(), data={"action": "allow"})
+    assert sorted(leaving(child.get("/"))) == ["_ga", "sid"]
+
+
+def test_children_withdrawal_link_from_an_old_revision_still_withdraws(site, tmp_path):
+    child = site.child()
+    old_withdraw = granted_by_guardian(site, child)
+    revised = next_revision(site, tmp_path)
+    child.application = revised.middleware
+    revised.ask(child, categories=("analytics", "marketing"))
+    Client(revised.middleware).post(revised.link(), data={"action": "allow"})
+    assert sorted(leaving(child.get("/"))) == ["_fbp", "_ga", "sid"]
+    guardian = Client(revised.middleware)
+    assert guardian.get(old_withdraw).status_code == 200
+    assert guardian.post(old_withdraw, data={"action": "withdraw"}).status_code == 200
+    assert leaving(child.get("/")) == ["sid"]
+    assert revised.receipts()[-1]["categories"]["analytics"] == "withdrawn"
 
 
 def test_children_minor_may_narrow_but_not_widen_guardian_consent(site):

@@ -160,3 +160,17 @@ def test_incomplete_store_object_error_names_what_is_missing():
 
     with pytest.raises(ConfigurationError, match="lacks .*suppress_mail"):
         open_store(ReceiptsOnly())
+
+
+@pytest.mark.parametrize("query", ["_GUARDIAN_RECEIPTS", "_GUARDIAN_TOKEN_USED"])
+def test_minor_grant_lookup_searches_an_index_never_scans(tmp_path, query):
+    """A minor's page view looks up the guardian's grant: one index search, however many
+    receipts the visitor made (they can add them through the public endpoint)."""
+    from consentlib.store import sqlite
+
+    store = sqlite.SQLiteStore(str(tmp_path / "c.db"))
+    store.receipts()  # the schema, as a first request makes it
+    plan = [row[3] for row in store._connection().execute(
+        "EXPLAIN QUERY PLAN " + getattr(sqlite, query), {"consent_id": "ab" * 16, "revision": 3, "token": "n1"})]
+    assert any("receipts_guardian" in step for step in plan), plan
+    assert not any(step.startswith("SCAN") for step in plan), plan

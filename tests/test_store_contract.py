@@ -253,6 +253,68 @@ def test_writes_are_committed_before_returning(backend):
     assert reader.mail_suppressed("ana@example.com", list_id="news")
 
 
+# -- a minor's grant (consentlib.guardian): one indexed lookup per page view ----------------
+
+
+def _of_revision(receipt, revision):
+    return {**receipt, "revision": revision, "notice": {**receipt["notice"], "revision": revision}}
+
+
+def _guardian(consent_id="aa" * 16, *, granted=ALL, revision=POLICY.revision, token="n1"):
+    receipt = _of_revision(_receipt(consent_id, granted=granted, method="guardian"), revision)
+    return {**receipt, "guardian": {"id": "g" * 32, "verified_by": "signed e-mail link", "token": token}}
+
+
+def test_guardian_receipts_latest_guardian_and_the_minors_own_choice_after_it(store):
+    visitor = "aa" * 16
+    assert store.guardian_receipts(visitor, revision=3) == (None, None)
+    store.add_receipt(_receipt(visitor, granted=NECESSARY, method="form"))
+    assert store.guardian_receipts(visitor, revision=3) == (None, None)  # own choices alone: no guardian
+    allowed = store.add_receipt(_guardian(visitor))
+    assert store.guardian_receipts(visitor, revision=3) == (allowed, None)
+    store.add_receipt(_receipt(visitor, granted=NECESSARY | {"analytics"}, method="banner"))
+    narrowed = store.add_receipt(_receipt(visitor, granted=NECESSARY, method="api"))
+    assert store.guardian_receipts(visitor, revision=3) == (allowed, narrowed)
+    withdrawn = store.add_receipt(_guardian(visitor, granted=NECESSARY, token=""))
+    assert store.guardian_receipts(visitor, revision=3) == (withdrawn, None)
+    store.add_receipt(_guardian("bb" * 16))  # another visitor's guardian changes nothing here
+    assert store.guardian_receipts(visitor, revision=3) == (withdrawn, None)
+    assert store.guardian_receipts("cc" * 16, revision=3) == (None, None)
+
+
+def test_guardian_receipts_of_another_revision_never_count(store):
+    visitor = "aa" * 16
+    old = store.add_receipt(_guardian(visitor, revision=3))
+    assert store.guardian_receipts(visitor, revision=4) == (None, None)
+    new = store.add_receipt(_guardian(visitor, revision=4, token="n2"))
+    # A rolling deploy: a process still on revision 3 records the minor's choice after.
+    old_own = store.add_receipt(_of_revision(_receipt(visitor, granted=NECESSARY), 3))
+    assert store.guardian_receipts(visitor, revision=4) == (new, None)
+    assert store.guardian_receipts(visitor, revision=3) == (old, old_own)
+
+
+def test_guardian_token_used(store):
+    visitor = "aa" * 16
+    assert not store.guardian_token_used(visitor, "n1")
+    store.add_receipt(_receipt(visitor, method="form"))
+    store.add_receipt(_guardian(visitor, token="n1"))
+    assert store.guardian_token_used(visitor, "n1")
+    assert not store.guardian_token_used(visitor, "n2")
+    assert not store.guardian_token_used("bb" * 16, "n1")  # the nonce is this visitor's
+
+
+def test_guardian_receipts_stay_one_lookup_with_many_receipts(store):
+    # A minor can grow their receipts through the public endpoint; the lookup of the
+    # grant on every page view must not grow with them.
+    visitor = "aa" * 16
+    allowed = store.add_receipt(_guardian(visitor))
+    for _ in range(300):
+        store.add_receipt(_receipt(visitor, granted=NECESSARY, method="api"))
+    latest = store.add_receipt(_receipt(visitor, granted=NECESSARY | {"analytics"}, method="api"))
+    assert store.guardian_receipts(visitor, revision=3) == (allowed, latest)
+    assert store.guardian_token_used(visitor, "n1")
+
+
 # -- undeclared cookies -----------------------------------------------------------------------
 
 
@@ -579,6 +641,21 @@ def test_postgres_tables_in_their_own_schema(postgres_backend):
             "mail_sends", "mail_events"} <= tables
 
 
+@pytest.mark.parametrize("query", ["_GUARDIAN_RECEIPTS", "_GUARDIAN_TOKEN_USED"])
+def test_postgres_minor_grant_lookup_can_use_the_guardian_index(postgres_backend, query):
+    import psycopg
+
+    from consentlib.store import postgres
+
+    url = postgres_backend.url()
+    postgres_backend.open(url).receipts()  # the schema, as a first request makes it
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET enable_seqscan = off")  # an empty table: make the planner show what it can use
+        plan = " ".join(row[0] for row in conn.execute(
+            "EXPLAIN " + getattr(postgres, query), {"consent_id": "ab" * 16, "revision": "3", "token": "n1"}))
+    assert "receipts_guardian" in plan, plan
+
+
 # -- unreachable ---------------------------------------------------------------------------------
 
 
@@ -588,6 +665,8 @@ def _every_method(store: Store) -> list[tuple[str, Callable[[], object]]]:
         ("add_receipt", lambda: store.add_receipt(_receipt())),
         ("receipts", lambda: store.receipts()),
         ("prune_receipts", lambda: store.prune_receipts(before=datetime.now(timezone.utc))),
+        ("guardian_receipts", lambda: store.guardian_receipts("aa" * 16, revision=3)),
+        ("guardian_token_used", lambda: store.guardian_token_used("aa" * 16, "n1")),
         ("note_undeclared_cookie", lambda: store.note_undeclared_cookie("x")),
         ("undeclared_cookies", lambda: store.undeclared_cookies()),
         ("mail_recipient", lambda: store.mail_recipient("a@example.com", list_id="news")),

@@ -47,6 +47,17 @@ class Store(Protocol):
     def prune_receipts(self, *, before: datetime) -> int:
         """Delete receipts older than ``before``; return how many."""
 
+    def guardian_receipts(self, consent_id: str, *, revision: int) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """A minor's grant under ``revision``: the latest receipt with method "guardian",
+        and the latest receipt of another method stored after it (the minor's own later
+        choice), both of that revision; ``(None, None)`` without a guardian receipt.
+        Read on every page view of a minor: one indexed lookup, whatever the count of
+        receipts."""
+
+    def guardian_token_used(self, consent_id: str, token: str) -> bool:
+        """Whether a guardian receipt of ``consent_id`` was recorded for the confirmation
+        link with nonce ``token`` (a link is answered once)."""
+
     def note_undeclared_cookie(self, name: str) -> None:
         """Remember that the app tried to set a cookie the policy does not declare."""
 

@@ -103,6 +103,28 @@ CREATE INDEX IF NOT EXISTS mail_events_campaign ON mail_events (campaign, event,
 CREATE INDEX IF NOT EXISTS mail_events_recipient ON mail_events (recipient, campaign, event, time);
 """
 
+# As in consentlib.store.sqlite: a minor's grant is looked up on every page view; a
+# partial index holds only guardian receipts, by visitor and revision.
+_GUARDIAN_SCHEMA = """
+CREATE INDEX IF NOT EXISTS receipts_guardian ON receipts (consent_id, (data->>'revision'), seq)
+    WHERE data->>'method' = 'guardian'
+"""
+_GUARDIAN_RECEIPTS = """
+SELECT g.data, (
+    SELECT o.data FROM receipts o
+    WHERE o.consent_id = g.consent_id AND o.seq > g.seq
+      AND o.data->>'method' <> 'guardian' AND o.data->>'revision' = %(revision)s
+    ORDER BY o.seq DESC LIMIT 1)
+FROM receipts g
+WHERE g.consent_id = %(consent_id)s AND g.data->>'revision' = %(revision)s AND g.data->>'method' = 'guardian'
+ORDER BY g.seq DESC LIMIT 1
+"""
+_GUARDIAN_TOKEN_USED = """
+SELECT 1 FROM receipts
+WHERE consent_id = %(consent_id)s AND data->>'method' = 'guardian' AND data->'guardian'->>'token' = %(token)s
+LIMIT 1
+"""
+
 # As in consentlib.store.mail: keep the event only for a tracked, subscribed recipient
 # whose latest permission on the list allows it and predates the event (ePrivacy
 # Art 5(3): no consent, no record). READ COMMITTED: the statement sees every unsubscribe
@@ -217,6 +239,7 @@ class PostgresStore(VisitorRights):
                 "SELECT column_name FROM information_schema.columns "
                 "WHERE table_schema = current_schema() AND table_name = 'receipts'")}
             rights.migrate(conn, POSTGRES, columns)
+            conn.execute(_GUARDIAN_SCHEMA)
 
     def _checkout(self) -> tuple[Conn, bool]:
         """A connection, and whether it was reused from the pool."""
@@ -307,6 +330,14 @@ class PostgresStore(VisitorRights):
             params.append(time_text(since))
         sql += " ORDER BY seq"
         return [data for (data,) in self._read(sql, params)]
+
+    def guardian_receipts(self, consent_id: str, *, revision: int) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        # ->> gives the revision as text: compare text with text, so the index serves.
+        rows = self._read(_GUARDIAN_RECEIPTS, {"consent_id": consent_id, "revision": str(revision)})
+        return (rows[0][0], rows[0][1]) if rows else (None, None)
+
+    def guardian_token_used(self, consent_id: str, token: str) -> bool:
+        return bool(self._read(_GUARDIAN_TOKEN_USED, {"consent_id": consent_id, "token": token}))
 
     # -- undeclared cookies ----------------------------------------------------------
 

@@ -42,6 +42,32 @@ CREATE TABLE IF NOT EXISTS undeclared_cookies (
 );
 """
 
+# A minor's grant is looked up on every page view (consentlib.guardian): a partial index
+# holds only guardian receipts, by visitor and revision. The queries below repeat its
+# expressions exactly, or SQLite would not use it.
+_GUARDIAN_SCHEMA = """
+CREATE INDEX IF NOT EXISTS receipts_guardian
+    ON receipts (consent_id, json_extract(data, '$.revision'), seq)
+    WHERE json_extract(data, '$.method') = 'guardian'
+"""
+_GUARDIAN_RECEIPTS = """
+SELECT g.data, (
+    SELECT o.data FROM receipts o
+    WHERE o.consent_id = g.consent_id AND o.seq > g.seq
+      AND json_extract(o.data, '$.method') != 'guardian' AND json_extract(o.data, '$.revision') = :revision
+    ORDER BY o.seq DESC LIMIT 1)
+FROM receipts g
+WHERE g.consent_id = :consent_id AND json_extract(g.data, '$.revision') = :revision
+  AND json_extract(g.data, '$.method') = 'guardian'
+ORDER BY g.seq DESC LIMIT 1
+"""
+_GUARDIAN_TOKEN_USED = """
+SELECT 1 FROM receipts
+WHERE consent_id = :consent_id AND json_extract(data, '$.method') = 'guardian'
+  AND json_extract(data, '$.guardian.token') = :token
+LIMIT 1
+"""
+
 
 def utc_now_text() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -101,6 +127,7 @@ class SQLiteStore(SQLiteMailTables, VisitorRights):
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
+                conn.execute(_GUARDIAN_SCHEMA)
                 self._mail_schema(conn)
                 rights.run_script(conn, rights.SQLITE_SCHEMA)
                 columns = {row[1] for row in conn.execute("PRAGMA table_info(receipts)")}
@@ -137,7 +164,7 @@ class SQLiteStore(SQLiteMailTables, VisitorRights):
         with self._write() as conn:
             return work(conn)
 
-    def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
+    def _read(self, sql: str, params: tuple | dict = ()) -> list[tuple]:
         try:
             return self._connection().execute(sql, params).fetchall()
         except sqlite3.Error as exc:
@@ -161,6 +188,16 @@ class SQLiteStore(SQLiteMailTables, VisitorRights):
             params.append(time_text(since))
         sql += " ORDER BY seq"
         return [json.loads(data) for (data,) in self._read(sql, tuple(params))]
+
+    def guardian_receipts(self, consent_id: str, *, revision: int) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        rows = self._read(_GUARDIAN_RECEIPTS, {"consent_id": consent_id, "revision": revision})
+        if not rows:
+            return None, None
+        guardian, own_later = rows[0]
+        return json.loads(guardian), json.loads(own_later) if own_later is not None else None
+
+    def guardian_token_used(self, consent_id: str, token: str) -> bool:
+        return bool(self._read(_GUARDIAN_TOKEN_USED, {"consent_id": consent_id, "token": token}))
 
     # -- undeclared cookies ----------------------------------------------------------
 
