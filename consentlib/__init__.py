@@ -4,7 +4,7 @@ The public names are re-exported here; ``consentlib.flask`` is imported only by
 Flask users.
 """
 from consentlib.consent import Consent
-from consentlib.errors import ConfigurationError, ConsentError, StoreUnavailable
+from consentlib.errors import ConfigurationError, ConsentError, StoreUnavailable, UnusableMessage
 from consentlib.mail import MailStats, MailTracker, Suppressed
 from consentlib.middleware import ConsentMiddleware
 from consentlib.policy import Beacon, Category, Cookie, Policy
@@ -22,5 +22,6 @@ __all__ = [
     "Policy",
     "StoreUnavailable",
     "Suppressed",
+    "UnusableMessage",
 ]
 __version__ = "0.1.0.dev0"

@@ -19,3 +19,10 @@ class StoreUnavailable(ConsentError):
 
     The middleware answers 503 for a recording request and reports nothing as saved.
     """
+
+
+class UnusableMessage(ConsentError, ValueError):
+    """A mail given to ``MailTracker.prepare`` cannot be prepared: it has no body, or a
+    text part that cannot be read. Nothing was recorded as sent; the message says what
+    to add or change.
+    """

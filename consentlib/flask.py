@@ -12,7 +12,7 @@ Every option can come from ``app.config`` as ``CONSENTLIB_<OPTION>`` (see
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib import import_module
 from typing import Any
 
@@ -22,6 +22,7 @@ from markupsafe import Markup
 from consentlib.consent import Consent, ConsentCookie
 from consentlib.errors import ConfigurationError
 from consentlib.middleware import ENVIRON_KEY, ConsentMiddleware
+from consentlib.options import function, strings
 from consentlib.policy import Policy
 from consentlib.tags import banner_tags, script_tag
 
@@ -47,6 +48,17 @@ CONFIG_KEYS: dict[str, str] = {
 _CONSENT_MODE = "consentlib.consent_mode"  # per app: it may come from each app's config
 
 
+def _consent_mode(mapping: Any) -> dict[str, list[str]] | None:
+    """``{"analytics": ["analytics_storage"]}``: a list of Consent Mode types per category."""
+    if mapping is None:
+        return None
+    if not isinstance(mapping, Mapping) or not all(isinstance(k, str) for k in mapping):
+        raise ConfigurationError(
+            f"consent_mode must map category names to lists of Consent Mode types, like "
+            f"{{'analytics': ['analytics_storage']}}, not {mapping!r}.")
+    return {name: strings(f"consent_mode[{name!r}]", types, "analytics_storage") for name, types in mapping.items()}
+
+
 def _default_nonce() -> str | None:
     return g.get("csp_nonce") or request.environ.get("csp_nonce")
 
@@ -64,9 +76,9 @@ class FlaskConsent:
                  csp_nonce: Callable[[], str | None] = _default_nonce,
                  consent_mode: dict[str, list[str]] | None = None, **options: Any) -> None:
         self.policy = policy
-        self.consent_mode = consent_mode
+        self.consent_mode = _consent_mode(consent_mode)
         self.options = options
-        self.csp_nonce = csp_nonce
+        self.csp_nonce = function("csp_nonce", csp_nonce, optional=False, shape="returning this request's nonce or None")
         if app is not None:
             self.init_app(app)
 
@@ -85,7 +97,11 @@ class FlaskConsent:
                             "init_app(app, policy), or app.config['CONSENTLIB_POLICY'] = 'mysite.consent:POLICY'.")
         if isinstance(policy, str):
             policy = _import(policy, sources["policy"])
-        consent_mode = settings.pop("consent_mode", self.consent_mode)
+        consent_mode = _consent_mode(settings.pop("consent_mode", self.consent_mode))
+        unknown = sorted(set(consent_mode or ()) - set(policy.category_names))
+        if unknown:
+            raise ConfigurationError(f"consent_mode names categories the policy does not have: {', '.join(unknown)}; "
+                                     f"its categories are: {', '.join(policy.category_names)}.")
         if "secret_key" not in settings:
             raise ConfigurationError(
                 "consentlib needs a secret key to sign visitors' choices: pass secret_key=[key] or set "

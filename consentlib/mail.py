@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from consentlib.errors import ConfigurationError, ConsentError
+from consentlib.errors import ConfigurationError, ConsentError, UnusableMessage
 from consentlib.mailhtml import add_before_body_end, rewrite_links, unsubscribe_header
 from consentlib.store import Store, open_store
 
@@ -281,13 +281,17 @@ class MailTracker:
 
     def prepare(self, message: EmailMessage, *, recipient: str, campaign: str, list_id: str) -> EmailMessage:
         """A copy of ``message`` for ``recipient``, ready to send (sign it with DKIM after,
-        covering the List-Unsubscribe headers). Raises :class:`Suppressed`."""
+        covering the List-Unsubscribe headers). Raises :class:`Suppressed`, and
+        :class:`~consentlib.errors.UnusableMessage` for a message without a readable
+        text or HTML body."""
         if not isinstance(message, EmailMessage) or not isinstance(message.policy, EmailPolicy):
             raise TypeError("prepare needs an email.message.EmailMessage with an email.policy policy "
                             "(e.g. email.policy.default), not a compat32 Message.")
         address = normalise_address(recipient)
         _check_name("campaign", campaign)
         _check_name("list_id", list_id)
+        msg = copy.deepcopy(message)
+        bodies = _text_bodies(msg)  # before the store: an unusable message is not recorded as sent
         number, tracked, suppressed = self.store.mail_recipient(address, list_id=list_id)
         if suppressed:
             raise Suppressed(address, list_id)
@@ -301,15 +305,8 @@ class MailTracker:
         def click_url(target: str, index: int, count: int) -> str:
             return self.url("c", self.tokens.dumps("click", [*ids, target, index, count]))
 
-        msg = copy.deepcopy(message)
         links = 0
-        parts = [p for p in msg.walk() if not p.is_multipart() and p.get_content_disposition() != "attachment"]
-        bodies = [p for p in parts if p.get_content_type() in ("text/html", "text/plain")]
-        if not bodies:
-            msg.set_content("")
-            bodies = [msg]
-        for part in bodies:
-            text = part.get_content()
+        for part, text in bodies:
             if part.get_content_subtype() == "html":
                 if tracked:
                     text, links = rewrite_links(text, click_url)
@@ -341,6 +338,31 @@ class MailTracker:
     def export(self, *, recipient: str | None = None) -> list[dict[str, Any]]:
         """Tracking permissions and unsubscribes, oldest first: proof, and the access right."""
         return self.store.mail_permissions(recipient=normalise_address(recipient) if recipient is not None else None)
+
+
+def _text_bodies(msg: EmailMessage) -> list[tuple[EmailMessage, str]]:
+    """The text/plain and text/html parts that are not attachments, with their text:
+    each gets the unsubscribe footer. Raises :class:`UnusableMessage` when there is none
+    or one cannot be read."""
+    parts = [p for p in msg.walk() if not p.is_multipart() and p.get_content_disposition() != "attachment"
+             and p.get_content_type() in ("text/html", "text/plain")]
+    if not parts:
+        raise UnusableMessage(
+            f"The message has no text or HTML body (it is {msg.get_content_type()}) to carry the unsubscribe link: "
+            "give it one with message.set_content(...) or add_alternative(..., subtype='html') before prepare.")
+    bodies = []
+    for part in parts:
+        if part.get_payload() in (None, ""):
+            raise UnusableMessage(
+                "The message has no body: set one with message.set_content('...') before prepare "
+                "(the unsubscribe link is added to it).")
+        try:
+            bodies.append((part, part.get_content()))
+        except (LookupError, UnicodeError, ValueError, AttributeError) as exc:
+            raise UnusableMessage(
+                f"A {part.get_content_type()} part of the message cannot be read ({exc}): "
+                "set it with message.set_content(...) in a charset Python knows, such as utf-8.") from None
+    return bodies
 
 
 def _mailto(value: str | None) -> str | None:

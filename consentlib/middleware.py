@@ -25,6 +25,7 @@ from consentlib.bounded import BoundedCache
 from consentlib.cookies import CookieGate, UndeclaredCookies
 from consentlib.errors import ConfigurationError
 from consentlib.gating import ResponseGate
+from consentlib.options import flag, iso_date, origins, whole_number
 from consentlib.pixel import untrackable_response, wants_image
 from consentlib.policy import Beacon, Policy
 from consentlib.store import Store, open_store
@@ -125,6 +126,8 @@ class ConsentMiddleware:
             )
         if not isinstance(max_body, int) or max_body < 1024:
             raise ConfigurationError(f"max_body must be an integer of at least 1024 bytes, not {max_body!r}.")
+        whole_number("lifetime", lifetime, minimum=1, unit="seconds")
+        whole_number("etag_body_limit", etag_body_limit, minimum=0, unit="bytes")
         self.app = app
         self.policy = policy
         self.cookie = ConsentCookie(secret_key, lifetime=lifetime)
@@ -141,10 +144,11 @@ class ConsentMiddleware:
             self.changes = ChangeDelivery(self.store, on_change, topics=("consent",))
             self.changes.notify()  # what was queued before a restart
         self.prefix = prefix
-        self.secure = secure
-        self.trusted_origins = frozenset(o.rstrip("/").lower() for o in trusted_origins)
-        self.honour_dnt = honour_dnt
-        self.gpc_last_update = gpc_last_update
+        # A string where a list belongs, "no" where a bool belongs: refused (consentlib.options).
+        self.secure = flag("secure", secure, optional=True)
+        self.trusted_origins = origins("trusted_origins", trusted_origins)
+        self.honour_dnt = flag("honour_dnt", honour_dnt)
+        self.gpc_last_update = iso_date("gpc_last_update", gpc_last_update)
         self.max_body = max_body
         self.gate = CookieGate(policy, (COOKIE_NAME, ID_COOKIE_NAME))
         self._required = policy.required

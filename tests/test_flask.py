@@ -293,3 +293,14 @@ def test_flask_test_request_context_acts_as_an_undecided_visitor(tmp_path):
         assert ext.current.decided is False
         html = render_template_string(PAGE)
     assert "analytics:off" in html and 'type="text/plain"' in html and "banner." in html
+@pytest.mark.parametrize(("options", "named"), [
+    pytest.param({"consent_mode": {"analytics": "analytics_storage"}}, "consent_mode", id="types-a-string"),
+    pytest.param({"consent_mode": [("analytics", ["analytics_storage"])]}, "consent_mode", id="not-a-mapping"),
+    pytest.param({"consent_mode": {"analytic": ["analytics_storage"]}}, "analytic", id="unknown-category"),
+    pytest.param({"csp_nonce": "abc123"}, "csp_nonce", id="nonce-a-string"),
+    pytest.param({"trusted_origins": "https://www.example.com"}, "trusted_origins", id="origins-a-string"),
+    pytest.param({"honour_dnt": "no"}, "honour_dnt", id="dnt-the-string-no"),
+])
+def test_flask_options_of_the_wrong_kind_refused(tmp_path, options, named):
+    with pytest.raises(ConfigurationError, match=named):
+        FlaskConsent(Flask("options"), POLICY, secret_key=KEYS, store=f"sqlite:///{tmp_path}/c.db", **options)

@@ -6,10 +6,11 @@ import base64
 import json
 import re
 import zlib
+from email.message import EmailMessage
 
 import pytest
 
-from consentlib import ConfigurationError, ConsentError, MailStats, MailTracker, Suppressed
+from consentlib import ConfigurationError, ConsentError, MailStats, MailTracker, Suppressed, UnusableMessage
 from consentlib.agents import classify_mail_click, classify_mail_open
 from consentlib.cli import main as cli_main
 from consentlib.mail import TRACKING_TOKEN_MAX_AGE, MailTokens, secret_keys
@@ -274,6 +275,31 @@ def test_bad_configuration_fails_at_construction(tmp_path, options):
 def test_bad_arguments_raise(site, call):
     with pytest.raises((TypeError, ValueError)):
         call(site.tracker)
+
+
+def _message(build) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = "News"
+    build(msg)
+    return msg
+
+
+@pytest.mark.parametrize(("message", "says"), [
+    pytest.param(EmailMessage(), "no body", id="empty"),
+    pytest.param(_message(lambda m: None), "no body", id="headers-only"),
+    pytest.param(_message(lambda m: (m.set_content("Hi"), m.replace_header("Content-Type", "text/plain; charset=x-klingon"))),
+                 "cannot be read", id="unknown-charset"),
+    pytest.param(_message(lambda m: m.set_content(b"%PDF", maintype="application", subtype="pdf")),
+                 "no text or HTML body", id="a-pdf-not-a-mail"),
+    pytest.param(_message(lambda m: m.add_attachment(b"%PDF", maintype="application", subtype="pdf")),
+                 "no text or HTML body", id="only-an-attachment"),
+    pytest.param(_message(lambda m: m.make_mixed()), "no text or HTML body", id="empty-multipart"),
+])
+def test_prepare_says_what_the_message_lacks(site, message, says):
+    with pytest.raises(UnusableMessage, match=says) as caught:
+        site.tracker.prepare(message, recipient="ana@example.com", campaign="2026-11", list_id="news")
+    assert isinstance(caught.value, ConsentError) and str(caught.value).endswith(".")
+    assert site.stats().sent == 0  # not recorded as sent
 
 
 def test_prepare_refuses_a_compat32_message(site):

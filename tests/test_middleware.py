@@ -8,7 +8,7 @@ import pytest
 from werkzeug.middleware.lint import LintMiddleware
 from werkzeug.test import Client
 
-from consentlib import ConsentMiddleware
+from consentlib import ConfigurationError, ConsentMiddleware
 from consentlib.bounded import ENTRY_OVERHEAD
 from consentlib.cli import main as cli_main
 from consentlib.pixel import TRANSPARENT_GIF
@@ -520,3 +520,45 @@ def test_caches_are_safe_with_request_threads(tmp_path):
     assert errors == []
     for cache in (mw._visits, mw.cookie._cache, mw.gate.categories):
         assert cache.used <= cache.budget and len(cache) <= cache.budget // ENTRY_OVERHEAD
+
+
+# -- options: a string where a list belongs, "no" where a bool belongs ---------------------------
+
+
+@pytest.mark.parametrize(("options", "named"), [
+    pytest.param({"trusted_origins": "https://www.example.com"}, "trusted_origins", id="origins-a-string"),
+    pytest.param({"trusted_origins": b"https://www.example.com"}, "trusted_origins", id="origins-bytes"),
+    pytest.param({"trusted_origins": {"https://www.example.com": True}}, "trusted_origins", id="origins-a-dict"),
+    pytest.param({"trusted_origins": [None]}, "trusted_origins", id="origins-holding-none"),
+    pytest.param({"trusted_origins": ["www.example.com"]}, "origin", id="origin-without-scheme"),
+    pytest.param({"trusted_origins": ["https://www.example.com/shop"]}, "origin", id="origin-with-path"),
+    pytest.param({"trusted_origins": ["https://www.example.com:port"]}, "origin", id="origin-bad-port"),
+    pytest.param({"trusted_origins": ["javascript://x"]}, "origin", id="origin-other-scheme"),
+    pytest.param({"honour_dnt": "no"}, "honour_dnt", id="dnt-the-string-no"),
+    pytest.param({"honour_dnt": 1}, "honour_dnt", id="dnt-a-number"),
+    pytest.param({"honour_dnt": None}, "honour_dnt", id="dnt-none"),
+    pytest.param({"secure": "false"}, "secure", id="secure-the-string-false"),
+    pytest.param({"secure": 0}, "secure", id="secure-a-number"),
+    pytest.param({"lifetime": True}, "lifetime", id="lifetime-a-bool"),
+    pytest.param({"lifetime": "180 days"}, "lifetime", id="lifetime-a-string"),
+    pytest.param({"etag_body_limit": "1MB"}, "etag_body_limit", id="etag-limit-a-string"),
+    pytest.param({"gpc_last_update": 20261127}, "gpc_last_update", id="gpc-date-a-number"),
+    pytest.param({"gpc_last_update": "27/11/2026"}, "gpc_last_update", id="gpc-date-not-iso"),
+])
+def test_options_of_the_wrong_kind_refused_at_construction(tmp_path, options, named):
+    with pytest.raises(ConfigurationError, match=named) as caught:
+        ConsentMiddleware(wsgi_app, POLICY, secret_key=KEYS, store=f"sqlite:///{tmp_path}/c.db", **options)
+    assert str(caught.value).endswith(".")
+
+
+def test_options_of_the_right_kind_kept(tmp_path):
+    site = ConsentMiddleware(wsgi_app, POLICY, secret_key=KEYS, store=f"sqlite:///{tmp_path}/c.db",
+                             trusted_origins=("https://WWW.example.com:443/", "http://shop.example.com:8080"),
+                             honour_dnt=True, secure=None, gpc_last_update="2026-11-27")
+    assert site.trusted_origins == {"https://www.example.com", "http://shop.example.com:8080"}
+    assert site.honour_dnt is True and site.secure is None
+
+
+def wsgi_app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]

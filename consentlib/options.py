@@ -1,0 +1,82 @@
+"""Checks of keyword options, shared by ConsentMiddleware, MailTracker and FlaskConsent.
+
+Python takes a string where a list of strings is expected (it iterates the characters)
+and any object where a bool is expected (``"no"`` is true), so either mistake would
+make a setting silently mean something else. Both are refused when the object is
+built, with a :class:`~consentlib.errors.ConfigurationError` that says what to write.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+from urllib.parse import urlsplit
+
+from consentlib.errors import ConfigurationError
+
+
+def flag(name: str, value: Any, *, optional: bool = False) -> bool | None:
+    """``value`` when it is True or False (or None, when ``optional``)."""
+    if isinstance(value, bool) or (optional and value is None):
+        return value
+    allowed = "True, False or None" if optional else "True or False"
+    raise ConfigurationError(f"{name} must be {allowed}, not {value!r}.")
+
+
+def whole_number(name: str, value: Any, *, minimum: int, unit: str) -> int:
+    """``value`` when it is an int (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigurationError(f"{name} must be a whole number of {unit}, at least {minimum}, not {value!r}.")
+    return value
+
+
+def strings(name: str, value: Any, example: str) -> list[str]:
+    """The strings of a list, tuple or set; never the characters of one string."""
+    if isinstance(value, (str, bytes)) or isinstance(value, Mapping) or not isinstance(value, Iterable):
+        raise ConfigurationError(f"{name} must be a list of strings, like [{example!r}], not {value!r}.")
+    items = list(value)
+    for item in items:
+        if not isinstance(item, str):
+            raise ConfigurationError(f"{name} must hold only strings, like {example!r}, not {item!r}.")
+    return items
+
+
+def origins(name: str, value: Any) -> frozenset[str]:
+    """Web origins (``https://www.example.com``), normalised as the endpoints compare them."""
+    from consentlib.endpoints import normalise_origin
+
+    found = set()
+    for origin in strings(name, value, "https://www.example.com"):
+        try:
+            parts = urlsplit(origin)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname \
+                or parts.path.strip("/") or parts.query or parts.fragment or parts.username or parts.password:
+            raise ConfigurationError(
+                f"Each of {name} must be an origin, a scheme and a host like 'https://www.example.com' "
+                f"(no path), not {origin!r}."
+            )
+        found.add(normalise_origin(origin))
+    return frozenset(found)
+
+
+def iso_date(name: str, value: Any) -> str | None:
+    """None, or a date written YYYY-MM-DD (the GPC support resource's ``lastUpdate``)."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str) and len(value) == 10:
+            date.fromisoformat(value)
+            return value
+    except ValueError:
+        pass
+    raise ConfigurationError(f"{name} must be a date written like '2026-11-27', or None, not {value!r}.")
+
+
+def function(name: str, value: Any, *, optional: bool = True, shape: str) -> Any:
+    """``value`` when it is callable (or None, when ``optional``)."""
+    if callable(value) or (optional and value is None):
+        return value
+    raise ConfigurationError(f"{name} must be a function {shape}, not {value!r}.")
