@@ -1,10 +1,13 @@
 """The site's newsletter, outbox, mail stats and kids pages."""
 from __future__ import annotations
 
+import re
+import secrets
+from contextvars import ContextVar
 from email.message import EmailMessage
 from html import escape
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request
 from markupsafe import Markup
 
 from consentlib import MailTracker, Suppressed
@@ -15,7 +18,53 @@ LIST_ID = "news"
 CAMPAIGN = "welcome"
 SENDER = "newsletter@consentlib.example"
 
+OUTBOX_COOKIE = "outbox"
+_OUTBOX_KEY = re.compile(r"[A-Za-z0-9_-]{32,64}")
+# The outbox key of the request being served, for the guardian mailer: the middleware
+# calls it outside Flask's request context (see remember_outbox_key).
+_current_key: ContextVar[str | None] = ContextVar("outbox_key", default=None)
+
 bp = Blueprint("mail", __name__)
+
+
+def _key_in(cookie_header: str) -> str | None:
+    from werkzeug.http import parse_cookie
+
+    key = parse_cookie(cookie_header).get(OUTBOX_COOKIE)
+    return key if key and _OUTBOX_KEY.fullmatch(key) else None
+
+
+def remember_outbox_key(wsgi_app):
+    """Wrap the site (outside ConsentMiddleware): the browser's outbox key, for the mail
+    the middleware's guardian_mailer sends while answering this request."""
+    def app(environ, start_response):
+        token = _current_key.set(_key_in(environ.get("HTTP_COOKIE") or ""))
+        try:
+            return wsgi_app(environ, start_response)
+        finally:
+            _current_key.reset(token)
+
+    return app
+
+
+@bp.before_app_request
+def read_outbox_key():
+    g.outbox_key = _key_in(request.headers.get("Cookie", ""))
+
+
+def outbox_key() -> str:
+    """This browser's outbox key, made (and set in a necessary cookie) by the pages from
+    which a visitor can cause a mail: only they ever carry the cookie."""
+    if g.outbox_key is None:
+        g.outbox_key = g.new_outbox_key = secrets.token_urlsafe(32)
+    return g.outbox_key
+
+
+@bp.after_app_request
+def set_outbox_key(response):
+    if g.get("new_outbox_key"):
+        response.set_cookie(OUTBOX_COOKIE, g.new_outbox_key, max_age=365 * 86400, httponly=True, samesite="Lax")
+    return response
 
 
 def tracker() -> MailTracker:
@@ -63,7 +112,7 @@ def newsletter():
                       source="newsletter form")
     try:
         mail_id = outbox().send(mail.prepare(welcome_mail(address), recipient=address, campaign=CAMPAIGN,
-                                             list_id=LIST_ID))
+                                             list_id=LIST_ID), key=outbox_key())
     except Suppressed:
         return render_template("newsletter.html", sent=None, suppressed=True), 409
     return render_template("newsletter.html", sent=mail_id, suppressed=False)
@@ -71,12 +120,12 @@ def newsletter():
 
 @bp.get("/outbox")
 def outbox_list():
-    return render_template("outbox.html", mails=outbox().all())
+    return render_template("outbox.html", mails=outbox().visible_to(g.outbox_key))
 
 
 @bp.get("/outbox/<int:mail_id>")
 def outbox_mail(mail_id: int):
-    message = outbox().get(mail_id)
+    message = outbox().get(mail_id, key=g.outbox_key)  # another browser's mail: 404, as if none
     if message is None:
         abort(404)
     html = message.get_body(preferencelist=("html",))
@@ -95,6 +144,7 @@ def kids():
     site = current_app.extensions["consentlib"]
     # The library's own guardian form (the no-JS preferences page shows the same one).
     form = Markup(guardian_form(site.policy, action=site.prefix, next_path="/kids"))
+    outbox_key()  # the guardian request is answered by the middleware, which sets no site cookie
     response = current_app.make_response(render_template("kids.html", guardian_form=form))
     # Self-declared age: the visitor says they are under the age of digital consent.
     response.set_cookie("age_group", "child", max_age=365 * 86400, samesite="Lax", httponly=True)
@@ -126,7 +176,7 @@ def send_guardian_mail(app, address: str, confirm_url: str, labels: list[str]) -
         f"request</a> (the link works for 7 days). Nothing changes unless you choose.</p></body></html>",
         subtype="html",
     )
-    app.extensions["site_outbox"].send(message)
+    app.extensions["site_outbox"].send(message, key=_current_key.get())
 
 
 def is_minor(environ) -> bool:

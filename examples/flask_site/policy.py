@@ -15,6 +15,8 @@ POLICY = Policy(
     cookies=[
         Cookie("sid", "necessary", purpose="Keeps you signed in", lifetime="session"),
         Cookie("age_group", "necessary", purpose="Remembers that you told us you are a child", lifetime="1 year"),
+        Cookie("outbox", "necessary", purpose="Shows this browser, and no other, the demo outbox's mail it caused",
+               lifetime="1 year"),
         Cookie("theme", "preferences", purpose="Remembers light/dark", lifetime="1 year"),
         Cookie("_ga*", "analytics", purpose="Counts visits", lifetime="2 years", third_party="Google"),
         Cookie("_fbp", "marketing", purpose="Ad measurement", lifetime="90 days", third_party="Meta"),
