@@ -393,6 +393,20 @@ def test_children_guardian_request_location_is_an_ascii_uri_on_this_site(linted,
     assert r.consent_cookie() and len(linted.store.receipts()) == 1 and len(linted.mail) == 1
 
 
+def test_children_failed_guardian_mail_keeps_the_recorded_consent_id(tmp_path):
+    failing = Site(tmp_path)
+    failing.middleware.guardian_mailer = lambda *args: (_ for _ in ()).throw(OSError("SMTP down"))
+    child = failing.child()
+    first = failing.ask(child)
+    assert first.status_code == 503 and "could not be sent" in first.json["error"]
+    # The receipt of the new consent id was stored: the browser holds that id, so the
+    # retry reuses it and the store has no receipt that no browser matches.
+    assert [r["method"] for r in failing.receipts()] == ["form"]
+    assert "consent=" in first.headers["Set-Cookie"]
+    assert failing.ask(child).status_code == 503
+    assert len({r["consent_id"] for r in failing.receipts()}) == 1 and len(failing.receipts()) == 1
+
+
 def test_children_guardian_links_never_built_from_the_host_header(site):
     site.ask(site.child(), address="parent@example.com")
     attacker = Client(site.middleware, use_cookies=False)
