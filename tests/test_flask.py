@@ -304,3 +304,10 @@ def test_flask_test_request_context_acts_as_an_undecided_visitor(tmp_path):
 def test_flask_options_of_the_wrong_kind_refused(tmp_path, options, named):
     with pytest.raises(ConfigurationError, match=named):
         FlaskConsent(Flask("options"), POLICY, secret_key=KEYS, store=f"sqlite:///{tmp_path}/c.db", **options)
+
+
+def test_flask_consent_mode_from_app_config_checked_too(tmp_path):
+    app = Flask("options_from_config")
+    app.config["CONSENTLIB_CONSENT_MODE"] = {"analytics": "analytics_storage"}
+    with pytest.raises(ConfigurationError, match="consent_mode"):
+        FlaskConsent(app, POLICY, secret_key=KEYS, store=f"sqlite:///{tmp_path}/c.db")
