@@ -126,8 +126,12 @@ class ConsentMiddleware:
             )
         if not isinstance(max_body, int) or max_body < 1024:
             raise ConfigurationError(f"max_body must be an integer of at least 1024 bytes, not {max_body!r}.")
+        # A string where a list belongs, "no" where a bool belongs: refused (consentlib.options),
+        # before anything is opened or started.
         whole_number("lifetime", lifetime, minimum=1, unit="seconds")
         whole_number("etag_body_limit", etag_body_limit, minimum=0, unit="bytes")
+        secure, honour_dnt = flag("secure", secure, optional=True), flag("honour_dnt", honour_dnt)
+        trusted, gpc_last_update = origins("trusted_origins", trusted_origins), iso_date("gpc_last_update", gpc_last_update)
         self.app = app
         self.policy = policy
         self.cookie = ConsentCookie(secret_key, lifetime=lifetime)
@@ -144,11 +148,10 @@ class ConsentMiddleware:
             self.changes = ChangeDelivery(self.store, on_change, topics=("consent",))
             self.changes.notify()  # what was queued before a restart
         self.prefix = prefix
-        # A string where a list belongs, "no" where a bool belongs: refused (consentlib.options).
-        self.secure = flag("secure", secure, optional=True)
-        self.trusted_origins = origins("trusted_origins", trusted_origins)
-        self.honour_dnt = flag("honour_dnt", honour_dnt)
-        self.gpc_last_update = iso_date("gpc_last_update", gpc_last_update)
+        self.secure = secure
+        self.trusted_origins = trusted
+        self.honour_dnt = honour_dnt
+        self.gpc_last_update = gpc_last_update
         self.max_body = max_body
         self.gate = CookieGate(policy, (COOKIE_NAME, ID_COOKIE_NAME))
         self._required = policy.required
