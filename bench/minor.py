@@ -53,9 +53,10 @@ def _minor(site: ConsentMiddleware, consent_id: str, own_choices: int) -> dict:
     _add(site, consent_id, "guardian", everything)
     for _ in range(own_choices):
         _add(site, consent_id, "api", everything)
-    cookie = site.cookie.dumps(revision=POLICY.revision, categories=everything, consent_id=consent_id,
-                               decided_at=int(time.time()))
-    builder = EnvironBuilder(path="/", headers={"Cookie": f"consent={cookie}; age_group=child"})
+    consent, consent_id_value = site.cookie.values(
+        site.cookie.decide(revision=POLICY.revision, categories=everything, consent_id=consent_id))
+    builder = EnvironBuilder(path="/", headers={
+        "Cookie": f"consent={consent}; consent_id={consent_id_value}; age_group=child"})
     try:
         return builder.get_environ()
     finally:
