@@ -62,13 +62,19 @@ class CookieGate:
         kept: list[str] = []
         refused: list[str] = []
         changed = False
+        # On every request of every visitor: lookups inlined rather than method calls.
+        known = self.categories
+        own = self.own_cookies
         for part in header.split(";"):
             pair = part.strip()
             if not pair:
                 changed = True
                 continue
-            name = pair.partition("=")[0].strip()
-            if self.is_passed(name, granted):
+            name = pair.partition("=")[0].rstrip()
+            category = known.get(name)
+            if category is None:
+                category = self.category_of(name)
+            if category in granted or name in own:
                 kept.append(pair)
             else:
                 changed = True

@@ -39,6 +39,10 @@ _FOREVER = float("inf")
 _VISIT_CACHE_BUDGET = 4 * 1024 * 1024
 # Longer Cookie headers are verified every time rather than kept.
 _VISIT_CACHE_MAX_HEADER = 4096
+# Decisions per visitor (their consent cookies' values): room for tens of thousands of
+# visitors. An entry holds the values plus a Consent and a payload, about 600 bytes.
+_DECISION_CACHE_BUDGET = 24 * 1024 * 1024
+_DECISION_SIZE = 600
 # (consent, verified payload, filtered Cookie header, refused cookie names, valid until,
 #  Cookie header changed, a refused cookie is of a gpc category, re-sign with the newest key)
 _Visit = tuple
@@ -166,6 +170,7 @@ class ConsentMiddleware:
         self.undeclared = UndeclaredCookies(self.store, policy.category_names)
         self.responses = ResponseGate(policy, self.gate, self.undeclared)
         self._visits = BoundedCache(budget=_VISIT_CACHE_BUDGET, max_size=2 * _VISIT_CACHE_MAX_HEADER)
+        self._decisions = BoundedCache(budget=_DECISION_CACHE_BUDGET, max_size=_DECISION_SIZE + _VISIT_CACHE_MAX_HEADER)
         self._inner = self._build_inner(app, etag_body_limit)
         self.is_minor = is_minor
         self.guardian_mailer = guardian_mailer
@@ -218,7 +223,22 @@ class ConsentMiddleware:
         return visit
 
     def _new_visit(self, header: str, gpc: bool, dnt: bool) -> _Visit:
-        payload = self._verified_payload(header)
+        # What the consent cookies prove depends on their values alone, not on the rest
+        # of the header (GA4's _ga_<id> changes on every page view): remembered per
+        # visitor, so many visitors cost a header scan each, not two signature checks.
+        consent_values, id_values = consent_cookie_values(header)
+        key = (consent_values, id_values, gpc, dnt)
+        decided = self._decisions.get(key)
+        if decided is None or time.time() >= decided[2]:
+            decided = self._decide(consent_values, id_values, gpc, dnt)
+            self._decisions.remember(key, decided, size=_DECISION_SIZE + sum(map(len, consent_values + id_values)))
+        consent, payload, valid_until = decided
+        return self._derive(consent, payload, header, valid_until)
+
+    def _decide(self, consent_values: tuple[str, ...], id_values: tuple[str, ...], gpc: bool,
+                dnt: bool) -> tuple[Consent, CookiePayload | None, float]:
+        """The visitor's consent from their consent cookies' values, and until when it holds."""
+        payload = self._verified_payload(consent_values, id_values)
         denied = self._gpc_categories if (gpc or (dnt and self.honour_dnt)) else frozenset()
         valid_until = _FOREVER
         if payload is not None and self.cookie.is_current(payload, self.policy):
@@ -236,7 +256,7 @@ class ConsentMiddleware:
                 if starts > time.time():
                     # Decided on a host whose clock runs ahead: it counts from then on.
                     valid_until = starts
-        return self._derive(consent, payload, header, valid_until)
+        return consent, payload, valid_until
 
     def _derive(self, consent: Consent, payload: CookiePayload | None, header: str, valid_until: float) -> _Visit:
         """Everything a request needs that follows from its consent and Cookie header."""
@@ -249,31 +269,19 @@ class ConsentMiddleware:
         resign = payload is not None and payload.needs_reissue and self.cookie.remaining(payload) > 0
         return (consent, payload, filtered, tuple(refused), valid_until, filtered is not header, gpc_refused, resign)
 
-    def _verified_payload(self, header: str | None) -> CookiePayload | None:
+    def _verified_payload(self, consent_values: tuple[str, ...], id_values: tuple[str, ...]) -> CookiePayload | None:
         """The best genuine consent cookie (a current one, else any genuine one, for its
         id), with the consent id of the ``consent_id`` cookie that belongs to it."""
-        if not header or COOKIE_NAME not in header:
-            return None
         fallback = None
-        found = None
-        id_values: list[str] = []
-        for part in header.split(";"):
-            name, sep, value = part.strip().partition("=")
-            if not sep:
-                continue
-            if name == ID_COOKIE_NAME:
-                id_values.append(value.strip('"'))
-            elif name == COOKIE_NAME and found is None:
-                # A browser may hold several (other paths, a stale one from an old
-                # revision): the first current one counts, wherever it stands.
-                payload = self.cookie.verify(value.strip('"'))
-                if payload is not None:
-                    if self.cookie.is_current(payload, self.policy):
-                        found = payload
-                    else:
-                        fallback = fallback or payload
-        found = found or fallback
-        return self.cookie.bind(found, id_values) if found is not None else None
+        for value in consent_values:
+            # A browser may hold several (other paths, a stale one from an old revision):
+            # the first current one counts, wherever it stands.
+            payload = self.cookie.verify(value)
+            if payload is not None:
+                if self.cookie.is_current(payload, self.policy):
+                    return self.cookie.bind(payload, id_values)
+                fallback = fallback or payload
+        return self.cookie.bind(fallback, id_values) if fallback is not None else None
 
     # -- serving ------------------------------------------------------------------------
 
@@ -347,3 +355,19 @@ class ConsentMiddleware:
         if consent_id is not None:
             headers.append(("Set-Cookie", dump_cookie(ID_COOKIE_NAME, consent_id, httponly=True, **attributes)))
         return headers
+
+
+def consent_cookie_values(header: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The values of the ``consent`` and ``consent_id`` pairs of a ``Cookie`` header, in order."""
+    if COOKIE_NAME not in header:
+        return (), ()
+    consent_values: list[str] = []
+    id_values: list[str] = []
+    for part in header.split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep:
+            if name == COOKIE_NAME:
+                consent_values.append(value.strip('"'))
+            elif name == ID_COOKIE_NAME:
+                id_values.append(value.strip('"'))
+    return tuple(consent_values), tuple(id_values)
