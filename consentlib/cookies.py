@@ -78,6 +78,10 @@ class CookieGate:
                 kept.append(pair)
             else:
                 changed = True
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("consentlib withheld cookie %r from the app: %s", name[:_BROWSER_COOKIE_MAX],
+                              "the policy does not declare it" if category == UNDECLARED
+                              else f"its category {category!r} is not granted on this request")
                 # RFC 6265bis §5.6: browsers store no cookie whose name and value pass
                 # 4096 bytes, so a longer name was forged: there is nothing to expire.
                 if len(name) <= _BROWSER_COOKIE_MAX and self.category_of(name) != UNDECLARED \

@@ -12,6 +12,7 @@ reading header names as a browser does (consentlib.fields).
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -22,6 +23,8 @@ from xxhash import xxh3_128_hexdigest
 from consentlib.fields import canonical_name, unsafe_value, warn_dropped
 
 __all__ = ["ETagFirewall"]
+
+log = logging.getLogger("consentlib")
 
 _Environ = dict[str, Any]
 _Headers = list[tuple[str, str]]
@@ -112,6 +115,9 @@ class ETagFirewall:
             or "HTTP_IF_MODIFIED_SINCE" in environ
             or "HTTP_IF_RANGE" in environ
         ):
+            if method == "GET" and log.isEnabledFor(logging.DEBUG):
+                log.debug("consentlib withheld the browser's cache validators from the app on %s: "
+                          "per-visitor ETags are not allowed on this request", environ.get("PATH_INFO", "/"))
             # A copy, so that the caller's environ keeps what the client sent.
             environ = environ.copy()
             environ.pop("HTTP_IF_NONE_MATCH", None)

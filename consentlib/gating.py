@@ -12,6 +12,7 @@ since a browser could read a ``Set-Cookie``, ``ETag`` or ``Last-Modified`` in it
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -19,6 +20,8 @@ from consentlib.bounded import BoundedCache
 from consentlib.cookies import UNDECLARED, CookieGate, UndeclaredCookies, set_cookie_name
 from consentlib.fields import canonical_name, warn_dropped
 from consentlib.policy import Policy
+
+log = logging.getLogger("consentlib")
 
 # What the gate does with a header, by its name: pass it on, gate it as a cookie, merge
 # Vary, mark a validator (whose presence depends on consent), or drop it (not a token).
@@ -92,6 +95,9 @@ class ResponseGate:
                         verdict = self._verdict(verdicts, granted, value)
                     if verdict < _DROP:
                         append(item)
+                    elif log.isEnabledFor(logging.DEBUG):
+                        log.debug("consentlib refused Set-Cookie %r: %s", set_cookie_name(value),
+                                  _why_refused(verdict, granted))
                     # RFC 9110 §12.5.5: a gated line's presence depends on the consent cookie.
                     if _VARY_OF[verdict] > vary:
                         vary = _VARY_OF[verdict]
@@ -149,6 +155,12 @@ class ResponseGate:
         if sep:  # without '=' the text is the whole value: not a name to remember it by
             verdicts.remember(raw, verdict)
         return verdict
+
+
+def _why_refused(verdict: int, granted: frozenset[str]) -> str:
+    if verdict == _DROP_UNDECLARED:
+        return "the policy does not declare it, so it counts as non-necessary"
+    return f"its category is not granted on this request (granted: {', '.join(sorted(granted))})"
 
 
 def add_vary(headers: list[tuple[str, str]], fields: Iterable[str], present_lines: Iterable[str]) -> None:

@@ -309,6 +309,9 @@ class ConsentMiddleware:
             if beacon is not None and beacon.category not in granted:
                 # ePrivacy Art 5(3): a beacon hit reads the device; without consent the
                 # app must not even see it. Answer with nothing that can track.
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("consentlib answered beacon %s itself: its category %r is not granted",
+                              path, beacon.category)
                 return untrackable_response(environ, start_response, image=wants_image(environ))
 
         if stripped:

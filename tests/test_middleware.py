@@ -224,6 +224,20 @@ def test_malformed_set_cookie_from_app_is_blocked_fail_closed(tmp_path, line):
     assert r.headers.getlist("Set-Cookie") == []
 
 
+def test_debug_logs_say_why_each_cookie_header_and_beacon_was_refused(site, caplog):
+    # A developer who turns on DEBUG for "consentlib" learns why something was refused,
+    # on every request (the warning for an undeclared cookie is only said once).
+    caplog.set_level(logging.DEBUG, logger="consentlib")
+    site.get("/", headers={"Cookie": "_ga=GA1.1.1; sid=s1"})
+    site.get("/collect")
+    said = [rec.getMessage() for rec in caplog.records if rec.levelno == logging.DEBUG]
+    assert any("refused Set-Cookie '_fbp'" in m and "not granted" in m for m in said)
+    assert any("refused Set-Cookie 'tracker_x'" in m and "does not declare" in m for m in said)
+    assert any("withheld cookie '_ga' from the app" in m and "'analytics' is not granted" in m for m in said)
+    assert any("answered beacon /collect itself" in m for m in said)
+    assert not any("'sid'" in m for m in said)  # required: never refused, never logged
+
+
 def test_undeclared_cookie_blocked_warned_once_and_recorded(site, caplog):
     caplog.set_level(logging.WARNING, logger="consentlib")
     value = site.cookie_value(ALL)
