@@ -236,32 +236,8 @@ class _Exchange:
 
     def _validatable(self, app_iter: object) -> bool:
         """A 200, not no-store, whose whole body is known to fit the limit."""
-        kept = []
-        length = -1
-        no_store = False
-        for name, value in self._headers:
-            lname = canonical_name(name)
-            if lname in _APP_VALIDATORS:
-                continue
-            if not lname or unsafe_value(value):
-                warn_dropped(name, self._warned)
-                continue
-            if lname == "content-length":
-                # Leniency is harmless: the limit is enforced on the bytes themselves.
-                try:
-                    length = int(value)
-                except ValueError:
-                    pass
-            elif lname == "cache-control" and "no-store" in value.lower():
-                # RFC 9111 §5.2.2.5: nothing of it may be stored, so a validator would be
-                # an identifier with nothing to validate. Directive names ignore case
-                # (RFC 9111 §5.2).
-                no_store = no_store or parse_cache_control_header(
-                    value.lower(), cls=ResponseCacheControl
-                ).no_store
-            kept.append((name, value))
-        self._kept = kept
-        if no_store or self._status is None or self._status[:3] != "200":
+        self._kept, length = validator_plan(self._status, self._headers, self._warned)
+        if length is None:
             return False
         # A list or tuple is already in memory: buffering it delays nothing.
         return 0 <= length <= self._limit or type(app_iter) in (list, tuple)
@@ -341,11 +317,53 @@ class _Exchange:
         headers.append(("ETag", etag))
         if self._if_none_match is not None and _matches(self._if_none_match, etag):
             status = "304 Not Modified"
-            headers = [h for h in headers if h[0].lower() in _KEPT_ON_304]
+            headers = not_modified(headers)
             body = b""
         self._sent = True
         self._start_response(status, headers)
         return [] if self._head or not body else [body]
+
+
+def validator_plan(status: str | None, headers: _Headers, warned: set[str]) -> tuple[_Headers, int | None]:
+    """The response headers without the app's validators (nor any header a browser
+    could read as one), and whether one of ours may be given.
+
+    The second item is None when no validator may be given (not a 200, or
+    ``no-store``), else the ``Content-Length`` (-1 when there is none). Plain text
+    pairs: the WSGI and the ASGI firewalls (consentlib.asgi.etag) both decide here.
+    """
+    kept = []
+    length = -1
+    no_store = False
+    for name, value in headers:
+        lname = canonical_name(name)
+        if lname in _APP_VALIDATORS:
+            continue
+        if not lname or unsafe_value(value):
+            warn_dropped(name, warned)
+            continue
+        if lname == "content-length":
+            # Leniency is harmless: the limit is enforced on the bytes themselves.
+            try:
+                length = int(value)
+            except ValueError:
+                pass
+        elif lname == "cache-control" and "no-store" in value.lower():
+            # RFC 9111 §5.2.2.5: nothing of it may be stored, so a validator would be
+            # an identifier with nothing to validate. Directive names ignore case
+            # (RFC 9111 §5.2).
+            no_store = no_store or parse_cache_control_header(
+                value.lower(), cls=ResponseCacheControl
+            ).no_store
+        kept.append((name, value))
+    if no_store or status is None or status[:3] != "200":
+        return kept, None
+    return kept, length
+
+
+def not_modified(headers: _Headers) -> _Headers:
+    """What a 304 repeats of a 200's headers (RFC 9110 §15.4.5)."""
+    return [h for h in headers if h[0].lower() in _KEPT_ON_304]
 
 
 def _without_validators(headers: _Headers, warned: set[str]) -> _Headers:

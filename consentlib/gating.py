@@ -64,6 +64,22 @@ class ResponseGate:
     def start_response(self, start_response: Callable, granted: frozenset[str], extra: list | tuple = (),
                        gpc_refused: bool = False, stripped: bool = False) -> Callable:
         """``start_response`` for the app: drops, keeps and Vary-marks as ``granted`` says."""
+        gate = self.headers_gate(granted, extra, gpc_refused, stripped)
+
+        def gated(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
+            kept = gate(headers)
+            return start_response(status, kept, exc_info) if exc_info else start_response(status, kept)
+
+        return gated
+
+    def headers_gate(self, granted: frozenset[str], extra: list | tuple = (), gpc_refused: bool = False,
+                     stripped: bool = False) -> Callable[[list[tuple[str, str]]], list[tuple[str, str]]]:
+        """The response headers that may leave, from the app's, for one request.
+
+        Plain ``(name, value)`` text pairs, whatever the server interface: the WSGI and
+        ASGI doors both call this (the ASGI one decodes its bytes as ISO-8859-1, as a
+        WSGI server does, PEP 3333).
+        """
         verdicts = self._verdicts.get(granted)
         if verdicts is None:
             verdicts = self._verdicts_for(granted)
@@ -73,7 +89,7 @@ class ResponseGate:
         # 2 on Cookie and Sec-GPC.
         base = 2 if gpc_refused else 1 if (stripped or extra) else 0
 
-        def gated(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
+        def gate(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
             kept: list[tuple[str, str]] = []
             append = kept.append
             vary = base
@@ -116,9 +132,9 @@ class ResponseGate:
                     append(("Vary", "Cookie, Sec-GPC" if vary == 2 else "Cookie"))
                 else:
                     add_vary(kept, ("Cookie", "Sec-GPC") if vary == 2 else ("Cookie",), vary_lines)
-            return start_response(status, kept, exc_info) if exc_info else start_response(status, kept)
+            return kept
 
-        return gated
+        return gate
 
     def _kind(self, name: str) -> str:
         """What to do with header ``name``, judged by the name a browser will see."""

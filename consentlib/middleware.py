@@ -209,9 +209,13 @@ class ConsentMiddleware:
         return self._visit(environ)[:2]
 
     def _visit(self, environ: dict) -> _Visit:
-        gpc = environ.get("HTTP_SEC_GPC") == "1"  # GPC spec: only the exact value "1" counts.
-        dnt = environ.get("HTTP_DNT") == "1"
-        header = environ.get("HTTP_COOKIE") or ""
+        # GPC spec: only the exact value "1" counts.
+        return self.visit_of(environ.get("HTTP_COOKIE") or "", environ.get("HTTP_SEC_GPC") == "1",
+                             environ.get("HTTP_DNT") == "1")
+
+    def visit_of(self, header: str, gpc: bool, dnt: bool) -> _Visit:
+        """What follows from one request's ``Cookie`` header and signals, for every door
+        (WSGI here, ASGI in consentlib.asgi): remembered per distinct header."""
         key = (header, gpc, dnt)
         visit = self._visits.get(key)
         # A cached visit holds what the signature proved and what was derived from it;
@@ -288,47 +292,78 @@ class ConsentMiddleware:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         visit = self._visit(environ)
         if self.is_minor is not None and self.guardians.is_minor(environ):
-            minor = self.guardians.minor_consent(visit[0])
-            visit = self._derive(minor, visit[1], environ.get("HTTP_COOKIE") or "", visit[4])
+            visit = self.minor_visit(visit, environ.get("HTTP_COOKIE") or "")
         consent, payload, filtered, refused, _, stripped, gpc_refused, resign = visit
         environ[ENVIRON_KEY] = consent
         path = environ.get("PATH_INFO", "")
-        if path.startswith(self.prefix) or path == GPC_WELL_KNOWN:
-            if self.secure and environ.get("wsgi.url_scheme") != "https":
-                # secure=True: served over https by a proxy that does not say so. The
-                # endpoints judge Origin (a browser sends https://) and build Location
-                # from the scheme: without this, every choice posted would be a 403.
-                environ = {**environ, "wsgi.url_scheme": "https"}
-            return self.endpoints(environ, start_response, consent, path)
+        if self.is_endpoint(path):
+            return self.serve_endpoint(environ, start_response, consent, path)
 
         granted = consent.granted
-        if self._has_beacons:
-            beacon = self._beacon_paths.get(path) or self.policy.beacon(path)
-            if beacon is None and environ.get("SCRIPT_NAME"):
-                beacon = self._mounted_beacon(environ["SCRIPT_NAME"], path)
-            if beacon is not None and beacon.category not in granted:
-                # ePrivacy Art 5(3): a beacon hit reads the device; without consent the
-                # app must not even see it. Answer with nothing that can track.
-                if log.isEnabledFor(logging.DEBUG):
-                    log.debug("consentlib answered beacon %s itself: its category %r is not granted",
-                              path, beacon.category)
-                return untrackable_response(environ, start_response, image=wants_image(environ))
+        if self.blocks_beacon(path, granted, environ.get("SCRIPT_NAME", "")):
+            return untrackable_response(environ, start_response, image=wants_image(environ))
 
         if stripped:
             # The app sees fewer cookies than were sent: what it answers depends on consent.
             environ["HTTP_COOKIE"] = filtered
+        extra = self.extra_headers(visit, self._secure(environ))
+        # With the etags category granted the firewall has nothing to do: skip its layer.
+        app = self.app if self._etags_category in granted else self._inner
+        return app(environ, self.responses.start_response(start_response, granted, extra, gpc_refused, stripped))
+
+    # -- decisions every door makes the same way (WSGI here, ASGI in consentlib.asgi) ---------
+
+    def minor_visit(self, visit: _Visit, header: str) -> _Visit:
+        """``visit`` for a visitor the site says is a minor: what a guardian allowed.
+
+        Reads the store (the guardian's grant): an ASGI door calls it off the event loop.
+        """
+        return self._derive(self.guardians.minor_consent(visit[0]), visit[1], header, visit[4])
+
+    def is_endpoint(self, path: str) -> bool:
+        """Whether ``path`` is answered by the consent endpoints, never by the app."""
+        return path.startswith(self.prefix) or path == GPC_WELL_KNOWN
+
+    def serve_endpoint(self, environ: dict, start_response: Callable, consent: Consent, path: str) -> Iterable[bytes]:
+        """Answer a consent endpoint (a WSGI exchange; it may read and write the store)."""
+        if self.secure and environ.get("wsgi.url_scheme") != "https":
+            # secure=True: served over https by a proxy that does not say so. The
+            # endpoints judge Origin (a browser sends https://) and build Location
+            # from the scheme: without this, every choice posted would be a 403.
+            environ = {**environ, "wsgi.url_scheme": "https"}
+        return self.endpoints(environ, start_response, consent, path)
+
+    def blocks_beacon(self, path: str, granted: frozenset[str], mount: str = "") -> bool:
+        """Whether ``path`` (below ``mount``: ``SCRIPT_NAME``, ASGI's ``root_path``) is a
+        beacon whose category ``granted`` lacks.
+
+        ePrivacy Art 5(3): a beacon hit reads the device; without consent the app must
+        not even see it, and the middleware answers with nothing that can track.
+        """
+        if not self._has_beacons:
+            return False
+        beacon = self._beacon_paths.get(path) or self.policy.beacon(path)
+        if beacon is None and mount:
+            beacon = self._mounted_beacon(mount, path)
+        if beacon is None or beacon.category in granted:
+            return False
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("consentlib answered beacon %s itself: its category %r is not granted", path, beacon.category)
+        return True
+
+    def extra_headers(self, visit: _Visit, secure: bool) -> list[tuple[str, str]] | tuple:
+        """``Set-Cookie`` lines the response gets besides the app's own."""
+        _, payload, _, refused, _, _, _, resign = visit
         extra: list[tuple[str, str]] | tuple = ()
         if refused:
             # The browser still holds cookies the visitor no longer allows (a withdrawal,
             # a GPC signal, a new revision): expire them so they stop travelling.
-            extra = self.gate.expiry_headers(refused, secure=self._secure(environ))
+            extra = self.gate.expiry_headers(refused, secure=secure)
         if resign:
             # Signed with an older key: re-sign with the newest so the old key can retire.
             # In the first format: move the id out of script reach. Both cookies together.
-            extra = [*extra, *self.consent_cookie_headers(environ, self.cookie.reissued(payload))]
-        # With the etags category granted the firewall has nothing to do: skip its layer.
-        app = self.app if self._etags_category in granted else self._inner
-        return app(environ, self.responses.start_response(start_response, granted, extra, gpc_refused, stripped))
+            extra = [*extra, *self._consent_cookie_lines(self.cookie.reissued(payload), secure)]
+        return extra
 
     def _mounted_beacon(self, script_name: str, path: str) -> Beacon | None:
         """The beacon declared as the browser asked for it (``SCRIPT_NAME`` + ``PATH_INFO``),
@@ -349,11 +384,14 @@ class ConsentMiddleware:
         holds no id. ``consent_id`` is HttpOnly (scripts cannot read it) and only written
         when the id is known. Both live exactly as long as the choice counts.
         """
+        return self._consent_cookie_lines(payload, self._secure(environ))
+
+    def _consent_cookie_lines(self, payload: CookiePayload, secure: bool) -> list[tuple[str, str]]:
         from werkzeug.http import dump_cookie
 
         consent, consent_id = self.cookie.values(payload)
         attributes = {"max_age": max(self.cookie.remaining(payload), 0), "path": "/",
-                      "secure": self._secure(environ), "samesite": "Lax"}
+                      "secure": secure, "samesite": "Lax"}
         headers = [("Set-Cookie", dump_cookie(COOKIE_NAME, consent, **attributes))]
         if consent_id is not None:
             headers.append(("Set-Cookie", dump_cookie(ID_COOKIE_NAME, consent_id, httponly=True, **attributes)))

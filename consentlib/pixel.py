@@ -12,10 +12,13 @@ _IMAGE_SUFFIXES = (".gif", ".png", ".jpg", ".jpeg", ".webp", ".svg", ".ico")
 
 def wants_image(environ) -> bool:
     """An image path, or a client that accepts only images (an ``<img>`` fetch)."""
-    path = environ.get("PATH_INFO", "").lower()
-    if path.endswith(_IMAGE_SUFFIXES):
+    return is_image_request(environ.get("PATH_INFO", ""), environ.get("HTTP_ACCEPT", ""))
+
+
+def is_image_request(path: str, accept: str) -> bool:
+    """:func:`wants_image` for any server interface: the path and the ``Accept`` header."""
+    if path.lower().endswith(_IMAGE_SUFFIXES):
         return True
-    accept = environ.get("HTTP_ACCEPT", "")
     types = [part.split(";", 1)[0].strip().lower() for part in accept.split(",") if part.strip()]
     return bool(types) and all(t.startswith("image/") for t in types)
 
@@ -26,13 +29,18 @@ def untrackable_response(environ, start_response, *, image: bool):
     ``Cache-Control: no-store`` so neither the browser nor a proxy keeps a copy that
     could later carry an identifier (RFC 9111 §5.2.2.5).
     """
+    status, headers, body = untrackable(image=image, head=environ.get("REQUEST_METHOD") == "HEAD")
+    start_response(status, headers)
+    return [body] if body else []
+
+
+def untrackable(*, image: bool, head: bool) -> tuple[str, list[tuple[str, str]], bytes]:
+    """:func:`untrackable_response` for any server interface: status, headers, body."""
     if image:
         headers = [
             ("Content-Type", "image/gif"),
             ("Content-Length", str(len(TRANSPARENT_GIF))),
             ("Cache-Control", "no-store"),
         ]
-        start_response("200 OK", headers)
-        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [TRANSPARENT_GIF]
-    start_response("204 No Content", [("Cache-Control", "no-store")])
-    return []
+        return "200 OK", headers, b"" if head else TRANSPARENT_GIF
+    return "204 No Content", [("Cache-Control", "no-store")], b""

@@ -30,7 +30,14 @@ def banner_tags(environ: dict, *, prefix: str, revision: int, nonce: str | None 
     ``notice_url``). The second layer's script and stylesheet are not named here: the
     banner loads them from next to its own file when a visitor opens "Customize".
     """
-    if is_crawler(environ.get("HTTP_USER_AGENT")):
+    return banner_html(environ.get("HTTP_USER_AGENT"), prefix=prefix, revision=revision, nonce=nonce,
+                       consent_mode=consent_mode, notice_url=notice_url)
+
+
+def banner_html(user_agent: str | None, *, prefix: str, revision: int, nonce: str | None = None,
+                consent_mode: dict[str, list[str]] | None = None, notice_url: str = "/privacy") -> str:
+    """:func:`banner_tags` for any server interface, from the ``User-Agent`` header."""
+    if is_crawler(user_agent):
         return ""
     names = static.manifest()
     css = names.get("banner.css", "banner.css")

@@ -1,0 +1,180 @@
+"""Translation between an ASGI connection and the core's plain text and WSGI parts.
+
+The core reads header *text*: ASGI bytes are decoded as ISO-8859-1, exactly as a WSGI
+server fills the environ (PEP 3333 "native strings"), so both doors judge the same
+characters. The consent endpoints are WSGI exchanges today; :func:`run_wsgi` runs one
+in a worker thread from an environ built here, so there is one implementation of them.
+"""
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+RawHeaders = Iterable[tuple[bytes, bytes]]
+
+_COOKIE = b"cookie"
+# Headers several lines of which are one list (RFC 9110 §5.3); Cookie's crumbs are
+# joined with "; " instead (RFC 9113 §8.2.3).
+_COMMA = ", "
+
+
+def request_signals(headers: RawHeaders) -> tuple[str, bool, bool]:
+    """The ``Cookie`` header, ``Sec-GPC: 1`` and ``DNT: 1`` of a request, in one pass."""
+    cookies: list[bytes] = []
+    gpc: list[bytes] = []
+    dnt: list[bytes] = []
+    for name, value in headers:
+        size = len(name)
+        # Servers lower-case names (ASGI spec); a middleware in front might not.
+        if size == 6:
+            if name == _COOKIE or name.lower() == _COOKIE:
+                cookies.append(value)
+        elif size == 7:
+            if name.lower() == b"sec-gpc":
+                gpc.append(value)
+        elif size == 3 and name.lower() == b"dnt":
+            dnt.append(value)
+    cookie = cookies[0] if len(cookies) == 1 else b"; ".join(cookies)
+    # GPC spec: only the exact value "1" counts; two lines would reach a WSGI app as
+    # "1, 1", which is not "1" either.
+    return cookie.decode("latin-1"), gpc == [b"1"], dnt == [b"1"]
+
+
+def header_text(headers: RawHeaders, wanted: bytes) -> str:
+    """One request header's text (several lines joined as RFC 9110 §5.3 says), or ""."""
+    found = [value for name, value in headers if name.lower() == wanted]
+    return b", ".join(found).decode("latin-1")
+
+
+def with_cookie(headers: RawHeaders, cookie: str) -> list[tuple[bytes, bytes]]:
+    """``headers`` whose ``Cookie`` lines are replaced by one line of ``cookie`` (none if empty)."""
+    kept = [(name, value) for name, value in headers if len(name) != 6 or name.lower() != _COOKIE]
+    if cookie:
+        kept.append((_COOKIE, cookie.encode("latin-1")))
+    return kept
+
+
+def route_path(scope: Scope) -> str:
+    """The path as the app's router sees it: without the mount point (``root_path``).
+
+    Servers put the mount point in front of ``path`` (as uvicorn's ``--root-path`` does)
+    and routers strip it, like WSGI's ``SCRIPT_NAME`` and ``PATH_INFO``.
+    """
+    path: str = scope["path"]
+    root = scope.get("root_path") or ""
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+        return path[len(root):]
+    return path
+
+
+def text_headers(raw: RawHeaders) -> list[tuple[str, str]]:
+    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]
+
+
+def raw_headers(text: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in text]
+
+
+def _native(text: str) -> str:
+    # PEP 3333: a URL path is bytes decoded as ISO-8859-1; ASGI gives it decoded as UTF-8.
+    return text.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
+async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """The request body, read up to a little over ``limit`` bytes; and whether it was longer.
+
+    A consent endpoint never needs more: what is over the limit is left unread, and the
+    endpoint answers 413 as it does for a WSGI server.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks), False
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks), True
+        if not message.get("more_body", False):
+            return b"".join(chunks), False
+
+
+def environ_of(scope: Scope, body: bytes, over_limit: bool) -> dict[str, Any]:
+    """A PEP 3333 environ for ``scope`` and its (bounded) ``body``."""
+    path = route_path(scope)
+    root = scope["path"][: len(scope["path"]) - len(path)] if path != scope["path"] else ""
+    server = scope.get("server") or ("localhost", 80)
+    client = scope.get("client")
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": scope.get("method", "GET"),
+        "SCRIPT_NAME": _native(root),
+        "PATH_INFO": _native(path),
+        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
+        "SERVER_NAME": str(server[0]),
+        "SERVER_PORT": str(server[1]) if server[1] is not None else "80",
+        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    if client:
+        environ["REMOTE_ADDR"] = str(client[0])
+        environ["REMOTE_PORT"] = str(client[1])
+    for name, value in scope.get("headers", ()):
+        text = name.decode("latin-1")
+        if "_" in text:
+            # "Sec_GPC" would become HTTP_SEC_GPC like "Sec-GPC": drop what cannot be
+            # told apart, as gunicorn and nginx do.
+            continue
+        key = text.upper().replace("-", "_")
+        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            key = "HTTP_" + key
+        value_text = value.decode("latin-1")
+        if key in environ:
+            value_text = environ[key] + ("; " if key == "HTTP_COOKIE" else _COMMA) + value_text
+        environ[key] = value_text
+    if over_limit or "CONTENT_LENGTH" not in environ:
+        # Unknown or over the limit: say how much was read, so the endpoint's own limit
+        # turns a longer body into a 413.
+        environ["CONTENT_LENGTH"] = str(len(body))
+    return environ
+
+
+def run_wsgi(app: Callable[..., Iterable[bytes]], environ: dict) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Run a WSGI exchange to the end (in a worker thread): status, headers, body."""
+    answer: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
+        answer["status"] = int(status[:3])
+        answer["headers"] = headers
+        return _no_write
+
+    body = app(environ, start_response)
+    try:
+        data = b"".join(body)
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+    return answer["status"], answer["headers"], data
+
+
+def _no_write(data: bytes) -> None:
+    raise RuntimeError("The consent endpoints never use the PEP 3333 write() callable.")
+
+
+async def send_response(send: Send, status: int, headers: Iterable[tuple[str, str]], body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers(headers)})
+    await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -1,0 +1,256 @@
+"""ConsentMiddleware for ASGI 3 apps (Starlette, FastAPI, Quart, Django under ASGI).
+
+The same decisions as the WSGI middleware, made by the same code: this module only
+translates an ASGI connection into the core's plain text (``Cookie`` header, path,
+response header pairs) and back. Store I/O runs in worker threads, never on the event
+loop.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from consentlib.asgi.bridge import (
+    Message,
+    Receive,
+    Scope,
+    Send,
+    environ_of,
+    header_text,
+    raw_headers,
+    read_body,
+    request_signals,
+    route_path,
+    run_wsgi,
+    send_response,
+    text_headers,
+    with_cookie,
+)
+from consentlib.consent import DEFAULT_LIFETIME, Consent, CookiePayload
+from consentlib.cookies import _UNDECLARED_NAMES_LIMIT, UndeclaredCookies
+from consentlib.middleware import ConsentMiddleware as _Core
+from consentlib.pixel import is_image_request, untrackable
+from consentlib.policy import Policy
+from consentlib.store import Store
+
+try:
+    from anyio import to_thread
+except ImportError as exc:  # pragma: no cover - anyio comes with every ASGI framework
+    raise ImportError("consentlib.asgi needs anyio: pip install 'consentlib[asgi]'.") from exc
+
+SCOPE_KEY = "consentlib.consent"
+# The middleware itself, for the template helpers (consentlib.asgi.templates).
+MIDDLEWARE_KEY = "consentlib.middleware"
+# RFC 6455 §7.4.1: 1008, a message that violates the endpoint's policy.
+_POLICY_VIOLATION = 1008
+
+
+class ConsentMiddleware:
+    """Wrap an ASGI 3 ``app`` so that only what ``policy`` and the visitor allow gets through.
+
+    The options, their security consequences and the HTTP contract are those of
+    :class:`consentlib.ConsentMiddleware` (the WSGI door), with the ASGI scope where
+    the WSGI door has the environ:
+
+    * the visitor's :class:`~consentlib.Consent` is at ``scope["consentlib.consent"]``;
+    * ``is_minor(scope)`` receives the ASGI scope, in a worker thread (it may query a
+      database), like every read and write of the store;
+    * ``secure=None`` marks the consent cookie ``Secure`` when ``scope["scheme"]`` is
+      ``https`` (or ``wss``).
+
+    Works as ``ConsentMiddleware(app, policy, ...)`` and with Starlette's
+    ``app.add_middleware(ConsentMiddleware, policy=policy, ...)``.
+
+    ``lifespan`` passes through untouched. A WebSocket handshake has its ``Cookie``
+    header filtered like a request's and the headers of its ``websocket.accept``
+    gated like a response's; a WebSocket to a blocked beacon path or under the consent
+    prefix is refused (closed before it is accepted, which servers answer with 403).
+    Any other scope type is refused with an error, as the ASGI spec asks of an app
+    that does not know it.
+
+    The consent endpoints (``/_consent/...``, ``/.well-known/gpc.json``) are the WSGI
+    door's own: the request (its body read up to ``max_body``) is translated into a
+    WSGI environ and answered in a worker thread, so both doors share one
+    implementation. Without the ``etags`` category the ETag firewall
+    (:class:`consentlib.asgi.etag.ETagFirewall`) streams: it holds a body only up to
+    ``etag_body_limit`` bytes.
+    """
+
+    def __init__(
+        self,
+        app: Callable,
+        policy: Policy,
+        *,
+        secret_key: str | bytes | Sequence[str | bytes],
+        store: str | Store = "sqlite:///consent.db",
+        prefix: str = "/_consent/",
+        lifetime: int = DEFAULT_LIFETIME,
+        secure: bool | None = None,
+        trusted_origins: Iterable[str] = (),
+        honour_dnt: bool = False,
+        gpc_last_update: str | None = None,
+        max_body: int = 16 * 1024,
+        etag_body_limit: int = 1 << 20,
+        is_minor: Callable[[Scope], bool] | None = None,
+        guardian_mailer: Callable[[str, str, list[str]], None] | None = None,
+        site_url: str | None = None,
+    ) -> None:
+        # The core checks every option (with the same sentences) and holds every cache.
+        self.core = _Core(
+            _never_called, policy, secret_key=secret_key, store=store, prefix=prefix, lifetime=lifetime,
+            secure=secure, trusted_origins=trusted_origins, honour_dnt=honour_dnt,
+            gpc_last_update=gpc_last_update, max_body=max_body, etag_body_limit=etag_body_limit,
+            is_minor=is_minor, guardian_mailer=guardian_mailer, site_url=site_url,
+        )
+        # Recording an undeclared cookie writes to the store: from a worker thread here.
+        self._undeclared = _UndeclaredOffLoop(self.core.store, policy.category_names)
+        self.core.undeclared = self.core.responses.undeclared = self._undeclared
+        self.app = app
+        self._etags_category = policy.etags
+        self._firewall = app
+        if policy.etags is not None:
+            from consentlib.asgi.etag import ETagFirewall
+
+            category = policy.etags
+            self._firewall = ETagFirewall(app, applies=lambda scope: category not in scope[SCOPE_KEY].granted,
+                                          max_body=etag_body_limit)
+
+    # The core's parts users and tests reach for, by the WSGI door's names.
+    @property
+    def policy(self) -> Policy:
+        return self.core.policy
+
+    @property
+    def store(self) -> Store:
+        return self.core.store
+
+    @property
+    def cookie(self):
+        return self.core.cookie
+
+    @property
+    def prefix(self) -> str:
+        return self.core.prefix
+
+    def read_consent(self, scope: Scope) -> tuple[Consent, CookiePayload | None]:
+        """The visitor's consent on this connection, and the verified cookie payload."""
+        return self.core.visit_of(*request_signals(scope.get("headers", ())))[:2]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "websocket":
+            await self._websocket(scope, receive, send)
+        elif kind == "lifespan":
+            await self.app(scope, receive, send)
+        else:
+            # A protocol this middleware does not know could carry cookies it cannot see.
+            raise ValueError(f"consentlib's ConsentMiddleware does not handle ASGI scope type {kind!r}; "
+                             "it gates 'http' and 'websocket' and passes 'lifespan' through.")
+
+    async def _visit(self, scope: Scope):
+        header, gpc, dnt = request_signals(scope["headers"])
+        visit = self.core.visit_of(header, gpc, dnt)
+        if self.core.is_minor is not None:
+            visit = await to_thread.run_sync(self._minor_visit, scope, visit, header)
+        return visit
+
+    def _minor_visit(self, scope: Scope, visit, header: str):
+        core = self.core
+        return core.minor_visit(visit, header) if core.guardians.is_minor(scope) else visit
+
+    def _secure(self, scope: Scope) -> bool:
+        secure = self.core.secure
+        return secure if secure is not None else scope.get("scheme") in ("https", "wss")
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        core = self.core
+        visit = await self._visit(scope)
+        consent, _, filtered, _, _, stripped, gpc_refused, _ = visit
+        path = route_path(scope)
+        if core.is_endpoint(path):
+            await self._endpoint(scope, receive, send, consent, path)
+            return
+        granted = consent.granted
+        if core.blocks_beacon(path, granted):
+            image = is_image_request(path, header_text(scope["headers"], b"accept"))
+            status, headers, body = untrackable(image=image, head=scope.get("method") == "HEAD")
+            await send_response(send, int(status[:3]), headers, body)
+            return
+        scope = {**scope, SCOPE_KEY: consent, MIDDLEWARE_KEY: self}
+        if stripped:
+            # The app sees fewer cookies than were sent: what it answers depends on consent.
+            scope["headers"] = with_cookie(scope["headers"], filtered)
+        gate = core.responses.headers_gate(granted, core.extra_headers(visit, self._secure(scope)),
+                                           gpc_refused, stripped)
+        app = self.app if self._etags_category in granted else self._firewall
+        await app(scope, receive, self._gated_send(send, gate, "http.response.start"))
+
+    def _gated_send(self, send: Send, gate: Callable, start: str) -> Send:
+        undeclared = self._undeclared
+
+        async def gated_send(message: Message) -> None:
+            if message["type"] == start:
+                kept = gate(text_headers(message.get("headers", ())))
+                message = {**message, "headers": raw_headers(kept)}
+                if undeclared.pending:
+                    await to_thread.run_sync(undeclared.record_pending)
+            await send(message)
+
+        return gated_send
+
+    async def _endpoint(self, scope: Scope, receive: Receive, send: Send, consent: Consent, path: str) -> None:
+        body, over_limit = await read_body(receive, self.core.max_body)
+        environ = environ_of(scope, body, over_limit)
+        status, headers, data = await to_thread.run_sync(
+            run_wsgi, lambda env, start: self.core.serve_endpoint(env, start, consent, path), environ)
+        await send_response(send, status, headers, data)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        core = self.core
+        visit = await self._visit(scope)
+        consent, _, filtered, _, _, stripped, gpc_refused, _ = visit
+        path = route_path(scope)
+        if core.is_endpoint(path) or core.blocks_beacon(path, consent.granted):
+            # Refused before the handshake completes: the app never sees the connection.
+            message = await receive()
+            if message["type"] == "websocket.connect":
+                await send({"type": "websocket.close", "code": _POLICY_VIOLATION})
+            return
+        scope = {**scope, SCOPE_KEY: consent, MIDDLEWARE_KEY: self}
+        if stripped:
+            scope["headers"] = with_cookie(scope["headers"], filtered)
+        gate = core.responses.headers_gate(consent.granted, core.extra_headers(visit, self._secure(scope)),
+                                           gpc_refused, stripped)
+        await self.app(scope, receive, self._gated_send(send, gate, "websocket.accept"))
+
+
+def _never_called(environ: dict, start_response: Any) -> None:  # pragma: no cover
+    raise AssertionError("The ASGI door calls its own app, never the core's.")
+
+
+class _UndeclaredOffLoop(UndeclaredCookies):
+    """Undeclared cookies noted while gating, recorded in a worker thread afterwards.
+
+    The cookie is dropped at once either way; until it is recorded, ``note`` says
+    "not yet" so the gate asks again (the WSGI door's retry, without blocking the loop).
+    """
+
+    def __init__(self, store, category_names=()) -> None:
+        super().__init__(store, category_names)
+        self.pending: set[str] = set()
+
+    def note(self, name: str) -> bool:
+        if name in self._known or len(self._known) >= _UNDECLARED_NAMES_LIMIT:
+            return UndeclaredCookies.note(self, name)  # no store I/O: known, or over the limit
+        self.pending.add(name)
+        return False
+
+    def record_pending(self) -> None:
+        while True:
+            try:
+                name = self.pending.pop()
+            except KeyError:
+                return
+            UndeclaredCookies.note(self, name)

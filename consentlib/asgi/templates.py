@@ -1,0 +1,67 @@
+"""Template helpers for Jinja2 under Starlette and FastAPI: the tags of consentlib.tags.
+
+    templates = Jinja2Templates(directory="templates")
+    templates.env.globals.update(consent_banner=consent_banner, consent_script=consent_script)
+
+    {{ consent_banner(request) }}
+    {{ consent_script(request, "analytics", src="https://example.com/a.js") }}
+
+``request`` is anything with the ASGI ``scope`` (Starlette's ``Request``, or the scope
+itself). The CSP nonce, when none is given, is ``request.state.csp_nonce`` or
+``scope["csp_nonce"]``, whichever the app set.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from markupsafe import Markup
+
+from consentlib.asgi.middleware import MIDDLEWARE_KEY, SCOPE_KEY
+from consentlib.consent import Consent
+from consentlib.tags import banner_html, script_tag
+
+
+def _scope(request: Any) -> dict:
+    scope = getattr(request, "scope", request)
+    if not isinstance(scope, dict) or SCOPE_KEY not in scope:
+        raise LookupError("consent_banner and consent_script need the request of an app wrapped in "
+                          "consentlib.asgi.ConsentMiddleware; add it with app.add_middleware(ConsentMiddleware, ...).")
+    return scope
+
+
+def _nonce(request: Any, scope: dict) -> str | None:
+    state = scope.get("state")
+    nonce = state.get("csp_nonce") if isinstance(state, dict) else None
+    return nonce or scope.get("csp_nonce")
+
+
+def _user_agent(scope: dict) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"user-agent":
+            return value.decode("latin-1")
+    return None
+
+
+def consent_banner(request: Any, *, nonce: str | None = None,
+                   consent_mode: dict[str, list[str]] | None = None) -> Markup:
+    """The banner's stylesheet and script tags (nothing for crawlers), for ``<head>``.
+
+    ``consent_mode`` maps categories to Google Consent Mode types, as
+    :func:`consentlib.tags.banner_tags` describes; the banner links the policy's
+    ``notice_url``.
+    """
+    scope = _scope(request)
+    middleware = scope[MIDDLEWARE_KEY]
+    policy = middleware.policy
+    return Markup(banner_html(_user_agent(scope), prefix=middleware.prefix, revision=policy.revision,
+                              nonce=nonce or _nonce(request, scope), consent_mode=consent_mode,
+                              notice_url=policy.notice_url))
+
+
+def consent_script(request: Any, category: str, *, src: str | None = None, body: str = "",
+                   nonce: str | None = None, **attrs: str) -> Markup:
+    """A ``<script>`` that runs only when the visitor allows ``category``; inert otherwise,
+    until the banner switches it on (see :func:`consentlib.tags.script_tag`)."""
+    scope = _scope(request)
+    consent: Consent = scope[SCOPE_KEY]
+    return Markup(script_tag(consent, category, src=src, body=body, nonce=nonce or _nonce(request, scope), **attrs))
