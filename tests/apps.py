@@ -46,7 +46,9 @@ POLICY = Policy(
 ALL = frozenset(POLICY.category_names)
 
 # The frameworks the header tables run against: the middleware must not care which.
-KINDS = ["wsgi", "flask", "django"]
+# "starlette" and "fastapi" go through the ASGI door (consentlib.asgi, tests/asgikit.py).
+KINDS = ["wsgi", "flask", "django", "starlette", "fastapi"]
+ASGI_KINDS = ("starlette", "fastapi")
 NECESSARY = frozenset({"necessary"})
 
 # What the site sets on every page, in this order (the undeclared one last).
@@ -175,6 +177,21 @@ def build_site(kind: str, tmp_path, *, policy: Policy = POLICY, **options) -> Si
     calls: list = []
     options.setdefault("secret_key", KEYS)
     options.setdefault("store", f"sqlite:///{tmp_path}/consent.db")
+    if kind in ASGI_KINDS:
+        from consentlib.asgi import ConsentMiddleware as AsgiConsentMiddleware
+        from tests.asgikit import AsgiClient, AsgiLint, fastapi_site, starlette_site
+
+        app = (starlette_site if kind == "starlette" else fastapi_site)(calls)
+        # Starlette's own way in: add_middleware builds the middleware with keywords.
+        app.add_middleware(AsgiLint)
+        app.add_middleware(AsgiConsentMiddleware, policy=policy, **options)
+        outer = AsgiLint(app)
+        store_url = options["store"] if isinstance(options["store"], str) else ""
+        # Built now, as Starlette would on the first request, to reach the instance it holds.
+        node = app.middleware_stack = app.build_middleware_stack()
+        while not isinstance(node, AsgiConsentMiddleware):
+            node = node.app
+        return Site(kind, AsgiClient(outer), node, store_url, calls, outer)
     if kind == "wsgi":
         middleware = ConsentMiddleware(LintMiddleware(wsgi_site(calls)), policy, **options)
         outer = LintMiddleware(middleware)

@@ -78,7 +78,8 @@ def text_headers(raw: RawHeaders) -> list[tuple[str, str]]:
 
 
 def raw_headers(text: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in text]
+    # The ASGI spec wants response header names in lower case (bytes.lower(): ASCII only).
+    return [(name.encode("latin-1").lower(), value.encode("latin-1")) for name, value in text]
 
 
 def _native(text: str) -> str:
