@@ -137,37 +137,16 @@ class ConsentMiddleware:
         return self.core.visit_of(*request_signals(scope.get("headers", ())))[:2]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            await self._http(scope, receive, send)
-        elif kind == "websocket":
-            await self._websocket(scope, receive, send)
-        elif kind == "lifespan":
-            await self.app(scope, receive, send)
-        else:
-            # A protocol this middleware does not know could carry cookies it cannot see.
-            raise ValueError(f"consentlib's ConsentMiddleware does not handle ASGI scope type {kind!r}; "
-                             "it gates 'http' and 'websocket' and passes 'lifespan' through.")
-
-    async def _visit(self, scope: Scope):
+        if scope["type"] != "http":
+            await self._not_http(scope, receive, send)
+            return
+        # The hot path, inline: every request of the site passes here.
+        core = self.core
         header, gpc, dnt = request_signals(scope["headers"])
-        visit = self.core.visit_of(header, gpc, dnt)
-        if self.core.is_minor is not None:
+        visit = core.visit_of(header, gpc, dnt)
+        if core.is_minor is not None:
             visit = await to_thread.run_sync(self._minor_visit, scope, visit, header)
-        return visit
-
-    def _minor_visit(self, scope: Scope, visit, header: str):
-        core = self.core
-        return core.minor_visit(visit, header) if core.guardians.is_minor(scope) else visit
-
-    def _secure(self, scope: Scope) -> bool:
-        secure = self.core.secure
-        return secure if secure is not None else scope.get("scheme") in ("https", "wss")
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        core = self.core
-        visit = await self._visit(scope)
-        consent, _, filtered, _, _, stripped, gpc_refused, _ = visit
+        consent = visit[0]
         path = route_path(scope)
         if core.is_endpoint(path):
             await self._endpoint(scope, receive, send, consent, path)
@@ -179,26 +158,45 @@ class ConsentMiddleware:
             await send_response(send, int(status[:3]), headers, body)
             return
         scope = {**scope, SCOPE_KEY: consent, MIDDLEWARE_KEY: self}
+        stripped = visit[5]
         if stripped:
             # The app sees fewer cookies than were sent: what it answers depends on consent.
-            scope["headers"] = with_cookie(scope["headers"], filtered)
-        gate = core.responses.headers_gate(granted, core.extra_headers(visit, self._secure(scope)),
-                                           gpc_refused, stripped)
-        app = self.app if self._etags_category in granted else self._firewall
-        await app(scope, receive, self._gated_send(send, gate, "http.response.start"))
-
-    def _gated_send(self, send: Send, gate: Callable, start: str) -> Send:
+            scope["headers"] = with_cookie(scope["headers"], visit[2])
+        extra = core.extra_headers(visit, self._secure(scope)) if visit[3] or visit[7] else ()
+        gate = core.responses.headers_gate(granted, extra, visit[6], stripped)
         undeclared = self._undeclared
 
         async def gated_send(message: Message) -> None:
-            if message["type"] == start:
-                kept = gate(text_headers(message.get("headers", ())))
+            if message["type"] == "http.response.start":
+                # Text as a WSGI server would hand it over (PEP 3333), gated by the core.
+                kept = gate([(name.decode("latin-1"), value.decode("latin-1"))
+                             for name, value in message.get("headers", ())])
                 message = {**message, "headers": raw_headers(kept)}
                 if undeclared.pending:
                     await to_thread.run_sync(undeclared.record_pending)
             await send(message)
 
-        return gated_send
+        app = self.app if self._etags_category in granted else self._firewall
+        await app(scope, receive, gated_send)
+
+    async def _not_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "websocket":
+            await self._websocket(scope, receive, send)
+        elif kind == "lifespan":
+            await self.app(scope, receive, send)
+        else:
+            # A protocol this middleware does not know could carry cookies it cannot see.
+            raise ValueError(f"consentlib's ConsentMiddleware does not handle ASGI scope type {kind!r}; "
+                             "it gates 'http' and 'websocket' and passes 'lifespan' through.")
+
+    def _minor_visit(self, scope: Scope, visit, header: str):
+        core = self.core
+        return core.minor_visit(visit, header) if core.guardians.is_minor(scope) else visit
+
+    def _secure(self, scope: Scope) -> bool:
+        secure = self.core.secure
+        return secure if secure is not None else scope.get("scheme") in ("https", "wss")
 
     async def _endpoint(self, scope: Scope, receive: Receive, send: Send, consent: Consent, path: str) -> None:
         body, over_limit = await read_body(receive, self.core.max_body)
@@ -209,7 +207,10 @@ class ConsentMiddleware:
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         core = self.core
-        visit = await self._visit(scope)
+        header, gpc, dnt = request_signals(scope["headers"])
+        visit = core.visit_of(header, gpc, dnt)
+        if core.is_minor is not None:
+            visit = await to_thread.run_sync(self._minor_visit, scope, visit, header)
         consent, _, filtered, _, _, stripped, gpc_refused, _ = visit
         path = route_path(scope)
         if core.is_endpoint(path) or core.blocks_beacon(path, consent.granted):
@@ -223,7 +224,16 @@ class ConsentMiddleware:
             scope["headers"] = with_cookie(scope["headers"], filtered)
         gate = core.responses.headers_gate(consent.granted, core.extra_headers(visit, self._secure(scope)),
                                            gpc_refused, stripped)
-        await self.app(scope, receive, self._gated_send(send, gate, "websocket.accept"))
+
+        async def gated_send(message: Message) -> None:
+            if message["type"] in ("websocket.accept", "websocket.http.response.start"):
+                # The handshake's answer (or its refusal) may set cookies like any response.
+                message = {**message, "headers": raw_headers(gate(text_headers(message.get("headers", ()))))}
+                if self._undeclared.pending:
+                    await to_thread.run_sync(self._undeclared.record_pending)
+            await send(message)
+
+        await self.app(scope, receive, gated_send)
 
 
 def _never_called(environ: dict, start_response: Any) -> None:  # pragma: no cover
