@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import httpx
 from fastapi import FastAPI, Request, Response
@@ -149,14 +149,15 @@ class AsgiClient:
             headers.append((name.replace("_", "-").lower().encode(), value.encode("latin-1")))
         body = environ["wsgi.input"].read()
         base = f"{environ['wsgi.url_scheme']}://{environ.get('HTTP_HOST', 'localhost')}"
-        target = environ["RAW_URI"]
+        target = _RequestTarget(self.app, environ)
         client = (environ.get("REMOTE_ADDR", "127.0.0.1"), 50000)
         return asyncio.run(self._send(environ["REQUEST_METHOD"], base, target, headers, body, client))
 
-    async def _send(self, method: str, base: str, target: str, headers, body: bytes, client) -> Answer:
-        transport = httpx.ASGITransport(app=_RequestTarget(self.app, target), client=client)
+    async def _send(self, method: str, base: str, target: _RequestTarget, headers, body: bytes, client) -> Answer:
+        transport = httpx.ASGITransport(app=target, client=client)
         async with httpx.AsyncClient(transport=transport, base_url=base) as http:
-            request = http.build_request(method, target.split("?", 1)[0].replace("%00", ""), content=body)
+            # The URL httpx sees is a clean one; _RequestTarget puts back the exact target.
+            request = http.build_request(method, "/", content=body)
             # Exactly the headers built above, none of httpx's defaults.
             request.headers = httpx.Headers(headers)
             return Answer(await http.send(request))
@@ -166,20 +167,29 @@ class _RequestTarget:
     """The request-target exactly as the test wrote it, as a server passes it on.
 
     httpx, like a browser, resolves ``..`` and refuses ``%00``; ``curl --path-as-is``
-    and attackers do neither, and a server hands the app what came (uvicorn: ``path``
-    percent-decoded as UTF-8, ``raw_path`` as sent).
+    and attackers do neither, and a server hands the app what came: ``path``
+    percent-decoded as UTF-8 (with the mount point, ``root_path``, in front, as
+    uvicorn does), ``raw_path`` as sent. ``environ_overrides`` of ``PATH_INFO`` and
+    ``SCRIPT_NAME`` say what the server decoded, as they do for a WSGI app.
     """
 
-    def __init__(self, app: Callable, target: str) -> None:
+    def __init__(self, app: Callable, environ: dict) -> None:
         self.app = app
-        raw_path, _, query = target.partition("?")
-        self.raw_path = raw_path.encode("latin-1")
-        self.path = unquote(raw_path)
-        self.query = query.encode("latin-1")
+        self.root_path = _utf8(environ.get("SCRIPT_NAME", ""))
+        self.path = self.root_path + _utf8(environ["PATH_INFO"])
+        raw = environ["RAW_URI"].partition("?")[0]
+        self.raw_path = raw.encode("latin-1") if unquote(raw) == self.path else quote(self.path).encode()
+        self.query = environ["QUERY_STRING"].encode("latin-1")
 
     async def __call__(self, scope, receive, send) -> None:
-        scope = {**scope, "path": self.path, "raw_path": self.raw_path, "query_string": self.query}
+        scope = {**scope, "path": self.path, "raw_path": self.raw_path, "query_string": self.query,
+                 "root_path": self.root_path}
         await self.app(scope, receive, send)
+
+
+def _utf8(native: str) -> str:
+    # PEP 3333 native string (bytes as ISO-8859-1) to ASGI's text (UTF-8).
+    return native.encode("latin-1").decode("utf-8", "replace")
 
 
 def _page_body(cookie: str | None, consent) -> bytes:

@@ -9,11 +9,9 @@ view; when in doubt, refuse (the gate fails closed).
 from __future__ import annotations
 
 import pytest
-from werkzeug.test import EnvironBuilder, run_wsgi_app
-from werkzeug.wrappers import Response
 
 from consentlib import Beacon, Category, Policy
-from tests.apps import ALL, KINDS, LINT_STRICT, Fetched, build_site
+from tests.apps import ALL, KINDS, LINT_STRICT, build_site, fetch
 
 pytestmark = LINT_STRICT
 
@@ -52,12 +50,11 @@ def site(request, tmp_path):
 
 
 def get(site, path_info, *, cookie=None, script_name=""):
-    """GET with exactly this ``PATH_INFO`` (werkzeug's test client would re-parse it)."""
+    """GET with exactly this ``PATH_INFO`` (a path given to the test client would be
+    re-parsed); an ASGI site gets it as ``path`` below ``root_path`` (tests/asgikit.py)."""
     headers = {"Cookie": cookie} if cookie else {}
-    environ = EnvironBuilder(path="/", headers=headers).get_environ()
-    environ["PATH_INFO"] = path_info
-    environ["SCRIPT_NAME"] = script_name
-    return Fetched(Response(*run_wsgi_app(site.wsgi, environ)))
+    return fetch(site.client, "GET", "/", headers=headers,
+                 environ_overrides={"PATH_INFO": path_info, "SCRIPT_NAME": script_name})
 
 
 @pytest.mark.parametrize("path_info", BEACON_SPELLINGS)

@@ -35,6 +35,7 @@ class ETagFirewall:
         self.app = app
         self.applies = applies
         self.max_body = max_body
+        self._warned: set[str] = set()  # header names already logged as dropped
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope.get("method")
@@ -57,7 +58,7 @@ class ETagFirewall:
             headers = [(n, v) for n, v in headers if n.lower() != b"range"]
         # HEAD runs as GET so that it gets exactly GET's headers (RFC 9110 §9.3.2).
         scope = {**scope, "headers": headers, "method": "GET"}
-        exchange = _Exchange(send, self.max_body, method == "HEAD", if_none_match)
+        exchange = _Exchange(send, self.max_body, method == "HEAD", if_none_match, self._warned)
         await self.app(scope, receive, exchange.send)
         await exchange.finish()
 
@@ -65,11 +66,12 @@ class ETagFirewall:
 class _Exchange:
     """One response with the firewall on; to the app it is the server's ``send``."""
 
-    __slots__ = ("_send", "_limit", "_head", "_if_none_match", "_start", "_kept", "_length",
+    __slots__ = ("_send", "_limit", "_head", "_if_none_match", "_warned", "_start", "_kept", "_length",
                  "_holding", "_pending", "_size", "_done")
 
-    def __init__(self, send: Send, limit: int, head: bool, if_none_match: str | None) -> None:
+    def __init__(self, send: Send, limit: int, head: bool, if_none_match: str | None, warned: set[str]) -> None:
         self._send = send
+        self._warned = warned
         self._limit = limit
         self._head = head
         self._if_none_match = if_none_match
@@ -86,7 +88,7 @@ class _Exchange:
         if kind == "http.response.start":
             self._start = message
             status = str(message["status"])
-            self._kept, self._length = validator_plan(status, text_headers(message.get("headers", ())))
+            self._kept, self._length = validator_plan(status, text_headers(message.get("headers", ())), self._warned)
             self._holding = self._length is not None and self._length <= self._limit
             if not self._holding:
                 await self._send_start()

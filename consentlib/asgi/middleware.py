@@ -152,7 +152,7 @@ class ConsentMiddleware:
             await self._endpoint(scope, receive, send, consent, path)
             return
         granted = consent.granted
-        if core.blocks_beacon(path, granted):
+        if core.blocks_beacon(path, granted, scope.get("root_path") or ""):
             image = is_image_request(path, header_text(scope["headers"], b"accept"))
             status, headers, body = untrackable(image=image, head=scope.get("method") == "HEAD")
             await send_response(send, int(status[:3]), headers, body)
@@ -213,7 +213,7 @@ class ConsentMiddleware:
             visit = await to_thread.run_sync(self._minor_visit, scope, visit, header)
         consent, _, filtered, _, _, stripped, gpc_refused, _ = visit
         path = route_path(scope)
-        if core.is_endpoint(path) or core.blocks_beacon(path, consent.granted):
+        if core.is_endpoint(path) or core.blocks_beacon(path, consent.granted, scope.get("root_path") or ""):
             # Refused before the handshake completes: the app never sees the connection.
             message = await receive()
             if message["type"] == "websocket.connect":
