@@ -58,7 +58,7 @@ class ResponseGate:
         self._etags_vary = (2 if policy.etags in self.gpc_categories else 1) if etags_gated else 0
         # Verdicts per distinct granted set (a handful: subsets of the categories).
         self._verdicts: dict[frozenset[str], BoundedCache] = {}
-        self._kinds = {name: _KIND_OF.get(name.lower(), _PASS) for name in _USUAL_NAMES}
+        self._kinds = _usual_kinds()
         self._warned: set[str] = set()
 
     def start_response(self, start_response: Callable, granted: frozenset[str], extra: list | tuple = (),
@@ -73,12 +73,13 @@ class ResponseGate:
         return gated
 
     def headers_gate(self, granted: frozenset[str], extra: list | tuple = (), gpc_refused: bool = False,
-                     stripped: bool = False) -> Callable[[list[tuple[str, str]]], list[tuple[str, str]]]:
+                     stripped: bool = False, *, raw: bool = False) -> Callable[[list], list]:
         """The response headers that may leave, from the app's, for one request.
 
-        Plain ``(name, value)`` text pairs, whatever the server interface: the WSGI and
-        ASGI doors both call this (the ASGI one decodes its bytes as ISO-8859-1, as a
-        WSGI server does, PEP 3333).
+        Plain ``(name, value)`` pairs, whatever the server interface: the WSGI door
+        passes text; the ASGI door (``raw=True``) passes the bytes it has, read as
+        ISO-8859-1 wherever a name or value is judged, as a WSGI server reads them
+        (PEP 3333), and gets bytes back. ``extra`` is text either way.
         """
         verdicts = self._verdicts.get(granted)
         if verdicts is None:
@@ -88,9 +89,13 @@ class ResponseGate:
         # How the response varies before its own headers are seen: 0 not, 1 on Cookie,
         # 2 on Cookie and Sec-GPC.
         base = 2 if gpc_refused else 1 if (stripped or extra) else 0
+        # For bytes, ints: 'in' then searches for a byte without taking a buffer each time.
+        lf, cr, nul, equals = (10, 13, 0, b"=") if raw else ("\n", "\r", "\0", "=")
+        if raw and extra:
+            extra = _raw_pairs(extra)
 
-        def gate(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-            kept: list[tuple[str, str]] = []
+        def gate(headers: list) -> list:
+            kept: list = []
             append = kept.append
             vary = base
             vary_lines = None
@@ -98,21 +103,21 @@ class ResponseGate:
                 kind = kinds.get(item[0]) or self._kind(item[0])
                 value = item[1]
                 # RFC 9110 §5.5: a line break would start a header the gate never saw.
-                if kind is _DROP_FIELD or "\n" in value or "\r" in value or "\0" in value:
-                    warn_dropped(item[0], self._warned)
+                if kind is _DROP_FIELD or lf in value or cr in value or nul in value:
+                    warn_dropped(_text(item[0]), self._warned)
                     continue
                 if kind is _PASS:
                     append(item)
                     continue
                 if kind is _SET_COOKIE:
-                    raw, sep, _ = value.partition("=")
-                    verdict = verdicts.get(raw) if sep else None
+                    raw_name, sep, _ = value.partition(equals)
+                    verdict = verdicts.get(raw_name) if sep else None
                     if verdict is None:
                         verdict = self._verdict(verdicts, granted, value)
                     if verdict < _DROP:
                         append(item)
                     elif log.isEnabledFor(logging.DEBUG):
-                        log.debug("consentlib refused Set-Cookie %r: %s", set_cookie_name(value),
+                        log.debug("consentlib refused Set-Cookie %r: %s", set_cookie_name(_text(value)),
                                   _why_refused(verdict, granted))
                     # RFC 9110 §12.5.5: a gated line's presence depends on the consent cookie.
                     if _VARY_OF[verdict] > vary:
@@ -129,20 +134,26 @@ class ResponseGate:
                 kept.extend(extra)
             if vary:
                 if vary_lines is None:  # the common case: the app sent no Vary of its own
-                    append(("Vary", "Cookie, Sec-GPC" if vary == 2 else "Cookie"))
+                    append(_VARY_LINES[raw][vary])
                 else:
-                    add_vary(kept, ("Cookie", "Sec-GPC") if vary == 2 else ("Cookie",), vary_lines)
+                    fields = ("Cookie", "Sec-GPC") if vary == 2 else ("Cookie",)
+                    if raw:
+                        added: list[tuple[str, str]] = []
+                        add_vary(added, fields, [_text(line) for line in vary_lines])
+                        kept.extend(_raw_pairs(added))
+                    else:
+                        add_vary(kept, fields, vary_lines)
             return kept
 
         return gate
 
-    def _kind(self, name: str) -> str:
+    def _kind(self, name: str | bytes) -> str:
         """What to do with header ``name``, judged by the name a browser will see."""
-        canonical = canonical_name(name)
+        canonical = canonical_name(_text(name))
         kind = _KIND_OF.get(canonical, _PASS) if canonical else _DROP_FIELD
-        if isinstance(name, str) and len(name) <= _NAME_MAX:
+        if isinstance(name, (str, bytes)) and len(name) <= _NAME_MAX:
             if len(self._kinds) >= _NAMES_LIMIT:
-                self._kinds = {usual: _KIND_OF.get(usual.lower(), _PASS) for usual in _USUAL_NAMES}
+                self._kinds = _usual_kinds()
             self._kinds[name] = kind
         return kind
 
@@ -152,10 +163,10 @@ class ResponseGate:
             self._verdicts.clear()  # a new generation: O(1), unlike evicting the oldest
         return self._verdicts.setdefault(granted, BoundedCache(budget=_VERDICTS_BUDGET, max_size=_VERDICT_KEY_MAX))
 
-    def _verdict(self, verdicts: BoundedCache, granted: frozenset[str], value: str) -> int:
+    def _verdict(self, verdicts: BoundedCache, granted: frozenset[str], value: str | bytes) -> int:
         """What to do with one Set-Cookie line, remembered by the text before its '='."""
         # RFC 6265 §5.2 in full: whitespace, a ';' before '=', no '=' at all.
-        name = set_cookie_name(value)
+        name = set_cookie_name(_text(value))
         category = self.cookies.category_of(name)
         if category in self.required:
             verdict = _KEEP
@@ -167,7 +178,7 @@ class ResponseGate:
             verdict = _DROP_UNDECLARED
         else:
             verdict = _DROP_VARY_GPC if category in self.gpc_categories else _DROP
-        raw, sep, _ = value.partition("=")
+        raw, sep, _ = value.partition(b"=" if isinstance(value, bytes) else "=")
         if sep:  # without '=' the text is the whole value: not a name to remember it by
             verdicts.remember(raw, verdict)
         return verdict
@@ -177,6 +188,30 @@ def _why_refused(verdict: int, granted: frozenset[str]) -> str:
     if verdict == _DROP_UNDECLARED:
         return "the policy does not declare it, so it counts as non-necessary"
     return f"its category is not granted on this request (granted: {', '.join(sorted(granted))})"
+
+
+def _usual_kinds() -> dict:
+    # Both spellings a door may pass: text (WSGI) and ASGI's lower-case bytes.
+    kinds: dict = {name: _KIND_OF.get(name.lower(), _PASS) for name in _USUAL_NAMES}
+    kinds.update({name.lower().encode(): kind for name, kind in kinds.items()})
+    return kinds
+
+
+def _text(data: str | bytes) -> str:
+    """A header name or value as text: bytes read as ISO-8859-1, as PEP 3333 does."""
+    return data.decode("latin-1") if isinstance(data, bytes) else data
+
+
+def _raw_pairs(pairs) -> list[tuple[bytes, bytes]]:
+    # ASGI wants lower-case names (bytes.lower(): ASCII only).
+    return [(name.encode("latin-1").lower(), value.encode("latin-1")) for name, value in pairs]
+
+
+# The Vary line added to a response that sent none, by door (text, bytes) and degree.
+_VARY_LINES = (
+    (None, ("Vary", "Cookie"), ("Vary", "Cookie, Sec-GPC")),
+    (None, (b"vary", b"Cookie"), (b"vary", b"Cookie, Sec-GPC")),
+)
 
 
 def add_vary(headers: list[tuple[str, str]], fields: Iterable[str], present_lines: Iterable[str]) -> None:

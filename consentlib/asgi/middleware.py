@@ -17,13 +17,11 @@ from consentlib.asgi.bridge import (
     Send,
     environ_of,
     header_text,
-    raw_headers,
     read_body,
     request_signals,
     route_path,
     run_wsgi,
     send_response,
-    text_headers,
     with_cookie,
 )
 from consentlib.consent import DEFAULT_LIFETIME, Consent, CookiePayload
@@ -163,15 +161,12 @@ class ConsentMiddleware:
             # The app sees fewer cookies than were sent: what it answers depends on consent.
             scope["headers"] = with_cookie(scope["headers"], visit[2])
         extra = core.extra_headers(visit, self._secure(scope)) if visit[3] or visit[7] else ()
-        gate = core.responses.headers_gate(granted, extra, visit[6], stripped)
+        gate = core.responses.headers_gate(granted, extra, visit[6], stripped, raw=True)
         undeclared = self._undeclared
 
         async def gated_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                # Text as a WSGI server would hand it over (PEP 3333), gated by the core.
-                kept = gate([(name.decode("latin-1"), value.decode("latin-1"))
-                             for name, value in message.get("headers", ())])
-                message = {**message, "headers": raw_headers(kept)}
+                message = {**message, "headers": gate(message.get("headers", ()))}
                 if undeclared.pending:
                     await to_thread.run_sync(undeclared.record_pending)
             await send(message)
@@ -223,12 +218,12 @@ class ConsentMiddleware:
         if stripped:
             scope["headers"] = with_cookie(scope["headers"], filtered)
         gate = core.responses.headers_gate(consent.granted, core.extra_headers(visit, self._secure(scope)),
-                                           gpc_refused, stripped)
+                                           gpc_refused, stripped, raw=True)
 
         async def gated_send(message: Message) -> None:
             if message["type"] in ("websocket.accept", "websocket.http.response.start"):
                 # The handshake's answer (or its refusal) may set cookies like any response.
-                message = {**message, "headers": raw_headers(gate(text_headers(message.get("headers", ()))))}
+                message = {**message, "headers": gate(message.get("headers", ()))}
                 if self._undeclared.pending:
                     await to_thread.run_sync(self._undeclared.record_pending)
             await send(message)
