@@ -112,12 +112,6 @@ def measure_many_visitors(seconds_per_round: float = 0.5, rounds: int = 5) -> di
     return {**best, "ratio": best["wrapped"] / best["bare"]}
 
 
-class ManyVisitors:
-    """bench/run.py's view of the many-visitors stream (a module with ``measure``)."""
-
-    measure = staticmethod(measure_many_visitors)
-
-
 if __name__ == "__main__":
     for label, result in (("repeated request", measure()), ("many visitors", measure_many_visitors())):
         print(f"ASGI, {label}: bare Starlette {result['bare']:.0f} req/s, wrapped {result['wrapped']:.0f} req/s, "

@@ -37,12 +37,15 @@ def main() -> int:
     for module, label, budget, key in (
         ("bench.middleware", "middleware, Flask page setting 4 cookies", 0.90, "wrapped"),
         ("bench.many_visitors", "middleware, same page, 10,000 visitors, no Cookie header twice", 0.90, "wrapped"),
+        ("bench.asgi", "ASGI middleware, Starlette page setting 4 cookies", 0.90, "wrapped"),
+        ("bench.asgi:measure_many_visitors", "ASGI middleware, same page, 10,000 visitors", 0.90, "wrapped"),
         ("bench.etag", "ETag firewall, 16 KB HTML page", 0.85, "wrapped"),
         ("bench.mail", "email open pixel recorded in SQLite vs bare Flask GIF", 0.50, "pixel"),
         ("bench.minor", "a minor's page view, 5,000 own receipts vs 1", 0.80, "many"),
     ):
+        module, _, function = module.partition(":")
         try:
-            result = importlib.import_module(module).measure()
+            result = getattr(importlib.import_module(module), function or "measure")()
         except ModuleNotFoundError as exc:
             rows.append((label, "not built", f">= {budget}", f"({exc.name} missing)"))
             continue
