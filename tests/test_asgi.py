@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 
 import pytest
 
@@ -407,8 +406,7 @@ def test_templates_render_banner_and_gated_script(tmp_path):
     undecided = client.open("/").get_data().decode()
     assert 'data-consent-endpoint="/_consent/"' in undecided
     assert '<script type="text/plain" data-consent="analytics" data-consent-src="/a.js">' in undecided
-    value = ConsentMiddleware(echo_app([]), POLICY, secret_key=KEYS, store=f"sqlite:///{tmp_path}/c.db").cookie.dumps(
-        revision=POLICY.revision, categories=ALL, consent_id="ab" * 16, decided_at=int(time.time()))
+    value = consent_value(served(tmp_path, echo_app([])), ALL)
     allowed = client.open("/", headers={"Cookie": f"consent={value}"}).get_data().decode()
     assert '<script src="/a.js"></script>' in allowed
     crawler = client.open("/", headers={"User-Agent": "Googlebot/2.1 (+http://www.google.com/bot.html)"})
