@@ -115,7 +115,8 @@ class ConsentMiddleware:
         if not (isinstance(prefix, str) and prefix.startswith("/") and prefix.endswith("/") and len(prefix) > 2):
             raise ConfigurationError(f"prefix must start and end with '/', like '/_consent/', not {prefix!r}.")
         if is_minor is not None and not callable(is_minor):
-            raise ConfigurationError("is_minor must be a function taking the WSGI environ and returning True or False.")
+            raise ConfigurationError("is_minor must be a function taking the request (the WSGI environ, or the ASGI "
+                                     "scope under consentlib.asgi) and returning True or False.")
         if guardian_mailer is not None and not callable(guardian_mailer):
             raise ConfigurationError("guardian_mailer must be a function (address, confirm_url, category_labels).")
         if site_url is not None:

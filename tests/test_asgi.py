@@ -416,3 +416,44 @@ def test_templates_render_banner_and_gated_script(tmp_path):
 def test_templates_without_the_middleware_say_how_to_add_it():
     with pytest.raises(LookupError, match="add_middleware"):
         consent_banner({"type": "http", "headers": []})
+
+
+# -- beacon spellings on the wire, under uvicorn -------------------------------------------------
+
+WIRE_TARGETS = ["/collect", "//collect", "/%2fcollect", "/%2Fcollect", "/%252Fcollect", "/collect/", "/./collect",
+                "/a/../collect", "/%63ollect", "/collect;x", "/%5Ccollect"]
+
+
+def test_eprivacy_beacon_spellings_never_reach_a_fastapi_view_under_uvicorn(tmp_path):
+    # What a client puts on the request line (curl --path-as-is), decoded once by
+    # uvicorn into scope["path"]: no spelling reaches the beacon's view without consent.
+    import http.client
+    from urllib.parse import urlsplit
+
+    from consentlib.testing.server import serve_asgi
+    from examples.fastapi_site import create_app
+
+    app = create_app(secret_key="wire-key-" + "x" * 24, store=f"sqlite:///{tmp_path}/consent.db")
+    with serve_asgi(app) as url:
+        address = urlsplit(url)
+        answers = {}
+        for target in WIRE_TARGETS:
+            connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+            connection.putrequest("POST", target, skip_accept_encoding=True)
+            connection.putheader("Content-Length", "0")
+            connection.endheaders()
+            response = connection.getresponse()
+            response.read()
+            answers[target] = response.status
+            connection.close()
+    assert app.state.hits["analytics"] == 0, answers
+    assert all(status < 500 for status in answers.values()), answers
+
+
+@pytest.mark.parametrize("kind", ASGI_KINDS)
+@pytest.mark.parametrize("target", ["/%2fcollect", "/%2F%2Fcollect", "/%252Fcollect", "/collect/"])
+def test_eprivacy_beacon_request_targets_never_reach_the_app(tmp_path, kind, target):
+    # "//collect" itself is a host to werkzeug's URL parser: the uvicorn test above sends it.
+    site = build_site(kind, tmp_path)
+    r = site.get(target)
+    assert site.calls == [] and r.headers["Cache-Control"] == "no-store"
