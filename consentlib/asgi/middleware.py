@@ -39,6 +39,8 @@ except ImportError as exc:  # pragma: no cover - anyio comes with every ASGI fra
 SCOPE_KEY = "consentlib.consent"
 # The middleware itself, for the template helpers (consentlib.asgi.templates).
 MIDDLEWARE_KEY = "consentlib.middleware"
+# Gates kept per (granted categories, Sec-GPC refusal, cookies stripped): a handful.
+_GATES_LIMIT = 64
 # RFC 6455 §7.4.1: 1008, a message that violates the endpoint's policy.
 _POLICY_VIOLATION = 1008
 
@@ -104,6 +106,7 @@ class ConsentMiddleware:
         self._undeclared = _UndeclaredOffLoop(self.core.store, policy.category_names)
         self.core.undeclared = self.core.responses.undeclared = self._undeclared
         self.app = app
+        self._gates: dict[tuple, Callable] = {}
         self._etags_category = policy.etags
         self._firewall = app
         if policy.etags is not None:
@@ -145,7 +148,7 @@ class ConsentMiddleware:
         if core.is_minor is not None:
             visit = await to_thread.run_sync(self._minor_visit, scope, visit, header)
         consent = visit[0]
-        path = route_path(scope)
+        path = route_path(scope) if scope.get("root_path") else scope["path"]
         if core.is_endpoint(path):
             await self._endpoint(scope, receive, send, consent, path)
             return
@@ -160,8 +163,17 @@ class ConsentMiddleware:
         if stripped:
             # The app sees fewer cookies than were sent: what it answers depends on consent.
             scope["headers"] = with_cookie(scope["headers"], visit[2])
-        extra = core.extra_headers(visit, self._secure(scope)) if visit[3] or visit[7] else ()
-        gate = core.responses.headers_gate(granted, extra, visit[6], stripped, raw=True)
+        if visit[3] or visit[7]:
+            gate = core.responses.headers_gate(granted, core.extra_headers(visit, self._secure(scope)), visit[6],
+                                               stripped, raw=True)
+        else:
+            # Nothing of this request's own to add: the gate for this consent is reused.
+            key = (granted, visit[6], stripped)
+            gate = self._gates.get(key)
+            if gate is None:
+                if len(self._gates) >= _GATES_LIMIT:
+                    self._gates.clear()
+                gate = self._gates[key] = core.responses.headers_gate(granted, (), visit[6], stripped, raw=True)
         undeclared = self._undeclared
 
         async def gated_send(message: Message) -> None:
