@@ -457,3 +457,15 @@ def test_eprivacy_beacon_request_targets_never_reach_the_app(tmp_path, kind, tar
     site = build_site(kind, tmp_path)
     r = site.get(target)
     assert site.calls == [] and r.headers["Cache-Control"] == "no-store"
+
+
+def test_debug_log_says_why_a_set_cookie_was_refused_through_the_asgi_door(tmp_path, caplog):
+    # The gate reads ASGI's bytes as they are; its debug log must read them too.
+    app = served(tmp_path, asgi_app_sending((b"set-cookie", b"_fbp=1; Path=/")))
+    with caplog.at_level(logging.DEBUG, logger="consentlib"):
+        _, headers = start_of(run(app, scope_of("/collect")))
+        _, headers = start_of(run(app, scope_of()))
+    assert [v for k, v in headers if k == "set-cookie"] == ["sid=1; Path=/"]
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("refused Set-Cookie '_fbp'" in m for m in messages)
+    assert any("answered beacon /collect itself" in m for m in messages)
