@@ -143,9 +143,10 @@ class Endpoints:
 
     def preferences(self, environ, start_response, consent):
         next_path = safe_next(environ, Request(environ).args.get("next"))
+        page = self.site.templates.for_request(environ)
         html = pages.preferences_page(self.policy, consent, action=self.site.prefix, next_path=next_path,
-                                      guardians=self.site.guardian_mailer is not None)
-        return respond_html(environ, start_response, 200, html)
+                                      guardians=self.site.guardian_mailer is not None, page=page)
+        return respond_html(environ, start_response, 200, html, headers=page.headers)
 
     # -- recording a choice ----------------------------------------------------------------------
 
@@ -209,7 +210,9 @@ class Endpoints:
         else:
             location = safe_next(environ, request.form.get("next"))
             headers.append(("Location", site_location(self.site, environ, location)))
-            status, body, answer = 303, pages.redirect_page(location), respond_html
+            page = self.site.templates.for_request(environ)
+            headers += page.headers
+            status, body, answer = 303, pages.redirect_page(location, page=page), respond_html
         self.site.store.add_receipt(receipt)
         self.site.changed()
         return answer(environ, start_response, status, body, headers=headers)

@@ -44,6 +44,7 @@ CONFIG_KEYS: dict[str, str] = {
     "CONSENTLIB_SITE_URL": "site_url",
     "CONSENTLIB_CONSENT_MODE": "consent_mode",
     "CONSENTLIB_ON_CHANGE": "on_change",
+    "CONSENTLIB_TEMPLATES": "templates",
 }
 _CONSENT_MODE = "consentlib.consent_mode"  # per app: it may come from each app's config
 

@@ -21,7 +21,6 @@ import secrets
 import time
 from dataclasses import replace
 from datetime import datetime
-from html import escape
 from typing import TYPE_CHECKING, Any
 
 from itsdangerous import BadData, URLSafeTimedSerializer
@@ -38,11 +37,12 @@ from consentlib.endpoints import (
     site_origin,
 )
 from consentlib.errors import StoreUnavailable
-from consentlib.pages import redirect_page, simple_page
+from consentlib.pages import message_page, redirect_page
 from consentlib.receipts import build_receipt
 
 if TYPE_CHECKING:
     from consentlib.middleware import ConsentMiddleware
+    from consentlib.templates import Html, Page
 
 _TOKEN = re.compile(r"[A-Za-z0-9_.-]{1,2000}")
 log = logging.getLogger("consentlib")
@@ -154,7 +154,8 @@ class Guardians:
             headers += self.site.consent_cookie_headers(environ, self.site.cookie.decide(
                 revision=self.policy.revision, categories=self.policy.required, consent_id=consent_id))
         location = safe_next(environ, form.get("next"))
-        answer = redirect_page(location, "Sent")
+        page = self.site.templates.for_request(environ)
+        answer = redirect_page(location, "sent", page=page)
         token = self.serializer.dumps({"id": consent_id, "c": categories, "g": self.guardian_id(guardian),
                                        "n": secrets.token_hex(8), "k": "confirm"})
         url = f"{self.site.site_url}{self.site.prefix}guardian/{token}"
@@ -169,7 +170,7 @@ class Guardians:
                 "error": "The e-mail to your parent or guardian could not be sent. Try again later."},
                 headers=headers)
         headers.append(("Location", site_location(self.site, environ, location)))
-        return respond_html(environ, start_response, 303, answer, headers=headers)
+        return respond_html(environ, start_response, 303, answer, headers=headers + page.headers)
 
     # -- the guardian's side ---------------------------------------------------------------------
 
@@ -182,12 +183,13 @@ class Guardians:
         if method not in ("GET", "HEAD", "POST"):
             return respond(environ, start_response, 405, {"error": "Use GET or POST here."},
                            headers=[("Allow", "GET, HEAD, POST")])
+        page = self.site.templates.for_request(environ)
         data, problem = self._load(token)
         if problem:
             status, text = problem
-            return respond_html(environ, start_response, status, simple_page("Guardian consent", f"<p>{escape(text)}</p>"))
+            return self._answer(environ, start_response, status, page, page.text(text))
         if method != "POST":
-            return respond_html(environ, start_response, 200, self._question(data))
+            return respond_html(environ, start_response, 200, self._question(data, page), headers=page.headers)
         refusal = cross_origin_refusal(environ, self.site.trusted_origins)
         if refusal:
             return respond(environ, start_response, 403, {"error": refusal})
@@ -199,51 +201,49 @@ class Guardians:
         if action not in allowed_actions:
             return respond(environ, start_response, 400, {"error": f"Choose one of: {', '.join(allowed_actions)}."})
         if data["k"] == "confirm" and self._used(data):
-            return respond_html(environ, start_response, 409, simple_page(
-                "Guardian consent", "<p>This link was already used. Your answer is recorded; nothing changed.</p>"))
+            return self._answer(environ, start_response, 409, page, page.text("link_used"))
         granted = self.policy.required | (frozenset(data["c"]) if action == "allow" else frozenset())
         self._record(environ, data["id"], granted, "guardian", None, data)
         withdraw = self.serializer.dumps({"id": data["id"], "g": data["g"], "c": [], "n": "", "k": "withdraw"})
         withdraw_url = f"{self.site.site_url or site_origin(environ)}{self.site.prefix}guardian/{withdraw}"
-        said = {"allow": "allowed", "decline": "declined", "withdraw": "withdrawn"}[action]
-        return respond_html(environ, start_response, 200, simple_page("Guardian consent", (
-            f"<p>Thank you: consent {said}. It applies from the child's next page view.</p>"
-            f'<p>You can withdraw it at any time: keep this link: <a id="guardian-withdraw" '
-            f'href="{escape(withdraw_url)}">withdraw consent</a>.</p>')))
+        said = page.text({"allow": "guardian_allowed", "decline": "guardian_declined",
+                          "withdraw": "guardian_withdrawn"}[action])
+        body = page.render("guardian-done.html", said=said, withdraw_url=withdraw_url)
+        return respond_html(environ, start_response, 200, page.document(page.text("guardian_title"), body),
+                            headers=page.headers)
+
+    @staticmethod
+    def _answer(environ, start_response, status: int, page: Page, message: Html):
+        html = message_page(page, page.text("guardian_title"), message)
+        return respond_html(environ, start_response, status, html, headers=page.headers)
 
     def _load(self, token: str) -> tuple[dict[str, Any] | None, tuple[int, str] | None]:
         # base64 decoding skips characters outside its alphabet; refuse them up front so
         # that only the exact token that was issued is accepted.
         if not _TOKEN.fullmatch(token):
-            return None, (404, "This link is not valid.")
+            return None, (404, "link_invalid")
         try:
             data, signed_at = self.serializer.loads(token, return_timestamp=True)
         except (BadData, UnicodeError, ValueError):
-            return None, (404, "This link is not valid.")
+            return None, (404, "link_invalid")
         if not (isinstance(data, dict) and data.get("k") in ("confirm", "withdraw")
                 and isinstance(data.get("id"), str) and isinstance(data.get("g"), str)
                 and isinstance(data.get("n"), str) and isinstance(data.get("c"), list)
                 and all(isinstance(c, str) and self.policy.category(c) is not None for c in data["c"])):
-            return None, (404, "This link is not valid.")
+            return None, (404, "link_invalid")
         # A withdrawal link must work for as long as the consent does; a request expires.
         if data["k"] == "confirm" and time.time() - signed_at.timestamp() > CONFIRM_LIFETIME:
-            return None, (410, "This link has expired. Ask for a new one.")
+            return None, (410, "link_expired")
         return data, None
 
     def _used(self, data: dict[str, Any]) -> bool:
         return self.site.store.guardian_token_used(data["id"], data["n"])
 
-    def _question(self, data: dict[str, Any]) -> str:
-        if data["k"] == "withdraw":
-            body = "<p>You allowed optional cookies for a child using this site. You can withdraw that consent now.</p>"
-            buttons = '<button type="submit" name="action" value="withdraw">Withdraw consent</button>'
-        else:
-            labels = ", ".join(escape(self.policy.category(c).label) for c in data["c"]) or "nothing optional"
-            body = (f"<p>A child using this site, below the age of digital consent, asks you to allow: "
-                    f"<strong>{labels}</strong>.</p><p>Nothing changes unless you choose.</p>")
-            buttons = ('<button type="submit" name="action" value="allow" id="guardian-allow">Allow</button> '
-                       '<button type="submit" name="action" value="decline" id="guardian-decline">Decline</button>')
-        return simple_page("Guardian consent", f'{body}<form method="post">{buttons}</form>')
+    def _question(self, data: dict[str, Any], page: Page) -> str:
+        labels = page.catalogue.texts["separator"].join(self.policy.category(c).label for c in data["c"])
+        chosen = page.render("guardian-labels.html", labels=labels or page.text("nothing_optional"))
+        body = page.render("guardian-question.html", withdraw=data["k"] == "withdraw", labels=chosen)
+        return page.document(page.text("guardian_title"), body)
 
     def _record(self, environ, consent_id: str, granted: frozenset[str], method: str,
                 consent: Consent | None, token: dict[str, Any] | None) -> None:

@@ -19,7 +19,6 @@ import logging
 import threading
 import time
 from datetime import datetime, timezone
-from html import escape
 from typing import TYPE_CHECKING
 
 from werkzeug.exceptions import HTTPException
@@ -29,12 +28,13 @@ from consentlib.agents import classify_mail_click, classify_mail_open
 from consentlib.endpoints import ascii_uri, bounded_request, respond, respond_html
 from consentlib.errors import StoreUnavailable
 from consentlib.mail import MailToken, MailTokens
-from consentlib.pages import simple_page
+from consentlib.pages import message_page
 from consentlib.pixel import untrackable_response
 from consentlib.receipts import user_agent_family
 from consentlib.store.events import EventBuffer
 from consentlib.store.mail import MailEvent
 from consentlib.store.sqlite import time_text
+from consentlib.templates import Html
 
 if TYPE_CHECKING:
     from consentlib.middleware import ConsentMiddleware
@@ -84,13 +84,13 @@ class MailEndpoints:
             return self.confirm(environ, start_response, method, token, "untrack")
         if kind == "d":
             return self.your_data(environ, start_response, method, token)
-        return _page(environ, start_response, 404, "Not found", "There is nothing at this address.")
+        return self._page(environ, start_response, 404, "not_found_title", "nothing_here")
 
     # -- open pixel ------------------------------------------------------------------------
 
     def open(self, environ, start_response, method: str, token: str):
         if method not in ("GET", "HEAD"):
-            return _not_allowed(environ, start_response, "GET, HEAD")
+            return self._not_allowed(environ, start_response, "GET, HEAD")
         if method == "GET" and token.endswith(".gif"):
             found = self.tokens.loads("open", token[:-4])
             if found is not None:
@@ -107,12 +107,11 @@ class MailEndpoints:
 
     def click(self, environ, start_response, method: str, token: str):
         if method not in ("GET", "HEAD"):
-            return _not_allowed(environ, start_response, "GET, HEAD")
+            return self._not_allowed(environ, start_response, "GET, HEAD")
         found = self.tokens.loads("click", token)
         if found is None:
             # OWASP unvalidated redirects: a link we did not sign goes nowhere.
-            return _page(environ, start_response, 404, "Link not valid",
-                         "This link is not valid or has expired. Open the original mail and try another link.")
+            return self._page(environ, start_response, 404, "link_not_valid_title", "click_invalid")
         if method == "GET":
             self._record_click(environ, found)
         start_response("302 Found", [
@@ -143,66 +142,60 @@ class MailEndpoints:
 
     def confirm(self, environ, start_response, method: str, token: str, kind: str):
         if method not in ("GET", "HEAD", "POST"):
-            return _not_allowed(environ, start_response, "GET, HEAD, POST")
+            return self._not_allowed(environ, start_response, "GET, HEAD, POST")
         found = self.tokens.loads(kind, token)
         if found is None:
-            return _page(environ, start_response, 404, "Link not valid",
-                         "This link is not valid. Use the link in a mail you received from us.")
+            return self._page(environ, start_response, 404, "link_not_valid_title", "mail_link_invalid")
         store = self.site.store
         address = store.mail_address(found.recipient_id)
         if address is None:
-            return _page(environ, start_response, 404, "Link not valid", "We have no record of this address.")
-        list_name = escape(found.list_id)
+            return self._page(environ, start_response, 404, "link_not_valid_title", "no_record")
+        list_name = found.list_id
         if method != "POST":
             # Scanners and mail proxies follow links: a GET only shows the button.
-            title, message, form = _form_page(kind, list_name, self._already(kind, address, found))
-            return _page(environ, start_response, 200, title, message, form + self._data_link(found))
+            title, message, form = _form_page(kind, self._already(kind, address, found))
+            return self._page(environ, start_response, 200, title, message, form,
+                              data_link=self._data_link(found), list=list_name)
         form, problem = _read_form(environ, self.site.max_body)
         if problem is not None:
-            return _page(environ, start_response, problem[0], "Not done", problem[1])
+            return self._page(environ, start_response, problem[0], "not_done", problem[1])
         if kind == "unsubscribe":
             if form.get("List-Unsubscribe") != "One-Click":
-                return _page(environ, start_response, 400, "Not done",
-                             "Send List-Unsubscribe=One-Click to unsubscribe (RFC 8058).")
+                return self._page(environ, start_response, 400, "not_done", "one_click_needed")
             # Committed before the answer (RFC 8058 §3.2; Gmail/Yahoo 2024: honour at once).
             store.suppress_mail(address, list_id=found.list_id, campaign=found.campaign,
                                 source="page" if form.get("via") == "page" else "one-click")
-            return _page(environ, start_response, 200, "Unsubscribed",
-                         f"You are unsubscribed from {list_name}. You will get no more of these mails.")
+            return self._page(environ, start_response, 200, "unsubscribed_title", "unsubscribed_done",
+                              list=list_name)
         if form.get("tracking") != "off":
-            return _page(environ, start_response, 400, "Not done", "Send tracking=off to stop tracking.")
+            return self._page(environ, start_response, 400, "not_done", "tracking_off_needed")
         store.set_mail_tracking(address, list_id=found.list_id, allowed=False, source="mail-link")
-        return _page(environ, start_response, 200, "Tracking stopped",
-                     f"We no longer record when you open or click mails of {list_name}. "
-                     "You stay subscribed.")
+        return self._page(environ, start_response, 200, "tracking_stopped_title", "tracking_stopped_done",
+                          list=list_name)
 
     # -- the recipient's data --------------------------------------------------------------------
 
     def _data_link(self, found: MailToken) -> str:
+        """The address of the recipient's data page, for the unsubscribe and stop-tracking pages."""
         token = self.tokens.dumps("data", [found.recipient_id, found.campaign, found.list_id])
-        return (f'<p><a id="mail-your-data" href="{escape(self.site.prefix)}m/d/{token}">'
-                "Your data: download it, or have us forget you</a></p>")
+        return f"{self.site.prefix}m/d/{token}"
 
     def your_data(self, environ, start_response, method: str, token: str):
         if method not in ("GET", "HEAD", "POST"):
-            return _not_allowed(environ, start_response, "GET, HEAD, POST")
+            return self._not_allowed(environ, start_response, "GET, HEAD, POST")
         found = self.tokens.loads("data", token)
         store = self.site.store
         address = store.mail_address(found.recipient_id) if found is not None else None
         if address is None:
-            return _page(environ, start_response, 404, "Link not valid",
-                         "We have no record of this address: it was never ours, or we have forgotten it.")
+            return self._page(environ, start_response, 404, "link_not_valid_title", "data_no_record")
         if method == "POST":
             form, problem = _read_form(environ, self.site.max_body)
             if problem is not None:
-                return _page(environ, start_response, problem[0], "Not done", problem[1])
+                return self._page(environ, start_response, problem[0], "not_done", problem[1])
             if form.get("forget") != "yes":
-                return _page(environ, start_response, 400, "Not done", "Send forget=yes to be forgotten.")
+                return self._page(environ, start_response, 400, "not_done", "forget_needed")
             store.forget_mail_recipient(address)
-            return _page(environ, start_response, 200, "Forgotten",
-                         "We have erased your address, your opens, clicks and tracking choices. "
-                         "If you unsubscribed, we keep only a keyed fingerprint of your address so that "
-                         "we never mail you again.")
+            return self._page(environ, start_response, 200, "forgotten_title", "forgotten_done")
         if Request(environ).args.get("download") == "1":
             data = {"recipient": address, "permissions": store.mail_permissions(recipient=address),
                     **store.mail_data(address), "pending_changes": store.changes(subject=address)}
@@ -210,14 +203,24 @@ class MailEndpoints:
                 ("Content-Disposition", 'attachment; filename="my-mail-data.json"'),
                 ("Referrer-Policy", "no-referrer")])
         # A GET only shows the page: link scanners fetch every URL of a mail (RULES.md "Email").
-        return _page(environ, start_response, 200, "Your data", (
-            "We keep your address, whether you let us see when you open our mails, when you unsubscribed, "
-            "which mails we sent you and, if you allowed it, when you opened or clicked them."
-        ), (
-            '<p><a id="mail-download" href="?download=1" download="my-mail-data.json">Download my data</a></p>'
-            '<form method="post"><input type="hidden" name="forget" value="yes">'
-            '<button type="submit" id="mail-forget">Forget me</button></form>'
-        ))
+        return self._page(environ, start_response, 200, "your_data_title", "your_data_intro", "your-data-form.html")
+
+    def _page(self, environ, start_response, status: int, title: str, message: str, form: str | None = None,
+              *, data_link: str | None = None, **values):
+        """A page of the texts ``title`` and ``message`` (keys of the visitor's catalogue),
+        with the template ``form`` and a link to the recipient's data page under it."""
+        page = self.site.templates.for_request(environ)
+        below = "".join([page.render(form, **values) if form else "",
+                         page.render("data-link.html", href=data_link) if data_link else ""])
+        html = message_page(page, page.text(title), page.text(message, **values), Html(below))
+        # The token in the URL must not leak to whatever the page links to.
+        return respond_html(environ, start_response, status, html,
+                            headers=[("Referrer-Policy", "no-referrer"), *page.headers])
+
+    def _not_allowed(self, environ, start_response, allow: str):
+        page = self.site.templates.for_request(environ)
+        html = message_page(page, page.text("method_not_allowed_title"), page.text("use_methods", allow=allow))
+        return respond_html(environ, start_response, 405, html, headers=[("Allow", allow), *page.headers])
 
     def _already(self, kind: str, address: str, found: MailToken) -> bool:
         store = self.site.store
@@ -231,45 +234,27 @@ def time_text_of(moment: float) -> str:
 
 
 def _read_form(environ: dict, limit: int):
-    """The posted form, or (status, message) for a body that is not one."""
+    """The posted form, or (status, the key of a text) for a body that is not one."""
     request = bounded_request(environ, limit, parts=20)
     if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        return None, (415, "Post a form (application/x-www-form-urlencoded or multipart/form-data).")
+        return None, (415, "form_needed")
     try:
         if request.content_length is not None and request.content_length > limit:
-            return None, (413, "The request body is too large.")
+            return None, (413, "body_too_large")
         return request.form, None
     except HTTPException as exc:
-        return None, (exc.code or 400, "The request body could not be read.")
+        return None, (exc.code or 400, "body_unreadable")
     except ValueError:
-        return None, (400, "The request body could not be read.")
+        return None, (400, "body_unreadable")
 
 
-def _form_page(kind: str, list_name: str, already: bool) -> tuple[str, str, str]:
+def _form_page(kind: str, already: bool) -> tuple[str, str, str | None]:
+    """The title and message (keys of texts) and the form template of an unsubscribe or
+    stop-tracking page."""
     if kind == "unsubscribe":
         if already:
-            return "Unsubscribed", f"You are unsubscribed from {list_name}.", ""
-        return "Unsubscribe", f"Do you want to stop receiving {list_name}?", (
-            '<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
-            '<input type="hidden" name="via" value="page"><button type="submit">Unsubscribe</button></form>'
-        )
+            return "unsubscribed_title", "unsubscribed_already", None
+        return "unsubscribe_title", "unsubscribe_question", "unsubscribe-form.html"
     if already:
-        return "Tracking stopped", f"We do not record when you open or click mails of {list_name}.", ""
-    return "Stop tracking my opens", (
-        f"We record when you open or click mails of {list_name}, as you allowed. Stop it? You stay subscribed."
-    ), (
-        '<form method="post"><input type="hidden" name="tracking" value="off">'
-        '<button type="submit">Stop tracking my opens</button></form>'
-    )
-
-
-def _page(environ, start_response, status: int, title: str, message: str, form: str = ""):
-    html = simple_page(title, f"<p>{message}</p>{form}")
-    # The token in the URL must not leak to whatever the page links to.
-    return respond_html(environ, start_response, status, html, headers=[("Referrer-Policy", "no-referrer")])
-
-
-def _not_allowed(environ, start_response, allow: str):
-    return respond_html(environ, start_response, 405,
-                        f"<!doctype html><title>Method not allowed</title><p>Use {allow} here.</p>",
-                        headers=[("Allow", allow)])
+        return "tracking_stopped_title", "tracking_already", None
+    return "stop_tracking", "stop_tracking_question", "untrack-form.html"

@@ -8,6 +8,7 @@ not cover. Its own endpoints (``/_consent/...``) are answered without calling th
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from urllib.parse import urlsplit
@@ -29,6 +30,7 @@ from consentlib.options import flag, iso_date, origins, whole_number
 from consentlib.pixel import untrackable_response, wants_image
 from consentlib.policy import Beacon, Policy
 from consentlib.store import Store, open_store
+from consentlib.templates import Templates
 
 log = logging.getLogger("consentlib")
 
@@ -88,6 +90,13 @@ class ConsentMiddleware:
         pass a withdrawal on to an analytics deletion API, a CRM), at least once, from
         the store's durable queue, in a background thread; see :mod:`consentlib.changes`
         for the change's shape and for making the handler idempotent.
+    ``templates``
+        A directory whose files win over the shipped templates and message catalogues
+        of consentlib's own pages (``page.html``, ``messages/fr.json``...); see
+        :mod:`consentlib.templates`. The pages speak the visitor's language
+        (``Accept-Language``): English and Simplified Chinese ship, and a catalogue adds
+        one. Everything put into a template is HTML-escaped; a template that is the
+        site's own is trusted like the site's code.
     """
 
     def __init__(
@@ -109,6 +118,7 @@ class ConsentMiddleware:
         guardian_mailer: Callable[[str, str, list[str]], None] | None = None,
         site_url: str | None = None,
         on_change: Callable[[dict], object] | None = None,
+        templates: str | os.PathLike[str] | None = None,
     ) -> None:
         if not isinstance(policy, Policy):
             raise ConfigurationError(f"ConsentMiddleware needs a consentlib.Policy, not {policy!r}.")
@@ -137,6 +147,7 @@ class ConsentMiddleware:
         whole_number("etag_body_limit", etag_body_limit, minimum=0, unit="bytes")
         secure, honour_dnt = flag("secure", secure, optional=True), flag("honour_dnt", honour_dnt)
         trusted, gpc_last_update = origins("trusted_origins", trusted_origins), iso_date("gpc_last_update", gpc_last_update)
+        self.templates = Templates(templates)
         self.app = app
         self.policy = policy
         self.cookie = ConsentCookie(secret_key, lifetime=lifetime)

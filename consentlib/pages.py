@@ -1,130 +1,91 @@
 """Server-rendered HTML: the no-JavaScript preferences form (Principle 3: works without JS).
 
-No inline style or script, so the pages work under a strict Content-Security-Policy.
+Rendered from templates (:mod:`consentlib.templates`) in the visitor's language; every
+value is HTML-escaped. No inline style or script, so the pages work under a strict
+Content-Security-Policy.
 """
 from __future__ import annotations
 
-from html import escape
-
 from consentlib.consent import Consent
 from consentlib.policy import Policy
+from consentlib.templates import Html, Page, default_templates
 
-GPC_HONOURED = "Global Privacy Control signal honored"
+def _english(page: Page | None) -> Page:
+    return page if page is not None else default_templates().page()
 
 
-def category_fields(policy: Policy, consent: Consent) -> str:
+def category_fields(policy: Policy, consent: Consent, page: Page | None = None) -> Html:
     """One checkbox per category: required ones on and locked, none pre-ticked otherwise."""
+    page = _english(page)
     rows = []
     for category in policy.categories:
         # GPC turns gpc categories off; a minor cannot switch on what no guardian allowed.
-        locked_off = (consent.gpc and category.gpc) or (
+        gpc_off = consent.gpc and category.gpc
+        locked_off = gpc_off or (
             consent.minor and not category.required and category.name not in consent.granted)
-        checked = category.required or (category.name in consent.granted and not locked_off)
-        attrs = ' checked' if checked else ''
-        if category.required or locked_off:
-            attrs += ' disabled'
-        note = ""
-        if category.required:
-            note = " <small>(always on: strictly necessary)</small>"
-        elif locked_off and consent.gpc and category.gpc:
-            note = f" <small>({GPC_HONOURED})</small>"
-        elif locked_off:
-            note = " <small>(needs a parent's or guardian's consent)</small>"
-        field_id = f"consent-category-{category.name}"
-        rows.append(
-            f'<p><input type="checkbox" name="category" value="{escape(category.name)}" id="{field_id}"{attrs}> '
-            f'<label for="{field_id}"><strong>{escape(category.label)}</strong>{note}</label>'
-            + (f'<br><span>{escape(category.description)}</span>' if category.description else "")
-            + "</p>"
-        )
-    return "\n".join(rows)
+        rows.append(page.render(
+            "category.html", name=category.name, label=category.label, description=category.description,
+            checked=category.required or (category.name in consent.granted and not locked_off),
+            disabled=category.required or locked_off, required=category.required,
+            gpc_off=not category.required and gpc_off,
+            needs_guardian=not category.required and locked_off and not gpc_off))
+    return Html("".join(rows))
 
 
-def cookie_tables(policy: Policy) -> str:
+def cookie_tables(policy: Policy, page: Page | None = None) -> Html:
     """Per category, the cookies it covers: name, purpose, lifetime and who sets them.
 
     The banner's second layer shows the same tables (read from declaration.json); here
     they need no JavaScript. ePrivacy Art 5(3) asks for clear and comprehensive
     information on each cookie's purpose, GDPR Art 13(1)(e) for who receives the data.
     """
-    parts = ["<h2>The cookies of each category</h2>"]
+    page = _english(page)
+    tables = []
     for category in policy.categories:
-        cookies = [c for c in policy.cookies if c.category == category.name]
-        if not cookies:
-            parts.append(f"<h3>{escape(category.label)}</h3>\n<p>No cookies.</p>")
-            continue
         rows = "".join(
-            f"<tr><td><code>{escape(c.name)}</code></td><td>{escape(c.purpose)}</td>"
-            f"<td>{escape(c.lifetime)}</td><td>{escape(c.third_party or 'this site')}</td></tr>\n"
-            for c in cookies
-        )
-        parts.append(
-            f"<h3>{escape(category.label)}</h3>\n"
-            f'<table id="consent-cookies-{escape(category.name)}">\n'
-            '<thead><tr><th scope="col">Cookie</th><th scope="col">Purpose</th>'
-            '<th scope="col">Lifetime</th><th scope="col">Set by</th></tr></thead>\n'
-            f"<tbody>\n{rows}</tbody></table>"
-        )
-    return "\n".join(parts)
+            page.render("cookie-row.html", name=c.name, purpose=c.purpose, lifetime=c.lifetime,
+                        third_party=c.third_party)
+            for c in policy.cookies if c.category == category.name)
+        tables.append(page.render("cookie-table.html", name=category.name, label=category.label, cookies=Html(rows)))
+    return Html("".join(tables))
 
 
-def choice_form(policy: Policy, consent: Consent, *, action: str, next_path: str) -> str:
+def choice_form(policy: Policy, consent: Consent, *, action: str, next_path: str, page: Page | None = None) -> Html:
     """The choice form, for the preferences page and for sites' own pages."""
-    return f"""<form method="post" action="{escape(action)}" class="consent-form">
-<input type="hidden" name="next" value="{escape(next_path)}">
-<fieldset><legend>Cookie categories</legend>
-{category_fields(policy, consent)}
-</fieldset>
-<p>{"" if consent.minor else '<button type="submit" name="action" value="accept_all">Accept all</button>'}
-<button type="submit" name="action" value="reject_all">Reject all</button>
-<button type="submit" name="action" value="save">Save my choices</button></p>
-</form>"""
+    page = _english(page)
+    return page.render("choice-form.html", action=action, next_path=next_path, minor=consent.minor,
+                       categories=category_fields(policy, consent, page))
 
 
-def guardian_form(policy: Policy, *, action: str, next_path: str) -> str:
+def guardian_form(policy: Policy, *, action: str, next_path: str, page: Page | None = None) -> Html:
     """A minor asks a parent or guardian (GDPR Art 8): their address and what to allow."""
-    boxes = "".join(
-        f'<p><input type="checkbox" name="category" value="{escape(c.name)}" id="guardian-category-{c.name}"> '
-        f'<label for="guardian-category-{c.name}">{escape(c.label)}</label></p>'
-        for c in policy.categories if not c.required
-    )
-    return f"""<form method="post" action="{escape(action)}guardian" id="guardian-form">
-<input type="hidden" name="next" value="{escape(next_path)}">
-<p><label for="guardian-address">Your parent's or guardian's e-mail address</label><br>
-<input type="email" name="guardian" id="guardian-address" required autocomplete="off"></p>
-<fieldset><legend>What to ask them to allow</legend>{boxes}</fieldset>
-<p><button type="submit" id="guardian-ask">Ask a parent or guardian</button></p>
-</form>"""
+    page = _english(page)
+    boxes = "".join(page.render("guardian-category.html", name=c.name, label=c.label)
+                    for c in policy.categories if not c.required)
+    return page.render("guardian-form.html", action=action, next_path=next_path, categories=Html(boxes))
 
 
 def preferences_page(policy: Policy, consent: Consent, *, action: str, next_path: str,
-                     guardians: bool = False) -> str:
-    status = "You have made a choice; you can change it at any time." if consent.decided else "You have not made a choice yet: nothing optional is on."
-    gpc = f"<p><strong>{GPC_HONOURED}.</strong></p>" if consent.gpc else ""
-    if consent.minor:
-        gpc += "<p><strong>You are below the age of digital consent: ask a parent or guardian.</strong></p>"
-        if guardians:
-            gpc += guardian_form(policy, action=action, next_path=next_path)
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Privacy choices</title></head>
-<body><main>
-<h1>Privacy choices</h1>
-<p>{status}</p>
-{gpc}
-{choice_form(policy, consent, action=action, next_path=next_path)}
-{cookie_tables(policy)}
-<p><a href="{escape(policy.notice_url)}">Privacy notice</a> · <a href="{escape(next_path)}">Back</a></p>
-</main></body></html>"""
+                     guardians: bool = False, page: Page | None = None) -> str:
+    page = _english(page)
+    body = page.render(
+        "preferences.html", decided=consent.decided, gpc=consent.gpc, minor=consent.minor,
+        guardian_form=guardian_form(policy, action=action, next_path=next_path, page=page)
+        if consent.minor and guardians else "",
+        choice_form=choice_form(policy, consent, action=action, next_path=next_path, page=page),
+        cookie_tables=cookie_tables(policy, page), notice_url=policy.notice_url, next_path=next_path)
+    return page.document(page.text("privacy_choices"), body)
 
 
-def simple_page(title: str, body: str) -> str:
-    """A page with a heading and ``body`` (already HTML): no script, no inline style."""
-    return ('<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{escape(title)}</title></head>\n<body><main><h1>{escape(title)}</h1>\n{body}</main></body></html>\n")
+def message_page(page: Page, title: str, message: Html, form: Html | str = "") -> str:
+    """A page with a heading, one paragraph and (optionally) a form: texts of ``page``'s
+    catalogue (``title`` and ``message`` are already rendered by :meth:`Page.text`)."""
+    return page.document(title, page.render("message.html", message=message, form=form))
 
 
-def redirect_page(location: str, done: str = "Saved") -> str:
-    """The body of a 303: for the rare client that does not follow ``Location``."""
-    return simple_page(done, f'<p>{escape(done)}. <a href="{escape(location)}">Continue</a></p>')
+def redirect_page(location: str, done: str = "saved", page: Page | None = None) -> str:
+    """The body of a 303: for the rare client that does not follow ``Location``.
+    ``done`` is the key of the text that says what was done ("saved", "sent")."""
+    page = _english(page)
+    title = page.text(done)
+    return page.document(title, page.render("redirect.html", done=title, location=location))

@@ -40,6 +40,7 @@ KEYS: dict[str, str] = {
     "SITE_URL": "site_url",
     "CONSENT_MODE": "consent_mode",
     "ON_CHANGE": "on_change",
+    "TEMPLATES": "templates",
 }
 _IMPORTABLE = ("POLICY", "IS_MINOR", "GUARDIAN_MAILER", "ON_CHANGE")
 
