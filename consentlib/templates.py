@@ -135,7 +135,7 @@ class Templates:
                 self.templates[path.name] = parse(path.read_text("utf-8"), str(path))
             for path in (directory / "messages").glob("*.json"):
                 catalogues[path.stem] = {**catalogues.get(path.stem, {}), **_read_catalogue(path)}
-        english = catalogues[DEFAULT_LANGUAGE]
+        english = {k: v for k, v in catalogues[DEFAULT_LANGUAGE].items() if not k.startswith("@")}
         self.catalogues: dict[str, Catalogue] = {}
         for tag, texts in sorted(catalogues.items(), key=lambda item: item[0] != DEFAULT_LANGUAGE):
             if not _LANGUAGE_TAG.fullmatch(tag):
@@ -178,7 +178,7 @@ class Page:
 
     def text(self, key: str, /, **values: Any) -> Html:
         """The text ``key``, escaped, with ``{name}`` filled from ``values`` (escaped)."""
-        text = escape(self.catalogue.texts[key], quote=False)
+        text = escape(self.catalogue.texts[key])
         return Html(_PLACEHOLDER.sub(lambda m: html_text(values[m.group(1)]) if m.group(1) in values else m.group(0),
                                      text))
 

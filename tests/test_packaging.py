@@ -40,6 +40,11 @@ def test_wheel_ships_what_it_claims(wheel):
     assert "consentlib/py.typed" in names
     assert any(n.startswith("consentlib/static/banner.") and n.endswith(".js") for n in names)
     assert "consentlib/static/manifest.json" in names
+    # The pages' templates and catalogues: without them no consentlib page can render.
+    shipped = ROOT / "consentlib" / "templates"
+    for path in [*shipped.glob("*.html"), *shipped.glob("messages/*.json")]:
+        assert f"consentlib/{path.relative_to(shipped.parent).as_posix()}" in names
+    assert {"consentlib/templates/page.html", "consentlib/templates/messages/zh-Hans.json"} <= names
     classifiers = _metadata(wheel).get_all("Classifier")
     assert "Typing :: Typed" in classifiers and "Framework :: Flask" in classifiers
 
