@@ -4,7 +4,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 CHROMIUM = os.environ.get("CONSENTLIB_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CONSENTLIB_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -25,14 +26,16 @@ _FLAGS = (
 )
 
 
-def chrome_driver(*, extra_args: Iterable[str] = ()):
+def chrome_driver(*, extra_args: Iterable[str] = (), prefs: Mapping[str, Any] | None = None):
     """Start headless Chromium with a new, empty profile and return the WebDriver.
 
     The profile directory is removed when ``driver.quit()`` is called. Browser console
     messages and network events are captured (``driver.get_log("browser")`` and
     ``driver.get_log("performance")``) so tests can check CSP errors and requests.
     Selenium is pointed at the system chromedriver through ``Service`` so that
-    Selenium Manager never tries to download a driver.
+    Selenium Manager never tries to download a driver. ``prefs`` are profile
+    preferences, e.g. ``{"intl.accept_languages": "zh-CN,zh"}`` for the languages the
+    browser asks for (``Accept-Language``).
     """
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -48,6 +51,8 @@ def chrome_driver(*, extra_args: Iterable[str] = ()):
     options.binary_location = CHROMIUM
     for flag in (*_FLAGS, f"--user-data-dir={profile}", *extra_args):
         options.add_argument(flag)
+    if prefs:
+        options.add_experimental_option("prefs", dict(prefs))
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     try:
         driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
