@@ -12,7 +12,7 @@ import pytest
 from consentlib import Category, ConfigurationError, ConsentMiddleware, Cookie, MailTracker, Policy
 from consentlib.templates import SHIPPED as SHIPPED_DIR
 from consentlib.templates import Templates
-from tests.apps import KEYS
+from tests.apps import KEYS, KINDS, build_site, fetch
 from tests.mailkit import BufferedClient, MailSite, prepared, urls
 
 HOSTILE = "<script>alert(1)</script>"
@@ -213,3 +213,15 @@ def test_pages_shipped_catalogues_are_complete():
     english = set(SHIPPED.catalogues["en"].texts)
     chinese = json.loads((SHIPPED_DIR / "messages" / "zh-Hans.json").read_text("utf-8"))
     assert english == {k for k in chinese if not k.startswith("@")}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_pages_every_door_speaks_the_language_and_takes_templates(tmp_path, own_templates, kind):
+    # Flask (CONSENTLIB_TEMPLATES via the keyword), Django (CONSENTLIB["TEMPLATES"]) and
+    # the ASGI door pass the option through and answer the same pages.
+    site = build_site(kind, tmp_path, templates=own_templates)
+    chinese = fetch(site.client, "GET", "/_consent/preferences", headers={"Accept-Language": "zh-CN"})
+    assert chinese.headers["Content-Language"] == "zh-Hans" and "<title>隐私选项</title>" in chinese.text
+    english = fetch(site.client, "GET", "/_consent/preferences", headers={"Accept-Language": "en-GB"})
+    assert "Accept-Language" in english.headers["Vary"] and "Yes to all" in english.text
+    assert 'class="our-site"' in english.text

@@ -7,6 +7,7 @@ loop.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -94,13 +95,14 @@ class ConsentMiddleware:
         is_minor: Callable[[Scope], bool] | None = None,
         guardian_mailer: Callable[[str, str, list[str]], None] | None = None,
         site_url: str | None = None,
+        templates: str | os.PathLike[str] | None = None,
     ) -> None:
         # The core checks every option (with the same sentences) and holds every cache.
         self.core = _Core(
             _never_called, policy, secret_key=secret_key, store=store, prefix=prefix, lifetime=lifetime,
             secure=secure, trusted_origins=trusted_origins, honour_dnt=honour_dnt,
             gpc_last_update=gpc_last_update, max_body=max_body, etag_body_limit=etag_body_limit,
-            is_minor=is_minor, guardian_mailer=guardian_mailer, site_url=site_url,
+            is_minor=is_minor, guardian_mailer=guardian_mailer, site_url=site_url, templates=templates,
         )
         # Recording an undeclared cookie writes to the store: from a worker thread here.
         self._undeclared = _UndeclaredOffLoop(self.core.store, policy.category_names)
