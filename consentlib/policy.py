@@ -149,12 +149,12 @@ class Policy:
     #: Per-jurisdiction ages (ISO 3166-1 alpha-2), merged over DEFAULT_AGES_OF_CONSENT.
     ages_of_consent: Mapping[str, int] = field(default_factory=dict, hash=False)
 
-    _by_name: dict = field(init=False, repr=False, compare=False)
-    _exact: dict = field(init=False, repr=False, compare=False)
-    _globs: tuple = field(init=False, repr=False, compare=False)
-    _beacon_paths: dict = field(init=False, repr=False, compare=False)
-    _beacon_prefixes: tuple = field(init=False, repr=False, compare=False)
-    _beacon_marks: tuple = field(init=False, repr=False, compare=False)
+    _by_name: dict[str, Category] = field(init=False, repr=False, compare=False)
+    _exact: dict[str, Cookie] = field(init=False, repr=False, compare=False)
+    _globs: tuple[Cookie, ...] = field(init=False, repr=False, compare=False)
+    _beacon_paths: dict[str, Beacon] = field(init=False, repr=False, compare=False)
+    _beacon_prefixes: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _beacon_marks: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "categories", tuple(self.categories))
