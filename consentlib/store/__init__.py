@@ -18,10 +18,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, quote, urlencode
 
 from consentlib.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from consentlib.store.postgres import PostgresStore
+    from consentlib.store.seal import Seal
+    from consentlib.store.sqlite import SQLiteStore
 
 RETENTION_OPTIONS = ("receipts_days", "mail_days")
 
@@ -147,7 +152,7 @@ def open_store(url: str | Store, *, secret_key: Any = None) -> Store:
     if not isinstance(url, str):
         if isinstance(url, Store):
             if seal is not None and getattr(url, "seal", None) is None:
-                url.seal = seal
+                setattr(url, "seal", seal)  # an attribute the Store protocol does not require
             return url
         missing = sorted(name for name in _STORE_METHODS if not callable(getattr(url, name, None)))
         if missing and len(missing) < len(_STORE_METHODS):
@@ -163,7 +168,7 @@ def open_store(url: str | Store, *, secret_key: Any = None) -> Store:
     return store
 
 
-def _seal(secret_key: Any):
+def _seal(secret_key: Any) -> Seal | None:
     if secret_key is None:
         return None
     from consentlib.store.seal import Seal
@@ -197,7 +202,7 @@ def _split_retention(url: str) -> tuple[str, Retention]:
     return (f"{base}?{urlencode(kept, quote_via=quote)}" if kept else base), Retention(**days)
 
 
-def _open_url(url: str) -> Any:
+def _open_url(url: str) -> SQLiteStore | PostgresStore:
     if url.startswith("sqlite:///"):
         from consentlib.store.sqlite import SQLiteStore
 
