@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from urllib.parse import unquote
@@ -134,9 +134,10 @@ class Policy:
     """A site's consent policy. Bump ``revision`` to ask every visitor again."""
 
     revision: int
-    categories: tuple[Category, ...]
-    cookies: tuple[Cookie, ...] = ()
-    beacons: tuple[Beacon, ...] = ()
+    # Any sequence (a list, as in the examples) is accepted and kept as a tuple.
+    categories: Sequence[Category]
+    cookies: Sequence[Cookie] = ()
+    beacons: Sequence[Beacon] = ()
     #: The category that per-visitor ETags need (ePrivacy Art 5(3): an ETag read back
     #: from the browser cache is an identifier). ``None``: ETags always pass through.
     etags: str | None = None

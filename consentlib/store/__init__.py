@@ -15,10 +15,10 @@ prune`` apply them. Unset means kept until you prune with ``--older-than``.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, overload, runtime_checkable
 from urllib.parse import parse_qsl, quote, urlencode
 
 from consentlib.errors import ConfigurationError
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from consentlib.store.sqlite import SQLiteStore
 
 RETENTION_OPTIONS = ("receipts_days", "mail_days")
+#: The site's secret keys: one, or several newest first; None for a store without keys.
+SecretKeys = str | bytes | Iterable[str | bytes] | None
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,15 @@ _STORE_METHODS = tuple(
 )
 
 
-def open_store(url: str | Store, *, secret_key: Any = None) -> Store:
+@overload
+def open_store(url: str, *, secret_key: SecretKeys = None) -> SQLiteStore | PostgresStore: ...
+
+
+@overload
+def open_store(url: Store, *, secret_key: SecretKeys = None) -> Store: ...
+
+
+def open_store(url: str | Store, *, secret_key: SecretKeys = None) -> Store:
     """The store a URL names; a ``Store`` object is returned as it is.
 
     ``secret_key`` (the site's keys, newest first) lets the store seal the receipt
@@ -168,7 +178,7 @@ def open_store(url: str | Store, *, secret_key: Any = None) -> Store:
     return store
 
 
-def _seal(secret_key: Any) -> Seal | None:
+def _seal(secret_key: SecretKeys) -> Seal | None:
     if secret_key is None:
         return None
     from consentlib.store.seal import Seal
