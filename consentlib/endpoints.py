@@ -122,7 +122,8 @@ class Endpoints:
             body["lastUpdate"] = self.site.gpc_last_update
         return respond(environ, start_response, 200, body, cache="public, max-age=86400")
 
-    def declaration_json(self, environ: WSGIEnvironment, start_response: StartResponse, consent: Consent) -> list[bytes]:
+    def declaration_json(self, environ: WSGIEnvironment, start_response: StartResponse,
+                         consent: Consent) -> list[bytes]:
         # The same for every visitor: public, and cacheable for an hour (a new policy
         # revision is picked up within that time).
         return respond(environ, start_response, 200, declaration(self.policy), cache="public, max-age=3600")

@@ -52,6 +52,8 @@ _DECISION_SIZE = 600
 # (consent, verified payload, filtered Cookie header, refused cookie names, valid until,
 #  Cookie header changed, a refused cookie is of a gpc category, re-sign with the newest key)
 _Visit = tuple[Consent, CookiePayload | None, str, tuple[str, ...], float, bool, bool, bool]
+# (consent, verified payload, valid until): what a visitor's consent cookies prove.
+_Decision = tuple[Consent, CookiePayload | None, float]
 GPC_WELL_KNOWN = "/.well-known/gpc.json"
 
 
@@ -187,8 +189,8 @@ class ConsentMiddleware:
         self.responses = ResponseGate(policy, self.gate, self.undeclared)
         self._visits: BoundedCache[tuple[str, bool, bool], _Visit] = BoundedCache(
             budget=_VISIT_CACHE_BUDGET, max_size=2 * _VISIT_CACHE_MAX_HEADER)
-        self._decisions: BoundedCache[tuple[tuple[str, ...], tuple[str, ...], bool, bool],
-                                      tuple[Consent, CookiePayload | None, float]] = BoundedCache(budget=_DECISION_CACHE_BUDGET, max_size=_DECISION_SIZE + _VISIT_CACHE_MAX_HEADER)
+        self._decisions: BoundedCache[tuple[tuple[str, ...], tuple[str, ...], bool, bool], _Decision] = BoundedCache(
+            budget=_DECISION_CACHE_BUDGET, max_size=_DECISION_SIZE + _VISIT_CACHE_MAX_HEADER)
         self._inner = self._build_inner(app, etag_body_limit)
         self.is_minor = is_minor
         self.guardian_mailer = guardian_mailer
@@ -259,7 +261,7 @@ class ConsentMiddleware:
         return self._derive(consent, payload, header, valid_until)
 
     def _decide(self, consent_values: tuple[str, ...], id_values: tuple[str, ...], gpc: bool,
-                dnt: bool) -> tuple[Consent, CookiePayload | None, float]:
+                dnt: bool) -> _Decision:
         """The visitor's consent from their consent cookies' values, and until when it holds."""
         payload = self._verified_payload(consent_values, id_values)
         denied = self._gpc_categories if (gpc or (dnt and self.honour_dnt)) else frozenset()
@@ -343,7 +345,8 @@ class ConsentMiddleware:
         """Whether ``path`` is answered by the consent endpoints, never by the app."""
         return path.startswith(self.prefix) or path == GPC_WELL_KNOWN
 
-    def serve_endpoint(self, environ: WSGIEnvironment, start_response: StartResponse, consent: Consent, path: str) -> Iterable[bytes]:
+    def serve_endpoint(self, environ: WSGIEnvironment, start_response: StartResponse, consent: Consent,
+                       path: str) -> Iterable[bytes]:
         """Answer a consent endpoint (a WSGI exchange; it may read and write the store)."""
         if self.secure and environ.get("wsgi.url_scheme") != "https":
             # secure=True: served over https by a proxy that does not say so. The

@@ -212,7 +212,8 @@ class SQLiteMailTables:
         )
         return bool(rows and rows[0][0])
 
-    def suppress_mail(self: SQLiteStoreParts, recipient: str, *, list_id: str, source: str, campaign: str | None = None) -> bool:
+    def suppress_mail(self: SQLiteStoreParts, recipient: str, *, list_id: str, source: str,
+                      campaign: str | None = None) -> bool:
         """Unsubscribe; True when it is new. Idempotent: the first time and source stay."""
         with self._write() as conn:
             if rights.is_suppressed(conn, self.dialect, recipient, list_id, self.seal):  # also as a forgotten address
@@ -229,7 +230,8 @@ class SQLiteMailTables:
     def mail_suppressed(self: SQLiteStoreParts, recipient: str, *, list_id: str) -> bool:
         return bool(self._read(*rights.suppressed_query(self.dialect, recipient, list_id, self.seal)))
 
-    def record_mail_send(self: SQLiteStoreParts, *, campaign: str, recipient: str, list_id: str, links: int, tracked: bool) -> None:
+    def record_mail_send(self: SQLiteStoreParts, *, campaign: str, recipient: str, list_id: str, links: int,
+                         tracked: bool) -> None:
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO mail_sends (campaign, recipient, list_id, sent_at, links, tracked) "

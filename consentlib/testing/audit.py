@@ -49,8 +49,8 @@ class ConsentAudit:
     :func:`consentlib.testing.browser.chrome_driver`, started only when ETags were replayed).
     """
 
-    def __init__(self, driver: ChromiumDriver, url: str, *, policy: Policy | None = None, accept: str | None = None, reject: str | None = None,
-                 reopen: str | None = None, pages: int = 1, timeout: float = 10.0,
+    def __init__(self, driver: ChromiumDriver, url: str, *, policy: Policy | None = None, accept: str | None = None,
+                 reject: str | None = None, reopen: str | None = None, pages: int = 1, timeout: float = 10.0,
                  fresh_driver: Callable[[], ChromiumDriver] | None = None, policy_name: str = "--policy") -> None:
         if pages < 1:
             raise ValueError(f"pages must be at least 1, not {pages}.")

@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 CLEAN, VIOLATION, UNVERIFIED = 0, 1, 3
 
 
-def run_audit_command(url: str, *, policy: Policy | None = None, policy_name: str = "--policy", json_path: str | None = None,
-                      html_path: str | None = None, junit_path: str | None = None, timeout: float = 15.0,
+def run_audit_command(url: str, *, policy: Policy | None = None, policy_name: str = "--policy",
+                      json_path: str | None = None, html_path: str | None = None, junit_path: str | None = None,
+                      timeout: float = 15.0,
                       accept: str | None = None, reject: str | None = None, reopen: str | None = None,
                       pages: int = 1) -> int:
     from consentlib.testing.audit import ConsentAudit
