@@ -3,6 +3,7 @@ must hold under ``mypy --strict``, and they must reach a user's type checker."""
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 import textwrap
@@ -43,7 +44,7 @@ def test_a_users_type_checker_sees_the_annotations(tmp_path):
         reveal_type(policy.category_names)
     """))
     done = _mypy("--strict", str(user))
-    found = [line.split(": ", 1)[1] for line in done.stdout.splitlines() if line.startswith(str(user))]
+    found = [match.group(1) for match in re.finditer(r"user_site\.py:\d+: (.*)", done.stdout)]
     assert found == [
         'error: Argument "revision" to "Policy" has incompatible type "str"; expected "int"  [arg-type]',
         'note: Revealed type is "tuple[str, ...]"',
