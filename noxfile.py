@@ -30,6 +30,8 @@ def _install(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     _install(session)
     session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not e2e and not load",
+                # Checked once, on the main interpreter, by ./dev test: the docs, the wheel, mypy.
+                "--ignore=tests/test_docs.py", "--ignore=tests/test_packaging.py", "--ignore=tests/test_types.py",
                 *session.posargs)
 
 

@@ -6,13 +6,39 @@ strings make up most traffic.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Protocol
 
 from user_agents import parse as _parse
 
 
+class Family(Protocol):
+    """A browser's or an operating system's name and version, as ``user-agents`` reads them."""
+
+    @property
+    def family(self) -> str: ...
+
+    @property
+    def version_string(self) -> str: ...
+
+
+class Agent(Protocol):
+    """What consentlib reads of a parsed ``User-Agent`` (``user_agents.parsers.UserAgent``,
+    which ships no types)."""
+
+    @property
+    def is_bot(self) -> bool: ...
+
+    @property
+    def browser(self) -> Family: ...
+
+    @property
+    def os(self) -> Family: ...
+
+
 @lru_cache(maxsize=1024)
-def parse_agent(header: str):
-    return _parse(header)
+def parse_agent(header: str) -> Agent:
+    agent: Agent = _parse(header)
+    return agent
 
 
 def is_crawler(header: str | None) -> bool:

@@ -14,16 +14,20 @@ dict, about 2.4 µs per insert once the cache is full.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Sized
+from typing import TypeVar
 
 __all__ = ["BoundedCache"]
+
+K = TypeVar("K", bound=Sized)  # a key's length is its default size
+V = TypeVar("V")
 
 # What an entry costs besides its key's characters: the str object (49 bytes), the dict
 # slot, the value's references. Also bounds the count of entries with short keys.
 ENTRY_OVERHEAD = 100
 
 
-class BoundedCache(dict):
+class BoundedCache(dict[K, V]):
     """A ``dict`` (read it with ``get`` or ``[]``) that :meth:`remember` keeps in budget.
 
     Thread-safe: inserts take a lock, reads need none (a read during a clear sees the
@@ -39,7 +43,7 @@ class BoundedCache(dict):
         self._used = 0
         self._lock = threading.Lock()
 
-    def remember(self, key: Any, value: Any, size: int | None = None) -> None:
+    def remember(self, key: K, value: V, size: int | None = None) -> None:
         """Keep ``key`` -> ``value`` unless it is larger than ``max_size``.
 
         ``size`` defaults to ``len(key)``; pass more when the value holds as much again.

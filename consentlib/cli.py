@@ -13,10 +13,16 @@ import json
 import os
 import sys
 from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
 from html import escape
+from typing import TYPE_CHECKING, Any
 
 from consentlib.errors import ConsentError, StoreUnavailable
 from consentlib.policy import Policy
+
+if TYPE_CHECKING:
+    from consentlib.store.postgres import PostgresStore
+    from consentlib.store.sqlite import SQLiteStore
 
 EXIT_CODES = """exit codes:
   0  success
@@ -56,7 +62,7 @@ def _days(text: str) -> int:
     return days
 
 
-def _existing_store(url: str, keys: list[str] | None = None):
+def _existing_store(url: str, keys: list[str] | None = None) -> SQLiteStore | PostgresStore:
     """Open a store for a command that only reads or deletes: never create one from a
     typo. ``keys`` (the site's) let it check seals and keep forgotten addresses hashed."""
     from consentlib.store import open_store
@@ -72,11 +78,12 @@ def _existing_store(url: str, keys: list[str] | None = None):
 KEYS_HELP = "the site's secret key; repeat for older keys, newest first (visible to other users: prefer a file)"
 
 
-def _keys(args) -> list[str] | None:
+def _keys(args: argparse.Namespace) -> list[str] | None:
     """The site's keys, newest first: --secret-key, else --secret-key-file, else
     CONSENTLIB_SECRET_KEYS (one per line)."""
-    if getattr(args, "secret_key", None):
-        return args.secret_key
+    given: list[str] | None = getattr(args, "secret_key", None)
+    if given:
+        return given
     if getattr(args, "secret_key_file", None):
         try:
             with open(args.secret_key_file, encoding="utf-8") as handle:
@@ -88,7 +95,7 @@ def _keys(args) -> list[str] | None:
     return [line.strip() for line in text.splitlines() if line.strip()] or None
 
 
-def _store(args, *, keys_required: str | None = None):
+def _store(args: argparse.Namespace, *, keys_required: str | None = None) -> SQLiteStore | PostgresStore:
     keys = _keys(args)
     if keys is None and keys_required:
         raise UsageError(f"{keys_required} needs the site's secret key: --secret-key-file FILE, --secret-key KEY "
@@ -96,8 +103,8 @@ def _store(args, *, keys_required: str | None = None):
     return _existing_store(args.store, keys)
 
 
-def _retention_days(args, store, option: str) -> int:
-    days = args.older_than if args.older_than is not None else getattr(store.retention, option, None)
+def _retention_days(args: argparse.Namespace, store: SQLiteStore | PostgresStore, option: str) -> int:
+    days: int | None = args.older_than if args.older_than is not None else getattr(store.retention, option, None)
     if days is None:
         raise UsageError(f"say how long to keep: --older-than DAYS, or {option}=DAYS in the store URL "
                          f"(e.g. sqlite:///consent.db?{option}=400).")
@@ -112,7 +119,7 @@ def _date(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _receipts_export(args) -> int:
+def _receipts_export(args: argparse.Namespace) -> int:
     from consentlib.receipts import presented
 
     for receipt in presented(_existing_store(args.store).receipts(consent_id=args.id, since=args.since)):
@@ -120,7 +127,7 @@ def _receipts_export(args) -> int:
     return 0
 
 
-def _receipts_prune(args) -> int:
+def _receipts_prune(args: argparse.Namespace) -> int:
     store = _store(args)
     days = _retention_days(args, store, "receipts_days")
     removed = store.prune_receipts(before=datetime.now(timezone.utc) - timedelta(days=days))
@@ -131,7 +138,7 @@ def _receipts_prune(args) -> int:
     return 0
 
 
-def _receipts_verify(args) -> int:
+def _receipts_verify(args: argparse.Namespace) -> int:
     from consentlib.store.chain import verify
 
     store = _store(args)
@@ -145,7 +152,7 @@ def _receipts_verify(args) -> int:
     return 3 if report.unverifiable else 1
 
 
-def _mail_prune(args) -> int:
+def _mail_prune(args: argparse.Namespace) -> int:
     store = _store(args)
     days = _retention_days(args, store, "mail_days")
     counts = store.prune_mail(before=datetime.now(timezone.utc) - timedelta(days=days))
@@ -154,7 +161,7 @@ def _mail_prune(args) -> int:
     return 0
 
 
-def _forget(args) -> int:
+def _forget(args: argparse.Namespace) -> int:
     if args.recipient is not None:
         from consentlib.mail import normalise_address
 
@@ -180,7 +187,7 @@ def _forget(args) -> int:
     return 0
 
 
-def _changes_deliver(args) -> int:
+def _changes_deliver(args: argparse.Namespace) -> int:
     import time
 
     from consentlib.changes import ChangeDelivery
@@ -197,14 +204,14 @@ def _changes_deliver(args) -> int:
         time.sleep(args.poll)
 
 
-def _load_handler(spec: str):
+def _load_handler(spec: str) -> Callable[[dict[str, Any]], object]:
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise UsageError(f"--handler must look like 'package.module:function', not {spec!r}.")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        handler = getattr(importlib.import_module(module_name), attr)
+        handler: Callable[[dict[str, Any]], object] = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise UsageError(f"Cannot load --handler {spec!r}: {exc}") from None
     if not callable(handler):
@@ -212,7 +219,7 @@ def _load_handler(spec: str):
     return handler
 
 
-def _cookies(args) -> int:
+def _cookies(args: argparse.Namespace) -> int:
     if args.undeclared:
         if not args.store:
             raise UsageError("--undeclared needs --store URL (the store the middleware writes to).")
@@ -260,7 +267,7 @@ def _cookies(args) -> int:
     return 0
 
 
-def _audit(args) -> int:
+def _audit(args: argparse.Namespace) -> int:
     from consentlib.testing.command import run_audit_command
 
     policy = _load_policy(args.policy) if args.policy else None
@@ -288,7 +295,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def _mail_stats(args) -> int:
+def _mail_stats(args: argparse.Namespace) -> int:
     rows = _existing_store(args.store).mail_stats(campaign=args.campaign)
     if args.json:
         for row in rows:
@@ -301,7 +308,7 @@ def _mail_stats(args) -> int:
     return 0
 
 
-def _mail_export(args) -> int:
+def _mail_export(args: argparse.Namespace) -> int:
     for row in _existing_store(args.store).mail_permissions(recipient=args.recipient):
         sys.stdout.write(json.dumps(row, sort_keys=True) + "\n")
     return 0
@@ -421,7 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.handler(args)
+        code: int = args.handler(args)
+        return code
     except UsageError as exc:
         parser.error(str(exc))  # exits 2 with the usage, like argparse's own errors
     except ConsentError as exc:

@@ -27,8 +27,9 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from itsdangerous import Signer
 
@@ -147,6 +148,9 @@ def _is_consent_id(value: object) -> bool:
     return isinstance(value, str) and len(value) == 32
 
 
+_Payload = TypeVar("_Payload", CookiePayload, IdPayload)
+
+
 class ConsentCookie:
     """Signs and verifies the ``consent`` and ``consent_id`` cookies' values.
 
@@ -161,8 +165,9 @@ class ConsentCookie:
             secret_keys = [secret_keys]
         elif not isinstance(secret_keys, Sequence):
             secret_keys = [None]  # None (e.g. Flask without SECRET_KEY) or a number: no usable key
-        keys = [k.encode() if isinstance(k, str) else k for k in secret_keys]
-        if not keys or any(not isinstance(k, bytes) or len(k) < 16 for k in keys):
+        given: list[object] = [k.encode() if isinstance(k, str) else k for k in secret_keys]
+        keys = [k for k in given if isinstance(k, bytes)]
+        if not keys or len(keys) != len(given) or any(len(k) < 16 for k in keys):
             raise ConfigurationError(
                 "secret_key must be a non-empty list of keys, newest first, each at least 16 "
                 "characters; generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
@@ -184,7 +189,8 @@ class ConsentCookie:
         self._verify_keys = [signer.derive_key() for signer in self._signers]
         self._id_verify_keys = [signer.derive_key() for signer in self._id_signers]
         # Keys: ("c", value) for consent cookies, ("i", value) for id cookies.
-        self._cache = BoundedCache(budget=_CACHE_BUDGET, max_size=_CACHE_MAX_VALUE)
+        self._cache: BoundedCache[tuple[str, str], CookiePayload | IdPayload | None] = BoundedCache(
+            budget=_CACHE_BUDGET, max_size=_CACHE_MAX_VALUE)
 
     def decide(self, *, revision: int, categories: frozenset[str] | set[str], consent_id: str,
                now: float | None = None) -> CookiePayload:
@@ -209,12 +215,15 @@ class ConsentCookie:
 
     def values(self, payload: CookiePayload) -> tuple[str, str | None]:
         """Both cookies' values for ``payload``, signed with the newest key (no id: None)."""
-        decision = {"revision": payload.revision, "categories": payload.categories, "decided_at": payload.decided_at}
-        consent = self.dumps(**decision)
-        return consent, (self.dumps_id(consent_id=payload.consent_id, **decision) if payload.consent_id else None)
+        revision, categories, decided_at = payload.revision, payload.categories, payload.decided_at
+        consent = self.dumps(revision=revision, categories=categories, decided_at=decided_at)
+        if not payload.consent_id:
+            return consent, None
+        return consent, self.dumps_id(consent_id=payload.consent_id, revision=revision, categories=categories,
+                                      decided_at=decided_at)
 
     @staticmethod
-    def _sign(signer: Signer, data: dict) -> str:
+    def _sign(signer: Signer, data: dict[str, object]) -> str:
         return signer.sign(_b64encode(json.dumps(data, separators=(",", ":")).encode())).decode("ascii")
 
     def verify(self, value: str) -> CookiePayload | None:
@@ -242,10 +251,10 @@ class ConsentCookie:
                 return replace(payload, consent_id=found.consent_id, key_index=max(payload.key_index, found.key_index))
         return payload
 
-    def _cached(self, kind: str, value: str, verify):
+    def _cached(self, kind: str, value: str, verify: Callable[[str], _Payload | None]) -> _Payload | None:
         key = (kind, value)
         try:
-            return self._cache[key]
+            return self._cache[key]  # type: ignore[return-value]  # kind "c" holds CookiePayloads, "i" IdPayloads
         except KeyError:
             pass
         payload = verify(value)
@@ -253,7 +262,7 @@ class ConsentCookie:
         return payload
 
     @staticmethod
-    def _unsign(keys: list[bytes], value: str) -> tuple[dict, int] | None:
+    def _unsign(keys: list[bytes], value: str) -> tuple[dict[str, Any], int] | None:
         """The JSON object a genuine value carries and the index of the key that signed it.
 
         The check is itsdangerous's own format (``payload.base64(HMAC-SHA256(derived key,
@@ -281,7 +290,7 @@ class ConsentCookie:
         return (data, index) if isinstance(data, dict) else None
 
     @staticmethod
-    def _decision(data: dict) -> tuple[int, frozenset[str], int] | None:
+    def _decision(data: dict[str, Any]) -> tuple[int, frozenset[str], int] | None:
         revision, categories, decided_at = data.get("r"), data.get("c"), data.get("t")
         if (
             type(revision) is not int

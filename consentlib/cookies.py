@@ -7,6 +7,8 @@ it is treated as non-necessary and never passes (fail closed).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from werkzeug.http import dump_cookie
 
@@ -14,6 +16,9 @@ from consentlib.bounded import BoundedCache
 from consentlib.data.cookiedb import declaration_hint
 from consentlib.errors import StoreUnavailable
 from consentlib.policy import Policy
+
+if TYPE_CHECKING:
+    from consentlib.store import Store
 
 UNDECLARED = ""  # the "category" of a cookie the policy does not declare
 # Category per cookie name: names up to 256 characters, 256 KiB in all. A longer name
@@ -37,7 +42,7 @@ class CookieGate:
         self._required = policy.required
         # Cookie names come from the app and from visitors' Cookie headers; the cache is
         # bounded by bytes so a visitor sending long random names cannot grow it.
-        self.categories = BoundedCache(budget=_CATEGORIES_BUDGET, max_size=_NAME_MAX)
+        self.categories: BoundedCache[str, str] = BoundedCache(budget=_CATEGORIES_BUDGET, max_size=_NAME_MAX)
 
     def category_of(self, name: str) -> str:
         """The declared category of cookie ``name``, or :data:`UNDECLARED`."""
@@ -104,7 +109,7 @@ class CookieGate:
         # the warnings registry for the life of the process.
         return dump_cookie(name, "", max_age=0, path=path, domain=domain, secure=secure, max_size=0)
 
-    def expiry_headers(self, names, *, secure: bool) -> list[tuple[str, str]]:
+    def expiry_headers(self, names: Iterable[str], *, secure: bool) -> list[tuple[str, str]]:
         """``Set-Cookie`` header lines that expire each of ``names``."""
         return [("Set-Cookie", self.expiry_header(name, secure=secure)) for name in names]
 
@@ -126,7 +131,7 @@ class UndeclaredCookies:
     growing memory and the store without end.
     """
 
-    def __init__(self, store, category_names=()) -> None:
+    def __init__(self, store: Store, category_names: Iterable[str] = ()) -> None:
         self.store = store
         self.category_names = tuple(category_names)  # for a declaration hint that fits the policy
         self._known: set[str] = set()

@@ -11,6 +11,7 @@ GET   /.well-known/gpc.json the site's GPC support statement
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -25,7 +26,12 @@ from consentlib.errors import StoreUnavailable
 from consentlib.receipts import build_receipt, presented
 
 if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
     from consentlib.middleware import ConsentMiddleware
+
+    #: An endpoint: answers one request of a visitor with ``consent``.
+    Handler = Callable[[WSGIEnvironment, StartResponse, Consent], Iterable[bytes]]
 
 _FORM_ACTIONS = ("accept_all", "reject_all", "save", "withdraw")
 KEPT_NOTE = (
@@ -45,7 +51,8 @@ class Endpoints:
         self.site = site
         self.policy = site.policy
 
-    def __call__(self, environ: dict, start_response, consent: Consent, path: str):
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse, consent: Consent,
+                 path: str) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         if path == "/.well-known/gpc.json":
             route = "gpc"
@@ -84,7 +91,8 @@ class Endpoints:
             })
         return respond(environ, start_response, 404, {"error": f"No consent endpoint at {path}."})
 
-    def _get_only(self, environ, start_response, method, allow, handler, consent):
+    def _get_only(self, environ: WSGIEnvironment, start_response: StartResponse, method: str, allow: str,
+                  handler: Handler, consent: Consent) -> Iterable[bytes]:
         if method not in ("GET", "HEAD"):
             return respond(environ, start_response, 405, {"error": f"Use {allow} here."}, headers=[("Allow", allow)])
         return handler(environ, start_response, consent)
@@ -105,21 +113,22 @@ class Endpoints:
             ],
         }
 
-    def state_response(self, environ, start_response, consent):
+    def state_response(self, environ: WSGIEnvironment, start_response: StartResponse, consent: Consent) -> list[bytes]:
         return respond(environ, start_response, 200, self.state(consent), headers=[("Vary", "Cookie, Sec-GPC")])
 
-    def gpc_json(self, environ, start_response, consent):
+    def gpc_json(self, environ: WSGIEnvironment, start_response: StartResponse, consent: Consent) -> list[bytes]:
         body: dict[str, Any] = {"gpc": True}
         if self.site.gpc_last_update:
             body["lastUpdate"] = self.site.gpc_last_update
         return respond(environ, start_response, 200, body, cache="public, max-age=86400")
 
-    def declaration_json(self, environ, start_response, consent):
+    def declaration_json(self, environ: WSGIEnvironment, start_response: StartResponse,
+                         consent: Consent) -> list[bytes]:
         # The same for every visitor: public, and cacheable for an hour (a new policy
         # revision is picked up within that time).
         return respond(environ, start_response, 200, declaration(self.policy), cache="public, max-age=3600")
 
-    def receipts(self, environ, start_response, consent):
+    def receipts(self, environ: WSGIEnvironment, start_response: StartResponse, consent: Consent) -> list[bytes]:
         """The visitor's receipts; with ``?download=1``, everything the store holds about
         them as a JSON file (GDPR Art 15 access, Art 20 portability)."""
         if script_reads_answer(environ):
@@ -141,7 +150,7 @@ class Endpoints:
             headers.append(("Content-Disposition", 'attachment; filename="my-consent-data.json"'))
         return respond(environ, start_response, 200, body, headers=headers)
 
-    def preferences(self, environ, start_response, consent):
+    def preferences(self, environ: WSGIEnvironment, start_response: StartResponse, consent: Consent) -> list[bytes]:
         next_path = safe_next(environ, Request(environ).args.get("next"))
         page = self.site.templates.for_request(environ)
         html = pages.preferences_page(self.policy, consent, action=self.site.prefix, next_path=next_path,
@@ -150,7 +159,7 @@ class Endpoints:
 
     # -- recording a choice ----------------------------------------------------------------------
 
-    def record(self, environ, start_response, consent: Consent):
+    def record(self, environ: WSGIEnvironment, start_response: StartResponse, consent: Consent) -> Iterable[bytes]:
         refusal = cross_origin_refusal(environ, self.site.trusted_origins)
         if refusal:
             return respond(environ, start_response, 403, {"error": refusal})
@@ -206,16 +215,18 @@ class Endpoints:
         if is_json:
             new_consent = Consent(True, granted, granted, consent_id, self.policy.revision, decision.decided_at,
                                   consent.gpc, consent.dnt, consent.minor)
-            status, body, answer = 200, self.state(new_consent), respond
+            state = self.state(new_consent)
         else:
             location = safe_next(environ, request.form.get("next"))
             headers.append(("Location", site_location(self.site, environ, location)))
             page = self.site.templates.for_request(environ)
             headers += page.headers
-            status, body, answer = 303, pages.redirect_page(location, page=page), respond_html
+            html = pages.redirect_page(location, page=page)
         self.site.store.add_receipt(receipt)
         self.site.changed()
-        return answer(environ, start_response, status, body, headers=headers)
+        if is_json:
+            return respond(environ, start_response, 200, state, headers=headers)
+        return respond_html(environ, start_response, 303, html, headers=headers)
 
     def _parse_json(self, request: Request) -> tuple[frozenset[str], str]:
         try:
@@ -241,7 +252,7 @@ class Endpoints:
             return frozenset(), "withdraw" if action == "withdraw" else "form"
         return self._known(request.form.getlist("category")), "form"
 
-    def _known(self, names: list) -> frozenset[str]:
+    def _known(self, names: list[Any]) -> frozenset[str]:
         if len(names) > 100:
             raise BadChoice("Too many categories in one choice.")
         for name in names:
@@ -252,7 +263,7 @@ class Endpoints:
                 raise BadChoice(f"Unknown category {name[:40]!r}; this site's categories are: {known}.")
         return frozenset(names)
 
-    def _expire_withdrawn(self, environ, granted: frozenset[str]) -> list[tuple[str, str]]:
+    def _expire_withdrawn(self, environ: WSGIEnvironment, granted: frozenset[str]) -> list[tuple[str, str]]:
         """Expire the cookies the browser sent whose category the new choice refuses."""
         gate = self.site.gate
         refused = gate.filter_request_cookies(environ.get("HTTP_COOKIE") or "", granted)[1]
@@ -262,7 +273,7 @@ class Endpoints:
 # -- request checks --------------------------------------------------------------------------
 
 
-def bounded_request(environ: dict, limit: int, *, parts: int = 200) -> Request:
+def bounded_request(environ: WSGIEnvironment, limit: int, *, parts: int = 200) -> Request:
     """A request whose body and form werkzeug reads up to ``limit`` bytes and ``parts``
     fields, answering 413 beyond (a choice or an unsubscribe needs far less)."""
     request = Request(environ)
@@ -272,13 +283,13 @@ def bounded_request(environ: dict, limit: int, *, parts: int = 200) -> Request:
     return request
 
 
-def site_location(site: ConsentMiddleware, environ: dict, path: str) -> str:
+def site_location(site: ConsentMiddleware, environ: WSGIEnvironment, path: str) -> str:
     """An absolute Location for ``path`` (from :func:`safe_next`), on the configured
     ``site_url`` or this request's own origin."""
     return (site.site_url or site_origin(environ)) + path
 
 
-def site_origin(environ: dict) -> str:
+def site_origin(environ: WSGIEnvironment) -> str:
     scheme = environ.get("wsgi.url_scheme", "http")
     host = environ.get("HTTP_HOST")
     if not (host and _is_authority(host)):
@@ -309,7 +320,7 @@ def normalise_origin(origin: str) -> str:
     return origin
 
 
-def cross_origin_refusal(environ: dict, trusted: frozenset[str]) -> str | None:
+def cross_origin_refusal(environ: WSGIEnvironment, trusted: frozenset[str]) -> str | None:
     """Why a state-changing request must be refused as cross-site forgery, or None.
 
     Fetch Metadata first (browsers send ``Sec-Fetch-Site``); then ``Origin``. A client
@@ -329,7 +340,7 @@ def cross_origin_refusal(environ: dict, trusted: frozenset[str]) -> str | None:
     return None
 
 
-def script_reads_answer(environ: dict) -> bool:
+def script_reads_answer(environ: WSGIEnvironment) -> bool:
     """A browser request whose answer a page's script can read: anything but a top-level
     navigation (Fetch Metadata: ``fetch``/XHR, an iframe, an image...). A client that
     sends no Fetch Metadata (curl, an older browser) reads what it asked for itself."""
@@ -339,7 +350,7 @@ def script_reads_answer(environ: dict) -> bool:
     return mode != "navigate" or dest != "document"
 
 
-def safe_next(environ: dict, target: str | None) -> str:
+def safe_next(environ: WSGIEnvironment, target: str | None) -> str:
     """A same-site path to go back to, as an ASCII URI reference: ``next`` if it is one,
     else the Referer's, else '/'. Safe to put in a ``Location`` header as it is."""
     for candidate in (target, _referer_path(environ)):
@@ -372,7 +383,7 @@ def ascii_uri(target: str) -> str:
         return quote(target, safe="%!#$&'()*+,/:;=?@[]~")
 
 
-def _referer_path(environ: dict) -> str | None:
+def _referer_path(environ: WSGIEnvironment) -> str | None:
     referer = environ.get("HTTP_REFERER")
     if not referer:
         return None
@@ -388,12 +399,14 @@ def _referer_path(environ: dict) -> str | None:
 # -- responses ---------------------------------------------------------------------------------
 
 
-def respond(environ, start_response, status: int, body: Any, *, headers=(), cache: str = "no-store"):
+def respond(environ: WSGIEnvironment, start_response: StartResponse, status: int, body: Any, *,
+            headers: Iterable[tuple[str, str]] = (), cache: str = "no-store") -> list[bytes]:
     data = json.dumps(body, separators=(",", ":")).encode()
     return _send(environ, start_response, status, "application/json", data, headers, cache)
 
 
-def respond_html(environ, start_response, status: int, html: str, *, headers=()):
+def respond_html(environ: WSGIEnvironment, start_response: StartResponse, status: int, html: str, *,
+                 headers: Iterable[tuple[str, str]] = ()) -> list[bytes]:
     return _send(environ, start_response, status, "text/html; charset=utf-8", html.encode(), headers, "no-store")
 
 
@@ -402,7 +415,8 @@ _REASONS = {200: "OK", 303: "See Other", 400: "Bad Request", 403: "Forbidden", 4
             503: "Service Unavailable"}
 
 
-def _send(environ, start_response, status, content_type, data, headers, cache):
+def _send(environ: WSGIEnvironment, start_response: StartResponse, status: int, content_type: str, data: bytes,
+          headers: Iterable[tuple[str, str]], cache: str) -> list[bytes]:
     response_headers = [
         ("Content-Type", content_type),
         ("Content-Length", str(len(data))),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import ResponseCacheControl
 from werkzeug.http import parse_cache_control_header, parse_etags
@@ -22,13 +22,15 @@ from xxhash import xxh3_128_hexdigest
 
 from consentlib.fields import canonical_name, unsafe_value, warn_dropped
 
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 __all__ = ["ETagFirewall"]
 
 log = logging.getLogger("consentlib")
 
-_Environ = dict[str, Any]
 _Headers = list[tuple[str, str]]
-_StartResponse = Callable[..., Callable[[bytes], Any]]
 
 _APP_VALIDATORS = frozenset({"etag", "last-modified"})
 
@@ -88,9 +90,9 @@ class ETagFirewall:
 
     def __init__(
         self,
-        app: Callable[[_Environ, _StartResponse], Iterable[bytes]],
+        app: WSGIApplication,
         *,
-        applies: Callable[[_Environ], bool],
+        applies: Callable[[WSGIEnvironment], bool],
         max_body: int = 1 << 20,
     ) -> None:
         if not callable(applies):
@@ -104,7 +106,7 @@ class ETagFirewall:
         self.max_body = max_body
         self._warned: set[str] = set()
 
-    def __call__(self, environ: _Environ, start_response: _StartResponse) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
         if (method != "GET" and method != "HEAD") or not self.applies(environ):
             return self.app(environ, start_response)
@@ -169,7 +171,7 @@ class _Exchange:
     )
 
     def __init__(
-        self, start_response: _StartResponse, limit: int, head: bool, if_none_match: str | None,
+        self, start_response: StartResponse, limit: int, head: bool, if_none_match: str | None,
         warned: set[str],
     ) -> None:
         self._start_response = start_response
@@ -180,7 +182,7 @@ class _Exchange:
         self._headers: _Headers = []
         self._kept: _Headers | None = None  # the app's headers minus its validators
         self._sent = False  # the server's start_response has been called
-        self._server_write: Callable[[bytes], Any] | None = None
+        self._server_write: Callable[[bytes], object] | None = None
         self._buffering = False  # collecting the body to compute a validator
         self._pending: list[bytes] = []
         self._size = 0
@@ -189,12 +191,12 @@ class _Exchange:
         self._closed = False
         self._warned = warned
 
-    def _start(self, status: str, headers: _Headers, exc_info: Any = None) -> Callable[[bytes], None]:
+    def _start(self, status: str, headers: _Headers, exc_info: OptExcInfo | None = None) -> Callable[[bytes], None]:
         if exc_info is not None:
             try:
                 # PEP 3333: once the app has produced body bytes its headers count as
                 # sent, and start_response must re-raise.
-                if self._body_started:
+                if self._body_started and exc_info[1] is not None:
                     raise exc_info[1].with_traceback(exc_info[2])
                 if self._sent:
                     # The server holds the old headers but no bytes: let it replace them.
@@ -245,9 +247,10 @@ class _Exchange:
     def _send_headers(self) -> None:
         self._sent = True
         kept = self._kept if self._kept is not None else _without_validators(self._headers, self._warned)
+        assert self._status is not None, "the app sent its body before calling start_response (PEP 3333)"
         self._server_write = self._start_response(self._status, kept)
 
-    def run(self, app: Callable[..., Iterable[bytes]], environ: _Environ) -> Iterable[bytes]:
+    def run(self, app: WSGIApplication, environ: WSGIEnvironment) -> Iterable[bytes]:
         self._app_iter = app_iter = app(environ, self._start)
         try:
             return self._respond(app_iter)
@@ -313,6 +316,7 @@ class _Exchange:
             self._send_headers()
             return [] if self._head else pending
         headers = self._kept
+        assert headers is not None and status is not None  # _validatable has kept them, for a 200
         etag = _weak_etag(body)
         headers.append(("ETag", etag))
         if self._if_none_match is not None and _matches(self._if_none_match, etag):

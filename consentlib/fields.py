@@ -39,7 +39,7 @@ def canonical_name(name: object) -> str:
     """The ASCII lower case of header ``name``, or :data:`NOT_A_TOKEN` (empty) for a
     name that is not an RFC 9110 token (blanks, ':', control or non-ASCII characters)."""
     try:
-        return _names[name]  # type: ignore[index]
+        return _names[name]  # type: ignore[index]  # any object: a name that is not a str is a TypeError below
     except (KeyError, TypeError):
         pass
     if isinstance(name, str) and _TOKEN.fullmatch(name):

@@ -116,7 +116,7 @@ class FlaskConsent:
             os.makedirs(app.instance_path, exist_ok=True)
             settings["store"] = "sqlite:///" + os.path.join(app.instance_path, "consent.db")
         middleware = ConsentMiddleware(app.wsgi_app, policy, **settings)
-        app.wsgi_app = middleware  # type: ignore[method-assign]
+        app.wsgi_app = middleware  # type: ignore[method-assign]  # Flask's documented way to wrap its WSGI app
         app.extensions["consentlib"] = middleware
         app.extensions[_CONSENT_MODE] = consent_mode
         app.context_processor(lambda: {
@@ -144,7 +144,8 @@ class FlaskConsent:
 
     @staticmethod
     def _middleware() -> ConsentMiddleware:
-        return current_app.extensions["consentlib"]
+        middleware: ConsentMiddleware = current_app.extensions["consentlib"]
+        return middleware
 
     @property
     def current(self) -> Consent:
@@ -154,7 +155,7 @@ class FlaskConsent:
         a CLI command rendering a template), the visitor is undecided: only required
         categories are allowed.
         """
-        consent = request.environ.get(ENVIRON_KEY) if has_request_context() else None
+        consent: Consent | None = request.environ.get(ENVIRON_KEY) if has_request_context() else None
         if consent is None:
             policy = self._middleware().policy
             return Consent(False, policy.required, revision=policy.revision)

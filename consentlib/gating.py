@@ -13,15 +13,22 @@ since a browser could read a ``Set-Cookie``, ``ETag`` or ``Last-Modified`` in it
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from consentlib.bounded import BoundedCache
 from consentlib.cookies import UNDECLARED, CookieGate, UndeclaredCookies, set_cookie_name
 from consentlib.fields import canonical_name, warn_dropped
 from consentlib.policy import Policy
 
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
+    from _typeshed.wsgi import StartResponse
+
 log = logging.getLogger("consentlib")
+
+TextHeaders = list[tuple[str, str]]  # WSGI's headers (PEP 3333)
+RawHeaders = list[tuple[bytes, bytes]]  # ASGI's headers
 
 # What the gate does with a header, by its name: pass it on, gate it as a cookie, merge
 # Vary, mark a validator (whose presence depends on consent), or drop it (not a token).
@@ -57,23 +64,36 @@ class ResponseGate:
         etags_gated = policy.etags is not None and policy.etags not in self.required
         self._etags_vary = (2 if policy.etags in self.gpc_categories else 1) if etags_gated else 0
         # Verdicts per distinct granted set (a handful: subsets of the categories).
-        self._verdicts: dict[frozenset[str], BoundedCache] = {}
+        self._verdicts: dict[frozenset[str], BoundedCache[str | bytes, int]] = {}
         self._kinds = _usual_kinds()
         self._warned: set[str] = set()
 
-    def start_response(self, start_response: Callable, granted: frozenset[str], extra: list | tuple = (),
-                       gpc_refused: bool = False, stripped: bool = False) -> Callable:
+    def start_response(self, start_response: StartResponse, granted: frozenset[str],
+                       extra: Sequence[tuple[str, str]] = (), gpc_refused: bool = False,
+                       stripped: bool = False) -> StartResponse:
         """``start_response`` for the app: drops, keeps and Vary-marks as ``granted`` says."""
         gate = self.headers_gate(granted, extra, gpc_refused, stripped)
 
-        def gated(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
+        def gated(status: str, headers: TextHeaders,
+                  exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
             kept = gate(headers)
             return start_response(status, kept, exc_info) if exc_info else start_response(status, kept)
 
         return gated
 
-    def headers_gate(self, granted: frozenset[str], extra: list | tuple = (), gpc_refused: bool = False,
-                     stripped: bool = False, *, raw: bool = False) -> Callable[[list], list]:
+    @overload
+    def headers_gate(self, granted: frozenset[str], extra: Sequence[tuple[str, str]] = (), gpc_refused: bool = False,
+                     stripped: bool = False, *, raw: Literal[False] = False) -> Callable[[TextHeaders], TextHeaders]:
+        ...
+
+    @overload
+    def headers_gate(self, granted: frozenset[str], extra: Sequence[tuple[str, str]] = (), gpc_refused: bool = False,
+                     stripped: bool = False, *, raw: Literal[True]) -> Callable[[RawHeaders], RawHeaders]:
+        ...
+
+    def headers_gate(self, granted: frozenset[str], extra: Sequence[tuple[str, str]] = (), gpc_refused: bool = False,
+                     stripped: bool = False, *, raw: bool = False
+                     ) -> Callable[[TextHeaders], TextHeaders] | Callable[[RawHeaders], RawHeaders]:
         """The response headers that may leave, from the app's, for one request.
 
         Plain ``(name, value)`` pairs, whatever the server interface: the WSGI door
@@ -91,11 +111,11 @@ class ResponseGate:
         base = 2 if gpc_refused else 1 if (stripped or extra) else 0
         # For bytes, ints: 'in' then searches for a byte without taking a buffer each time.
         lf, cr, nul, equals = (10, 13, 0, b"=") if raw else ("\n", "\r", "\0", "=")
-        if raw and extra:
-            extra = _raw_pairs(extra)
+        extra_pairs: Sequence[tuple[Any, Any]] = _raw_pairs(extra) if raw and extra else extra
 
-        def gate(headers: list) -> list:
-            kept: list = []
+        # One loop for both doors: the pairs are text or bytes, as ``raw`` says.
+        def gate(headers: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+            kept: list[tuple[Any, Any]] = []
             append = kept.append
             vary = base
             vary_lines = None
@@ -130,11 +150,11 @@ class ResponseGate:
                     # firewall's ETag) depends on consent.
                     vary = etags_vary
                 append(item)
-            if extra:
-                kept.extend(extra)
+            if extra_pairs:
+                kept.extend(extra_pairs)
             if vary:
                 if vary_lines is None:  # the common case: the app sent no Vary of its own
-                    append(_VARY_LINES[raw][vary])
+                    append(_VARY_LINES[raw][vary - 1])
                 else:
                     fields = ("Cookie", "Sec-GPC") if vary == 2 else ("Cookie",)
                     if raw:
@@ -157,13 +177,13 @@ class ResponseGate:
             self._kinds[name] = kind
         return kind
 
-    def _verdicts_for(self, granted: frozenset[str]) -> BoundedCache:
+    def _verdicts_for(self, granted: frozenset[str]) -> BoundedCache[str | bytes, int]:
         # One table per distinct granted set (a handful: subsets of the categories).
         if len(self._verdicts) >= _VERDICT_TABLES_LIMIT:
             self._verdicts.clear()  # a new generation: O(1), unlike evicting the oldest
         return self._verdicts.setdefault(granted, BoundedCache(budget=_VERDICTS_BUDGET, max_size=_VERDICT_KEY_MAX))
 
-    def _verdict(self, verdicts: BoundedCache, granted: frozenset[str], value: str | bytes) -> int:
+    def _verdict(self, verdicts: BoundedCache[str | bytes, int], granted: frozenset[str], value: str | bytes) -> int:
         """What to do with one Set-Cookie line, remembered by the text before its '='."""
         # RFC 6265 §5.2 in full: whitespace, a ';' before '=', no '=' at all.
         name = set_cookie_name(_text(value))
@@ -178,7 +198,7 @@ class ResponseGate:
             verdict = _DROP_UNDECLARED
         else:
             verdict = _DROP_VARY_GPC if category in self.gpc_categories else _DROP
-        raw, sep, _ = value.partition(b"=" if isinstance(value, bytes) else "=")
+        raw, sep, _ = value.partition(b"=") if isinstance(value, bytes) else value.partition("=")
         if sep:  # without '=' the text is the whole value: not a name to remember it by
             verdicts.remember(raw, verdict)
         return verdict
@@ -190,10 +210,11 @@ def _why_refused(verdict: int, granted: frozenset[str]) -> str:
     return f"its category is not granted on this request (granted: {', '.join(sorted(granted))})"
 
 
-def _usual_kinds() -> dict:
+def _usual_kinds() -> dict[str | bytes, str]:
     # Both spellings a door may pass: text (WSGI) and ASGI's lower-case bytes.
-    kinds: dict = {name: _KIND_OF.get(name.lower(), _PASS) for name in _USUAL_NAMES}
-    kinds.update({name.lower().encode(): kind for name, kind in kinds.items()})
+    kinds: dict[str | bytes, str] = {}
+    for name in _USUAL_NAMES:
+        kinds[name] = kinds[name.lower().encode()] = _KIND_OF.get(name.lower(), _PASS)
     return kinds
 
 
@@ -202,15 +223,16 @@ def _text(data: str | bytes) -> str:
     return data.decode("latin-1") if isinstance(data, bytes) else data
 
 
-def _raw_pairs(pairs) -> list[tuple[bytes, bytes]]:
+def _raw_pairs(pairs: Iterable[tuple[str, str]]) -> RawHeaders:
     # ASGI wants lower-case names (bytes.lower(): ASCII only).
     return [(name.encode("latin-1").lower(), value.encode("latin-1")) for name, value in pairs]
 
 
-# The Vary line added to a response that sent none, by door (text, bytes) and degree.
-_VARY_LINES = (
-    (None, ("Vary", "Cookie"), ("Vary", "Cookie, Sec-GPC")),
-    (None, (b"vary", b"Cookie"), (b"vary", b"Cookie, Sec-GPC")),
+# The Vary line added to a response that sent none, by door (text, bytes) and degree - 1
+# (1: Cookie; 2: Cookie and Sec-GPC).
+_VARY_LINES: tuple[tuple[tuple[Any, Any], ...], ...] = (
+    (("Vary", "Cookie"), ("Vary", "Cookie, Sec-GPC")),
+    ((b"vary", b"Cookie"), (b"vary", b"Cookie, Sec-GPC")),
 )
 
 

@@ -41,6 +41,9 @@ from consentlib.pages import message_page, redirect_page
 from consentlib.receipts import build_receipt
 
 if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    from werkzeug.datastructures import MultiDict
+
     from consentlib.middleware import ConsentMiddleware
     from consentlib.templates import Html, Page
 
@@ -62,10 +65,16 @@ class Guardians:
 
     # -- the minor's side ------------------------------------------------------------------
 
-    def is_minor(self, environ: dict) -> bool:
-        """The site's ``is_minor`` hook; a hook that fails counts as "minor" (fail closed)."""
+    def is_minor(self, environ: Any) -> bool:
+        """The site's ``is_minor`` hook; a hook that fails counts as "minor" (fail closed).
+
+        ``environ`` is what the door has: a WSGI environ, or an ASGI scope.
+        """
+        hook = self.site.is_minor
+        if hook is None:
+            return False  # without a hook no visitor is known to be a minor
         try:
-            return bool(self.site.is_minor(environ))
+            return bool(hook(environ))
         except Exception:
             log.exception("consentlib: is_minor raised; treating the visitor as a minor")
             return True
@@ -119,7 +128,7 @@ class Guardians:
         return (receipt.get("revision") == self.policy.revision and -CLOCK_SKEW <= age < self.site.cookie.lifetime
                 and time.time() < expires)
 
-    def request(self, environ: dict, start_response, consent: Consent):
+    def request(self, environ: WSGIEnvironment, start_response: StartResponse, consent: Consent) -> list[bytes]:
         """A minor asks a guardian: mail them a signed confirmation link."""
         if self.site.guardian_mailer is None:
             return respond(environ, start_response, 404, {"error": "This site does not offer guardian consent."})
@@ -162,7 +171,7 @@ class Guardians:
         if consent.consent_id is None:
             self._record(environ, consent_id, self.policy.required, "form", consent, None)
         try:
-            self.site.guardian_mailer(guardian, url, [self.policy.category(c).label for c in categories])
+            self.site.guardian_mailer(guardian, url, [self._label(c) for c in categories])
         except Exception:
             log.exception("consentlib: guardian_mailer raised")
             # The new consent id is recorded: the browser keeps it, so a retry reuses it.
@@ -178,15 +187,15 @@ class Guardians:
         """A keyed hash of the guardian's address: names who confirmed without storing it."""
         return hmac.new(self.site.secret_keys[0], address.strip().lower().encode(), hashlib.sha256).hexdigest()[:32]
 
-    def page(self, environ: dict, start_response, token: str):
+    def page(self, environ: WSGIEnvironment, start_response: StartResponse, token: str) -> list[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in ("GET", "HEAD", "POST"):
             return respond(environ, start_response, 405, {"error": "Use GET or POST here."},
                            headers=[("Allow", "GET, HEAD, POST")])
         page = self.site.templates.for_request(environ)
         data, problem = self._load(token)
-        if problem:
-            status, text = problem
+        if problem or data is None:
+            status, text = problem or (404, "link_invalid")
             return self._answer(environ, start_response, status, page, page.text(text))
         if method != "POST":
             return respond_html(environ, start_response, 200, self._question(data, page), headers=page.headers)
@@ -198,7 +207,7 @@ class Guardians:
         except HTTPException as exc:
             return respond(environ, start_response, exc.code or 400, {"error": exc.description})
         allowed_actions = ("withdraw",) if data["k"] == "withdraw" else ("allow", "decline")
-        if action not in allowed_actions:
+        if action is None or action not in allowed_actions:
             return respond(environ, start_response, 400, {"error": f"Choose one of: {', '.join(allowed_actions)}."})
         if data["k"] == "confirm" and self._used(data):
             return self._answer(environ, start_response, 409, page, page.text("link_used"))
@@ -213,7 +222,8 @@ class Guardians:
                             headers=page.headers)
 
     @staticmethod
-    def _answer(environ, start_response, status: int, page: Page, message: Html):
+    def _answer(environ: WSGIEnvironment, start_response: StartResponse, status: int, page: Page,
+                message: Html) -> list[bytes]:
         html = message_page(page, page.text("guardian_title"), message)
         return respond_html(environ, start_response, status, html, headers=page.headers)
 
@@ -236,16 +246,21 @@ class Guardians:
             return None, (410, "link_expired")
         return data, None
 
+    def _label(self, name: str) -> str:
+        """The label of category ``name`` (checked to be the policy's when the link was read)."""
+        category = self.policy.category(name)
+        return category.label if category is not None else name
+
     def _used(self, data: dict[str, Any]) -> bool:
         return self.site.store.guardian_token_used(data["id"], data["n"])
 
     def _question(self, data: dict[str, Any], page: Page) -> str:
-        labels = page.catalogue.texts["separator"].join(self.policy.category(c).label for c in data["c"])
+        labels = page.catalogue.texts["separator"].join(self._label(c) for c in data["c"])
         chosen = page.render("guardian-labels.html", labels=labels or page.text("nothing_optional"))
         body = page.render("guardian-question.html", withdraw=data["k"] == "withdraw", labels=chosen)
         return page.document(page.text("guardian_title"), body)
 
-    def _record(self, environ, consent_id: str, granted: frozenset[str], method: str,
+    def _record(self, environ: WSGIEnvironment, consent_id: str, granted: frozenset[str], method: str,
                 consent: Consent | None, token: dict[str, Any] | None) -> None:
         previous = self.grant(Consent(False, frozenset(), consent_id=consent_id)) if method == "guardian" else None
         if previous is not None and previous[1] is not None:
@@ -273,7 +288,7 @@ def _timestamp(text: str) -> float:
     return moment.timestamp()
 
 
-def _form(environ: dict, limit: int):
+def _form(environ: WSGIEnvironment, limit: int) -> MultiDict[str, str]:
     return bounded_request(environ, limit).form
 
 

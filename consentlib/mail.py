@@ -82,11 +82,12 @@ class MailStats:
 
 
 def secret_keys(secret_key: str | bytes | Sequence[str | bytes]) -> tuple[bytes, ...]:
-    keys = [secret_key] if isinstance(secret_key, (str, bytes)) else secret_key
+    keys: Sequence[object] = [secret_key] if isinstance(secret_key, (str, bytes)) else secret_key
     if not isinstance(keys, Sequence) or not keys:
         keys = [None]
-    out = tuple(k.encode() if isinstance(k, str) else k for k in keys)
-    if any(not isinstance(k, bytes) or len(k) < 16 for k in out):
+    given = [k.encode() if isinstance(k, str) else k for k in keys]
+    out = tuple(k for k in given if isinstance(k, bytes))
+    if len(out) != len(given) or any(len(k) < 16 for k in out):
         raise ConfigurationError(
             "secret_key must be a key or a list of keys, newest first, each at least 16 characters, "
             "the same as the ConsentMiddleware's; generate one with: "
@@ -109,7 +110,7 @@ class MailTokens:
             for kind in KINDS
         }
 
-    def dumps(self, kind: str, payload: list) -> str:
+    def dumps(self, kind: str, payload: list[Any]) -> str:
         return self._serializers[kind].dumps(payload)
 
     def loads(self, kind: str, token: str, *, now: float | None = None) -> MailToken | None:
@@ -172,7 +173,8 @@ def normalise_address(recipient: Any) -> str:
 def _check_name(what: str, value: Any) -> str:
     if not _is_name(value):
         raise ValueError(f"{what} must be a non-empty printable string of at most {_MAX_NAME} characters, not {value!r}.")
-    return value
+    name: str = value
+    return name
 
 
 class MailTracker:

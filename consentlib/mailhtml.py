@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from email.headerregistry import HeaderRegistry, UnstructuredHeader
+from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
+from email.policy import Policy
 from html import escape
 from html.parser import HTMLParser
 
@@ -57,7 +58,7 @@ def rewrite_links(html: str, click_url: Callable[[str, int, int], str]) -> tuple
     for index, (start, end, attrs, closed) in enumerate(finder.links):
         rewritten, done = [], False
         for name, value in attrs:
-            if name == "href" and not done:  # the first href is the one browsers follow
+            if name == "href" and value is not None and not done:  # the first href is the one browsers follow
                 value, done = click_url(value.strip(), index, count), True
             rewritten.append(name if value is None else f'{name}="{escape(value, quote=True)}"')
         out += [html[last:start], f"<a {' '.join(rewritten)}{' /' if closed else ''}>"]
@@ -80,16 +81,19 @@ class _URLListHeader(UnstructuredHeader):
     folds only between entries and leaves each URL whole (RFC 5322 allows up to 998
     characters a line)."""
 
-    def fold(self, *, policy) -> str:  # type: ignore[override]
+    # The registry mixes BaseHeader in (and with it ``name``), as map_to_type's classes need.
+    name: str
+
+    def fold(self, *, policy: Policy) -> str:
         entries = re.split(r"(?<=>),\s*(?=<)", str(self))
         return f"{self.name}: " + ("," + policy.linesep + " ").join(entries) + policy.linesep
 
 
 _REGISTRY = HeaderRegistry()
-_REGISTRY.map_to_type("list-unsubscribe", _URLListHeader)
+_REGISTRY.map_to_type("list-unsubscribe", _URLListHeader)  # type: ignore[arg-type]  # made a BaseHeader by the registry
 
 
-def unsubscribe_header(url: str, mailto: str | None):
+def unsubscribe_header(url: str, mailto: str | None) -> BaseHeader:
     """The ``List-Unsubscribe`` header object: the https URL first, the mailto after."""
     value = f"<{url}>" + (f", <{mailto}>" if mailto else "")
     return _REGISTRY("List-Unsubscribe", value)

@@ -18,8 +18,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request
@@ -37,6 +38,9 @@ from consentlib.store.sqlite import time_text
 from consentlib.templates import Html
 
 if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    from werkzeug.datastructures import MultiDict
+
     from consentlib.middleware import ConsentMiddleware
 
 log = logging.getLogger("consentlib")
@@ -46,13 +50,14 @@ _ATTRIBUTE = "_consentlib_mail_endpoints"
 _SETUP_LOCK = threading.Lock()
 
 
-def serve_mail_endpoint(site: ConsentMiddleware, environ: dict, start_response, route: str):
+def serve_mail_endpoint(site: ConsentMiddleware, environ: WSGIEnvironment, start_response: StartResponse,
+                        route: str) -> Iterable[bytes]:
     return mail_endpoints(site)(environ, start_response, route)
 
 
 def mail_endpoints(site: ConsentMiddleware) -> MailEndpoints:
     """The site's mail endpoints (built on first use, then kept with the site)."""
-    endpoints = site.__dict__.get(_ATTRIBUTE)
+    endpoints: MailEndpoints | None = site.__dict__.get(_ATTRIBUTE)
     if endpoints is None:
         with _SETUP_LOCK:
             endpoints = site.__dict__.get(_ATTRIBUTE)
@@ -71,7 +76,7 @@ class MailEndpoints:
         self.events = EventBuffer(site.store)
         self.clock = time.time  # tests set it to judge "seconds after sending" at known times
 
-    def __call__(self, environ: dict, start_response, route: str):
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse, route: str) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         kind, _, token = route.partition("/")
         if kind == "o":
@@ -88,7 +93,8 @@ class MailEndpoints:
 
     # -- open pixel ------------------------------------------------------------------------
 
-    def open(self, environ, start_response, method: str, token: str):
+    def open(self, environ: WSGIEnvironment, start_response: StartResponse, method: str,
+             token: str) -> Iterable[bytes]:
         if method not in ("GET", "HEAD"):
             return self._not_allowed(environ, start_response, "GET, HEAD")
         if method == "GET" and token.endswith(".gif"):
@@ -105,11 +111,12 @@ class MailEndpoints:
 
     # -- click -------------------------------------------------------------------------------
 
-    def click(self, environ, start_response, method: str, token: str):
+    def click(self, environ: WSGIEnvironment, start_response: StartResponse, method: str,
+              token: str) -> list[bytes]:
         if method not in ("GET", "HEAD"):
             return self._not_allowed(environ, start_response, "GET, HEAD")
         found = self.tokens.loads("click", token)
-        if found is None:
+        if found is None or found.target is None:
             # OWASP unvalidated redirects: a link we did not sign goes nowhere.
             return self._page(environ, start_response, 404, "link_not_valid_title", "click_invalid")
         if method == "GET":
@@ -123,7 +130,7 @@ class MailEndpoints:
         ])
         return []
 
-    def _record_click(self, environ: dict, found: MailToken) -> None:
+    def _record_click(self, environ: WSGIEnvironment, found: MailToken) -> None:
         now = self.clock()
         agent = environ.get("HTTP_USER_AGENT")
         kind = classify_mail_click(agent, sent_at=found.signed_at, now=now)
@@ -131,7 +138,7 @@ class MailEndpoints:
                           time_text_of(now), user_agent_family(agent), found.link)
         store = self.site.store
         try:
-            if store.add_mail_events([event]) and kind == "human" and (found.links or 0) >= 2:
+            if store.add_mail_events([event]) and kind == "human" and found.links is not None and found.links >= 2:
                 store.mark_click_burst(recipient_id=found.recipient_id, campaign=found.campaign,
                                        links=found.links, since=time_text_of(now - BURST_SECONDS))
         except StoreUnavailable:
@@ -140,7 +147,8 @@ class MailEndpoints:
 
     # -- unsubscribe and stop tracking ---------------------------------------------------------
 
-    def confirm(self, environ, start_response, method: str, token: str, kind: str):
+    def confirm(self, environ: WSGIEnvironment, start_response: StartResponse, method: str, token: str,
+                kind: str) -> list[bytes]:
         if method not in ("GET", "HEAD", "POST"):
             return self._not_allowed(environ, start_response, "GET, HEAD, POST")
         found = self.tokens.loads(kind, token)
@@ -156,18 +164,18 @@ class MailEndpoints:
             title, message, form = _form_page(kind, self._already(kind, address, found))
             return self._page(environ, start_response, 200, title, message, form,
                               data_link=self._data_link(found), list=list_name)
-        form, problem = _read_form(environ, self.site.max_body)
-        if problem is not None:
-            return self._page(environ, start_response, problem[0], "not_done", problem[1])
+        posted = _read_form(environ, self.site.max_body)
+        if isinstance(posted, tuple):
+            return self._page(environ, start_response, posted[0], "not_done", posted[1])
         if kind == "unsubscribe":
-            if form.get("List-Unsubscribe") != "One-Click":
+            if posted.get("List-Unsubscribe") != "One-Click":
                 return self._page(environ, start_response, 400, "not_done", "one_click_needed")
             # Committed before the answer (RFC 8058 §3.2; Gmail/Yahoo 2024: honour at once).
             store.suppress_mail(address, list_id=found.list_id, campaign=found.campaign,
-                                source="page" if form.get("via") == "page" else "one-click")
+                                source="page" if posted.get("via") == "page" else "one-click")
             return self._page(environ, start_response, 200, "unsubscribed_title", "unsubscribed_done",
                               list=list_name)
-        if form.get("tracking") != "off":
+        if posted.get("tracking") != "off":
             return self._page(environ, start_response, 400, "not_done", "tracking_off_needed")
         store.set_mail_tracking(address, list_id=found.list_id, allowed=False, source="mail-link")
         return self._page(environ, start_response, 200, "tracking_stopped_title", "tracking_stopped_done",
@@ -180,7 +188,8 @@ class MailEndpoints:
         token = self.tokens.dumps("data", [found.recipient_id, found.campaign, found.list_id])
         return f"{self.site.prefix}m/d/{token}"
 
-    def your_data(self, environ, start_response, method: str, token: str):
+    def your_data(self, environ: WSGIEnvironment, start_response: StartResponse, method: str,
+                  token: str) -> list[bytes]:
         if method not in ("GET", "HEAD", "POST"):
             return self._not_allowed(environ, start_response, "GET, HEAD, POST")
         found = self.tokens.loads("data", token)
@@ -189,10 +198,10 @@ class MailEndpoints:
         if address is None:
             return self._page(environ, start_response, 404, "link_not_valid_title", "data_no_record")
         if method == "POST":
-            form, problem = _read_form(environ, self.site.max_body)
-            if problem is not None:
-                return self._page(environ, start_response, problem[0], "not_done", problem[1])
-            if form.get("forget") != "yes":
+            posted = _read_form(environ, self.site.max_body)
+            if isinstance(posted, tuple):
+                return self._page(environ, start_response, posted[0], "not_done", posted[1])
+            if posted.get("forget") != "yes":
                 return self._page(environ, start_response, 400, "not_done", "forget_needed")
             store.forget_mail_recipient(address)
             return self._page(environ, start_response, 200, "forgotten_title", "forgotten_done")
@@ -205,8 +214,8 @@ class MailEndpoints:
         # A GET only shows the page: link scanners fetch every URL of a mail (RULES.md "Email").
         return self._page(environ, start_response, 200, "your_data_title", "your_data_intro", "your-data-form.html")
 
-    def _page(self, environ, start_response, status: int, title: str, message: str, form: str | None = None,
-              *, data_link: str | None = None, **values):
+    def _page(self, environ: WSGIEnvironment, start_response: StartResponse, status: int, title: str, message: str,
+              form: str | None = None, *, data_link: str | None = None, **values: Any) -> list[bytes]:
         """A page of the texts ``title`` and ``message`` (keys of the visitor's catalogue),
         with the template ``form`` and a link to the recipient's data page under it."""
         page = self.site.templates.for_request(environ)
@@ -217,7 +226,7 @@ class MailEndpoints:
         return respond_html(environ, start_response, status, html,
                             headers=[("Referrer-Policy", "no-referrer"), *page.headers])
 
-    def _not_allowed(self, environ, start_response, allow: str):
+    def _not_allowed(self, environ: WSGIEnvironment, start_response: StartResponse, allow: str) -> list[bytes]:
         page = self.site.templates.for_request(environ)
         html = message_page(page, page.text("method_not_allowed_title"), page.text("use_methods", allow=allow))
         return respond_html(environ, start_response, 405, html, headers=[("Allow", allow), *page.headers])
@@ -233,19 +242,19 @@ def time_text_of(moment: float) -> str:
     return time_text(datetime.fromtimestamp(moment, timezone.utc))
 
 
-def _read_form(environ: dict, limit: int):
+def _read_form(environ: WSGIEnvironment, limit: int) -> MultiDict[str, str] | tuple[int, str]:
     """The posted form, or (status, the key of a text) for a body that is not one."""
     request = bounded_request(environ, limit, parts=20)
     if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        return None, (415, "form_needed")
+        return 415, "form_needed"
     try:
         if request.content_length is not None and request.content_length > limit:
-            return None, (413, "body_too_large")
-        return request.form, None
+            return 413, "body_too_large"
+        return request.form
     except HTTPException as exc:
-        return None, (exc.code or 400, "body_unreadable")
+        return exc.code or 400, "body_unreadable"
     except ValueError:
-        return None, (400, "body_unreadable")
+        return 400, "body_unreadable"
 
 
 def _form_page(kind: str, already: bool) -> tuple[str, str, str | None]:

@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from consentlib.consent import (
@@ -32,6 +33,9 @@ from consentlib.policy import Beacon, Policy
 from consentlib.store import Store, open_store
 from consentlib.templates import Templates
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 log = logging.getLogger("consentlib")
 
 ENVIRON_KEY = "consentlib.consent"
@@ -47,7 +51,9 @@ _DECISION_CACHE_BUDGET = 24 * 1024 * 1024
 _DECISION_SIZE = 600
 # (consent, verified payload, filtered Cookie header, refused cookie names, valid until,
 #  Cookie header changed, a refused cookie is of a gpc category, re-sign with the newest key)
-_Visit = tuple
+_Visit = tuple[Consent, CookiePayload | None, str, tuple[str, ...], float, bool, bool, bool]
+# (consent, verified payload, valid until): what a visitor's consent cookies prove.
+_Decision = tuple[Consent, CookiePayload | None, float]
 GPC_WELL_KNOWN = "/.well-known/gpc.json"
 
 
@@ -101,7 +107,7 @@ class ConsentMiddleware:
 
     def __init__(
         self,
-        app: Callable,
+        app: WSGIApplication,
         policy: Policy,
         *,
         secret_key: str | bytes | Sequence[str | bytes],
@@ -114,10 +120,10 @@ class ConsentMiddleware:
         gpc_last_update: str | None = None,
         max_body: int = 16 * 1024,
         etag_body_limit: int = 1 << 20,
-        is_minor: Callable[[dict], bool] | None = None,
+        is_minor: Callable[[WSGIEnvironment], bool] | None = None,
         guardian_mailer: Callable[[str, str, list[str]], None] | None = None,
         site_url: str | None = None,
-        on_change: Callable[[dict], object] | None = None,
+        on_change: Callable[[dict[str, Any]], object] | None = None,
         templates: str | os.PathLike[str] | None = None,
     ) -> None:
         if not isinstance(policy, Policy):
@@ -181,8 +187,10 @@ class ConsentMiddleware:
         self._etags_category = policy.etags
         self.undeclared = UndeclaredCookies(self.store, policy.category_names)
         self.responses = ResponseGate(policy, self.gate, self.undeclared)
-        self._visits = BoundedCache(budget=_VISIT_CACHE_BUDGET, max_size=2 * _VISIT_CACHE_MAX_HEADER)
-        self._decisions = BoundedCache(budget=_DECISION_CACHE_BUDGET, max_size=_DECISION_SIZE + _VISIT_CACHE_MAX_HEADER)
+        self._visits: BoundedCache[tuple[str, bool, bool], _Visit] = BoundedCache(
+            budget=_VISIT_CACHE_BUDGET, max_size=2 * _VISIT_CACHE_MAX_HEADER)
+        self._decisions: BoundedCache[tuple[tuple[str, ...], tuple[str, ...], bool, bool], _Decision] = BoundedCache(
+            budget=_DECISION_CACHE_BUDGET, max_size=_DECISION_SIZE + _VISIT_CACHE_MAX_HEADER)
         self._inner = self._build_inner(app, etag_body_limit)
         self.is_minor = is_minor
         self.guardian_mailer = guardian_mailer
@@ -199,7 +207,7 @@ class ConsentMiddleware:
         if self.changes is not None:
             self.changes.notify()
 
-    def _build_inner(self, app: Callable, etag_body_limit: int) -> Callable:
+    def _build_inner(self, app: WSGIApplication, etag_body_limit: int) -> WSGIApplication:
         if self.policy.etags is None:
             return app
         from consentlib.etag import ETagFirewall
@@ -213,14 +221,15 @@ class ConsentMiddleware:
 
     # -- reading the visitor's consent --------------------------------------------------
 
-    def read_consent(self, environ: dict) -> tuple[Consent, CookiePayload | None]:
+    def read_consent(self, environ: WSGIEnvironment) -> tuple[Consent, CookiePayload | None]:
         """The visitor's consent on this request, and the verified cookie payload.
 
         Anything that is not a genuine, current cookie is "undecided": never an error.
         """
-        return self._visit(environ)[:2]
+        visit = self._visit(environ)
+        return visit[0], visit[1]
 
-    def _visit(self, environ: dict) -> _Visit:
+    def _visit(self, environ: WSGIEnvironment) -> _Visit:
         # GPC spec: only the exact value "1" counts.
         return self.visit_of(environ.get("HTTP_COOKIE") or "", environ.get("HTTP_SEC_GPC") == "1",
                              environ.get("HTTP_DNT") == "1")
@@ -252,7 +261,7 @@ class ConsentMiddleware:
         return self._derive(consent, payload, header, valid_until)
 
     def _decide(self, consent_values: tuple[str, ...], id_values: tuple[str, ...], gpc: bool,
-                dnt: bool) -> tuple[Consent, CookiePayload | None, float]:
+                dnt: bool) -> _Decision:
         """The visitor's consent from their consent cookies' values, and until when it holds."""
         payload = self._verified_payload(consent_values, id_values)
         denied = self._gpc_categories if (gpc or (dnt and self.honour_dnt)) else frozenset()
@@ -301,7 +310,7 @@ class ConsentMiddleware:
 
     # -- serving ------------------------------------------------------------------------
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         visit = self._visit(environ)
         if self.is_minor is not None and self.guardians.is_minor(environ):
             visit = self.minor_visit(visit, environ.get("HTTP_COOKIE") or "")
@@ -336,7 +345,8 @@ class ConsentMiddleware:
         """Whether ``path`` is answered by the consent endpoints, never by the app."""
         return path.startswith(self.prefix) or path == GPC_WELL_KNOWN
 
-    def serve_endpoint(self, environ: dict, start_response: Callable, consent: Consent, path: str) -> Iterable[bytes]:
+    def serve_endpoint(self, environ: WSGIEnvironment, start_response: StartResponse, consent: Consent,
+                       path: str) -> Iterable[bytes]:
         """Answer a consent endpoint (a WSGI exchange; it may read and write the store)."""
         if self.secure and environ.get("wsgi.url_scheme") != "https":
             # secure=True: served over https by a proxy that does not say so. The
@@ -363,15 +373,15 @@ class ConsentMiddleware:
             log.debug("consentlib answered beacon %s itself: its category %r is not granted", path, beacon.category)
         return True
 
-    def extra_headers(self, visit: _Visit, secure: bool) -> list[tuple[str, str]] | tuple:
+    def extra_headers(self, visit: _Visit, secure: bool) -> Sequence[tuple[str, str]]:
         """``Set-Cookie`` lines the response gets besides the app's own."""
         _, payload, _, refused, _, _, _, resign = visit
-        extra: list[tuple[str, str]] | tuple = ()
+        extra: Sequence[tuple[str, str]] = ()
         if refused:
             # The browser still holds cookies the visitor no longer allows (a withdrawal,
             # a GPC signal, a new revision): expire them so they stop travelling.
             extra = self.gate.expiry_headers(refused, secure=secure)
-        if resign:
+        if resign and payload is not None:  # only a verified payload is ever re-signed
             # Signed with an older key: re-sign with the newest so the old key can retire.
             # In the first format: move the id out of script reach. Both cookies together.
             extra = [*extra, *self._consent_cookie_lines(self.cookie.reissued(payload), secure)]
@@ -386,10 +396,10 @@ class ConsentMiddleware:
 
     # -- helpers shared with the endpoints ---------------------------------------------------
 
-    def _secure(self, environ: dict) -> bool:
+    def _secure(self, environ: WSGIEnvironment) -> bool:
         return self.secure if self.secure is not None else environ.get("wsgi.url_scheme") == "https"
 
-    def consent_cookie_headers(self, environ: dict, payload: CookiePayload) -> list[tuple[str, str]]:
+    def consent_cookie_headers(self, environ: WSGIEnvironment, payload: CookiePayload) -> list[tuple[str, str]]:
         """The ``Set-Cookie`` lines that record ``payload``: always both cookies together.
 
         ``consent`` is not HttpOnly: the banner reads its revision and categories, and it
@@ -402,11 +412,12 @@ class ConsentMiddleware:
         from werkzeug.http import dump_cookie
 
         consent, consent_id = self.cookie.values(payload)
-        attributes = {"max_age": max(self.cookie.remaining(payload), 0), "path": "/",
-                      "secure": secure, "samesite": "Lax"}
-        headers = [("Set-Cookie", dump_cookie(COOKIE_NAME, consent, **attributes))]
+        max_age = max(self.cookie.remaining(payload), 0)
+        headers = [("Set-Cookie", dump_cookie(COOKIE_NAME, consent, max_age=max_age, path="/", secure=secure,
+                                              samesite="Lax"))]
         if consent_id is not None:
-            headers.append(("Set-Cookie", dump_cookie(ID_COOKIE_NAME, consent_id, httponly=True, **attributes)))
+            headers.append(("Set-Cookie", dump_cookie(ID_COOKIE_NAME, consent_id, max_age=max_age, path="/",
+                                                      secure=secure, samesite="Lax", httponly=True)))
         return headers
 
 

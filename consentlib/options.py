@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import Any
+from typing import Any, Literal, overload
 from urllib.parse import urlsplit
 
 from consentlib.errors import ConfigurationError
+
+
+@overload
+def flag(name: str, value: Any, *, optional: Literal[False] = False) -> bool: ...
+
+
+@overload
+def flag(name: str, value: Any, *, optional: bool) -> bool | None: ...
 
 
 def flag(name: str, value: Any, *, optional: bool = False) -> bool | None:

@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 # The smallest transparent 1x1 GIF89a: 43 bytes.
 TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
@@ -10,7 +15,7 @@ assert len(TRANSPARENT_GIF) == 43
 _IMAGE_SUFFIXES = (".gif", ".png", ".jpg", ".jpeg", ".webp", ".svg", ".ico")
 
 
-def wants_image(environ) -> bool:
+def wants_image(environ: WSGIEnvironment) -> bool:
     """An image path, or a client that accepts only images (an ``<img>`` fetch)."""
     return is_image_request(environ.get("PATH_INFO", ""), environ.get("HTTP_ACCEPT", ""))
 
@@ -23,7 +28,7 @@ def is_image_request(path: str, accept: str) -> bool:
     return bool(types) and all(t.startswith("image/") for t in types)
 
 
-def untrackable_response(environ, start_response, *, image: bool):
+def untrackable_response(environ: WSGIEnvironment, start_response: StartResponse, *, image: bool) -> Iterable[bytes]:
     """A 1x1 GIF or a 204: no cookie, no validator, never stored by a cache.
 
     ``Cache-Control: no-store`` so neither the browser nor a proxy keeps a copy that

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from urllib.parse import unquote
@@ -134,9 +134,10 @@ class Policy:
     """A site's consent policy. Bump ``revision`` to ask every visitor again."""
 
     revision: int
-    categories: tuple[Category, ...]
-    cookies: tuple[Cookie, ...] = ()
-    beacons: tuple[Beacon, ...] = ()
+    # Any sequence (a list, as in the examples) is accepted and kept as a tuple.
+    categories: Sequence[Category]
+    cookies: Sequence[Cookie] = ()
+    beacons: Sequence[Beacon] = ()
     #: The category that per-visitor ETags need (ePrivacy Art 5(3): an ETag read back
     #: from the browser cache is an identifier). ``None``: ETags always pass through.
     etags: str | None = None
@@ -149,12 +150,12 @@ class Policy:
     #: Per-jurisdiction ages (ISO 3166-1 alpha-2), merged over DEFAULT_AGES_OF_CONSENT.
     ages_of_consent: Mapping[str, int] = field(default_factory=dict, hash=False)
 
-    _by_name: dict = field(init=False, repr=False, compare=False)
-    _exact: dict = field(init=False, repr=False, compare=False)
-    _globs: tuple = field(init=False, repr=False, compare=False)
-    _beacon_paths: dict = field(init=False, repr=False, compare=False)
-    _beacon_prefixes: tuple = field(init=False, repr=False, compare=False)
-    _beacon_marks: tuple = field(init=False, repr=False, compare=False)
+    _by_name: dict[str, Category] = field(init=False, repr=False, compare=False)
+    _exact: dict[str, Cookie] = field(init=False, repr=False, compare=False)
+    _globs: tuple[Cookie, ...] = field(init=False, repr=False, compare=False)
+    _beacon_paths: dict[str, Beacon] = field(init=False, repr=False, compare=False)
+    _beacon_prefixes: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _beacon_marks: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "categories", tuple(self.categories))

@@ -2,9 +2,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+    from .consent import Consent
 
 STATIC_DIR = Path(__file__).with_name("static")
 _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
@@ -17,7 +24,8 @@ class Asset:
     content_type: str
     immutable: bool
 
-    def respond(self, environ, start_response, consent=None):
+    def respond(self, environ: WSGIEnvironment, start_response: StartResponse,
+                consent: Consent | None = None) -> Iterable[bytes]:
         # A hashed name never changes content, so caches may keep it for a year
         # (RFC 9111 §5.2.2.1, RFC 8246 immutable); the plain name must be revalidated.
         cache = "public, max-age=31536000, immutable" if self.immutable else "no-cache"
@@ -34,7 +42,8 @@ class Asset:
 def manifest() -> dict[str, str]:
     """``{"banner.js": "banner.<hash>.js", "banner.css": "banner.<hash>.css"}``, or {}."""
     try:
-        return json.loads((STATIC_DIR / "manifest.json").read_text())
+        names: dict[str, str] = json.loads((STATIC_DIR / "manifest.json").read_text())
+        return names
     except (OSError, ValueError):
         return {}
 

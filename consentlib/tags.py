@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import json
 from html import escape
+from typing import TYPE_CHECKING
 
 from consentlib import static
 from consentlib.agents import is_crawler
 from consentlib.consent import Consent
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 
 def _nonce_attr(nonce: str | None) -> str:
     return f' nonce="{escape(nonce)}"' if nonce else ""
 
 
-def banner_tags(environ: dict, *, prefix: str, revision: int, nonce: str | None = None,
+def banner_tags(environ: WSGIEnvironment, *, prefix: str, revision: int, nonce: str | None = None,
                 consent_mode: dict[str, list[str]] | None = None, notice_url: str = "/privacy") -> str:
     """The banner's stylesheet and script, or "" for crawlers.
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -160,7 +160,7 @@ class Templates:
     def languages(self) -> list[str]:
         return list(self.catalogues)
 
-    def for_request(self, environ: dict) -> Page:
+    def for_request(self, environ: Mapping[str, Any]) -> Page:
         """The pages in the language of this request's ``Accept-Language``."""
         return self.page(choose(environ.get("HTTP_ACCEPT_LANGUAGE"), self._choices, DEFAULT_LANGUAGE))
 
@@ -185,7 +185,7 @@ class Page:
     def render(self, template: str, /, **values: Any) -> Html:
         return Html("".join(self._render(self.templates.templates[template], values)))
 
-    def _render(self, nodes: tuple[_Node, ...], values: dict[str, Any]):
+    def _render(self, nodes: tuple[_Node, ...], values: dict[str, Any]) -> Iterator[str]:
         for node in nodes:
             if node.kind == "text":
                 yield node.name

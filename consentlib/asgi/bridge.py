@@ -10,13 +10,18 @@ from __future__ import annotations
 import io
 import sys
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
+    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 RawHeaders = Iterable[tuple[bytes, bytes]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _COOKIE = b"cookie"
 # Headers several lines of which are one list (RFC 9110 §5.3); Cookie's crumbs are
@@ -153,11 +158,12 @@ def environ_of(scope: Scope, body: bytes, over_limit: bool) -> dict[str, Any]:
     return environ
 
 
-def run_wsgi(app: Callable[..., Iterable[bytes]], environ: dict) -> tuple[int, list[tuple[str, str]], bytes]:
+def run_wsgi(app: WSGIApplication, environ: WSGIEnvironment) -> tuple[int, list[tuple[str, str]], bytes]:
     """Run a WSGI exchange to the end (in a worker thread): status, headers, body."""
     answer: dict[str, Any] = {}
 
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
+    def start_response(status: str, headers: list[tuple[str, str]],
+                       exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
         answer["status"] = int(status[:3])
         answer["headers"] = headers
         return _no_write

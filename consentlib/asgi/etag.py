@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from consentlib.asgi.bridge import Message, Receive, Scope, Send, raw_headers, text_headers
+from consentlib.asgi.bridge import ASGIApp, Message, Receive, Scope, Send, raw_headers, text_headers
 from consentlib.etag import _matches as matches
 from consentlib.etag import _weak_etag as weak_etag
 from consentlib.etag import not_modified, validator_plan
@@ -29,7 +29,7 @@ class ETagFirewall:
     :param max_body: the most bytes held to compute a validator.
     """
 
-    def __init__(self, app: Callable, *, applies: Callable[[Scope], bool], max_body: int = 1 << 20) -> None:
+    def __init__(self, app: ASGIApp, *, applies: Callable[[Scope], bool], max_body: int = 1 << 20) -> None:
         if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 0:
             raise ValueError(f"ETagFirewall(max_body={max_body!r}) must be a whole number of bytes, 0 or more.")
         self.app = app
@@ -118,6 +118,7 @@ class _Exchange:
 
     async def _send_start(self) -> None:
         start = self._start
+        assert start is not None  # only after the app's http.response.start
         await self._send({**start, "headers": raw_headers(self._kept)})
 
     async def _release(self, more: bool = True) -> None:
@@ -140,10 +141,12 @@ class _Exchange:
         self._pending = []
         etag = weak_etag(body)
         headers = [*self._kept, ("ETag", etag)]
-        status = self._start["status"]
+        start = self._start
+        assert start is not None  # a body is validated after the app's http.response.start
+        status = start["status"]
         if self._if_none_match is not None and matches(self._if_none_match, etag):
             status, headers, body = 304, not_modified(headers), b""
-        await self._send({**self._start, "status": status, "headers": raw_headers(headers)})
+        await self._send({**start, "status": status, "headers": raw_headers(headers)})
         await self._end(b"" if self._head else body)
 
     async def _end(self, body: bytes = b"") -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consentlib.asgi.bridge import (
+    ASGIApp,
     Message,
     Receive,
     Scope,
@@ -25,12 +26,17 @@ from consentlib.asgi.bridge import (
     send_response,
     with_cookie,
 )
-from consentlib.consent import DEFAULT_LIFETIME, Consent, CookiePayload
+from consentlib.consent import DEFAULT_LIFETIME, Consent, ConsentCookie, CookiePayload
 from consentlib.cookies import _UNDECLARED_NAMES_LIMIT, UndeclaredCookies
+from consentlib.gating import RawHeaders
 from consentlib.middleware import ConsentMiddleware as _Core
+from consentlib.middleware import _Visit
 from consentlib.pixel import is_image_request, untrackable
 from consentlib.policy import Policy
 from consentlib.store import Store
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 try:
     from anyio import to_thread
@@ -79,7 +85,7 @@ class ConsentMiddleware:
 
     def __init__(
         self,
-        app: Callable,
+        app: ASGIApp,
         policy: Policy,
         *,
         secret_key: str | bytes | Sequence[str | bytes],
@@ -108,7 +114,8 @@ class ConsentMiddleware:
         self._undeclared = _UndeclaredOffLoop(self.core.store, policy.category_names)
         self.core.undeclared = self.core.responses.undeclared = self._undeclared
         self.app = app
-        self._gates: dict[tuple, Callable] = {}
+        # Gates by (granted, a refused cookie is of a gpc category, cookies stripped).
+        self._gates: dict[tuple[frozenset[str], bool, bool], Callable[[RawHeaders], RawHeaders]] = {}
         self._etags_category = policy.etags
         self._firewall = app
         if policy.etags is not None:
@@ -128,7 +135,7 @@ class ConsentMiddleware:
         return self.core.store
 
     @property
-    def cookie(self):
+    def cookie(self) -> ConsentCookie:
         return self.core.cookie
 
     @property
@@ -171,11 +178,12 @@ class ConsentMiddleware:
         else:
             # Nothing of this request's own to add: the gate for this consent is reused.
             key = (granted, visit[6], stripped)
-            gate = self._gates.get(key)
-            if gate is None:
+            cached = self._gates.get(key)
+            if cached is None:
                 if len(self._gates) >= _GATES_LIMIT:
                     self._gates.clear()
-                gate = self._gates[key] = core.responses.headers_gate(granted, (), visit[6], stripped, raw=True)
+                cached = self._gates[key] = core.responses.headers_gate(granted, (), visit[6], stripped, raw=True)
+            gate = cached
         undeclared = self._undeclared
 
         async def gated_send(message: Message) -> None:
@@ -199,7 +207,7 @@ class ConsentMiddleware:
             raise ValueError(f"consentlib's ConsentMiddleware does not handle ASGI scope type {kind!r}; "
                              "it gates 'http' and 'websocket' and passes 'lifespan' through.")
 
-    def _minor_visit(self, scope: Scope, visit, header: str):
+    def _minor_visit(self, scope: Scope, visit: _Visit, header: str) -> _Visit:
         core = self.core
         return core.minor_visit(visit, header) if core.guardians.is_minor(scope) else visit
 
@@ -245,7 +253,7 @@ class ConsentMiddleware:
         await self.app(scope, receive, gated_send)
 
 
-def _never_called(environ: dict, start_response: Any) -> None:  # pragma: no cover
+def _never_called(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:  # pragma: no cover
     raise AssertionError("The ASGI door calls its own app, never the core's.")
 
 
@@ -256,7 +264,7 @@ class _UndeclaredOffLoop(UndeclaredCookies):
     "not yet" so the gate asks again (the WSGI door's retry, without blocking the loop).
     """
 
-    def __init__(self, store, category_names=()) -> None:
+    def __init__(self, store: Store, category_names: Iterable[str] = ()) -> None:
         super().__init__(store, category_names)
         self.pending: set[str] = set()
 

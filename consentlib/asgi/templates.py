@@ -21,7 +21,7 @@ from consentlib.consent import Consent
 from consentlib.tags import banner_html, script_tag
 
 
-def _scope(request: Any) -> dict:
+def _scope(request: Any) -> dict[str, Any]:
     scope = getattr(request, "scope", request)
     if not isinstance(scope, dict) or SCOPE_KEY not in scope:
         raise LookupError("consent_banner and consent_script need the request of an app wrapped in "
@@ -29,14 +29,15 @@ def _scope(request: Any) -> dict:
     return scope
 
 
-def _nonce(request: Any, scope: dict) -> str | None:
+def _nonce(request: Any, scope: dict[str, Any]) -> str | None:
     state = scope.get("state")
-    nonce = state.get("csp_nonce") if isinstance(state, dict) else None
+    nonce: str | None = state.get("csp_nonce") if isinstance(state, dict) else None
     return nonce or scope.get("csp_nonce")
 
 
-def _user_agent(scope: dict) -> str | None:
-    for name, value in scope.get("headers", ()):
+def _user_agent(scope: dict[str, Any]) -> str | None:
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    for name, value in headers:
         if name.lower() == b"user-agent":
             return value.decode("latin-1")
     return None

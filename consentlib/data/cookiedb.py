@@ -19,10 +19,16 @@ two-letter prefix says almost nothing. :func:`known` weighs each entry:
 from __future__ import annotations
 
 import csv
+import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from consentlib.policy import Policy
 
 #: Database category -> the category name a consentlib policy usually has for it.
 #: Security and "Functional" (load balancing, consent state, sessions) are what
@@ -102,7 +108,8 @@ class Known:
 def entries() -> tuple[Entry, ...]:
     """Every row of the shipped CSV, in file order."""
     text = resources.files("consentlib.data").joinpath("open-cookie-database", "open-cookie-database.csv")
-    with text.open(encoding="utf-8", newline="") as handle:
+    # newline="" as the csv module asks: quoted fields may hold line breaks.
+    with io.StringIO(text.read_text(encoding="utf-8"), newline="") as handle:
         return tuple(
             Entry(id=row["ID"], name=row["Cookie / Data Key name"].strip(), platform=row["Platform"].strip(),
                   category=row["Category"].strip(), domain=row["Domain"].strip(), description=row["Description"],
@@ -183,7 +190,7 @@ def _strictest(categories: set[str]) -> str:
     return "unknown"
 
 
-def suggest_category(name: str, category_names) -> tuple[str | None, Known]:
+def suggest_category(name: str, category_names: Iterable[str]) -> tuple[str | None, Known]:
     """The category of ``category_names`` (a policy's) that the database suggests for ``name``.
 
     Returns ``(None, known)`` when the database does not know the name or the policy has
@@ -207,7 +214,7 @@ def suggest_category(name: str, category_names) -> tuple[str | None, Known]:
     return None, verdict
 
 
-def declaration_hint(name: str, category_names) -> str:
+def declaration_hint(name: str, category_names: Iterable[str]) -> str:
     """A sentence telling a developer how to declare cookie ``name`` in a policy with
     ``category_names``, with the category the database suggests, so that the pasted fix works."""
     names = list(category_names)
@@ -222,7 +229,7 @@ def declaration_hint(name: str, category_names) -> str:
             f"fits, one of: {', '.join(repr(n) for n in names)}.")
 
 
-def misdeclared_necessary(policy) -> list[str]:
+def misdeclared_necessary(policy: Policy) -> list[str]:
     """Sentences naming each cookie ``policy`` declares in a required category that the
     database knows as analytics or marketing (consent needed: ePrivacy Art 5(3))."""
     found = []

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from http.cookies import SimpleCookie
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
@@ -24,6 +24,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHt
 from consentlib.django import settings as consent_settings
 from consentlib.middleware import ENVIRON_KEY
 from consentlib.middleware import ConsentMiddleware as Core
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
+    from _typeshed.wsgi import StartResponse
 
 _REQUEST = "consentlib.django.request"
 _CAPTURE = "consentlib.django.response"
@@ -61,7 +65,8 @@ class ConsentMiddleware:
         environ[_REQUEST] = request
         captured: dict[str, Any] = {}
 
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable:
+        def start_response(status: str, headers: list[tuple[str, str]],
+                           exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
             captured["status"], captured["headers"] = status, headers
             return _no_write
 
@@ -69,13 +74,13 @@ class ConsentMiddleware:
         inner: _InnerResponse | None = environ.get(_CAPTURE)
         return _django_response(captured["status"], captured["headers"], body, inner)
 
-    def _inner(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+    def _inner(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """The WSGI app inside the core: the rest of Django's chain."""
         request: HttpRequest = environ[_REQUEST]
         if environ is not request.META:
             request.META = environ  # the core's filtered copy: stripped cookies and validators
         request.__dict__.pop("COOKIES", None)  # parsed lazily from META; parse the filtered header
-        request.consent = environ[ENVIRON_KEY]  # type: ignore[attr-defined]
+        request.consent = environ[ENVIRON_KEY]  # type: ignore[attr-defined]  # the attribute views read
         response = async_to_sync(self.get_response)(request) if self.is_async else self.get_response(request)
         inner = _InnerResponse(response)
         environ[_CAPTURE] = inner
@@ -100,7 +105,9 @@ class _InnerResponse:
         if self.async_stream:
             return iter(())
         if isinstance(self.response, StreamingHttpResponse):
+            # Not an async stream (that went out above): a plain iterator of bytes.
             return self.response.streaming_content  # type: ignore[return-value]
+        # Every Django response that is not a stream keeps its body in ``content``.
         return [self.response.content]  # type: ignore[attr-defined]
 
 
@@ -123,16 +130,18 @@ def _django_response(status: str, headers: list[tuple[str, str]], body: Iterable
                      inner: _InnerResponse | None) -> HttpResponseBase:
     """The core's answer as a Django response; the view's own object when it answered."""
     code = int(status.split(" ", 1)[0])
-    if inner is not None and inner.async_stream:
-        response = inner.response
-    elif inner is not None and not isinstance(inner.response, StreamingHttpResponse):
-        response = inner.response
-        response.content = _read(body)  # type: ignore[attr-defined]
-    elif inner is not None:
-        response = inner.response
-        response.streaming_content = _closing(body)  # type: ignore[attr-defined]
-    else:
+    response: HttpResponseBase
+    if inner is None:
         response = HttpResponse(_read(body))
+    elif inner.async_stream:
+        response = inner.response
+    elif isinstance(inner.response, StreamingHttpResponse):
+        response = inner.response
+        response.streaming_content = _closing(body)
+    else:
+        response = inner.response
+        # Every Django response that is not a stream keeps its body in ``content``.
+        response.content = _read(body)  # type: ignore[attr-defined]
     response.status_code = code
     response.reason_phrase = status.split(" ", 1)[1] if " " in status else ""
     _replace_headers(response, headers, inner.morsels if inner is not None else {})

@@ -15,15 +15,22 @@ prune`` apply them. Unset means kept until you prune with ``--older-than``.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, overload, runtime_checkable
 from urllib.parse import parse_qsl, quote, urlencode
 
 from consentlib.errors import ConfigurationError
 
+if TYPE_CHECKING:
+    from consentlib.store.postgres import PostgresStore
+    from consentlib.store.seal import Seal
+    from consentlib.store.sqlite import SQLiteStore
+
 RETENTION_OPTIONS = ("receipts_days", "mail_days")
+#: The site's secret keys: one, or several newest first; None for a store without keys.
+SecretKeys = str | bytes | Iterable[str | bytes] | None
 
 
 @dataclass(frozen=True)
@@ -136,7 +143,15 @@ _STORE_METHODS = tuple(
 )
 
 
-def open_store(url: str | Store, *, secret_key: Any = None) -> Store:
+@overload
+def open_store(url: str, *, secret_key: SecretKeys = None) -> SQLiteStore | PostgresStore: ...
+
+
+@overload
+def open_store(url: Store, *, secret_key: SecretKeys = None) -> Store: ...
+
+
+def open_store(url: str | Store, *, secret_key: SecretKeys = None) -> Store:
     """The store a URL names; a ``Store`` object is returned as it is.
 
     ``secret_key`` (the site's keys, newest first) lets the store seal the receipt
@@ -147,7 +162,7 @@ def open_store(url: str | Store, *, secret_key: Any = None) -> Store:
     if not isinstance(url, str):
         if isinstance(url, Store):
             if seal is not None and getattr(url, "seal", None) is None:
-                url.seal = seal
+                setattr(url, "seal", seal)  # an attribute the Store protocol does not require
             return url
         missing = sorted(name for name in _STORE_METHODS if not callable(getattr(url, name, None)))
         if missing and len(missing) < len(_STORE_METHODS):
@@ -163,7 +178,7 @@ def open_store(url: str | Store, *, secret_key: Any = None) -> Store:
     return store
 
 
-def _seal(secret_key: Any):
+def _seal(secret_key: SecretKeys) -> Seal | None:
     if secret_key is None:
         return None
     from consentlib.store.seal import Seal
@@ -197,7 +212,7 @@ def _split_retention(url: str) -> tuple[str, Retention]:
     return (f"{base}?{urlencode(kept, quote_via=quote)}" if kept else base), Retention(**days)
 
 
-def _open_url(url: str) -> Any:
+def _open_url(url: str) -> SQLiteStore | PostgresStore:
     if url.startswith("sqlite:///"):
         from consentlib.store.sqlite import SQLiteStore
 

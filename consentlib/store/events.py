@@ -12,9 +12,12 @@ import os
 import threading
 import weakref
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from consentlib.store.mail import MailEvent
+
+if TYPE_CHECKING:
+    from consentlib.store import Store
 
 log = logging.getLogger("consentlib")
 
@@ -30,7 +33,7 @@ class EventBuffer:
     is down) new ones are dropped and logged rather than growing memory without bound.
     """
 
-    def __init__(self, store: Any, *, interval: float = 0.5, batch: int = 500, limit: int = 50_000) -> None:
+    def __init__(self, store: Store, *, interval: float = 0.5, batch: int = 500, limit: int = 50_000) -> None:
         self.store = store
         self.interval = interval
         self.batch = batch
@@ -43,7 +46,13 @@ class EventBuffer:
         self._closed = False
         # A weak reference: the exit handler must not keep a discarded buffer alive.
         ref = weakref.ref(self)
-        atexit.register(lambda: (buffer := ref()) is not None and buffer.close())
+
+        def close_at_exit() -> None:
+            buffer = ref()
+            if buffer is not None:
+                buffer.close()
+
+        atexit.register(close_at_exit)
 
     def add(self, event: MailEvent) -> None:
         with self._lock:

@@ -15,11 +15,15 @@ commits while an open waits in the buffer therefore still wins.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timezone
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from consentlib.store import rights
+
+if TYPE_CHECKING:
+    from consentlib.store.seal import Seal
 
 MAIL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS mail_recipients (
@@ -98,7 +102,7 @@ def _now_text() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def build_mail_stats(campaign: str | None, read: Callable[[str, tuple], Iterable[tuple]],
+def build_mail_stats(campaign: str | None, read: rights.Read,
                      placeholder: str) -> list[dict[str, Any]]:
     """``mail_stats`` for the SQLite and PostgreSQL stores alike: ``read(sql, params)``
     runs a query, ``placeholder`` is the driver's parameter mark ("?" or "%s")."""
@@ -131,7 +135,7 @@ def build_mail_stats(campaign: str | None, read: Callable[[str, tuple], Iterable
     return [stats[name] for name in sorted(stats)]
 
 
-def build_mail_permissions(recipient: str | None, read: Callable[[str, tuple], Iterable[tuple]],
+def build_mail_permissions(recipient: str | None, read: rights.Read,
                            placeholder: str) -> list[dict[str, Any]]:
     """``mail_permissions`` for both stores (see :func:`build_mail_stats`); oldest first."""
     where, params = (f"WHERE recipient = {placeholder}", (recipient,)) if recipient is not None else ("", ())
@@ -148,12 +152,26 @@ def build_mail_permissions(recipient: str | None, read: Callable[[str, tuple], I
     return sorted(out, key=lambda item: item["time"])
 
 
+class SQLiteStoreParts(Protocol):
+    """What :class:`SQLiteMailTables` needs from the SQLite store it is mixed into."""
+
+    dialect: rights.Dialect
+    seal: Seal | None
+
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One committed ``BEGIN IMMEDIATE`` transaction."""
+        ...
+
+    def _read(self, sql: str, params: rights.Params = ()) -> list[rights.Row]: ...
+
+
 class SQLiteMailTables:
     """The mail half of :class:`~consentlib.store.sqlite.SQLiteStore`.
 
-    Relies on the store's ``_write()`` (one committed ``BEGIN IMMEDIATE`` transaction)
-    and ``_read()``. Addresses are kept as given: the controller needs them to honour
-    unsubscribes; URLs carry only a signed recipient number.
+    Relies on the store's ``_write()`` (one committed ``BEGIN IMMEDIATE`` transaction),
+    ``_read()``, ``dialect`` and ``seal`` (:class:`SQLiteStoreParts`). Addresses are kept
+    as given: the controller needs them to honour unsubscribes; URLs carry only a signed
+    recipient number.
     """
 
     def _mail_schema(self, conn: sqlite3.Connection) -> None:
@@ -161,24 +179,24 @@ class SQLiteMailTables:
             if statement.strip():
                 conn.execute(statement)
 
-    def mail_recipient(self, recipient: str, *, list_id: str) -> tuple[int, bool, bool]:
+    def mail_recipient(self: SQLiteStoreParts, recipient: str, *, list_id: str) -> tuple[int, bool, bool]:
         """The recipient's number (created on first use), tracked?, unsubscribed?
 
         A forgotten address that unsubscribed from ``list_id`` gets number 0 and is not
         written down again: the mail is not going out."""
         with self._write() as conn:
-            if self._suppressed(conn, recipient, list_id):
+            if rights.is_suppressed(conn, self.dialect, recipient, list_id, self.seal):
                 row = conn.execute("SELECT id FROM mail_recipients WHERE address = ?", (recipient,)).fetchone()
-                return (row[0] if row else 0), self._tracked(conn, recipient, list_id), True
+                return (row[0] if row else 0), _tracked(conn, recipient, list_id), True
             conn.execute("INSERT OR IGNORE INTO mail_recipients (address) VALUES (?)", (recipient,))
             (number,) = conn.execute("SELECT id FROM mail_recipients WHERE address = ?", (recipient,)).fetchone()
-            return number, self._tracked(conn, recipient, list_id), False
+            return number, _tracked(conn, recipient, list_id), False
 
-    def mail_address(self, recipient_id: int) -> str | None:
+    def mail_address(self: SQLiteStoreParts, recipient_id: int) -> str | None:
         rows = self._read("SELECT address FROM mail_recipients WHERE id = ?", (recipient_id,))
         return rows[0][0] if rows else None
 
-    def set_mail_tracking(self, recipient: str, *, list_id: str, allowed: bool, source: str) -> None:
+    def set_mail_tracking(self: SQLiteStoreParts, recipient: str, *, list_id: str, allowed: bool, source: str) -> None:
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO mail_tracking (recipient, list_id, allowed, time, source) VALUES (?, ?, ?, ?, ?)",
@@ -187,17 +205,18 @@ class SQLiteMailTables:
             rights.enqueue(conn, self.dialect, "mail", "mail-tracking", recipient,
                            {"recipient": recipient, "list_id": list_id, "allowed": bool(allowed), "source": source})
 
-    def mail_tracking_allowed(self, recipient: str, *, list_id: str) -> bool:
+    def mail_tracking_allowed(self: SQLiteStoreParts, recipient: str, *, list_id: str) -> bool:
         rows = self._read(
             "SELECT allowed FROM mail_tracking WHERE recipient = ? AND list_id = ? ORDER BY seq DESC LIMIT 1",
             (recipient, list_id),
         )
         return bool(rows and rows[0][0])
 
-    def suppress_mail(self, recipient: str, *, list_id: str, source: str, campaign: str | None = None) -> bool:
+    def suppress_mail(self: SQLiteStoreParts, recipient: str, *, list_id: str, source: str,
+                      campaign: str | None = None) -> bool:
         """Unsubscribe; True when it is new. Idempotent: the first time and source stay."""
         with self._write() as conn:
-            if self._suppressed(conn, recipient, list_id):  # also as a forgotten address
+            if rights.is_suppressed(conn, self.dialect, recipient, list_id, self.seal):  # also as a forgotten address
                 return False
             conn.execute(
                 "INSERT INTO mail_suppressions (recipient, list_id, time, source, campaign) VALUES (?, ?, ?, ?, ?)",
@@ -208,10 +227,11 @@ class SQLiteMailTables:
                            {"recipient": recipient, "list_id": list_id, "source": source, "campaign": campaign})
             return True
 
-    def mail_suppressed(self, recipient: str, *, list_id: str) -> bool:
+    def mail_suppressed(self: SQLiteStoreParts, recipient: str, *, list_id: str) -> bool:
         return bool(self._read(*rights.suppressed_query(self.dialect, recipient, list_id, self.seal)))
 
-    def record_mail_send(self, *, campaign: str, recipient: str, list_id: str, links: int, tracked: bool) -> None:
+    def record_mail_send(self: SQLiteStoreParts, *, campaign: str, recipient: str, list_id: str, links: int,
+                         tracked: bool) -> None:
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO mail_sends (campaign, recipient, list_id, sent_at, links, tracked) "
@@ -219,7 +239,7 @@ class SQLiteMailTables:
                 (campaign, recipient, list_id, _now_text(), links, int(tracked)),
             )
 
-    def add_mail_events(self, events: Sequence[MailEvent]) -> int:
+    def add_mail_events(self: SQLiteStoreParts, events: Sequence[MailEvent]) -> int:
         """Insert the events a tracked, subscribed recipient allows; return how many."""
         if not events:
             return 0
@@ -232,7 +252,7 @@ class SQLiteMailTables:
                 ).rowcount
         return kept
 
-    def mark_click_burst(self, *, recipient_id: int, campaign: str, links: int, since: str) -> int:
+    def mark_click_burst(self: SQLiteStoreParts, *, recipient_id: int, campaign: str, links: int, since: str) -> int:
         """When every one of a mail's ``links`` was clicked from ``since`` on, those
         clicks were a link scanner's: mark them so; return how many were changed."""
         with self._write() as conn:
@@ -247,22 +267,19 @@ class SQLiteMailTables:
             conn.executemany("UPDATE mail_events SET kind = 'scanner' WHERE seq = ? AND kind = 'human'", marks)
             return len(marks)
 
-    def mail_stats(self, *, campaign: str | None = None) -> list[dict[str, Any]]:
+    def mail_stats(self: SQLiteStoreParts, *, campaign: str | None = None) -> list[dict[str, Any]]:
         """Per campaign: sent, unique human opens, machine opens, human and scanner
         clicks, unsubscribes. Machine events are never counted as a person's."""
         return build_mail_stats(campaign, self._read, "?")
 
-    def mail_permissions(self, *, recipient: str | None = None) -> list[dict[str, Any]]:
+    def mail_permissions(self: SQLiteStoreParts, *, recipient: str | None = None) -> list[dict[str, Any]]:
         """Tracking permissions (history) and unsubscribes, oldest first: the proof."""
         return build_mail_permissions(recipient, self._read, "?")
 
-    @staticmethod
-    def _tracked(conn: sqlite3.Connection, recipient: str, list_id: str) -> bool:
-        row = conn.execute(
-            "SELECT allowed FROM mail_tracking WHERE recipient = ? AND list_id = ? ORDER BY seq DESC LIMIT 1",
-            (recipient, list_id),
-        ).fetchone()
-        return bool(row and row[0])
 
-    def _suppressed(self, conn: sqlite3.Connection, recipient: str, list_id: str) -> bool:
-        return rights.is_suppressed(conn, self.dialect, recipient, list_id, self.seal)
+def _tracked(conn: sqlite3.Connection, recipient: str, list_id: str) -> bool:
+    row = conn.execute(
+        "SELECT allowed FROM mail_tracking WHERE recipient = ? AND list_id = ? ORDER BY seq DESC LIMIT 1",
+        (recipient, list_id),
+    ).fetchone()
+    return bool(row and row[0])

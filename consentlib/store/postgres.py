@@ -312,7 +312,7 @@ class PostgresStore(VisitorRights):
 
     _transact = _write
 
-    def _read(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple]:
+    def _read(self, sql: str, params: rights.Params = ()) -> list[rights.Row]:
         return self._run("Reading", lambda conn: conn.execute(sql, params).fetchall(), write=False)
 
     def close(self) -> None:
@@ -365,8 +365,9 @@ class PostgresStore(VisitorRights):
                 return (row[0] if row else 0), _tracked(conn, recipient, list_id), True
             conn.execute("INSERT INTO mail_recipients (address) VALUES (%s) ON CONFLICT (address) DO NOTHING",
                          (recipient,))
-            (number,) = conn.execute("SELECT id FROM mail_recipients WHERE address = %s", (recipient,)).fetchone()
-            return number, _tracked(conn, recipient, list_id), False
+            row = conn.execute("SELECT id FROM mail_recipients WHERE address = %s", (recipient,)).fetchone()
+            assert row is not None  # inserted just now, or there already
+            return row[0], _tracked(conn, recipient, list_id), False
 
         return self._write(work)
 

@@ -16,10 +16,18 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consentlib.store import chain
 from consentlib.store.chain import ChainRow, ChainState
+
+if TYPE_CHECKING:
+    from consentlib.store.seal import Seal
+
+Row = tuple[Any, ...]  # a row as either driver returns it
+Params = Sequence[Any] | dict[str, Any]  # a query's parameters, by position or by name
+#: ``read(sql, params)``: a store's query outside a write transaction.
+Read = Callable[[str, Params], list[Row]]
 
 # The chain head is one row; appenders lock it, so the chain never forks.
 SQLITE_SCHEMA = """
@@ -56,8 +64,8 @@ FORGOTTEN_SENDS = "forgotten"
 @dataclass(frozen=True)
 class Dialect:
     name: str  # "sqlite" or "postgres"
-    receipt_out: Callable[[dict], Any]  # a receipt as the data column takes it
-    receipt_in: Callable[[Any], dict]
+    receipt_out: Callable[[dict[str, Any]], Any]  # a receipt as the data column takes it
+    receipt_in: Callable[[Any], dict[str, Any]]
     clean: Callable[[Any], Any]  # what the driver will store (PostgreSQL: no NUL)
     lock: str  # row lock suffix for the chain head: "" in SQLite (BEGIN IMMEDIATE locks all)
 
@@ -105,12 +113,12 @@ def migrate(conn: Any, d: Dialect, existing_columns: set[str]) -> None:
 # -- receipts ------------------------------------------------------------------------------
 
 
-def append_receipt(conn: Any, d: Dialect, receipt: dict[str, Any], seal: Any | None) -> dict[str, Any]:
+def append_receipt(conn: Any, d: Dialect, receipt: dict[str, Any], seal: Seal | None) -> dict[str, Any]:
     """Link ``receipt`` to the chain head, seal it, and queue its change."""
     _, running = conn.execute(f"SELECT seq, chain FROM receipt_chain WHERE id = 1{d.lock}").fetchone()
     row = conn.execute(d.q("SELECT record_id FROM receipts WHERE consent_id = ? ORDER BY seq DESC LIMIT 1"),
                        (receipt["consent_id"],)).fetchone()
-    stored = d.clean({**receipt, "replaces": row[0] if row else None})
+    stored: dict[str, Any] = d.clean({**receipt, "replaces": row[0] if row else None})
     salt = chain.new_salt()
     digest = chain.extras_digest(stored, salt)
     value = chain.link(running, stored, digest)
@@ -156,7 +164,7 @@ def minimise_receipts(conn: Any, d: Dialect, consent_id: str) -> int:
     return len(rows)
 
 
-def prune_receipts(conn: Any, d: Dialect, before: datetime, seal: Any | None) -> int:
+def prune_receipts(conn: Any, d: Dialect, before: datetime, seal: Seal | None) -> int:
     """Cut the chain's oldest end: every receipt up to the first one still within
     retention, leaving a sealed checkpoint where the chain now starts."""
     conn.execute(f"SELECT seq FROM receipt_chain WHERE id = 1{d.lock}").fetchone()
@@ -168,7 +176,7 @@ def prune_receipts(conn: Any, d: Dialect, before: datetime, seal: Any | None) ->
     if last is None:
         return 0
     seq, value = last
-    removed = conn.execute(d.q("DELETE FROM receipts WHERE seq <= ?"), (seq,)).rowcount
+    removed: int = conn.execute(d.q("DELETE FROM receipts WHERE seq <= ?"), (seq,)).rowcount
     conn.execute(d.q("INSERT INTO receipt_checkpoints (seq, chain, seal, time, removed) VALUES (?, ?, ?, ?, ?)"),
                  (seq, value, seal.sign(chain.checkpoint_text(seq, value)) if seal else None, now_text(), removed))
     return removed
@@ -177,23 +185,23 @@ def prune_receipts(conn: Any, d: Dialect, before: datetime, seal: Any | None) ->
 # -- mail ----------------------------------------------------------------------------------
 
 
-def suppression_keys(address: str, seal: Any | None) -> list[str]:
+def suppression_keys(address: str, seal: Seal | None) -> list[str]:
     """The address and, for a store with keys, its keyed hashes (a forgotten address)."""
     return [address, *(seal.address_hashes(address) if seal else [])]
 
 
-def suppressed_query(d: Dialect, address: str, list_id: str, seal: Any | None) -> tuple[str, tuple]:
+def suppressed_query(d: Dialect, address: str, list_id: str, seal: Seal | None) -> tuple[str, Row]:
     keys = suppression_keys(address, seal)
     marks = ", ".join("?" * len(keys))
     return (d.q(f"SELECT 1 FROM mail_suppressions WHERE list_id = ? AND recipient IN ({marks}) LIMIT 1"),
             (list_id, *keys))
 
 
-def is_suppressed(conn: Any, d: Dialect, address: str, list_id: str, seal: Any | None) -> bool:
+def is_suppressed(conn: Any, d: Dialect, address: str, list_id: str, seal: Seal | None) -> bool:
     return conn.execute(*suppressed_query(d, address, list_id, seal)).fetchone() is not None
 
 
-def forget_recipient(conn: Any, d: Dialect, address: str, seal: Any) -> dict[str, Any]:
+def forget_recipient(conn: Any, d: Dialect, address: str, seal: Seal) -> dict[str, Any]:
     """Erase ``address`` (GDPR Art 17): its opens, clicks, tracking permissions and
     number go; its sends stay as counts with no one behind them; its unsubscribes stay
     as a keyed hash, so it is never mailed again (Art 17(3)(b), Art 21(3))."""
@@ -225,7 +233,7 @@ def forget_recipient(conn: Any, d: Dialect, address: str, seal: Any) -> dict[str
     return done
 
 
-def mail_data(read: Callable[[str, tuple], list[tuple]], d: Dialect, address: str) -> dict[str, Any]:
+def mail_data(read: Read, d: Dialect, address: str) -> dict[str, Any]:
     sends = read(d.q("SELECT campaign, list_id, sent_at, links, tracked FROM mail_sends WHERE recipient = ? "
                      "ORDER BY seq"), (address,))
     events = read(d.q("SELECT campaign, list_id, event, kind, time, agent, link FROM mail_events WHERE recipient = ? "
@@ -261,7 +269,7 @@ def enqueue(conn: Any, d: Dialect, topic: str, kind: str, subject: str | None, d
 _CHANGE_COLUMNS = "change_id, topic, kind, time, data, attempts, error"
 
 
-def _change(row: tuple) -> dict[str, Any]:
+def _change(row: Row) -> dict[str, Any]:
     change_id, topic, kind, moment, data, attempts, error = row
     return {"id": change_id, "topic": topic, "kind": kind, "time": moment, "data": json.loads(data),
             "attempt": attempts, "last_error": error}
@@ -302,6 +310,6 @@ def finish_change(conn: Any, d: Dialect, change_id: str, error: str | None, retr
                      (error[:2000], now_text(retry_at), change_id))
 
 
-def list_changes(read: Callable[[str, tuple], list[tuple]], d: Dialect, subject: str | None) -> list[dict[str, Any]]:
+def list_changes(read: Read, d: Dialect, subject: str | None) -> list[dict[str, Any]]:
     where, params = ("WHERE subject = ?", (subject,)) if subject is not None else ("", ())
     return [_change(row) for row in read(d.q(f"SELECT {_CHANGE_COLUMNS} FROM changes {where} ORDER BY seq"), params)]

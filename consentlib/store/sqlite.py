@@ -12,10 +12,10 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from consentlib.errors import StoreUnavailable
 from consentlib.store import rights
@@ -23,6 +23,7 @@ from consentlib.store.mail import SQLiteMailTables
 from consentlib.store.visitor_rights import VisitorRights
 
 BUSY_TIMEOUT_SECONDS = 15.0
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS receipts (
@@ -99,7 +100,7 @@ class SQLiteStore(SQLiteMailTables, VisitorRights):
     def _connection(self) -> sqlite3.Connection:
         # One connection per thread and per process: sqlite3 connections must not
         # cross a fork, and a pre-fork server forks after the app is built.
-        conn = getattr(self._local, "conn", None)
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None and self._local.pid == os.getpid():
             return conn
         try:
@@ -160,11 +161,11 @@ class SQLiteStore(SQLiteMailTables, VisitorRights):
             _rollback(conn)
             raise
 
-    def _transact(self, work):
+    def _transact(self, work: Callable[[sqlite3.Connection], T]) -> T:
         with self._write() as conn:
             return work(conn)
 
-    def _read(self, sql: str, params: tuple | dict = ()) -> list[tuple]:
+    def _read(self, sql: str, params: rights.Params = ()) -> list[rights.Row]:
         try:
             return self._connection().execute(sql, params).fetchall()
         except sqlite3.Error as exc:

@@ -4,21 +4,29 @@ transaction), ``_read(sql, params)`` and ``dialect``; see consentlib.store.right
 what each step does and why."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from consentlib.errors import ConfigurationError
 from consentlib.store import Retention, rights
 from consentlib.store.chain import ChainState
 
+if TYPE_CHECKING:
+    from consentlib.store.seal import Seal
+
+T = TypeVar("T")
+
 
 class VisitorRights:
-    seal: Any = None  # consentlib.store.seal.Seal, given by open_store(..., secret_key=...)
+    seal: Seal | None = None  # given by open_store(..., secret_key=...)
     retention: Retention = Retention()
     dialect: rights.Dialect
 
-    def _transact(self, work):  # pragma: no cover - provided by the store
+    def _transact(self, work: Callable[[Any], T]) -> T:  # pragma: no cover - provided by the store
+        raise NotImplementedError
+
+    def _read(self, sql: str, params: rights.Params = ()) -> list[rights.Row]:  # pragma: no cover - the store's
         raise NotImplementedError
 
     # -- receipts ----------------------------------------------------------------------
@@ -42,12 +50,13 @@ class VisitorRights:
     # -- mail ---------------------------------------------------------------------------
 
     def forget_mail_recipient(self, recipient: str) -> dict[str, Any]:
-        if self.seal is None:
+        seal = self.seal
+        if seal is None:
             raise ConfigurationError(
                 "Forgetting an address needs the store opened with the site's secret key "
                 "(open_store(url, secret_key=...)), so that its unsubscribes can stay as a keyed hash."
             )
-        return self._transact(lambda conn: rights.forget_recipient(conn, self.dialect, recipient, self.seal))
+        return self._transact(lambda conn: rights.forget_recipient(conn, self.dialect, recipient, seal))
 
     def mail_data(self, recipient: str) -> dict[str, Any]:
         return rights.mail_data(self._read, self.dialect, recipient)

@@ -14,13 +14,23 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from fnmatch import fnmatchcase
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from consentlib.testing import recorder
 from consentlib.testing.banners import BUILT_IN, FIND_VISIBLE_JS, Banner, custom
 from consentlib.testing.etags import per_visitor_etags
 from consentlib.testing.judge import JUDGED, Judge, Unverified, Violation, fetch_declaration
 from consentlib.testing.recorder import Snapshot
+
+if TYPE_CHECKING:
+    from selenium.webdriver.chromium.webdriver import ChromiumDriver
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.remote.webelement import WebElement
+
+    from consentlib.policy import Policy
+
+T = TypeVar("T")
 
 STATES = ("before", "rejected", "accepted")
 
@@ -39,9 +49,9 @@ class ConsentAudit:
     :func:`consentlib.testing.browser.chrome_driver`, started only when ETags were replayed).
     """
 
-    def __init__(self, driver, url: str, *, policy=None, accept: str | None = None, reject: str | None = None,
-                 reopen: str | None = None, pages: int = 1, timeout: float = 10.0,
-                 fresh_driver: Callable[[], Any] | None = None, policy_name: str = "--policy") -> None:
+    def __init__(self, driver: ChromiumDriver, url: str, *, policy: Policy | None = None, accept: str | None = None,
+                 reject: str | None = None, reopen: str | None = None, pages: int = 1, timeout: float = 10.0,
+                 fresh_driver: Callable[[], ChromiumDriver] | None = None, policy_name: str = "--policy") -> None:
         if pages < 1:
             raise ValueError(f"pages must be at least 1, not {pages}.")
         self.driver = driver
@@ -73,17 +83,17 @@ class ConsentAudit:
         recorder.drain(self.driver)
         self.driver.get(self.url)
         self._wait_ready()
-        self.banner = self._find_banner()
+        self.banner = banner = self._find_banner()
         if self.pages_wanted > 1:
             self.pages += self._more_pages()
         self._visit_all("before", reload_first=True)
-        if self.banner is None:
+        if banner is None:
             for state in ("rejected", "accepted"):
                 self.unverified.append(Unverified(state, self.url, self._no_banner_reason()))
         else:
             for state, button in (("rejected", "reject"), ("accepted", "accept")):
                 try:
-                    self._after_choice(state, button)
+                    self._after_choice(state, button, banner)
                 except Exception as exc:  # a crashed tab or a page that broke the driver: keep what was seen
                     self.unverified.append(Unverified(state, self.url, f"the browser failed: {exc}"))
         self._judge_all()
@@ -102,7 +112,7 @@ class ConsentAudit:
         else:
             self.notes.append(f"Judged by the Open Cookie Database: {where}.")
 
-    def _visit_all(self, state: str, *, reload_first: bool, events: list | None = None) -> None:
+    def _visit_all(self, state: str, *, reload_first: bool, events: list[dict[str, Any]] | None = None) -> None:
         for index, page in enumerate(self.pages):
             snapshot = Snapshot(state, page)
             if index == 0 and reload_first:
@@ -119,44 +129,45 @@ class ConsentAudit:
             snapshot.screenshot = self.driver.get_screenshot_as_base64()
             self.snapshots.append(snapshot)
 
-    def _after_choice(self, state: str, button: str) -> None:
-        """Answer the banner on the start page with ``button``, then record ``state``."""
-        if not self._banner_on_start_page(state):
+    def _after_choice(self, state: str, button: str, banner: Banner) -> None:
+        """Answer ``banner`` on the start page with ``button``, then record ``state``."""
+        if not self._banner_on_start_page(state, banner):
             return
-        selector = getattr(self.banner, button)
+        selector: str = getattr(banner, button)
         label = {"reject": "'Reject all'", "accept": "'Accept all'"}[button]
         element = self._wait_for(selector)
         if element is None:
             self.unverified.append(Unverified(state, self.url, f"no visible {label} button ({selector}) "
-                                                                  f"in the {self.banner.name} banner"))
+                                                                  f"in the {banner.name} banner"))
             return
         recorder.drain(self.driver)  # what came before the click was recorded before any choice
         self._click(element)
-        if not self._wait_for_condition(lambda: self._find(self.banner.banner) is None):
+        if not self._wait_for_condition(lambda: self._find(banner.banner) is None):
             if button == "reject":
                 self.violations.append(Violation(
-                    state, "banner", selector, f"clicking {label} ({selector}) left the {self.banner.name} banner "
+                    state, "banner", selector, f"clicking {label} ({selector}) left the {banner.name} banner "
                     f"open for {self.timeout:g}s: a visitor cannot refuse", self.url, "browser"))
             self.unverified.append(Unverified(state, self.url, f"the banner stayed open after clicking {label} "
                                                                   f"({selector})"))
             return
-        if not self._wait_for_condition(self._choice_saved):
-            self.notes.append(f"After {label} the {self.banner.name} banner closed but its saved-choice "
+        if not self._wait_for_condition(lambda: self._choice_saved(banner)):
+            self.notes.append(f"After {label} the {banner.name} banner closed but its saved-choice "
                               f"cookie never appeared; the {state} state is recorded anyway.")
         self._visit_all(state, reload_first=True, events=recorder.drain(self.driver))
 
-    def _banner_on_start_page(self, state: str) -> bool:
+    def _banner_on_start_page(self, state: str, known: Banner) -> bool:
         """The start page with its banner open: as loaded, reopened, or as a new visitor."""
         if self.driver.current_url.rstrip("/") != self.url.rstrip("/"):
             self.driver.get(self.url)
             self._wait_ready()
-        banner, reopen = self.banner.banner, self.banner.reopen
+        banner, reopen = known.banner, known.reopen
         shown = self._wait_for_condition(lambda: ("banner", None) if self._find(banner) else
                                          ("reopen", self._find(reopen)) if reopen and self._find(reopen) else None)
         if shown and shown[0] == "banner":
             return True
-        if shown:
-            self._click(shown[1])
+        reopener = shown[1] if shown else None  # found visible just now
+        if reopener is not None:
+            self._click(reopener)
             if self._wait_for(banner) is not None:
                 return True
         # No way back to the banner: forget the first choice, as a new visitor would have none.
@@ -164,8 +175,8 @@ class ConsentAudit:
         self.driver.execute_script("try { localStorage.clear(); sessionStorage.clear(); } catch (e) {}")
         self.driver.refresh()
         self._wait_ready()
-        if self._wait_for(self.banner.banner) is not None:
-            self.notes.append(f"No control reopened the banner ({self.banner.reopen or 'none known'}); the "
+        if self._wait_for(known.banner) is not None:
+            self.notes.append(f"No control reopened the banner ({known.reopen or 'none known'}); the "
                               f"{state} state starts from a new visitor's first page instead.")
             return True
         self.unverified.append(Unverified(state, self.url, "the banner could not be opened again"))
@@ -197,18 +208,19 @@ class ConsentAudit:
 
     # -- waiting on conditions -------------------------------------------------------------
 
-    def _find(self, selector: str):
-        return self.driver.execute_script(FIND_VISIBLE_JS, selector)
+    def _find(self, selector: str) -> WebElement | None:
+        found: WebElement | None = self.driver.execute_script(FIND_VISIBLE_JS, selector)
+        return found
 
-    def _wait_for(self, selector: str, timeout: float | None = None):
+    def _wait_for(self, selector: str, timeout: float | None = None) -> WebElement | None:
         return self._wait_for_condition(lambda: self._find(selector), timeout)
 
-    def _wait_for_condition(self, condition, timeout: float | None = None):
+    def _wait_for_condition(self, condition: Callable[[], T | None], timeout: float | None = None) -> T | None:
         from selenium.common.exceptions import TimeoutException, WebDriverException
 
         from consentlib.testing.browser import wait_until
 
-        def check(_driver):
+        def check(_driver: WebDriver) -> T | None:
             try:
                 return condition()
             except WebDriverException:  # the page is navigating: not yet
@@ -222,7 +234,7 @@ class ConsentAudit:
     def _wait_ready(self) -> None:
         self._wait_for_condition(lambda: self.driver.execute_script("return document.readyState") == "complete")
 
-    def _click(self, element) -> None:
+    def _click(self, element: WebElement) -> None:
         from selenium.common.exceptions import WebDriverException
 
         try:
@@ -230,14 +242,14 @@ class ConsentAudit:
         except WebDriverException:  # covered by another layer, or inside a shadow root
             self.driver.execute_script("arguments[0].click();", element)
 
-    def _choice_saved(self) -> bool:
+    def _choice_saved(self, banner: Banner) -> bool:
         names = {c["name"] for c in self.driver.get_cookies()}
-        if any(n in names for n in self.banner.saved_cookies):
+        if any(n in names for n in banner.saved_cookies):
             return True
         keys = self.driver.execute_script("try { return Object.keys(localStorage); } catch (e) { return []; }")
-        if any(k in (keys or []) for k in self.banner.saved_storage):
+        if any(k in (keys or []) for k in banner.saved_storage):
             return True
-        return not (self.banner.saved_cookies or self.banner.saved_storage)
+        return not (banner.saved_cookies or banner.saved_storage)
 
     # -- judging ---------------------------------------------------------------------------
 

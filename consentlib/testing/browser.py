@@ -4,8 +4,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from selenium.webdriver.chrome.webdriver import WebDriver as Chrome
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+T = TypeVar("T")
 
 CHROMIUM = os.environ.get("CONSENTLIB_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CONSENTLIB_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -26,7 +32,7 @@ _FLAGS = (
 )
 
 
-def chrome_driver(*, extra_args: Iterable[str] = (), prefs: Mapping[str, Any] | None = None):
+def chrome_driver(*, extra_args: Iterable[str] = (), prefs: Mapping[str, Any] | None = None) -> Chrome:
     """Start headless Chromium with a new, empty profile and return the WebDriver.
 
     The profile directory is removed when ``driver.quit()`` is called. Browser console
@@ -67,11 +73,12 @@ def chrome_driver(*, extra_args: Iterable[str] = (), prefs: Mapping[str, Any] | 
         finally:
             shutil.rmtree(profile, ignore_errors=True)
 
-    driver.quit = quit_and_clean  # type: ignore[method-assign]
+    driver.quit = quit_and_clean  # type: ignore[method-assign]  # so the profile goes with the driver
     return driver
 
 
-def wait_until(driver, condition, timeout: float = 15.0, *, poll: float = 0.5):
+def wait_until(driver: WebDriver, condition: Callable[[WebDriver], Literal[False] | T], timeout: float = 15.0, *,
+               poll: float = 0.5) -> T:
     """``WebDriverWait(driver, timeout, poll).until(condition)``, robust to a page that changes.
 
     While a page navigates or re-renders, an element a condition just found can go

@@ -8,14 +8,19 @@ argparse's 2.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Any
 
 from consentlib.testing import report as reports
+
+if TYPE_CHECKING:
+    from consentlib.policy import Policy
 
 CLEAN, VIOLATION, UNVERIFIED = 0, 1, 3
 
 
-def run_audit_command(url: str, *, policy=None, policy_name: str = "--policy", json_path: str | None = None,
-                      html_path: str | None = None, junit_path: str | None = None, timeout: float = 15.0,
+def run_audit_command(url: str, *, policy: Policy | None = None, policy_name: str = "--policy",
+                      json_path: str | None = None, html_path: str | None = None, junit_path: str | None = None,
+                      timeout: float = 15.0,
                       accept: str | None = None, reject: str | None = None, reopen: str | None = None,
                       pages: int = 1) -> int:
     from consentlib.testing.audit import ConsentAudit
@@ -43,10 +48,11 @@ def run_audit_command(url: str, *, policy=None, policy_name: str = "--policy", j
     if junit_path:
         reports.write_junit(report, junit_path)
     _print(report)
-    return report["exit_code"]
+    code: int = report["exit_code"]
+    return code
 
 
-def _print(report) -> None:
+def _print(report: dict[str, Any]) -> None:
     judged = report["judged_by"]
     print(f"Banner: {report['banner'] or 'none found'}; judged by {judged['evidence']} ({judged['where']}); "
           f"{len(report['pages'])} page(s).")

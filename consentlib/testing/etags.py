@@ -25,7 +25,7 @@ def per_visitor_etags(audit: ConsentAudit) -> list[Violation]:
     replayed = {(t["url"], t["etag"]) for s in judged for t in s.etags if t["replayed"]}
     if not replayed:
         return []
-    bodies = {}  # (url, etag) -> the body digest this browser got with it
+    bodies: dict[tuple[str, str], str] = {}  # (url, etag) -> the body digest this browser got with it
     for snapshot in audit.snapshots:
         for tag in snapshot.etags:
             if tag["body"]:

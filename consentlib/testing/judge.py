@@ -97,7 +97,8 @@ class Judge:
         for beacon in self.beacons:
             declared = beacon["path"]
             if path == declared or (declared.endswith("/") and path.startswith(declared)):
-                return beacon["category"]
+                category: str | None = beacon["category"]
+                return category
         return None
 
     def violations_in(self, snapshot: Snapshot) -> list[Violation]:

@@ -8,15 +8,20 @@ fixture that could only fail.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from selenium.webdriver.chrome.webdriver import WebDriver as Chrome
 
 HAS_BROWSER_DEPENDENCIES = importlib.util.find_spec("selenium") is not None
 
 if HAS_BROWSER_DEPENDENCIES:
 
     @pytest.fixture
-    def consent_browser():
+    def consent_browser() -> Iterator[Chrome]:
         """Headless Chromium with a fresh profile, quit (and its profile removed) after the test."""
         from consentlib.testing.browser import chrome_driver
 

@@ -14,11 +14,14 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 from xml.etree import ElementTree
 
 from consentlib.data.trackers import tracker_of
+
+if TYPE_CHECKING:
+    from selenium.webdriver.chromium.webdriver import ChromiumDriver
 
 _BEACON_TYPES = {"Ping": "sendBeacon or ping", "Beacon": "beacon"}
 _BODIES_PER_SNAPSHOT = 60  # bodies are only read for ETag comparison; a page rarely has more
@@ -51,12 +54,12 @@ class Snapshot:
         return urlsplit(self.page).hostname or ""
 
 
-def drain(driver) -> list[dict[str, Any]]:
+def drain(driver: ChromiumDriver) -> list[dict[str, Any]]:
     """The DevTools events logged since the last call."""
     return [json.loads(entry["message"])["message"] for entry in driver.get_log("performance")]
 
 
-def record(driver, snapshot: Snapshot, events: list[dict[str, Any]]) -> Snapshot:
+def record(driver: ChromiumDriver, snapshot: Snapshot, events: list[dict[str, Any]]) -> Snapshot:
     """Add what ``events`` and the browser's current storage show to ``snapshot``."""
     _network(driver, snapshot, events)
     try:
@@ -80,7 +83,7 @@ def record(driver, snapshot: Snapshot, events: list[dict[str, Any]]) -> Snapshot
     return snapshot
 
 
-def _network(driver, snapshot: Snapshot, events: list[dict[str, Any]]) -> None:
+def _network(driver: ChromiumDriver, snapshot: Snapshot, events: list[dict[str, Any]]) -> None:
     # requestId -> URL. The extra-info event that carries the headers really sent can
     # arrive before the request's own event, so the URLs are collected first.
     urls = {e["params"].get("requestId"): e["params"].get("request", {}).get("url", "")
@@ -125,7 +128,7 @@ def _network(driver, snapshot: Snapshot, events: list[dict[str, Any]]) -> None:
             tag["replayed"] = True
 
 
-def _body_digest(driver, request_id: str | None) -> str | None:
+def _body_digest(driver: ChromiumDriver, request_id: str | None) -> str | None:
     if not request_id:
         return None
     try:
@@ -137,7 +140,7 @@ def _body_digest(driver, request_id: str | None) -> str | None:
     return hashlib.sha256(raw).hexdigest()
 
 
-def same_site_links(driver, start: str, limit: int) -> list[str]:
+def same_site_links(driver: ChromiumDriver, start: str, limit: int) -> list[str]:
     """Up to ``limit`` pages of the start page's origin that it links to, in page order."""
     origin = urlsplit(start)[:2]
     found: list[str] = []

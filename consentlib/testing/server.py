@@ -4,12 +4,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from werkzeug.serving import make_server
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+    from uvicorn._types import ASGIApplication
+
 
 @contextmanager
-def serve_wsgi(app, host: str = "127.0.0.1") -> Iterator[str]:
+def serve_wsgi(app: WSGIApplication, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve ``app`` on a free port of ``host``; yield its base URL; stop on exit."""
     server = make_server(host, 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="consentlib-test-server", daemon=True)
@@ -23,7 +28,7 @@ def serve_wsgi(app, host: str = "127.0.0.1") -> Iterator[str]:
 
 
 @contextmanager
-def serve_asgi(app, host: str = "127.0.0.1") -> Iterator[str]:
+def serve_asgi(app: ASGIApplication, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve the ASGI ``app`` under uvicorn on a free port of ``host``; yield its base URL.
 
     Needs uvicorn. The socket is bound before the server starts, so the URL is known and
