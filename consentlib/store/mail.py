@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from consentlib.store import rights
+import consentlib.store.rights as rights
 
 if TYPE_CHECKING:
     from consentlib.store.seal import Seal

@@ -24,8 +24,8 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
+import consentlib.store.rights as rights
 from consentlib.errors import ConfigurationError, StoreUnavailable
-from consentlib.store import rights
 from consentlib.store.mail import MailEvent, build_mail_permissions, build_mail_stats
 from consentlib.store.sqlite import time_text, utc_now_text
 from consentlib.store.visitor_rights import VisitorRights

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from consentlib.store import chain
+import consentlib.store.chain as chain
 from consentlib.store.chain import ChainRow, ChainState
 
 if TYPE_CHECKING:

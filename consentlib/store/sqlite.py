@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
+import consentlib.store.rights as rights
 from consentlib.errors import StoreUnavailable
-from consentlib.store import rights
 from consentlib.store.mail import SQLiteMailTables
 from consentlib.store.visitor_rights import VisitorRights
 

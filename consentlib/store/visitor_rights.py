@@ -8,8 +8,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import consentlib.store.rights as rights
 from consentlib.errors import ConfigurationError
-from consentlib.store import Retention, rights
+from consentlib.store.base import Retention
 from consentlib.store.chain import ChainState
 
 if TYPE_CHECKING:
