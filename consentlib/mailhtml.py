@@ -13,6 +13,8 @@ from email.policy import Policy
 from html import escape
 from html.parser import HTMLParser
 
+from consentlib.mailtokens import is_web_url
+
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 
 
@@ -31,8 +33,6 @@ class _LinkFinder(HTMLParser):
         text = self.get_starttag_text()
         if href is None or text is None:
             return
-        from consentlib.mail import is_web_url
-
         if not is_web_url(href.strip()):
             return  # mailto:, tel:, anchors and relative links are not tracked
         line, column = self.getpos()

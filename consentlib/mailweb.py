@@ -28,7 +28,7 @@ from werkzeug.wrappers import Request
 from consentlib.agents import classify_mail_click, classify_mail_open
 from consentlib.endpoints import ascii_uri, bounded_request, respond, respond_html
 from consentlib.errors import StoreUnavailable
-from consentlib.mail import MailToken, MailTokens
+from consentlib.mailtokens import MailToken, MailTokens
 from consentlib.pages import message_page
 from consentlib.pixel import untrackable_response
 from consentlib.receipts import user_agent_family

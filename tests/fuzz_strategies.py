@@ -25,7 +25,7 @@ from itsdangerous import BadData, BadSignature, Signer, URLSafeTimedSerializer
 from werkzeug.test import encode_multipart
 
 from consentlib import Beacon, Category, Cookie, Policy
-from consentlib.mail import MailTokens
+from consentlib.mailtokens import MailTokens
 from tests.apps import KEYS
 
 _PICKS: dict[tuple, st.SearchStrategy] = {}

@@ -13,7 +13,7 @@ import pytest
 from consentlib import ConfigurationError, ConsentError, MailStats, MailTracker, Suppressed, UnusableMessage
 from consentlib.agents import classify_mail_click, classify_mail_open
 from consentlib.cli import main as cli_main
-from consentlib.mail import TRACKING_TOKEN_MAX_AGE, MailTokens, secret_keys
+from consentlib.mailtokens import TRACKING_TOKEN_MAX_AGE, MailTokens, secret_keys
 from tests.mailkit import BASE, BROWSER, HTML, KEYS, make_site, newsletter, part, prepared, reparse, unsubscribe_path, urls
 
 TOKEN = r"[A-Za-z0-9_\-.]+"
