@@ -8,6 +8,7 @@ from consentlib.errors import ConfigurationError, ConsentError, StoreUnavailable
 from consentlib.mail import MailStats, MailTracker, Suppressed
 from consentlib.middleware import ConsentMiddleware
 from consentlib.policy import Beacon, Category, Cookie, Policy
+from consentlib.version import __version__ as __version__
 
 __all__ = [
     "Beacon",
@@ -24,4 +25,3 @@ __all__ = [
     "Suppressed",
     "UnusableMessage",
 ]
-__version__ = "0.1.0.dev0"

@@ -11,24 +11,35 @@ GET   /.well-known/gpc.json the site's GPC support statement
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
 
 from werkzeug.exceptions import HTTPException
-from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Request
 
-from consentlib import pages, static
 from consentlib.consent import Consent, new_consent_id
+from consentlib.context import EndpointContext
 from consentlib.declaration import declaration
 from consentlib.errors import StoreUnavailable
+from consentlib.guardian import ASK_GUARDIAN, Guardians
+from consentlib.http import (
+    bounded_request,
+    cross_origin_refusal,
+    respond,
+    respond_html,
+    safe_next,
+    script_reads_answer,
+    site_location,
+)
+from consentlib.pages import preferences_page, redirect_page
 from consentlib.receipts import build_receipt, presented
+from consentlib.static import lookup as static_asset
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-    from consentlib.middleware import ConsentMiddleware
+    from consentlib.mailweb import MailEndpoints
 
     #: An endpoint: answers one request of a visitor with ``consent``.
     Handler = Callable[[WSGIEnvironment, StartResponse, Consent], Iterable[bytes]]
@@ -39,7 +50,6 @@ KEPT_NOTE = (
     "retention period even after an erasure request (Art 17(3)(b),(e)), then deleted. Your IP network and "
     "browser family are erased on request. You are named only by a random consent id."
 )
-_DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
 class BadChoice(Exception):
@@ -47,9 +57,26 @@ class BadChoice(Exception):
 
 
 class Endpoints:
-    def __init__(self, site: ConsentMiddleware) -> None:
-        self.site = site
-        self.policy = site.policy
+    """The consent endpoints of one site; the guardian and mail endpoints below them."""
+
+    def __init__(self, context: EndpointContext, guardians: Guardians) -> None:
+        self.context = context
+        self.policy = context.policy
+        self.guardians = guardians
+        self._mail: MailEndpoints | None = None
+        self._mail_lock = threading.Lock()
+
+    @property
+    def mail(self) -> MailEndpoints:
+        """The mail endpoints (built on first use: a site that sends no mail never needs
+        their event buffer and its thread)."""
+        if self._mail is None:
+            with self._mail_lock:
+                if self._mail is None:
+                    from consentlib.mailweb import MailEndpoints
+
+                    self._mail = MailEndpoints(self.context)
+        return self._mail
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse, consent: Consent,
                  path: str) -> Iterable[bytes]:
@@ -57,7 +84,7 @@ class Endpoints:
         if path == "/.well-known/gpc.json":
             route = "gpc"
         else:
-            route = path[len(self.site.prefix):]
+            route = path[len(self.context.prefix):]
         try:
             if route == "":
                 if method == "POST":
@@ -74,15 +101,13 @@ class Endpoints:
             if route == "guardian":
                 if method != "POST":
                     return respond(environ, start_response, 405, {"error": "Use POST here."}, headers=[("Allow", "POST")])
-                return self.site.guardians.request(environ, start_response, consent)
+                return self.guardians.request(environ, start_response, consent)
             if route.startswith("guardian/"):
-                return self.site.guardians.page(environ, start_response, route[len("guardian/"):])
+                return self.guardians.page(environ, start_response, route[len("guardian/"):])
             if route.startswith("m/"):
                 # Email beacons (open pixel, click, unsubscribe): see consentlib.mailweb.
-                from consentlib.mailweb import serve_mail_endpoint
-
-                return serve_mail_endpoint(self.site, environ, start_response, route[2:])
-            asset = static.lookup(route)
+                return self.mail(environ, start_response, route[2:])
+            asset = static_asset(route)
             if asset is not None:
                 return self._get_only(environ, start_response, method, "GET, HEAD", asset.respond, consent)
         except StoreUnavailable:
@@ -118,8 +143,8 @@ class Endpoints:
 
     def gpc_json(self, environ: WSGIEnvironment, start_response: StartResponse, consent: Consent) -> list[bytes]:
         body: dict[str, Any] = {"gpc": True}
-        if self.site.gpc_last_update:
-            body["lastUpdate"] = self.site.gpc_last_update
+        if self.context.gpc_last_update:
+            body["lastUpdate"] = self.context.gpc_last_update
         return respond(environ, start_response, 200, body, cache="public, max-age=86400")
 
     def declaration_json(self, environ: WSGIEnvironment, start_response: StartResponse,
@@ -137,7 +162,7 @@ class Endpoints:
             return respond(environ, start_response, 403, {
                 "error": "Receipts are shown only to a visitor who opens this address, not to scripts on a page."},
                 headers=[("Vary", "Sec-Fetch-Mode, Sec-Fetch-Dest")])
-        store = self.site.store
+        store = self.context.store
         found = presented(store.receipts(consent_id=consent.consent_id)) if consent.consent_id else []
         body: dict[str, Any] = {"consent_id": consent.consent_id, "receipts": found}
         # Opened in a window by a page's script (window.open), the answer is a sandboxed,
@@ -152,27 +177,27 @@ class Endpoints:
 
     def preferences(self, environ: WSGIEnvironment, start_response: StartResponse, consent: Consent) -> list[bytes]:
         next_path = safe_next(environ, Request(environ).args.get("next"))
-        page = self.site.templates.for_request(environ)
-        html = pages.preferences_page(self.policy, consent, action=self.site.prefix, next_path=next_path,
-                                      guardians=self.site.guardian_mailer is not None, page=page)
+        page = self.context.templates.for_request(environ)
+        html = preferences_page(self.policy, consent, action=self.context.prefix, next_path=next_path,
+                                guardians=self.context.guardian_mailer is not None, page=page)
         return respond_html(environ, start_response, 200, html, headers=page.headers)
 
     # -- recording a choice ----------------------------------------------------------------------
 
     def record(self, environ: WSGIEnvironment, start_response: StartResponse, consent: Consent) -> Iterable[bytes]:
-        refusal = cross_origin_refusal(environ, self.site.trusted_origins)
+        refusal = cross_origin_refusal(environ, self.context.trusted_origins)
         if refusal:
             return respond(environ, start_response, 403, {"error": refusal})
-        request = bounded_request(environ, self.site.max_body)
+        request = bounded_request(environ, self.context.max_body)
         is_json = request.mimetype == "application/json"
         if not is_json and request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
             return respond(environ, start_response, 415, {
                 "error": "Post a form (application/x-www-form-urlencoded) or JSON (application/json)."
             })
         try:
-            if request.content_length is not None and request.content_length > self.site.max_body:
+            if request.content_length is not None and request.content_length > self.context.max_body:
                 return respond(environ, start_response, 413, {
-                    "error": f"The request body is over {self.site.max_body} bytes; a choice needs far less."
+                    "error": f"The request body is over {self.context.max_body} bytes; a choice needs far less."
                 })
             chosen, method = self._parse_json(request) if is_json else self._parse_form(request)
         except BadChoice as exc:
@@ -184,10 +209,8 @@ class Endpoints:
         if consent.minor and not chosen <= (consent.guardian_allowed | self.policy.required):
             # GDPR Art 8: below the age of digital consent only a guardian can opt in;
             # a minor may narrow what the guardian allowed, never widen it.
-            from consentlib.guardian import ASK_GUARDIAN
-
             return respond(environ, start_response, 403, {"error": ASK_GUARDIAN, "minor": True})
-        if consent.gpc or (consent.dnt and self.site.honour_dnt):
+        if consent.gpc or (consent.dnt and self.context.honour_dnt):
             # GPC wins over an opt-in made while the signal is on (11 CCR §7025(c)).
             chosen -= self.policy.gpc_categories
         granted = chosen | self.policy.required
@@ -202,15 +225,15 @@ class Endpoints:
             method=method,
             gpc=consent.gpc,
             dnt=consent.dnt,
-            lifetime=self.site.cookie.lifetime,
+            lifetime=self.context.cookie.lifetime,
             ip=environ.get("REMOTE_ADDR"),
             user_agent=environ.get("HTTP_USER_AGENT"),
         )
         # The whole answer first, then the receipt, then the answer sent: a choice is never
         # reported as saved unless it is, and no receipt is stored for an answer that
         # could not be built.
-        decision = self.site.cookie.decide(revision=self.policy.revision, categories=granted, consent_id=consent_id)
-        headers = self.site.consent_cookie_headers(environ, decision)
+        decision = self.context.cookie.decide(revision=self.policy.revision, categories=granted, consent_id=consent_id)
+        headers = self.context.consent_cookie_headers(environ, decision)
         headers += self._expire_withdrawn(environ, granted)
         if is_json:
             new_consent = Consent(True, granted, granted, consent_id, self.policy.revision, decision.decided_at,
@@ -218,12 +241,12 @@ class Endpoints:
             state = self.state(new_consent)
         else:
             location = safe_next(environ, request.form.get("next"))
-            headers.append(("Location", site_location(self.site, environ, location)))
-            page = self.site.templates.for_request(environ)
+            headers.append(("Location", site_location(self.context.site_url, environ, location)))
+            page = self.context.templates.for_request(environ)
             headers += page.headers
-            html = pages.redirect_page(location, page=page)
-        self.site.store.add_receipt(receipt)
-        self.site.changed()
+            html = redirect_page(location, page=page)
+        self.context.store.add_receipt(receipt)
+        self.context.changed()
         if is_json:
             return respond(environ, start_response, 200, state, headers=headers)
         return respond_html(environ, start_response, 303, html, headers=headers)
@@ -265,164 +288,6 @@ class Endpoints:
 
     def _expire_withdrawn(self, environ: WSGIEnvironment, granted: frozenset[str]) -> list[tuple[str, str]]:
         """Expire the cookies the browser sent whose category the new choice refuses."""
-        gate = self.site.gate
+        gate = self.context.gate
         refused = gate.filter_request_cookies(environ.get("HTTP_COOKIE") or "", granted)[1]
-        return gate.expiry_headers(refused, secure=self.site._secure(environ))
-
-
-# -- request checks --------------------------------------------------------------------------
-
-
-def bounded_request(environ: WSGIEnvironment, limit: int, *, parts: int = 200) -> Request:
-    """A request whose body and form werkzeug reads up to ``limit`` bytes and ``parts``
-    fields, answering 413 beyond (a choice or an unsubscribe needs far less)."""
-    request = Request(environ)
-    request.max_content_length = limit
-    request.max_form_memory_size = limit
-    request.max_form_parts = parts
-    return request
-
-
-def site_location(site: ConsentMiddleware, environ: WSGIEnvironment, path: str) -> str:
-    """An absolute Location for ``path`` (from :func:`safe_next`), on the configured
-    ``site_url`` or this request's own origin."""
-    return (site.site_url or site_origin(environ)) + path
-
-
-def site_origin(environ: WSGIEnvironment) -> str:
-    scheme = environ.get("wsgi.url_scheme", "http")
-    host = environ.get("HTTP_HOST")
-    if not (host and _is_authority(host)):
-        # PEP 3333 URL reconstruction: without a usable Host, the server's own name. A
-        # Host that is not host[:port] (RFC 9110 §7.2) would make every Location built
-        # from it unparsable.
-        host = f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
-    return normalise_origin(f"{scheme}://{host}")
-
-
-def _is_authority(host: str) -> bool:
-    if not host.isprintable() or any(ch in host for ch in " /?#@\\"):
-        return False
-    try:
-        parts = urlsplit(f"//{host}")
-        parts.port  # raises ValueError for a port that is not a number in range
-    except ValueError:
-        return False
-    return bool(parts.hostname)
-
-
-def normalise_origin(origin: str) -> str:
-    origin = origin.strip().lower().rstrip("/")
-    scheme, _, rest = origin.partition("://")
-    host, _, port = rest.rpartition(":") if ":" in rest and not rest.endswith("]") else (rest, "", "")
-    if port and _DEFAULT_PORTS.get(scheme) == port:
-        return f"{scheme}://{host}"
-    return origin
-
-
-def cross_origin_refusal(environ: WSGIEnvironment, trusted: frozenset[str]) -> str | None:
-    """Why a state-changing request must be refused as cross-site forgery, or None.
-
-    Fetch Metadata first (browsers send ``Sec-Fetch-Site``); then ``Origin``. A client
-    that sends neither (curl, a server-side API call) is not a browser acting for a
-    visitor on another site, so it passes.
-    """
-    fetch_site = environ.get("HTTP_SEC_FETCH_SITE")
-    if fetch_site in ("cross-site", "same-site"):
-        origin = environ.get("HTTP_ORIGIN")
-        if not (origin and normalise_origin(origin) in trusted):
-            return "Consent can only be given on this site's own pages (cross-site request refused)."
-    origin = environ.get("HTTP_ORIGIN")
-    if origin is not None:
-        normal = normalise_origin(origin)
-        if normal != site_origin(environ) and normal not in trusted:
-            return f"Consent can only be given on this site's own pages; origin {origin[:100]!r} is not this site."
-    return None
-
-
-def script_reads_answer(environ: WSGIEnvironment) -> bool:
-    """A browser request whose answer a page's script can read: anything but a top-level
-    navigation (Fetch Metadata: ``fetch``/XHR, an iframe, an image...). A client that
-    sends no Fetch Metadata (curl, an older browser) reads what it asked for itself."""
-    mode, dest = environ.get("HTTP_SEC_FETCH_MODE"), environ.get("HTTP_SEC_FETCH_DEST")
-    if mode is None and dest is None:
-        return False
-    return mode != "navigate" or dest != "document"
-
-
-def safe_next(environ: WSGIEnvironment, target: str | None) -> str:
-    """A same-site path to go back to, as an ASCII URI reference: ``next`` if it is one,
-    else the Referer's, else '/'. Safe to put in a ``Location`` header as it is."""
-    for candidate in (target, _referer_path(environ)):
-        if candidate and _is_local_path(candidate):
-            local = ascii_uri(candidate)
-            if _is_local_path(local):  # still one path of this site once encoded
-                return local
-    return "/"
-
-
-def _is_local_path(target: str) -> bool:
-    if len(target) > 2000 or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return False
-    # No space, control (C0, DEL, C1, U+2028...) or backslash: browsers strip or turn
-    # them into "/" before parsing (WHATWG URL), which can make a path a host.
-    if not target.isprintable() or any(ch == " " or ch == "\\" for ch in target):
-        return False
-    parts = urlsplit(target)
-    return not parts.scheme and not parts.netloc
-
-
-def ascii_uri(target: str) -> str:
-    """``target`` as an ASCII URI: PEP 3333 header values are latin-1, and RFC 9110
-    §10.2.2 makes Location a URI reference, so an IRI is percent-encoded (UTF-8)."""
-    if target.isascii():
-        return target
-    try:
-        return iri_to_uri(target)
-    except (UnicodeError, ValueError):  # a host IDNA cannot encode, a bad port
-        return quote(target, safe="%!#$&'()*+,/:;=?@[]~")
-
-
-def _referer_path(environ: WSGIEnvironment) -> str | None:
-    referer = environ.get("HTTP_REFERER")
-    if not referer:
-        return None
-    try:
-        parts = urlsplit(referer)
-    except ValueError:
-        return None
-    if normalise_origin(f"{parts.scheme}://{parts.netloc}") != site_origin(environ):
-        return None
-    return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-# -- responses ---------------------------------------------------------------------------------
-
-
-def respond(environ: WSGIEnvironment, start_response: StartResponse, status: int, body: Any, *,
-            headers: Iterable[tuple[str, str]] = (), cache: str = "no-store") -> list[bytes]:
-    data = json.dumps(body, separators=(",", ":")).encode()
-    return _send(environ, start_response, status, "application/json", data, headers, cache)
-
-
-def respond_html(environ: WSGIEnvironment, start_response: StartResponse, status: int, html: str, *,
-                 headers: Iterable[tuple[str, str]] = ()) -> list[bytes]:
-    return _send(environ, start_response, status, "text/html; charset=utf-8", html.encode(), headers, "no-store")
-
-
-_REASONS = {200: "OK", 303: "See Other", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-            405: "Method Not Allowed", 409: "Conflict", 410: "Gone", 413: "Content Too Large", 415: "Unsupported Media Type",
-            503: "Service Unavailable"}
-
-
-def _send(environ: WSGIEnvironment, start_response: StartResponse, status: int, content_type: str, data: bytes,
-          headers: Iterable[tuple[str, str]], cache: str) -> list[bytes]:
-    response_headers = [
-        ("Content-Type", content_type),
-        ("Content-Length", str(len(data))),
-        ("Cache-Control", cache),
-        ("X-Content-Type-Options", "nosniff"),
-        *headers,
-    ]
-    start_response(f"{status} {_REASONS.get(status, 'Error')}", response_headers)
-    return [] if environ.get("REQUEST_METHOD") == "HEAD" else [data]
+        return gate.expiry_headers(refused, secure=self.context.is_secure(environ))

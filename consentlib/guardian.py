@@ -19,6 +19,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,9 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
 from consentlib.consent import CLOCK_SKEW, Consent, new_consent_id
-from consentlib.endpoints import (
+from consentlib.context import EndpointContext
+from consentlib.errors import StoreUnavailable
+from consentlib.http import (
     bounded_request,
     cross_origin_refusal,
     respond,
@@ -36,7 +39,6 @@ from consentlib.endpoints import (
     site_location,
     site_origin,
 )
-from consentlib.errors import StoreUnavailable
 from consentlib.pages import message_page, redirect_page
 from consentlib.receipts import build_receipt
 
@@ -44,7 +46,6 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
     from werkzeug.datastructures import MultiDict
 
-    from consentlib.middleware import ConsentMiddleware
     from consentlib.templates import Html, Page
 
 _TOKEN = re.compile(r"[A-Za-z0-9_.-]{1,2000}")
@@ -55,13 +56,18 @@ ASK_GUARDIAN = "You are below the age of digital consent: ask a parent or guardi
 
 
 class Guardians:
-    """Guardian requests, confirmations and withdrawals for one ConsentMiddleware."""
+    """Guardian requests, confirmations and withdrawals for one site.
 
-    def __init__(self, site: ConsentMiddleware) -> None:
-        self.site = site
-        self.policy = site.policy
-        # itsdangerous verifies with every key, newest last; the middleware lists newest first.
-        self.serializer = URLSafeTimedSerializer(list(reversed(site.secret_keys)), salt="consentlib.guardian")
+    ``is_minor`` is the site's hook (see ``ConsentMiddleware``); a door asks
+    :meth:`is_minor` with its own request object (the WSGI environ, an ASGI scope).
+    """
+
+    def __init__(self, context: EndpointContext, is_minor: Callable[[Any], object] | None = None) -> None:
+        self.context = context
+        self.policy = context.policy
+        self._is_minor = is_minor
+        # itsdangerous verifies with every key, newest last; the context lists newest first.
+        self.serializer = URLSafeTimedSerializer(list(reversed(context.secret_keys)), salt="consentlib.guardian")
 
     # -- the minor's side ------------------------------------------------------------------
 
@@ -70,7 +76,7 @@ class Guardians:
 
         ``environ`` is what the door has: a WSGI environ, or an ASGI scope.
         """
-        hook = self.site.is_minor
+        hook = self._is_minor
         if hook is None:
             return False  # without a hook no visitor is known to be a minor
         try:
@@ -86,7 +92,7 @@ class Guardians:
         except StoreUnavailable:
             guardian = None  # a guardian's consent cannot be proven: only what needs none
         required = self.policy.required
-        gpc_denied = consent.gpc or (consent.dnt and self.site.honour_dnt)
+        gpc_denied = consent.gpc or (consent.dnt and self.context.honour_dnt)
         allowed = required
         if guardian is not None:
             allowed, own_later = guardian
@@ -107,7 +113,7 @@ class Guardians:
         """
         if not consent.consent_id:
             return None
-        guardian, own = self.site.store.guardian_receipts(consent.consent_id, revision=self.policy.revision)
+        guardian, own = self.context.store.guardian_receipts(consent.consent_id, revision=self.policy.revision)
         if guardian is None or not self._counts(guardian):
             return None
         names = frozenset(self.policy.category_names)
@@ -125,21 +131,21 @@ class Guardians:
         except (KeyError, TypeError, ValueError):
             return False  # a receipt that cannot be read proves nothing
         age = time.time() - given
-        return (receipt.get("revision") == self.policy.revision and -CLOCK_SKEW <= age < self.site.cookie.lifetime
+        return (receipt.get("revision") == self.policy.revision and -CLOCK_SKEW <= age < self.context.cookie.lifetime
                 and time.time() < expires)
 
     def request(self, environ: WSGIEnvironment, start_response: StartResponse, consent: Consent) -> list[bytes]:
         """A minor asks a guardian: mail them a signed confirmation link."""
-        if self.site.guardian_mailer is None:
+        if self.context.guardian_mailer is None:
             return respond(environ, start_response, 404, {"error": "This site does not offer guardian consent."})
         if not consent.minor:
             return respond(environ, start_response, 400, {
                 "error": "Guardian consent is only for visitors below the age of digital consent."})
-        refusal = cross_origin_refusal(environ, self.site.trusted_origins)
+        refusal = cross_origin_refusal(environ, self.context.trusted_origins)
         if refusal:
             return respond(environ, start_response, 403, {"error": refusal})
         try:
-            form = _form(environ, self.site.max_body)
+            form = _form(environ, self.context.max_body)
         except HTTPException as exc:
             return respond(environ, start_response, exc.code or 400, {"error": exc.description})
         guardian = (form.get("guardian") or "").strip()
@@ -160,50 +166,50 @@ class Guardians:
             # The guardian's answer must find this browser again: give it a consent id,
             # recorded like any decision, granting only what needs no consent.
             consent_id = new_consent_id()
-            headers += self.site.consent_cookie_headers(environ, self.site.cookie.decide(
+            headers += self.context.consent_cookie_headers(environ, self.context.cookie.decide(
                 revision=self.policy.revision, categories=self.policy.required, consent_id=consent_id))
         location = safe_next(environ, form.get("next"))
-        page = self.site.templates.for_request(environ)
+        page = self.context.templates.for_request(environ)
         answer = redirect_page(location, "sent", page=page)
         token = self.serializer.dumps({"id": consent_id, "c": categories, "g": self.guardian_id(guardian),
                                        "n": secrets.token_hex(8), "k": "confirm"})
-        url = f"{self.site.site_url}{self.site.prefix}guardian/{token}"
+        url = f"{self.context.site_url}{self.context.prefix}guardian/{token}"
         if consent.consent_id is None:
             self._record(environ, consent_id, self.policy.required, "form", consent, None)
         try:
-            self.site.guardian_mailer(guardian, url, [self._label(c) for c in categories])
+            self.context.guardian_mailer(guardian, url, [self._label(c) for c in categories])
         except Exception:
             log.exception("consentlib: guardian_mailer raised")
             # The new consent id is recorded: the browser keeps it, so a retry reuses it.
             return respond(environ, start_response, 503, {
                 "error": "The e-mail to your parent or guardian could not be sent. Try again later."},
                 headers=headers)
-        headers.append(("Location", site_location(self.site, environ, location)))
+        headers.append(("Location", site_location(self.context.site_url, environ, location)))
         return respond_html(environ, start_response, 303, answer, headers=headers + page.headers)
 
     # -- the guardian's side ---------------------------------------------------------------------
 
     def guardian_id(self, address: str) -> str:
         """A keyed hash of the guardian's address: names who confirmed without storing it."""
-        return hmac.new(self.site.secret_keys[0], address.strip().lower().encode(), hashlib.sha256).hexdigest()[:32]
+        return hmac.new(self.context.secret_keys[0], address.strip().lower().encode(), hashlib.sha256).hexdigest()[:32]
 
     def page(self, environ: WSGIEnvironment, start_response: StartResponse, token: str) -> list[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in ("GET", "HEAD", "POST"):
             return respond(environ, start_response, 405, {"error": "Use GET or POST here."},
                            headers=[("Allow", "GET, HEAD, POST")])
-        page = self.site.templates.for_request(environ)
+        page = self.context.templates.for_request(environ)
         data, problem = self._load(token)
         if problem or data is None:
             status, text = problem or (404, "link_invalid")
             return self._answer(environ, start_response, status, page, page.text(text))
         if method != "POST":
             return respond_html(environ, start_response, 200, self._question(data, page), headers=page.headers)
-        refusal = cross_origin_refusal(environ, self.site.trusted_origins)
+        refusal = cross_origin_refusal(environ, self.context.trusted_origins)
         if refusal:
             return respond(environ, start_response, 403, {"error": refusal})
         try:
-            action = _form(environ, self.site.max_body).get("action")
+            action = _form(environ, self.context.max_body).get("action")
         except HTTPException as exc:
             return respond(environ, start_response, exc.code or 400, {"error": exc.description})
         allowed_actions = ("withdraw",) if data["k"] == "withdraw" else ("allow", "decline")
@@ -214,7 +220,7 @@ class Guardians:
         granted = self.policy.required | (frozenset(data["c"]) if action == "allow" else frozenset())
         self._record(environ, data["id"], granted, "guardian", None, data)
         withdraw = self.serializer.dumps({"id": data["id"], "g": data["g"], "c": [], "n": "", "k": "withdraw"})
-        withdraw_url = f"{self.site.site_url or site_origin(environ)}{self.site.prefix}guardian/{withdraw}"
+        withdraw_url = f"{self.context.site_url or site_origin(environ)}{self.context.prefix}guardian/{withdraw}"
         said = page.text({"allow": "guardian_allowed", "decline": "guardian_declined",
                           "withdraw": "guardian_withdrawn"}[action])
         body = page.render("guardian-done.html", said=said, withdraw_url=withdraw_url)
@@ -252,7 +258,7 @@ class Guardians:
         return category.label if category is not None else name
 
     def _used(self, data: dict[str, Any]) -> bool:
-        return self.site.store.guardian_token_used(data["id"], data["n"])
+        return self.context.store.guardian_token_used(data["id"], data["n"])
 
     def _question(self, data: dict[str, Any], page: Page) -> str:
         labels = page.catalogue.texts["separator"].join(self._label(c) for c in data["c"])
@@ -269,13 +275,13 @@ class Guardians:
             policy=self.policy, consent_id=consent_id, granted=frozenset(granted),
             previously_granted=previous[0] if previous else frozenset(), method=method,
             gpc=consent.gpc if consent else False, dnt=consent.dnt if consent else False,
-            lifetime=self.site.cookie.lifetime, ip=environ.get("REMOTE_ADDR"),
+            lifetime=self.context.cookie.lifetime, ip=environ.get("REMOTE_ADDR"),
             user_agent=environ.get("HTTP_USER_AGENT"),
         )
         if token is not None:
             receipt["guardian"] = {"id": token["g"], "verified_by": "signed e-mail link", "token": token["n"]}
-        self.site.store.add_receipt(receipt)
-        self.site.changed()
+        self.context.store.add_receipt(receipt)
+        self.context.changed()
 
 
 def _timestamp(text: str) -> float:

@@ -16,7 +16,6 @@ signed token is the credential.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -26,8 +25,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request
 
 from consentlib.agents import classify_mail_click, classify_mail_open
-from consentlib.endpoints import ascii_uri, bounded_request, respond, respond_html
+from consentlib.context import EndpointContext
 from consentlib.errors import StoreUnavailable
+from consentlib.http import ascii_uri, bounded_request, respond, respond_html
 from consentlib.mailtokens import MailToken, MailTokens
 from consentlib.pages import message_page
 from consentlib.pixel import untrackable_response
@@ -41,39 +41,25 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
     from werkzeug.datastructures import MultiDict
 
-    from consentlib.middleware import ConsentMiddleware
-
 log = logging.getLogger("consentlib")
 
 BURST_SECONDS = 2.0  # every link of a mail clicked within this: a scanner vetting them
-_ATTRIBUTE = "_consentlib_mail_endpoints"
-_SETUP_LOCK = threading.Lock()
 
 
-def serve_mail_endpoint(site: ConsentMiddleware, environ: WSGIEnvironment, start_response: StartResponse,
-                        route: str) -> Iterable[bytes]:
-    return mail_endpoints(site)(environ, start_response, route)
-
-
-def mail_endpoints(site: ConsentMiddleware) -> MailEndpoints:
-    """The site's mail endpoints (built on first use, then kept with the site)."""
-    endpoints: MailEndpoints | None = site.__dict__.get(_ATTRIBUTE)
-    if endpoints is None:
-        with _SETUP_LOCK:
-            endpoints = site.__dict__.get(_ATTRIBUTE)
-            if endpoints is None:
-                endpoints = MailEndpoints(site)
-                setattr(site, _ATTRIBUTE, endpoints)
+def mail_endpoints(site: Any) -> MailEndpoints:
+    """The mail endpoints of ``site`` (a ConsentMiddleware, or any door that holds its
+    ``endpoints``): built on first use, then kept."""
+    endpoints: MailEndpoints = site.endpoints.mail
     return endpoints
 
 
 class MailEndpoints:
-    def __init__(self, site: ConsentMiddleware) -> None:
-        self.site = site
-        self.tokens = MailTokens(site.secret_keys)
+    def __init__(self, context: EndpointContext) -> None:
+        self.context = context
+        self.tokens = MailTokens(context.secret_keys)
         # Opens are batched (see EventBuffer for the loss window); clicks, unsubscribes
         # and withdrawals are written before the answer.
-        self.events = EventBuffer(site.store)
+        self.events = EventBuffer(context.store)
         self.clock = time.time  # tests set it to judge "seconds after sending" at known times
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse, route: str) -> Iterable[bytes]:
@@ -136,7 +122,7 @@ class MailEndpoints:
         kind = classify_mail_click(agent, sent_at=found.signed_at, now=now)
         event = MailEvent(found.recipient_id, found.campaign, found.list_id, "click", kind,
                           time_text_of(now), user_agent_family(agent), found.link)
-        store = self.site.store
+        store = self.context.store
         try:
             if store.add_mail_events([event]) and kind == "human" and found.links is not None and found.links >= 2:
                 store.mark_click_burst(recipient_id=found.recipient_id, campaign=found.campaign,
@@ -154,7 +140,7 @@ class MailEndpoints:
         found = self.tokens.loads(kind, token)
         if found is None:
             return self._page(environ, start_response, 404, "link_not_valid_title", "mail_link_invalid")
-        store = self.site.store
+        store = self.context.store
         address = store.mail_address(found.recipient_id)
         if address is None:
             return self._page(environ, start_response, 404, "link_not_valid_title", "no_record")
@@ -164,7 +150,7 @@ class MailEndpoints:
             title, message, form = _form_page(kind, self._already(kind, address, found))
             return self._page(environ, start_response, 200, title, message, form,
                               data_link=self._data_link(found), list=list_name)
-        posted = _read_form(environ, self.site.max_body)
+        posted = _read_form(environ, self.context.max_body)
         if isinstance(posted, tuple):
             return self._page(environ, start_response, posted[0], "not_done", posted[1])
         if kind == "unsubscribe":
@@ -186,19 +172,19 @@ class MailEndpoints:
     def _data_link(self, found: MailToken) -> str:
         """The address of the recipient's data page, for the unsubscribe and stop-tracking pages."""
         token = self.tokens.dumps("data", [found.recipient_id, found.campaign, found.list_id])
-        return f"{self.site.prefix}m/d/{token}"
+        return f"{self.context.prefix}m/d/{token}"
 
     def your_data(self, environ: WSGIEnvironment, start_response: StartResponse, method: str,
                   token: str) -> list[bytes]:
         if method not in ("GET", "HEAD", "POST"):
             return self._not_allowed(environ, start_response, "GET, HEAD, POST")
         found = self.tokens.loads("data", token)
-        store = self.site.store
+        store = self.context.store
         address = store.mail_address(found.recipient_id) if found is not None else None
         if address is None:
             return self._page(environ, start_response, 404, "link_not_valid_title", "data_no_record")
         if method == "POST":
-            posted = _read_form(environ, self.site.max_body)
+            posted = _read_form(environ, self.context.max_body)
             if isinstance(posted, tuple):
                 return self._page(environ, start_response, posted[0], "not_done", posted[1])
             if posted.get("forget") != "yes":
@@ -218,7 +204,7 @@ class MailEndpoints:
               form: str | None = None, *, data_link: str | None = None, **values: Any) -> list[bytes]:
         """A page of the texts ``title`` and ``message`` (keys of the visitor's catalogue),
         with the template ``form`` and a link to the recipient's data page under it."""
-        page = self.site.templates.for_request(environ)
+        page = self.context.templates.for_request(environ)
         below = "".join([page.render(form, **values) if form else "",
                          page.render("data-link.html", href=data_link) if data_link else ""])
         html = message_page(page, page.text(title), page.text(message, **values), Html(below))
@@ -227,12 +213,12 @@ class MailEndpoints:
                             headers=[("Referrer-Policy", "no-referrer"), *page.headers])
 
     def _not_allowed(self, environ: WSGIEnvironment, start_response: StartResponse, allow: str) -> list[bytes]:
-        page = self.site.templates.for_request(environ)
+        page = self.context.templates.for_request(environ)
         html = message_page(page, page.text("method_not_allowed_title"), page.text("use_methods", allow=allow))
         return respond_html(environ, start_response, 405, html, headers=[("Allow", allow), *page.headers])
 
     def _already(self, kind: str, address: str, found: MailToken) -> bool:
-        store = self.site.store
+        store = self.context.store
         if kind == "unsubscribe":
             return store.mail_suppressed(address, list_id=found.list_id)
         return not store.mail_tracking_allowed(address, list_id=found.list_id)

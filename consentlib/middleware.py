@@ -24,9 +24,12 @@ from consentlib.consent import (
     CookiePayload,
 )
 from consentlib.bounded import BoundedCache
+from consentlib.context import EndpointContext
 from consentlib.cookies import CookieGate, UndeclaredCookies
+from consentlib.endpoints import Endpoints
 from consentlib.errors import ConfigurationError
 from consentlib.gating import ResponseGate
+from consentlib.guardian import Guardians
 from consentlib.options import flag, iso_date, origins, whole_number
 from consentlib.pixel import untrackable_response, wants_image
 from consentlib.policy import Beacon, Policy
@@ -195,12 +198,15 @@ class ConsentMiddleware:
         self.is_minor = is_minor
         self.guardian_mailer = guardian_mailer
         self.site_url = site_url.rstrip("/") if site_url else None
-
-        from consentlib.endpoints import Endpoints
-        from consentlib.guardian import Guardians
-
-        self.endpoints = Endpoints(self)
-        self.guardians = Guardians(self)
+        # What the endpoints know of the site: they take this, never the middleware.
+        self.context = EndpointContext(
+            policy=policy, store=self.store, cookie=self.cookie, secret_keys=self.secret_keys, prefix=prefix,
+            max_body=max_body, trusted_origins=trusted, site_url=self.site_url, secure=secure,
+            honour_dnt=honour_dnt, gpc_last_update=gpc_last_update, gate=self.gate,
+            guardian_mailer=guardian_mailer, changed=self.changed, templates=self.templates,
+        )
+        self.guardians = Guardians(self.context, is_minor)
+        self.endpoints = Endpoints(self.context, self.guardians)
 
     def changed(self) -> None:
         """A change was queued (a receipt): let ``on_change`` hear of it soon."""
@@ -384,7 +390,7 @@ class ConsentMiddleware:
         if resign and payload is not None:  # only a verified payload is ever re-signed
             # Signed with an older key: re-sign with the newest so the old key can retire.
             # In the first format: move the id out of script reach. Both cookies together.
-            extra = [*extra, *self._consent_cookie_lines(self.cookie.reissued(payload), secure)]
+            extra = [*extra, *self.context.consent_cookie_lines(self.cookie.reissued(payload), secure)]
         return extra
 
     def _mounted_beacon(self, script_name: str, path: str) -> Beacon | None:
@@ -397,28 +403,12 @@ class ConsentMiddleware:
     # -- helpers shared with the endpoints ---------------------------------------------------
 
     def _secure(self, environ: WSGIEnvironment) -> bool:
-        return self.secure if self.secure is not None else environ.get("wsgi.url_scheme") == "https"
+        return self.context.is_secure(environ)
 
     def consent_cookie_headers(self, environ: WSGIEnvironment, payload: CookiePayload) -> list[tuple[str, str]]:
-        """The ``Set-Cookie`` lines that record ``payload``: always both cookies together.
-
-        ``consent`` is not HttpOnly: the banner reads its revision and categories, and it
-        holds no id. ``consent_id`` is HttpOnly (scripts cannot read it) and only written
-        when the id is known. Both live exactly as long as the choice counts.
-        """
-        return self._consent_cookie_lines(payload, self._secure(environ))
-
-    def _consent_cookie_lines(self, payload: CookiePayload, secure: bool) -> list[tuple[str, str]]:
-        from werkzeug.http import dump_cookie
-
-        consent, consent_id = self.cookie.values(payload)
-        max_age = max(self.cookie.remaining(payload), 0)
-        headers = [("Set-Cookie", dump_cookie(COOKIE_NAME, consent, max_age=max_age, path="/", secure=secure,
-                                              samesite="Lax"))]
-        if consent_id is not None:
-            headers.append(("Set-Cookie", dump_cookie(ID_COOKIE_NAME, consent_id, max_age=max_age, path="/",
-                                                      secure=secure, samesite="Lax", httponly=True)))
-        return headers
+        """The ``Set-Cookie`` lines that record ``payload``: always both cookies together
+        (see :meth:`consentlib.context.EndpointContext.consent_cookie_lines`)."""
+        return self.context.consent_cookie_headers(environ, payload)
 
 
 def consent_cookie_values(header: str) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -13,6 +13,7 @@ from typing import Any, Literal, overload
 from urllib.parse import urlsplit
 
 from consentlib.errors import ConfigurationError
+from consentlib.http import normalise_origin
 
 
 @overload
@@ -51,8 +52,6 @@ def strings(name: str, value: Any, example: str) -> list[str]:
 
 def origins(name: str, value: Any) -> frozenset[str]:
     """Web origins (``https://www.example.com``), normalised as the endpoints compare them."""
-    from consentlib.endpoints import normalise_origin
-
     found = set()
     for origin in strings(name, value, "https://www.example.com"):
         try:

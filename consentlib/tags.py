@@ -9,9 +9,9 @@ import json
 from html import escape
 from typing import TYPE_CHECKING
 
-from consentlib import static
 from consentlib.agents import is_crawler
 from consentlib.consent import Consent
+from consentlib.static import manifest
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -43,7 +43,7 @@ def banner_html(user_agent: str | None, *, prefix: str, revision: int, nonce: st
     """:func:`banner_tags` for any server interface, from the ``User-Agent`` header."""
     if is_crawler(user_agent):
         return ""
-    names = static.manifest()
+    names = manifest()
     css = names.get("banner.css", "banner.css")
     js = names.get("banner.js", "banner.js")
     mapping = ""

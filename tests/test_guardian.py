@@ -39,7 +39,7 @@ class Site:
         self.middleware = ConsentMiddleware(
             page, policy, secret_key=KEYS, store=f"sqlite:///{tmp_path}/c.db",
             is_minor=is_minor or (lambda environ: "age_group=child" in (environ.get("HTTP_COOKIE") or "")),
-            guardian_mailer=(lambda *args: self.mail.append(args)) if mailer else None,
+            guardian_mailer=mailer if callable(mailer) else (lambda *args: self.mail.append(args)) if mailer else None,
             site_url="http://localhost", **options,
         )
 
@@ -394,8 +394,7 @@ def test_children_guardian_request_location_is_an_ascii_uri_on_this_site(linted,
 
 
 def test_children_failed_guardian_mail_keeps_the_recorded_consent_id(tmp_path):
-    failing = Site(tmp_path)
-    failing.middleware.guardian_mailer = lambda *args: (_ for _ in ()).throw(OSError("SMTP down"))
+    failing = Site(tmp_path, mailer=lambda *args: (_ for _ in ()).throw(OSError("SMTP down")))
     child = failing.child()
     first = failing.ask(child)
     assert first.status_code == 503 and "could not be sent" in first.json["error"]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
-from consentlib.django import settings as consent_settings
+from consentlib.django.settings import options as configured_options
 from consentlib.middleware import ENVIRON_KEY
 from consentlib.middleware import ConsentMiddleware as Core
 
@@ -44,7 +44,7 @@ class ConsentMiddleware:
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
-        options = consent_settings.options()
+        options = configured_options()
         self.consent_mode = options.pop("consent_mode", None)
         self.core = Core(self._inner, **options)
 

@@ -10,17 +10,23 @@ is such an identifier.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from consentlib.testing import recorder
 from consentlib.testing.judge import JUDGED, Unverified, Violation
 from consentlib.testing.recorder import Snapshot
 
-if TYPE_CHECKING:
-    from consentlib.testing.audit import ConsentAudit
+
+class AuditRun(Protocol):
+    """What this check reads of a finished audit (a ``ConsentAudit``), and adds to."""
+
+    snapshots: list[Snapshot]
+    unverified: list[Unverified]
+    fresh_driver: Callable[[], Any] | None
 
 
-def per_visitor_etags(audit: ConsentAudit) -> list[Violation]:
+def per_visitor_etags(audit: AuditRun) -> list[Violation]:
     judged = [s for s in audit.snapshots if s.state in JUDGED]
     replayed = {(t["url"], t["etag"]) for s in judged for t in s.etags if t["replayed"]}
     if not replayed:
@@ -55,7 +61,7 @@ def per_visitor_etags(audit: ConsentAudit) -> list[Violation]:
     return found
 
 
-def _second_profile(audit: ConsentAudit, pages: list[str]) -> dict[str, list[tuple[str, str | None]]]:
+def _second_profile(audit: AuditRun, pages: list[str]) -> dict[str, list[tuple[str, str | None]]]:
     """URL -> (ETag, body digest) pairs a brand-new browser profile got on ``pages``."""
     from consentlib.testing.browser import chrome_driver
 

@@ -11,7 +11,7 @@ from flask import Blueprint, abort, current_app, g, redirect, render_template, r
 from markupsafe import Markup
 
 from consentlib import MailTracker, Suppressed
-from consentlib.endpoints import cross_origin_refusal
+from consentlib.http import cross_origin_refusal
 from consentlib.pages import guardian_form
 
 LIST_ID = "news"
