@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from consentlib.consent import (
-    CLOCK_SKEW,
     COOKIE_NAME,
     DEFAULT_LIFETIME,
     ID_COOKIE_NAME,
@@ -23,7 +21,6 @@ from consentlib.consent import (
     ConsentCookie,
     CookiePayload,
 )
-from consentlib.bounded import BoundedCache
 from consentlib.context import EndpointContext
 from consentlib.cookies import CookieGate, UndeclaredCookies
 from consentlib.endpoints import Endpoints
@@ -35,6 +32,7 @@ from consentlib.pixel import untrackable_response, wants_image
 from consentlib.policy import Beacon, Policy
 from consentlib.store import Store, open_store
 from consentlib.templates import Templates
+from consentlib.visits import Visit, Visits
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -42,21 +40,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("consentlib")
 
 ENVIRON_KEY = "consentlib.consent"
-_FOREVER = float("inf")
-# Distinct Cookie headers remembered, bounded by bytes so that random headers cannot grow
-# it: 4 MiB, each entry costing twice its header (the key, and the filtered copy kept).
-_VISIT_CACHE_BUDGET = 4 * 1024 * 1024
-# Longer Cookie headers are verified every time rather than kept.
-_VISIT_CACHE_MAX_HEADER = 4096
-# Decisions per visitor (their consent cookies' values): room for tens of thousands of
-# visitors. An entry holds the values plus a Consent and a payload, about 600 bytes.
-_DECISION_CACHE_BUDGET = 24 * 1024 * 1024
-_DECISION_SIZE = 600
-# (consent, verified payload, filtered Cookie header, refused cookie names, valid until,
-#  Cookie header changed, a refused cookie is of a gpc category, re-sign with the newest key)
-_Visit = tuple[Consent, CookiePayload | None, str, tuple[str, ...], float, bool, bool, bool]
-# (consent, verified payload, valid until): what a visitor's consent cookies prove.
-_Decision = tuple[Consent, CookiePayload | None, float]
 GPC_WELL_KNOWN = "/.well-known/gpc.json"
 
 
@@ -179,9 +162,6 @@ class ConsentMiddleware:
         self.gpc_last_update = gpc_last_update
         self.max_body = max_body
         self.gate = CookieGate(policy, (COOKIE_NAME, ID_COOKIE_NAME))
-        self._required = policy.required
-        self._gpc_categories = policy.gpc_categories
-        self._names = frozenset(policy.category_names)
         self._has_beacons = bool(policy.beacons)
         # Exact beacon paths, looked up first; Policy.beacon() knows the prefixes and
         # reads a path as the app's router will.
@@ -190,10 +170,7 @@ class ConsentMiddleware:
         self._etags_category = policy.etags
         self.undeclared = UndeclaredCookies(self.store, policy.category_names)
         self.responses = ResponseGate(policy, self.gate, self.undeclared)
-        self._visits: BoundedCache[tuple[str, bool, bool], _Visit] = BoundedCache(
-            budget=_VISIT_CACHE_BUDGET, max_size=2 * _VISIT_CACHE_MAX_HEADER)
-        self._decisions: BoundedCache[tuple[tuple[str, ...], tuple[str, ...], bool, bool], _Decision] = BoundedCache(
-            budget=_DECISION_CACHE_BUDGET, max_size=_DECISION_SIZE + _VISIT_CACHE_MAX_HEADER)
+        self.visits = Visits(policy, self.cookie, self.gate, honour_dnt=honour_dnt)
         self._inner = self._build_inner(app, etag_body_limit)
         self.is_minor = is_minor
         self.guardian_mailer = guardian_mailer
@@ -233,91 +210,24 @@ class ConsentMiddleware:
         Anything that is not a genuine, current cookie is "undecided": never an error.
         """
         visit = self._visit(environ)
-        return visit[0], visit[1]
+        return visit.consent, visit.payload
 
-    def _visit(self, environ: WSGIEnvironment) -> _Visit:
-        # GPC spec: only the exact value "1" counts.
-        return self.visit_of(environ.get("HTTP_COOKIE") or "", environ.get("HTTP_SEC_GPC") == "1",
-                             environ.get("HTTP_DNT") == "1")
+    def _visit(self, environ: WSGIEnvironment) -> Visit:
+        # As __call__ reads them (written out there: it runs on every request).
+        return self.visits.of(environ.get("HTTP_COOKIE") or "", environ.get("HTTP_SEC_GPC") == "1",
+                              environ.get("HTTP_DNT") == "1")
 
-    def visit_of(self, header: str, gpc: bool, dnt: bool) -> _Visit:
+    def visit_of(self, header: str, gpc: bool, dnt: bool) -> Visit:
         """What follows from one request's ``Cookie`` header and signals, for every door
         (WSGI here, ASGI in consentlib.asgi): remembered per distinct header."""
-        key = (header, gpc, dnt)
-        visit = self._visits.get(key)
-        # A cached visit holds what the signature proved and what was derived from it;
-        # the lifetime is checked again on every request, so no answer ever changes.
-        if visit is not None and time.time() < visit[4]:
-            return visit
-        visit = self._new_visit(header, gpc, dnt)
-        self._visits.remember(key, visit, size=2 * len(header))
-        return visit
-
-    def _new_visit(self, header: str, gpc: bool, dnt: bool) -> _Visit:
-        # What the consent cookies prove depends on their values alone, not on the rest
-        # of the header (GA4's _ga_<id> changes on every page view): remembered per
-        # visitor, so many visitors cost a header scan each, not two signature checks.
-        consent_values, id_values = consent_cookie_values(header)
-        key = (consent_values, id_values, gpc, dnt)
-        decided = self._decisions.get(key)
-        if decided is None or time.time() >= decided[2]:
-            decided = self._decide(consent_values, id_values, gpc, dnt)
-            self._decisions.remember(key, decided, size=_DECISION_SIZE + sum(map(len, consent_values + id_values)))
-        consent, payload, valid_until = decided
-        return self._derive(consent, payload, header, valid_until)
-
-    def _decide(self, consent_values: tuple[str, ...], id_values: tuple[str, ...], gpc: bool,
-                dnt: bool) -> _Decision:
-        """The visitor's consent from their consent cookies' values, and until when it holds."""
-        payload = self._verified_payload(consent_values, id_values)
-        denied = self._gpc_categories if (gpc or (dnt and self.honour_dnt)) else frozenset()
-        valid_until = _FOREVER
-        if payload is not None and self.cookie.is_current(payload, self.policy):
-            chosen = payload.categories & self._names
-            granted = (self._required | chosen) - denied
-            consent = Consent(True, granted, chosen, payload.consent_id, payload.revision,
-                              payload.decided_at, gpc, dnt)
-            valid_until = payload.decided_at + self.cookie.lifetime
-        else:
-            consent_id = payload.consent_id if payload is not None else None
-            consent = Consent(False, self._required, frozenset(), consent_id, self.policy.revision,
-                              None, gpc, dnt)
-            if payload is not None and payload.revision == self.policy.revision:
-                starts = payload.decided_at - CLOCK_SKEW
-                if starts > time.time():
-                    # Decided on a host whose clock runs ahead: it counts from then on.
-                    valid_until = starts
-        return consent, payload, valid_until
-
-    def _derive(self, consent: Consent, payload: CookiePayload | None, header: str, valid_until: float) -> _Visit:
-        """Everything a request needs that follows from its consent and Cookie header."""
-        filtered, refused = self.gate.filter_request_cookies(header, consent.granted) if header else (header, [])
-        # Expiring a gpc category's cookie depends on Sec-GPC as well as on the Cookie header.
-        gpc_refused = bool(refused) and not self._gpc_categories.isdisjoint(map(self.gate.category_of, refused))
-        # Re-issue a genuine choice still within its lifetime that is signed with an older
-        # key or still in the first format (its id readable by scripts), even of an older
-        # revision: the id must leave script reach now, not at the next decision.
-        resign = payload is not None and payload.needs_reissue and self.cookie.remaining(payload) > 0
-        return (consent, payload, filtered, tuple(refused), valid_until, filtered is not header, gpc_refused, resign)
-
-    def _verified_payload(self, consent_values: tuple[str, ...], id_values: tuple[str, ...]) -> CookiePayload | None:
-        """The best genuine consent cookie (a current one, else any genuine one, for its
-        id), with the consent id of the ``consent_id`` cookie that belongs to it."""
-        fallback = None
-        for value in consent_values:
-            # A browser may hold several (other paths, a stale one from an old revision):
-            # the first current one counts, wherever it stands.
-            payload = self.cookie.verify(value)
-            if payload is not None:
-                if self.cookie.is_current(payload, self.policy):
-                    return self.cookie.bind(payload, id_values)
-                fallback = fallback or payload
-        return self.cookie.bind(fallback, id_values) if fallback is not None else None
+        return self.visits.of(header, gpc, dnt)
 
     # -- serving ------------------------------------------------------------------------
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        visit = self._visit(environ)
+        # GPC spec: only the exact value "1" counts.
+        visit = self.visits.of(environ.get("HTTP_COOKIE") or "", environ.get("HTTP_SEC_GPC") == "1",
+                               environ.get("HTTP_DNT") == "1")
         if self.is_minor is not None and self.guardians.is_minor(environ):
             visit = self.minor_visit(visit, environ.get("HTTP_COOKIE") or "")
         consent, payload, filtered, refused, _, stripped, gpc_refused, resign = visit
@@ -340,12 +250,12 @@ class ConsentMiddleware:
 
     # -- decisions every door makes the same way (WSGI here, ASGI in consentlib.asgi) ---------
 
-    def minor_visit(self, visit: _Visit, header: str) -> _Visit:
+    def minor_visit(self, visit: Visit, header: str) -> Visit:
         """``visit`` for a visitor the site says is a minor: what a guardian allowed.
 
         Reads the store (the guardian's grant): an ASGI door calls it off the event loop.
         """
-        return self._derive(self.guardians.minor_consent(visit[0]), visit[1], header, visit[4])
+        return self.visits.derive(self.guardians.minor_consent(visit.consent), visit.payload, header, visit.valid_until)
 
     def is_endpoint(self, path: str) -> bool:
         """Whether ``path`` is answered by the consent endpoints, never by the app."""
@@ -379,9 +289,9 @@ class ConsentMiddleware:
             log.debug("consentlib answered beacon %s itself: its category %r is not granted", path, beacon.category)
         return True
 
-    def extra_headers(self, visit: _Visit, secure: bool) -> Sequence[tuple[str, str]]:
+    def extra_headers(self, visit: Visit, secure: bool) -> Sequence[tuple[str, str]]:
         """``Set-Cookie`` lines the response gets besides the app's own."""
-        _, payload, _, refused, _, _, _, resign = visit
+        payload, refused, resign = visit.payload, visit.refused, visit.resign
         extra: Sequence[tuple[str, str]] = ()
         if refused:
             # The browser still holds cookies the visitor no longer allows (a withdrawal,
@@ -410,18 +320,3 @@ class ConsentMiddleware:
         (see :meth:`consentlib.context.EndpointContext.consent_cookie_lines`)."""
         return self.context.consent_cookie_headers(environ, payload)
 
-
-def consent_cookie_values(header: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The values of the ``consent`` and ``consent_id`` pairs of a ``Cookie`` header, in order."""
-    if COOKIE_NAME not in header:
-        return (), ()
-    consent_values: list[str] = []
-    id_values: list[str] = []
-    for part in header.split(";"):
-        name, sep, value = part.strip().partition("=")
-        if sep:
-            if name == COOKIE_NAME:
-                consent_values.append(value.strip('"'))
-            elif name == ID_COOKIE_NAME:
-                id_values.append(value.strip('"'))
-    return tuple(consent_values), tuple(id_values)

@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "consentlib"
 
 # The decisions: they know no server interface, so no door may be imported by them.
 CORE = ("consentlib.policy", "consentlib.consent", "consentlib.cookies", "consentlib.gating",
-        "consentlib.receipts", "consentlib.store")
+        "consentlib.receipts", "consentlib.visits", "consentlib.store")
 DOORS = ("consentlib.middleware", "consentlib.wsgi", "consentlib.asgi", "consentlib.django", "consentlib.flask")
 
 

@@ -446,10 +446,10 @@ class _Clock:
 @pytest.fixture
 def clock(monkeypatch):
     import consentlib.consent
-    import consentlib.middleware
+    import consentlib.visits
 
     fake = _Clock(time.time())
-    monkeypatch.setattr(consentlib.middleware, "time", fake)
+    monkeypatch.setattr(consentlib.visits, "time", fake)
     monkeypatch.setattr(consentlib.consent, "time", fake)
     return fake
 

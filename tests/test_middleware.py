@@ -532,7 +532,7 @@ def test_caches_are_safe_with_request_threads(tmp_path):
     finally:
         sys.setswitchinterval(interval)
     assert errors == []
-    for cache in (mw._visits, mw.cookie._cache, mw.gate.categories):
+    for cache in (mw.visits.cache, mw.cookie._cache, mw.gate.categories):
         assert cache.used <= cache.budget and len(cache) <= cache.budget // ENTRY_OVERHEAD
 
 

@@ -30,10 +30,10 @@ from consentlib.consent import DEFAULT_LIFETIME, Consent, ConsentCookie, CookieP
 from consentlib.cookies import _UNDECLARED_NAMES_LIMIT, UndeclaredCookies
 from consentlib.gating import RawHeaders
 from consentlib.middleware import ConsentMiddleware as _Core
-from consentlib.middleware import _Visit
 from consentlib.pixel import is_image_request, untrackable
 from consentlib.policy import Policy
 from consentlib.store import Store
+from consentlib.visits import Visit
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -153,10 +153,10 @@ class ConsentMiddleware:
         # The hot path, inline: every request of the site passes here.
         core = self.core
         header, gpc, dnt = request_signals(scope["headers"])
-        visit = core.visit_of(header, gpc, dnt)
+        visit = core.visits.of(header, gpc, dnt)
         if core.is_minor is not None:
             visit = await to_thread.run_sync(self._minor_visit, scope, visit, header)
-        consent = visit[0]
+        consent = visit.consent
         path = route_path(scope) if scope.get("root_path") else scope["path"]
         if core.is_endpoint(path):
             await self._endpoint(scope, receive, send, consent, path)
@@ -168,21 +168,22 @@ class ConsentMiddleware:
             await send_response(send, int(status[:3]), headers, body)
             return
         scope = {**scope, SCOPE_KEY: consent, MIDDLEWARE_KEY: self}
-        stripped = visit[5]
+        stripped = visit.stripped
         if stripped:
             # The app sees fewer cookies than were sent: what it answers depends on consent.
-            scope["headers"] = with_cookie(scope["headers"], visit[2])
-        if visit[3] or visit[7]:
-            gate = core.responses.headers_gate(granted, core.extra_headers(visit, self._secure(scope)), visit[6],
-                                               stripped, raw=True)
+            scope["headers"] = with_cookie(scope["headers"], visit.filtered)
+        if visit.refused or visit.resign:
+            gate = core.responses.headers_gate(granted, core.extra_headers(visit, self._secure(scope)),
+                                               visit.gpc_refused, stripped, raw=True)
         else:
             # Nothing of this request's own to add: the gate for this consent is reused.
-            key = (granted, visit[6], stripped)
+            key = (granted, visit.gpc_refused, stripped)
             cached = self._gates.get(key)
             if cached is None:
                 if len(self._gates) >= _GATES_LIMIT:
                     self._gates.clear()
-                cached = self._gates[key] = core.responses.headers_gate(granted, (), visit[6], stripped, raw=True)
+                cached = self._gates[key] = core.responses.headers_gate(granted, (), visit.gpc_refused, stripped,
+                                                                        raw=True)
             gate = cached
         undeclared = self._undeclared
 
@@ -207,7 +208,7 @@ class ConsentMiddleware:
             raise ValueError(f"consentlib's ConsentMiddleware does not handle ASGI scope type {kind!r}; "
                              "it gates 'http' and 'websocket' and passes 'lifespan' through.")
 
-    def _minor_visit(self, scope: Scope, visit: _Visit, header: str) -> _Visit:
+    def _minor_visit(self, scope: Scope, visit: Visit, header: str) -> Visit:
         core = self.core
         return core.minor_visit(visit, header) if core.guardians.is_minor(scope) else visit
 
@@ -225,7 +226,7 @@ class ConsentMiddleware:
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         core = self.core
         header, gpc, dnt = request_signals(scope["headers"])
-        visit = core.visit_of(header, gpc, dnt)
+        visit = core.visits.of(header, gpc, dnt)
         if core.is_minor is not None:
             visit = await to_thread.run_sync(self._minor_visit, scope, visit, header)
         consent, _, filtered, _, _, stripped, gpc_refused, _ = visit

@@ -1,0 +1,153 @@
+"""A request's visit: what its ``Cookie`` header and privacy signals decide, on plain values.
+
+Every door (the WSGI middleware, the ASGI and Django ones) reads the same three things
+from a request: the ``Cookie`` header, ``Sec-GPC`` and ``DNT``. From them follows the
+visitor's :class:`~consentlib.consent.Consent`, the ``Cookie`` header the app may see,
+and the cookies to expire. Nothing here knows a server interface.
+"""
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+from consentlib.bounded import BoundedCache
+from consentlib.consent import CLOCK_SKEW, COOKIE_NAME, ID_COOKIE_NAME, Consent, ConsentCookie, CookiePayload
+from consentlib.cookies import CookieGate
+from consentlib.policy import Policy
+
+_FOREVER = float("inf")
+# Distinct Cookie headers remembered, bounded by bytes so that random headers cannot grow
+# it: 4 MiB, each entry costing twice its header (the key, and the filtered copy kept).
+_VISIT_CACHE_BUDGET = 4 * 1024 * 1024
+# Longer Cookie headers are verified every time rather than kept.
+_VISIT_CACHE_MAX_HEADER = 4096
+# Decisions per visitor (their consent cookies' values): room for tens of thousands of
+# visitors. An entry holds the values plus a Consent and a payload, about 600 bytes.
+_DECISION_CACHE_BUDGET = 24 * 1024 * 1024
+_DECISION_SIZE = 600
+# (consent, verified payload, valid until): what a visitor's consent cookies prove.
+_Decision = tuple[Consent, CookiePayload | None, float]
+
+
+class Visit(NamedTuple):
+    """Everything a request needs that follows from its consent and ``Cookie`` header.
+
+    A tuple (unpacked on every request, cheaply) whose fields also have names.
+    """
+
+    consent: Consent
+    payload: CookiePayload | None  # the verified consent cookie, if any
+    filtered: str  # the Cookie header the app may see
+    refused: tuple[str, ...]  # names of cookies sent that the consent does not cover
+    valid_until: float  # UNIX time after which the visit must be worked out again
+    stripped: bool  # the Cookie header lost a pair: the app's answer depends on consent
+    gpc_refused: bool  # a refused cookie is of a gpc category (the answer depends on Sec-GPC)
+    resign: bool  # a genuine choice to re-issue with the newest key and format
+
+
+class Visits:
+    """Visits worked out once per distinct ``Cookie`` header and remembered, within a
+    memory budget; the consent cookies' signatures checked once per visitor."""
+
+    def __init__(self, policy: Policy, cookie: ConsentCookie, gate: CookieGate, *, honour_dnt: bool) -> None:
+        self.policy = policy
+        self.cookie = cookie
+        self.gate = gate
+        self.honour_dnt = honour_dnt
+        self._required = policy.required
+        self._gpc_categories = policy.gpc_categories
+        self._names = frozenset(policy.category_names)
+        self.cache: BoundedCache[tuple[str, bool, bool], Visit] = BoundedCache(
+            budget=_VISIT_CACHE_BUDGET, max_size=2 * _VISIT_CACHE_MAX_HEADER)
+        self._decisions: BoundedCache[tuple[tuple[str, ...], tuple[str, ...], bool, bool], _Decision] = BoundedCache(
+            budget=_DECISION_CACHE_BUDGET, max_size=_DECISION_SIZE + _VISIT_CACHE_MAX_HEADER)
+
+    def of(self, header: str, gpc: bool, dnt: bool) -> Visit:
+        """The visit of a request with this ``Cookie`` header, ``Sec-GPC: 1`` (``gpc``)
+        and ``DNT: 1`` (``dnt``)."""
+        key = (header, gpc, dnt)
+        visit = self.cache.get(key)
+        # A cached visit holds what the signature proved and what was derived from it;
+        # the lifetime is checked again on every request, so no answer ever changes.
+        if visit is not None and time.time() < visit.valid_until:
+            return visit
+        visit = self._new_visit(header, gpc, dnt)
+        self.cache.remember(key, visit, size=2 * len(header))
+        return visit
+
+    def _new_visit(self, header: str, gpc: bool, dnt: bool) -> Visit:
+        # What the consent cookies prove depends on their values alone, not on the rest
+        # of the header (GA4's _ga_<id> changes on every page view): remembered per
+        # visitor, so many visitors cost a header scan each, not two signature checks.
+        consent_values, id_values = consent_cookie_values(header)
+        key = (consent_values, id_values, gpc, dnt)
+        decided = self._decisions.get(key)
+        if decided is None or time.time() >= decided[2]:
+            decided = self._decide(consent_values, id_values, gpc, dnt)
+            self._decisions.remember(key, decided, size=_DECISION_SIZE + sum(map(len, consent_values + id_values)))
+        consent, payload, valid_until = decided
+        return self.derive(consent, payload, header, valid_until)
+
+    def _decide(self, consent_values: tuple[str, ...], id_values: tuple[str, ...], gpc: bool,
+                dnt: bool) -> _Decision:
+        """The visitor's consent from their consent cookies' values, and until when it holds."""
+        payload = self._verified_payload(consent_values, id_values)
+        denied = self._gpc_categories if (gpc or (dnt and self.honour_dnt)) else frozenset()
+        valid_until = _FOREVER
+        if payload is not None and self.cookie.is_current(payload, self.policy):
+            chosen = payload.categories & self._names
+            granted = (self._required | chosen) - denied
+            consent = Consent(True, granted, chosen, payload.consent_id, payload.revision,
+                              payload.decided_at, gpc, dnt)
+            valid_until = payload.decided_at + self.cookie.lifetime
+        else:
+            consent_id = payload.consent_id if payload is not None else None
+            consent = Consent(False, self._required, frozenset(), consent_id, self.policy.revision,
+                              None, gpc, dnt)
+            if payload is not None and payload.revision == self.policy.revision:
+                starts = payload.decided_at - CLOCK_SKEW
+                if starts > time.time():
+                    # Decided on a host whose clock runs ahead: it counts from then on.
+                    valid_until = starts
+        return consent, payload, valid_until
+
+    def derive(self, consent: Consent, payload: CookiePayload | None, header: str, valid_until: float) -> Visit:
+        """The visit that follows from ``consent`` (the cookies' own, or a minor's)."""
+        filtered, refused = self.gate.filter_request_cookies(header, consent.granted) if header else (header, [])
+        # Expiring a gpc category's cookie depends on Sec-GPC as well as on the Cookie header.
+        gpc_refused = bool(refused) and not self._gpc_categories.isdisjoint(map(self.gate.category_of, refused))
+        # Re-issue a genuine choice still within its lifetime that is signed with an older
+        # key or still in the first format (its id readable by scripts), even of an older
+        # revision: the id must leave script reach now, not at the next decision.
+        resign = payload is not None and payload.needs_reissue and self.cookie.remaining(payload) > 0
+        return Visit(consent, payload, filtered, tuple(refused), valid_until, filtered is not header, gpc_refused, resign)
+
+    def _verified_payload(self, consent_values: tuple[str, ...], id_values: tuple[str, ...]) -> CookiePayload | None:
+        """The best genuine consent cookie (a current one, else any genuine one, for its
+        id), with the consent id of the ``consent_id`` cookie that belongs to it."""
+        fallback = None
+        for value in consent_values:
+            # A browser may hold several (other paths, a stale one from an old revision):
+            # the first current one counts, wherever it stands.
+            payload = self.cookie.verify(value)
+            if payload is not None:
+                if self.cookie.is_current(payload, self.policy):
+                    return self.cookie.bind(payload, id_values)
+                fallback = fallback or payload
+        return self.cookie.bind(fallback, id_values) if fallback is not None else None
+
+
+def consent_cookie_values(header: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The values of the ``consent`` and ``consent_id`` pairs of a ``Cookie`` header, in order."""
+    if COOKIE_NAME not in header:
+        return (), ()
+    consent_values: list[str] = []
+    id_values: list[str] = []
+    for part in header.split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep:
+            if name == COOKIE_NAME:
+                consent_values.append(value.strip('"'))
+            elif name == ID_COOKIE_NAME:
+                id_values.append(value.strip('"'))
+    return tuple(consent_values), tuple(id_values)
