@@ -18,6 +18,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "consentlib"
 # The decisions: they know no server interface, so no door may be imported by them.
 CORE = ("consentlib.policy", "consentlib.consent", "consentlib.cookies", "consentlib.gating",
         "consentlib.receipts", "consentlib.visits", "consentlib.store")
+# The consent endpoints: they take an EndpointContext, whichever door serves them.
+HANDLERS = ("consentlib.endpoints", "consentlib.guardian", "consentlib.mailweb", "consentlib.http",
+            "consentlib.context")
 DOORS = ("consentlib.middleware", "consentlib.wsgi", "consentlib.asgi", "consentlib.django", "consentlib.flask")
 
 
@@ -153,10 +156,10 @@ def test_no_module_imports_the_package_root():
     assert not offenders, f"these modules import the package root 'consentlib': {offenders}"
 
 
-@pytest.mark.parametrize("core", CORE)
+@pytest.mark.parametrize("core", CORE + HANDLERS)
 def test_the_core_imports_no_door(core):
-    """The decisions know no server interface: a core module (and what it imports, in
-    turn) never loads a WSGI, ASGI, Django or Flask door."""
+    """The decisions know no server interface: a core module or an endpoint handler (and
+    what it imports, in turn) never loads a WSGI, ASGI, Django or Flask door."""
     edges = graph()
     members = [name for name in edges if name == core or name.startswith(core + ".")]
     seen: set[str] = set()
@@ -169,3 +172,17 @@ def test_the_core_imports_no_door(core):
         todo.extend(edges[node])
     doors = sorted(name for name in seen if any(name == d or name.startswith(d + ".") for d in DOORS))
     assert not doors, f"{core} reaches the doors {doors}"
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_endpoint_handlers_read_no_private_attribute_of_another_object(handler):
+    """What a handler needs of the site is in its context, by a public name: a handler
+    that reached for ``site._secure`` would tie it to one door's insides again."""
+    path = modules()[handler]
+    private = sorted({
+        f"{ast.unparse(node.value)}.{node.attr} (line {node.lineno})"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+        and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+    })
+    assert not private, f"{handler} reads private attributes: {private}"
