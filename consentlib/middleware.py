@@ -11,23 +11,15 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from consentlib.consent import (
-    COOKIE_NAME,
-    DEFAULT_LIFETIME,
-    ID_COOKIE_NAME,
-    Consent,
-    ConsentCookie,
-    CookiePayload,
-)
+from consentlib.consent import COOKIE_NAME, DEFAULT_LIFETIME, ID_COOKIE_NAME, Consent, ConsentCookie, CookiePayload
 from consentlib.context import EndpointContext
 from consentlib.cookies import CookieGate, UndeclaredCookies
 from consentlib.endpoints import Endpoints
 from consentlib.errors import ConfigurationError
 from consentlib.gating import ResponseGate
 from consentlib.guardian import Guardians
-from consentlib.options import flag, iso_date, origins, whole_number
+from consentlib.options import endpoint_options, flag, iso_date, origins, whole_number
 from consentlib.pixel import untrackable_response, wants_image
 from consentlib.policy import Beacon, Policy
 from consentlib.store import Store, open_store
@@ -114,25 +106,8 @@ class ConsentMiddleware:
     ) -> None:
         if not isinstance(policy, Policy):
             raise ConfigurationError(f"ConsentMiddleware needs a consentlib.Policy, not {policy!r}.")
-        if not (isinstance(prefix, str) and prefix.startswith("/") and prefix.endswith("/") and len(prefix) > 2):
-            raise ConfigurationError(f"prefix must start and end with '/', like '/_consent/', not {prefix!r}.")
-        if is_minor is not None and not callable(is_minor):
-            raise ConfigurationError("is_minor must be a function taking the request (the WSGI environ, or the ASGI "
-                                     "scope under consentlib.asgi) and returning True or False.")
-        if guardian_mailer is not None and not callable(guardian_mailer):
-            raise ConfigurationError("guardian_mailer must be a function (address, confirm_url, category_labels).")
-        if site_url is not None:
-            parts = urlsplit(site_url) if isinstance(site_url, str) else None
-            if parts is None or parts.scheme not in ("http", "https") or not parts.netloc \
-                    or parts.path.strip("/") or parts.query or parts.fragment:
-                raise ConfigurationError(f"site_url must be the site's origin, like 'https://example.com', not {site_url!r}.")
-        if guardian_mailer is not None and site_url is None:
-            raise ConfigurationError(
-                "guardian_mailer needs site_url='https://your.site': the links mailed to guardians must not be "
-                "built from a request's Host header, which any client can forge."
-            )
-        if not isinstance(max_body, int) or max_body < 1024:
-            raise ConfigurationError(f"max_body must be an integer of at least 1024 bytes, not {max_body!r}.")
+        endpoint_options(prefix=prefix, is_minor=is_minor, guardian_mailer=guardian_mailer, site_url=site_url,
+                         max_body=max_body)
         # A string where a list belongs, "no" where a bool belongs: refused (consentlib.options),
         # before anything is opened or started.
         whole_number("lifetime", lifetime, minimum=1, unit="seconds")
@@ -243,7 +218,7 @@ class ConsentMiddleware:
         if stripped:
             # The app sees fewer cookies than were sent: what it answers depends on consent.
             environ["HTTP_COOKIE"] = filtered
-        extra = self.extra_headers(visit, self._secure(environ))
+        extra = self.extra_headers(visit, self._secure(environ)) if refused or resign else ()
         # With the etags category granted the firewall has nothing to do: skip its layer.
         app = self.app if self._etags_category in granted else self._inner
         return app(environ, self.responses.start_response(start_response, granted, extra, gpc_refused, stripped))

@@ -87,3 +87,27 @@ def function(name: str, value: Any, *, optional: bool = True, shape: str) -> Any
     if callable(value) or (optional and value is None):
         return value
     raise ConfigurationError(f"{name} must be a function {shape}, not {value!r}.")
+
+
+def endpoint_options(*, prefix: Any, is_minor: Any, guardian_mailer: Any, site_url: Any, max_body: Any) -> None:
+    """ConsentMiddleware's options about its endpoints: refused, with a sentence, unless
+    usable as they are."""
+    if not (isinstance(prefix, str) and prefix.startswith("/") and prefix.endswith("/") and len(prefix) > 2):
+        raise ConfigurationError(f"prefix must start and end with '/', like '/_consent/', not {prefix!r}.")
+    if is_minor is not None and not callable(is_minor):
+        raise ConfigurationError("is_minor must be a function taking the request (the WSGI environ, or the ASGI "
+                                 "scope under consentlib.asgi) and returning True or False.")
+    if guardian_mailer is not None and not callable(guardian_mailer):
+        raise ConfigurationError("guardian_mailer must be a function (address, confirm_url, category_labels).")
+    if site_url is not None:
+        parts = urlsplit(site_url) if isinstance(site_url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc \
+                or parts.path.strip("/") or parts.query or parts.fragment:
+            raise ConfigurationError(f"site_url must be the site's origin, like 'https://example.com', not {site_url!r}.")
+    if guardian_mailer is not None and site_url is None:
+        raise ConfigurationError(
+            "guardian_mailer needs site_url='https://your.site': the links mailed to guardians must not be "
+            "built from a request's Host header, which any client can forge."
+        )
+    if not isinstance(max_body, int) or max_body < 1024:
+        raise ConfigurationError(f"max_body must be an integer of at least 1024 bytes, not {max_body!r}.")
