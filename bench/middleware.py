@@ -1,4 +1,4 @@
-"""ConsentMiddleware on a Flask page that sets four cookies (issue 2 budget: >= 0.90).
+"""ConsentMiddleware on a Flask page that sets four cookies (budget: >= 0.90 of the bare app).
 
 The visitor has a valid consent cookie granting analytics, so the middleware verifies
 it (cached), strips the request's cookies, and filters the page's four Set-Cookie

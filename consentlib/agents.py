@@ -48,7 +48,7 @@ def is_crawler(header: str | None) -> bool:
     return bool(parse_agent(header[:512]).is_bot)
 
 
-# -- email: opens and clicks that are not a person's (RULES.md "Email") ------------------------
+# -- email: opens and clicks that are not a person's (docs/rules.md, "Email") ------------------------
 
 # Image proxies fetch a mail's images on delivery or display, for the mailbox provider,
 # not when (or whether) a person reads it. Apple Mail Privacy Protection's proxy sends a

@@ -1,4 +1,4 @@
-"""The consent endpoints of the HTTP contract (DESIGN.md), answered by the middleware.
+"""The consent endpoints of the HTTP contract (docs/http.md), answered by the middleware.
 
 GET   {prefix}              the visitor's state as JSON
 POST  {prefix}              record a choice (form or JSON)

@@ -8,7 +8,7 @@ GET, POST  {prefix}m/t/<token>       stop tracking my opens: a page (GET) / with
 GET, POST  {prefix}m/d/<token>       your data: a page with a download (GET ?download=1,
                                      GDPR Art 15, 20) and "forget me" (POST, Art 17)
 
-RULES.md "Email": link scanners and mail proxies fetch every URL of a mail, so no GET
+docs/rules.md, "Email": link scanners and mail proxies fetch every URL of a mail, so no GET
 or HEAD changes anything; state changes only on POST. The POSTs need no cookie and no
 CSRF token and are not refused cross-origin: mail clients post from anywhere, and the
 signed token is the credential.
@@ -92,7 +92,7 @@ class MailEndpoints:
                     time_text_of(self.clock()), user_agent_family(agent), None,
                 ))
         # Whatever the token: the same 43 bytes, no cookie, no validator, never cached,
-        # so the answer itself tells nobody anything (RULES.md "Email").
+        # so the answer itself tells nobody anything (docs/rules.md, "Email").
         return untrackable_response(environ, start_response, image=True)
 
     # -- click -------------------------------------------------------------------------------
@@ -197,7 +197,7 @@ class MailEndpoints:
             return respond(environ, start_response, 200, data, headers=[
                 ("Content-Disposition", 'attachment; filename="my-mail-data.json"'),
                 ("Referrer-Policy", "no-referrer")])
-        # A GET only shows the page: link scanners fetch every URL of a mail (RULES.md "Email").
+        # A GET only shows the page: link scanners fetch every URL of a mail (docs/rules.md, "Email").
         return self._page(environ, start_response, 200, "your_data_title", "your_data_intro", "your-data-form.html")
 
     def _page(self, environ: WSGIEnvironment, start_response: StartResponse, status: int, title: str, message: str,

@@ -44,7 +44,7 @@ def pick(options) -> st.SearchStrategy:
 PREFIX = "/_consent/"
 REVISION = 3
 LIFETIME = 30 * 24 * 3600
-CLOCK_SKEW = 300  # DESIGN.md: a decision may come from a host whose clock runs ahead
+CLOCK_SKEW = 300  # a decision may come from a host whose clock runs ahead
 FOREIGN_KEYS = ["fuzz-foreign-key-0123456789", "another-site-key-0123456789"]
 
 FUZZ_POLICY = Policy(

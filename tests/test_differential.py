@@ -1,5 +1,5 @@
 """A standing defence for the gate: what a real browser and a real router get, against
-what the policy allows (DESIGN.md "Gating rules": read as the other side reads).
+what the policy allows (docs/http.md, "Gating rules": read as the other side reads).
 
 The gate judges a response header by its name and a beacon by its path; an attacker
 (or a careless library) wins by a spelling the gate reads one way and the other side
@@ -268,7 +268,7 @@ def test_eprivacy_no_header_spelling_carries_a_refused_cookie_or_validator(heade
 @pytest.mark.e2e
 @settings(DIFFERENTIAL, max_examples=examples(24))
 @given(lines=sendable_responses, visitor=visitors)
-# The spellings of the security review (issue 11), whatever Hypothesis draws.
+# The spellings a security review found, whatever Hypothesis draws.
 @example(lines=[HeaderLine("Set-Cookie", "Set-Cookie ", cookie="_fbp"),
                 HeaderLine("Set-Cookie", "set-cookie\t", cookie="_ga"),
                 HeaderLine("Set-Cookie", "Set-Cookie", cookie="sid")], visitor="undecided")
@@ -314,7 +314,7 @@ fetch(path, {method, cache: "no-store", credentials: "same-origin"})
 @pytest.mark.e2e
 @settings(DIFFERENTIAL, max_examples=examples(24))
 @given(beacon=beacon_requests(browser=True), visitor=visitors)
-# The forms of the security review (issue 11), whatever Hypothesis draws.
+# The path forms a security review found, whatever Hypothesis draws.
 @example(beacon=BeaconRequest("collect", "//collect", changes=("double-slash",)), visitor="undecided")
 @example(beacon=BeaconRequest("collect", "/%2fcollect", changes=("encoded-slash",)), visitor="undecided")
 def test_eprivacy_chromium_beacons_reach_a_view_only_with_its_category(chromium, gunicorn_site, beacon, visitor):

@@ -1,4 +1,4 @@
-"""The ETag firewall (consentlib/etag.py): DESIGN.md "Gating rules", RULES.md "HTTP"."""
+"""The ETag firewall (consentlib/etag.py): docs/http.md, "Gating rules", docs/rules.md, "HTTP"."""
 from __future__ import annotations
 
 import secrets

@@ -1,4 +1,4 @@
-"""The ETag firewall against a real Chromium HTTP cache (DESIGN.md "Gating rules")."""
+"""The ETag firewall against a real Chromium HTTP cache (docs/http.md, "Gating rules")."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""Property tests over the whole WSGI stack (issue 7 "Fuzzing"; DESIGN.md principles 1, 5).
+"""Property tests over the whole WSGI stack (fail closed; visitor input never causes a 5xx).
 
 Hypothesis drives the middleware and every endpoint with random and adversarial input:
 Cookie headers holding genuine, expired, foreign, tampered and truncated consent
@@ -8,14 +8,14 @@ prefix and beacon paths; every method; three site configurations. For every exam
 
 1. no exception escapes, and werkzeug's LintMiddleware (inside and outside the
    middleware) warns of nothing but its two known over-strict HTTP checks;
-2. no 5xx (DESIGN.md principle 5: visitor input never causes one);
+2. no 5xx (visitor input never causes one);
 3. no Set-Cookie of a category the request's genuine consent does not grant leaves
    (ePrivacy Art 5(3)); the ``consent`` cookie only on a recorded choice or a re-sign,
    never holding an id scripts could read, and its HttpOnly ``consent_id`` only with
    it, bound to the same decision; deletions (Max-Age=0) always may;
 4. without the ``etags`` category no per-visitor ETag or the app's Last-Modified leaves
    a GET or HEAD, and no validator the browser replays reaches the app (EDPB Guidelines
-   2/2023; DESIGN.md gates validators on GET and HEAD, where caches store and replay
+   2/2023; the firewall gates validators on GET and HEAD, where caches store and replay
    them);
 5. only a successful choice (or a guardian's answer) stores a receipt, and no receipt
    names a category the policy lacks (GDPR Art 7(1): the proof must match what was
@@ -275,7 +275,7 @@ def check(req: Request, answer: Answer, site: FuzzSite, variant: Variant) -> Non
         pytest.fail(f"a recorded choice ({answer.status}) set no consent cookie")
     assert not id_lines or consent_lines, f"a consent_id cookie without its consent cookie: {id_lines}"
 
-    # 4. ETags and what reached the app. DESIGN.md gates validators on GET and HEAD only:
+    # 4. ETags and what reached the app. the firewall gates validators on GET and HEAD only:
     # browsers store and replay those; other methods keep theirs (If-Match on a PUT).
     if ETAGS not in granted and req.method in ("GET", "HEAD"):
         for etag in answer.headers.getlist("ETag"):
@@ -401,7 +401,7 @@ def _mail_state(site: FuzzSite) -> tuple:
 def test_mail_endpoints(fuzz_site, data, variant):
     """Open pixel, click, unsubscribe and untrack URLs with genuine, foreign, misshapen,
     mutated and junk tokens: never a redirect to a target the site did not sign, and no
-    GET or HEAD changes what the store holds (RULES.md "Email")."""
+    GET or HEAD changes what the store holds (docs/rules.md, "Email")."""
     req = data.draw(mail_requests(fuzz_site.tokens), label="request")
     site = fuzz_site.variants[variant]
     before = _mail_state(fuzz_site)

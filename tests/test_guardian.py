@@ -1,4 +1,4 @@
-"""RULES.md "Children" (GDPR Art 8, PIPL Art 28/31): below the age of digital consent,
+"""docs/rules.md, "Children" (GDPR Art 8, PIPL Art 28/31): below the age of digital consent,
 only a guardian's consent counts; until there is one, only strictly necessary
 processing happens."""
 from __future__ import annotations

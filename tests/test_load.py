@@ -45,7 +45,7 @@ from tests.prerequisites import postgres_url as required_postgres_url
 
 pytestmark = pytest.mark.load
 
-REQUESTS = 20_000  # the mixed load (issue 7), plus a few seeding posts before it
+REQUESTS = 20_000  # the mixed load, plus a few seeding posts before it
 CONCURRENCY = 16
 LOAD_SECONDS = 110  # a bound, not a target: a run that needs longer fails
 LIST_ID = "news"

@@ -43,7 +43,7 @@ def test_newsletter_refuses_cross_site_sign_ups(tmp_path):
 
 
 def test_outbox_shows_a_guardian_mail_only_to_the_browser_that_asked(tmp_path):
-    """RULES.md "Children": only the guardian may answer. The demo outbox shows a mail
+    """docs/rules.md, "Children": only the guardian may answer. The demo outbox shows a mail
     only to the browser that caused it; a stranger can neither see nor use its link."""
     app = create_app(tmp_path, site_url="http://localhost")
     child, stranger = Client(app), Client(app)

@@ -1,6 +1,6 @@
 """The reference site, end to end: a real server on 127.0.0.1 and real headless Chromium.
 
-Each test names the RULES.md rule it proves. Waits are on conditions, never on time.
+Each test names the rule (docs/rules.md) it proves. Waits are on conditions, never on time.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The reference site's mail and minors journeys, end to end in real headless Chromium.
 
-RULES.md "Email": tracking an individual's opens needs that person's consent; the
-one-click unsubscribe always works. RULES.md "Children": below the age of digital
+docs/rules.md, "Email": tracking an individual's opens needs that person's consent; the
+one-click unsubscribe always works. docs/rules.md, "Children": below the age of digital
 consent only a guardian's consent counts.
 """
 from __future__ import annotations

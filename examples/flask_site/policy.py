@@ -1,4 +1,4 @@
-"""The reference site's consent policy: the one DESIGN.md shows, plus its ad pixel."""
+"""The reference site's consent policy: the one the README and docs show, plus its ad pixel."""
 from consentlib import Beacon, Category, Cookie, Policy
 
 POLICY = Policy(

@@ -9,7 +9,7 @@ export const DEFAULT_MODE = {
   marketing: ['ad_storage', 'ad_user_data', 'ad_personalization'],
 };
 
-// Google Consent Mode v2's seven storage types (RULES.md, "Consent Mode v2"): the default
+// Google Consent Mode v2's seven storage types (docs/rules.md, "Consent Mode v2"): the default
 // mapping names each of them once.
 export const TYPES = /* @__PURE__ */ Object.values(DEFAULT_MODE).flat();
 

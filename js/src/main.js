@@ -31,7 +31,7 @@ export function start(win, script, loadLayer) {
     else (win.dataLayer = win.dataLayer || []).push(arguments);
   }
   const update = (g) => cm && gtag('consent', 'update', modeState(g, mapping));
-  // Before any tag fires (RULES.md, Consent Mode v2): everything denied.
+  // Before any tag fires (docs/rules.md, Google Consent Mode v2): everything denied.
   if (cm) gtag('consent', 'default', { ...modeState([], mapping), wait_for_update: 500 });
 
   const json = (r) => {
@@ -64,7 +64,7 @@ export function start(win, script, loadLayer) {
   const done = (s) => {
     if (granted && narrowed(granted, s.granted)) {
       // Withdrawal: scripts already running cannot be stopped; a fresh page load lets the
-      // server expire the withdrawn categories' cookies (DESIGN.md, Gating rules).
+      // server expire the withdrawn categories' cookies (docs/http.md, Gating rules).
       update(s.granted);
       win.location.reload();
     } else apply(s.granted);
