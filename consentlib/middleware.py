@@ -208,11 +208,12 @@ class ConsentMiddleware:
         consent, payload, filtered, refused, _, stripped, gpc_refused, resign = visit
         environ[ENVIRON_KEY] = consent
         path = environ.get("PATH_INFO", "")
-        if self.is_endpoint(path):
+        # is_endpoint and blocks_beacon's first test, inline: this runs on every request.
+        if path.startswith(self.prefix) or path == GPC_WELL_KNOWN:
             return self.serve_endpoint(environ, start_response, consent, path)
 
         granted = consent.granted
-        if self.blocks_beacon(path, granted, environ.get("SCRIPT_NAME", "")):
+        if self._has_beacons and self.blocks_beacon(path, granted, environ.get("SCRIPT_NAME", "")):
             return untrackable_response(environ, start_response, image=wants_image(environ))
 
         if stripped:
