@@ -12,10 +12,10 @@ import nox
 SUPPORTED = ["3.10", "3.11", "3.12", "3.13"]  # keep in step with pyproject's classifiers
 OLDEST = SUPPORTED[0]
 # The core's own tests: what breaks first on another Python (syntax, standard library).
-CORE = ["tests/test_policy.py", "tests/test_consent_cookie.py", "tests/test_middleware.py",
-        "tests/test_endpoints.py", "tests/test_etag.py", "tests/test_header_names.py",
-        "tests/test_beacon_paths.py", "tests/test_pages.py", "tests/test_mail.py", "tests/test_cli.py",
-        "tests/test_store_contract.py", "tests/test_flask.py", "tests/test_django.py", "tests/test_asgi.py"]
+CORE = ["tests/unit/test_policy.py", "tests/unit/test_consent_cookie.py", "tests/integration/test_middleware.py",
+        "tests/integration/test_endpoints.py", "tests/integration/test_etag.py", "tests/integration/test_header_names.py",
+        "tests/integration/test_beacon_paths.py", "tests/integration/test_pages.py", "tests/unit/test_mail.py", "tests/integration/test_cli.py",
+        "tests/integration/test_store_contract.py", "tests/integration/test_flask.py", "tests/integration/test_django.py", "tests/integration/test_asgi.py"]
 nox.options.error_on_missing_interpreters = False  # "where the machine allows"
 nox.options.reuse_existing_virtualenvs = True
 
@@ -31,7 +31,7 @@ def tests(session: nox.Session) -> None:
     _install(session)
     session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not e2e and not load",
                 # Checked once, on the main interpreter, by ./dev test: the docs, the wheel, mypy.
-                "--ignore=tests/test_docs.py", "--ignore=tests/test_packaging.py", "--ignore=tests/test_types.py",
+                "--ignore=tests/unit/test_docs.py", "--ignore=tests/unit/test_packaging.py", "--ignore=tests/unit/test_types.py",
                 *session.posargs)
 
 

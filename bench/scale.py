@@ -34,7 +34,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from consentlib import MailTracker
-from tests.loadkit import BROWSER, Call, Driver, Gunicorn, request, write_secret_key
+from tests.support.loadkit import BROWSER, Call, Driver, Gunicorn, request, write_secret_key
 
 CLIENTS = 16
 WORKERS = (1, 4)

@@ -1,0 +1,233 @@
+"""The ``consentlib`` command: receipts export/prune, the cookie declaration table."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from consentlib.cli import build_parser, main
+from consentlib.receipts import build_receipt
+from consentlib.store import open_store
+
+from tests.support.apps import ALL, NECESSARY, POLICY
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _add(store, consent_id, days_ago=0, granted=ALL):
+    when = datetime.now(timezone.utc) - timedelta(days=days_ago)
+    return store.add_receipt(build_receipt(policy=POLICY, consent_id=consent_id, granted=granted,
+                                           previously_granted=frozenset(), method="form", gpc=False, dnt=False,
+                                           lifetime=180 * 86400, ip=None, user_agent=None, when=when))
+
+
+@pytest.fixture
+def filled(tmp_path):
+    url = f"sqlite:///{tmp_path}/consent.db"
+    store = open_store(url)
+    rows = [_add(store, "aa" * 16, days_ago=400), _add(store, "bb" * 16, days_ago=10),
+            _add(store, "aa" * 16, days_ago=1, granted=NECESSARY)]
+    store.close()
+    return url, rows
+
+
+def _lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_cli_receipts_export_json_lines(filled, capsys):
+    url, rows = filled
+    assert main(["receipts", "export", "--store", url]) == 0
+    exported = _lines(capsys.readouterr().out)
+    assert [r["record_id"] for r in exported] == [r["record_id"] for r in rows]
+    assert exported[2]["replaces"] == rows[0]["record_id"]
+
+
+def test_cli_receipts_export_by_id(filled, capsys):
+    url, rows = filled
+    assert main(["receipts", "export", "--store", url, "--id", "aa" * 16]) == 0
+    exported = _lines(capsys.readouterr().out)
+    assert [r["consent_id"] for r in exported] == ["aa" * 16] * 2
+
+
+@pytest.mark.parametrize(
+    ("since", "count"),
+    [
+        pytest.param((datetime.now(timezone.utc) - timedelta(days=30)).date().isoformat(), 2, id="date"),
+        pytest.param((datetime.now(timezone.utc) - timedelta(days=5)).strftime("%Y-%m-%dT%H:%M:%S"), 1,
+                     id="datetime"),
+        pytest.param("2000-01-01", 3, id="long-ago"),
+    ],
+)
+def test_cli_receipts_export_since(filled, capsys, since, count):
+    url, _ = filled
+    assert main(["receipts", "export", "--store", url, "--since", since]) == 0
+    assert len(_lines(capsys.readouterr().out)) == count
+
+
+def test_cli_receipts_export_bad_since_is_usage_error(filled, capsys):
+    url, _ = filled
+    with pytest.raises(SystemExit) as info:
+        main(["receipts", "export", "--store", url, "--since", "last tuesday"])
+    assert info.value.code == 2
+    assert "2026-11-01" in capsys.readouterr().err
+
+
+def test_cli_receipts_prune(filled, capsys):
+    url, rows = filled
+    assert main(["receipts", "prune", "--store", url, "--older-than", "365"]) == 0
+    assert "removed 1 receipt" in capsys.readouterr().out
+    remaining = open_store(url).receipts()
+    assert [r["record_id"] for r in remaining] == [rows[1]["record_id"], rows[2]["record_id"]]
+
+
+def test_cli_store_unavailable_exits_3_with_message(tmp_path, capsys):
+    assert main(["receipts", "export", "--store", f"sqlite:///{tmp_path}"]) == 3
+    assert "consentlib:" in capsys.readouterr().err
+
+
+def test_cli_bad_store_url_exits_3(capsys):
+    assert main(["receipts", "export", "--store", "mysql://x"]) == 3
+    assert "sqlite:///" in capsys.readouterr().err
+
+
+def test_cli_cookies_markdown(capsys):
+    assert main(["cookies", "--policy", "tests.support.apps:POLICY"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "| Name | Category | Purpose | Lifetime | Set by |"
+    assert "| `sid` | necessary | Keeps you signed in | session | this site |" in out
+    assert "| `_ga*` | analytics | Counts visits | 2 years | Google |" in out
+    assert len(out) == 2 + len(POLICY.cookies)
+    assert main(["cookies", "--policy", "tests.support.apps:POLICY", "--format", "md"]) == 0
+    assert capsys.readouterr().out.splitlines() == out
+
+
+def test_cli_cookies_json(capsys):
+    assert main(["cookies", "--policy", "tests.support.apps:POLICY", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == [c.name for c in POLICY.cookies]
+    assert rows[0] == {"name": "sid", "category": "necessary", "purpose": "Keeps you signed in",
+                       "lifetime": "session", "third_party": ""}
+    assert {r["name"]: r["third_party"] for r in rows}["_ga*"] == "Google"
+
+
+def test_cli_cookies_html_escaped(capsys, monkeypatch):
+    import types
+
+    from consentlib import Category, Cookie, Policy
+
+    module = types.ModuleType("cli_html_policy")
+    module.POLICY = Policy(revision=1, categories=[Category("necessary", required=True)],
+                           cookies=[Cookie("sid", "necessary", purpose="<script>alert(1)</script> & co",
+                                           third_party="<b>Ads</b> & co")])
+    monkeypatch.setitem(sys.modules, "cli_html_policy", module)
+    assert main(["cookies", "--policy", "cli_html_policy:POLICY", "--format", "html"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("<table>") and "<th>Name</th>" in out
+    assert "<td>sid</td>" in out
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in out and "<script>" not in out
+    assert "<td>&lt;b&gt;Ads&lt;/b&gt; &amp; co</td>" in out
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        pytest.param("tests.support.apps", "package.module:POLICY", id="no-attr"),
+        pytest.param("tests.nope:POLICY", "Cannot load", id="no-module"),
+        pytest.param("tests.support.apps:NOPE", "Cannot load", id="no-attribute"),
+        pytest.param("tests.support.apps:KEYS", "not a consentlib.Policy", id="not-a-policy"),
+    ],
+)
+def test_cli_cookies_bad_policy_spec_is_a_usage_error(spec, says, capsys):
+    # Exit 2 (usage), never 1, which means "violation" to a CI script.
+    with pytest.raises(SystemExit) as info:
+        main(["cookies", "--policy", spec])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert says in err and "usage:" in err
+
+
+def test_cli_cookies_undeclared_needs_store(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["cookies", "--undeclared"])
+    assert info.value.code == 2
+    assert "--store" in capsys.readouterr().err
+
+
+def test_cli_version(capsys):
+    from consentlib import __version__
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"consentlib {__version__}"
+
+
+def _all_parsers(parser):
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _all_parsers(sub)
+
+
+def test_cli_every_option_has_help_and_help_lists_exit_codes(capsys):
+    parser = build_parser()
+    for sub in _all_parsers(parser):
+        for action in sub._actions:
+            if not isinstance(action, argparse._SubParsersAction):
+                assert action.help, f"{sub.prog} {action.option_strings or action.dest} has no help text"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "exit codes:" in out and "2  usage error" in out and "3  could not verify" in out
+
+
+@pytest.mark.parametrize("days", ["-1", "0", "soon"])
+def test_cli_receipts_prune_refuses_a_retention_that_deletes_everything(filled, capsys, days):
+    # GDPR Art 7(1): receipts are the proof of consent; a slip of the keyboard must not erase it.
+    url, rows = filled
+    with pytest.raises(SystemExit) as info:
+        main(["receipts", "prune", "--store", url, "--older-than", days])
+    assert info.value.code == 2
+    assert "--older-than" in capsys.readouterr().err
+    assert len(open_store(url).receipts()) == len(rows)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(["receipts", "export"], id="receipts-export"),
+        pytest.param(["receipts", "prune", "--older-than", "30"], id="receipts-prune"),
+        pytest.param(["mail", "stats"], id="mail-stats"),
+        pytest.param(["mail", "export"], id="mail-export"),
+        pytest.param(["cookies", "--undeclared"], id="cookies-undeclared"),
+    ],
+)
+def test_cli_never_creates_a_store_from_a_typo(tmp_path, capsys, command):
+    typo = tmp_path / "typo.db"
+    assert main([*command, "--store", f"sqlite:///{typo}"]) == 3
+    assert "no store at" in capsys.readouterr().err
+    assert not typo.exists()
+
+
+def test_cli_python_dash_m_in_a_real_process(filled):
+    url, rows = filled
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "consentlib", "receipts", "export", "--store", url, "--id", "bb" * 16],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert [r["record_id"] for r in _lines(done.stdout)] == [rows[1]["record_id"]]
+    done = subprocess.run([sys.executable, "-m", "consentlib", "cookies", "--policy", "tests.support.apps:POLICY",
+                           "--format", "json"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]["name"] == "sid"
+    done = subprocess.run([sys.executable, "-m", "consentlib"], capture_output=True, text=True, cwd=ROOT,
+                          env=env, timeout=120)
+    assert done.returncode == 2 and "usage" in done.stderr
