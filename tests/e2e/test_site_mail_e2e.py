@@ -134,8 +134,10 @@ def test_children_guardian_journey_on_the_site(site, consent_browser):
     consent_browser.find_element(By.ID, "guardian-address").send_keys("parent@example.com")
     consent_browser.find_element(By.ID, "guardian-category-analytics").click()
     consent_browser.find_element(By.ID, "guardian-ask").click()
-    wait(consent_browser, lambda d: d.current_url == url + "/kids")
-    mails = app.extensions["site_outbox"].all()
+    # The browser is on /kids before and after the post: wait for what the post does.
+    mails = wait(consent_browser, lambda d: app.extensions["site_outbox"].all())
+    wait(consent_browser, lambda d: d.execute_script("return document.readyState") == "complete"
+         and d.find_elements(By.ID, "guardian-form"))
     assert [m["recipient"] for m in mails] == ["parent@example.com"]
     consent_browser.get(url + "/")
     assert "_ga" not in cookie_names(consent_browser)  # not until the guardian answers
