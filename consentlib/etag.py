@@ -372,16 +372,7 @@ def not_modified(headers: _Headers) -> _Headers:
 
 def _without_validators(headers: _Headers, warned: set[str]) -> _Headers:
     """``headers`` without the app's validators, nor any header a browser could read as one."""
-    kept = []
-    for name, value in headers:
-        lname = canonical_name(name)
-        if lname in _APP_VALIDATORS:
-            continue
-        if not lname or unsafe_value(value):
-            warn_dropped(name, warned)
-            continue
-        kept.append((name, value))
-    return kept
+    return validator_plan(None, headers, warned)[0]
 
 
 class _Stream:
