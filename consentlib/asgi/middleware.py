@@ -26,6 +26,7 @@ from consentlib.asgi.bridge import (
     send_response,
     with_cookie,
 )
+from consentlib.changes import ChangeDelivery
 from consentlib.consent import DEFAULT_LIFETIME, Consent, ConsentCookie, CookiePayload
 from consentlib.cookies import _UNDECLARED_NAMES_LIMIT, UndeclaredCookies
 from consentlib.gating import RawHeaders
@@ -101,6 +102,7 @@ class ConsentMiddleware:
         is_minor: Callable[[Scope], bool] | None = None,
         guardian_mailer: Callable[[str, str, list[str]], None] | None = None,
         site_url: str | None = None,
+        on_change: Callable[[dict[str, Any]], object] | None = None,
         templates: str | os.PathLike[str] | None = None,
     ) -> None:
         # The core checks every option (with the same sentences) and holds every cache.
@@ -108,7 +110,8 @@ class ConsentMiddleware:
             _never_called, policy, secret_key=secret_key, store=store, prefix=prefix, lifetime=lifetime,
             secure=secure, trusted_origins=trusted_origins, honour_dnt=honour_dnt,
             gpc_last_update=gpc_last_update, max_body=max_body, etag_body_limit=etag_body_limit,
-            is_minor=is_minor, guardian_mailer=guardian_mailer, site_url=site_url, templates=templates,
+            is_minor=is_minor, guardian_mailer=guardian_mailer, site_url=site_url, on_change=on_change,
+            templates=templates,
         )
         # Recording an undeclared cookie writes to the store: from a worker thread here.
         self._undeclared = _UndeclaredOffLoop(self.core.store, policy.category_names)
@@ -133,6 +136,11 @@ class ConsentMiddleware:
     @property
     def store(self) -> Store:
         return self.core.store
+
+    @property
+    def changes(self) -> ChangeDelivery | None:
+        """The delivery of changes to ``on_change`` (None without one), run by the core."""
+        return self.core.changes
 
     @property
     def cookie(self) -> ConsentCookie:

@@ -40,14 +40,15 @@ def test_receipts_download_is_an_attachment_of_everything_about_the_visitor(tmp_
     assert json.loads(nobody.data)["receipts"] == [] and nobody.status_code == 200
 
 
-def test_middleware_on_change_hears_of_each_choice(tmp_path):
+@pytest.mark.parametrize("kind", ["wsgi", "starlette"])
+def test_middleware_on_change_hears_of_each_choice(tmp_path, kind):
     heard, arrived = [], threading.Event()
 
     def on_change(change):
         heard.append(change)
         arrived.set()
 
-    site = build_site("wsgi", tmp_path, on_change=on_change)
+    site = build_site(kind, tmp_path, on_change=on_change)
     site.post("/_consent/", data={"action": "reject_all"})
     assert arrived.wait(10)
     (change,) = heard
