@@ -112,7 +112,7 @@ _SITE_ID_SIGNERS = [_signer(k, _ID_SALT) for k in KEYS]
 
 
 def sign_payload(payload: object, key: str = KEYS[0], salt: str = "consentlib.consent") -> str:
-    """A cookie value carrying ``payload`` (any JSON), signed like the README says."""
+    """A cookie value carrying ``payload`` (any JSON), signed as docs/http.md, "The consent cookies", says."""
     text = json.dumps(payload, separators=(",", ":"))
     b64 = base64.urlsafe_b64encode(text.encode()).rstrip(b"=")
     return _signer(key, salt).sign(b64).decode("ascii")

@@ -22,7 +22,7 @@ REQUESTS = 1500
 NAME_LENGTH = 2000
 JUNK_CONSENT_LENGTH = 1900
 LONG_NAME_LENGTH = 12000
-# What the request path's caches hold at most, whatever the headers (README says it):
+# What the request path's caches hold at most, whatever the headers (docs/http.md says it):
 # visits 4 MiB, verdict tables 2 MiB, consent values 1 MiB, cookie names 256 KiB.
 MEMORY_BOUND = 8 * 1024 * 1024
 

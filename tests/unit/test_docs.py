@@ -59,3 +59,83 @@ def test_quickstart_flask_app_gates_cookies_and_beacons_until_consent(tmp_path, 
     assert any(c.startswith("_ga=") for c in accepted.headers.getlist("Set-Cookie"))
     assert "Analytics allowed: True" in accepted.get_data(as_text=True)
     assert (tmp_path / "consent.db").exists()  # the receipt is kept where the docs say
+
+
+# -- README.md is the front page; the detail lives in docs/ ---------------------------------
+
+README = ROOT / "README.md"
+# The topics README introduces in a paragraph each, by the docs page that has the detail.
+FRONT_PAGE_TOPICS = ["quickstart.md", "options.md", "banner.md", "http.md", "rights.md", "email.md",
+                     "children.md", "audit.md", "cli.md"]
+# Roughly a screenful per part; "## Performance" is the figures' table, kept whole.
+FRONT_PAGE_LINES = 160
+
+
+def _slug(heading: str) -> str:
+    """A heading's anchor, as MkDocs' toc extension and GitHub both make it for ASCII text."""
+    text = re.sub(r"[^\w\s-]", "", heading.replace("`", "")).strip().lower()
+    return re.sub(r"[-\s]+", "-", text)
+
+
+def _anchors(markdown: str) -> set[str]:
+    return {_slug(m.group(1)) for m in re.finditer(r"^#{1,6} (.+?)\s*$", _prose(markdown), re.M)}
+
+
+def _prose(markdown: str) -> str:
+    """The text outside fenced code blocks (a `# comment` in a shell block is no heading)."""
+    return re.sub(r"^```.*?^```", "", markdown, flags=re.S | re.M)
+
+
+def _nav_pages() -> set[str]:
+    return set(re.findall(r":\s*(\S+\.md)\s*$", (ROOT / "mkdocs.yml").read_text(), re.M))
+
+
+def _readme_links() -> list[str]:
+    return re.findall(r"\]\(([^)\s]+)\)", _prose(README.read_text(encoding="utf-8")))
+
+
+def test_readme_links_resolve_to_docs_pages_in_the_site():
+    # A front page that points at a page the site does not publish, or at a heading that
+    # was renamed, sends a new user nowhere.
+    nav, readme = _nav_pages(), README.read_text(encoding="utf-8")
+    broken = []
+    for link in _readme_links():
+        if link.startswith(("http://", "https://")):
+            continue
+        path, _, fragment = link.partition("#")
+        target = ROOT / path if path else README
+        if not target.is_file():
+            broken.append(f"{link}: no such file")
+            continue
+        if path.startswith("docs/") and path.endswith(".md") and path[len("docs/"):] not in nav:
+            broken.append(f"{link}: not in mkdocs.yml's nav, so the site does not publish it")
+        if fragment and fragment not in _anchors(target.read_text(encoding="utf-8") if path else readme):
+            broken.append(f"{link}: {target.name} has no heading #{fragment}")
+    assert not broken, "README.md links that lead nowhere:\n" + "\n".join(broken)
+
+
+def test_readme_stays_a_front_page_that_links_each_topic_to_its_docs_page():
+    text = README.read_text(encoding="utf-8")
+    linked = {link.partition("#")[0] for link in _readme_links()}
+    missing = [page for page in FRONT_PAGE_TOPICS if f"docs/{page}" not in linked]
+    assert not missing, f"README.md introduces these topics without a link to their docs page: {missing}"
+    before, _, after = text.partition("## Performance")
+    rest = after[after.find("\n## "):] if "\n## " in after else ""
+    lines = len((before + rest).splitlines())
+    assert lines <= FRONT_PAGE_LINES, (
+        f"README.md is {lines} lines besides its Performance table (at most {FRONT_PAGE_LINES}): "
+        "move the detail to the docs page that has the topic and link it.")
+
+
+def _sentences(markdown: str) -> list[str]:
+    """Prose sentences of at least twelve words: no code, tables, images or headings."""
+    lines = [line for line in _prose(markdown).splitlines() if not line.lstrip().startswith(("|", "!", "#"))]
+    text = re.sub(r"\s+", " ", " ".join(lines))
+    return [s.strip() for s in re.split(r"(?<=[.:;])\s", text) if len(s.split()) >= 12]
+
+
+def test_readme_does_not_repeat_the_docs_prose():
+    # One place for each piece of detail: two copies drift apart, and one of them lies.
+    docs = re.sub(r"\s+", " ", " ".join(p.read_text(encoding="utf-8") for p in (ROOT / "docs").rglob("*.md")))
+    repeated = [s for s in _sentences(README.read_text(encoding="utf-8")) if s in docs]
+    assert not repeated, "README.md repeats the docs word for word; keep one and link it:\n" + "\n".join(repeated)
