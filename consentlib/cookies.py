@@ -64,13 +64,17 @@ class CookieGate:
         Returns the new header and the names of declared cookies that were removed
         (the browser still holds them, so the response should expire them).
         """
+        return self.filter_parts(header.split(";"), header, granted)
+
+    def filter_parts(self, parts: list[str], header: str, granted: frozenset[str]) -> tuple[str, list[str]]:
+        """:meth:`filter_request_cookies` of ``header`` already split at ``;`` into ``parts``."""
         kept: list[str] = []
         refused: list[str] = []
         changed = False
         # On every request of every visitor: lookups inlined rather than method calls.
         known = self.categories
         own = self.own_cookies
-        for part in header.split(";"):
+        for part in parts:
             pair = part.strip()
             if not pair:
                 changed = True
@@ -89,8 +93,7 @@ class CookieGate:
                               else f"its category {category!r} is not granted on this request")
                 # RFC 6265bis §5.6: browsers store no cookie whose name and value pass
                 # 4096 bytes, so a longer name was forged: there is nothing to expire.
-                if len(name) <= _BROWSER_COOKIE_MAX and self.category_of(name) != UNDECLARED \
-                        and name not in refused:
+                if len(name) <= _BROWSER_COOKIE_MAX and category != UNDECLARED and name not in refused:
                     refused.append(name)
         return ("; ".join(kept) if changed else header), refused
 

@@ -7,6 +7,7 @@ and the cookies to expire. Nothing here knows a server interface.
 """
 from __future__ import annotations
 
+import re
 import time
 from typing import NamedTuple
 
@@ -27,6 +28,16 @@ _DECISION_CACHE_BUDGET = 24 * 1024 * 1024
 _DECISION_SIZE = 600
 # (consent, verified payload, valid until): what a visitor's consent cookies prove.
 _Decision = tuple[Consent, CookiePayload | None, float]
+# A Cookie header's shape: the header with each pair's value cut out after its first
+# '=' ("consent=; consent_id=; sid=; _ga="). Which pairs are consent cookies, and which
+# pairs the app may see, follow from the shape alone: a visitor's shape stays the same
+# while their values change (GA4's _ga_<id> on every page view).
+_VALUES = re.compile(r"=[^;]*")
+# Shapes remembered: a few per site (the cookies its visitors hold), 256 KiB in all.
+_SHAPES_BUDGET = 256 * 1024
+# (positions of the consent pairs, positions of the consent_id pairs, the last of
+# them or -1) in a shape.
+_Positions = tuple[tuple[int, ...], tuple[int, ...], int]
 
 
 class Visit(NamedTuple):
@@ -61,6 +72,11 @@ class Visits:
             budget=_VISIT_CACHE_BUDGET, max_size=2 * _VISIT_CACHE_MAX_HEADER)
         self._decisions: BoundedCache[tuple[tuple[str, ...], tuple[str, ...], bool, bool], _Decision] = BoundedCache(
             budget=_DECISION_CACHE_BUDGET, max_size=_DECISION_SIZE + _VISIT_CACHE_MAX_HEADER)
+        self._positions: BoundedCache[str, _Positions] = BoundedCache(
+            budget=_SHAPES_BUDGET, max_size=_VISIT_CACHE_MAX_HEADER)
+        # (shape, granted) pairs whose every pair passes: the header reaches the app whole.
+        self._passes_whole: BoundedCache[tuple[str, frozenset[str]], bool] = BoundedCache(
+            budget=_SHAPES_BUDGET, max_size=_VISIT_CACHE_MAX_HEADER)
 
     def of(self, header: str, gpc: bool, dnt: bool) -> Visit:
         """The visit of a request with this ``Cookie`` header, ``Sec-GPC: 1`` (``gpc``)
@@ -79,14 +95,30 @@ class Visits:
         # What the consent cookies prove depends on their values alone, not on the rest
         # of the header (GA4's _ga_<id> changes on every page view): remembered per
         # visitor, so many visitors cost a header scan each, not two signature checks.
-        consent_values, id_values = consent_cookie_values(header)
+        # The scan itself is done once per shape (the header without its values); each
+        # request only cuts the values out (in C) and reads its consent pairs by position.
+        shape = _VALUES.sub("=", header)
+        positions = self._positions.get(shape)
+        if positions is None:
+            positions = _consent_positions(header.split(";"))
+            self._positions.remember(shape, positions)
+        # Split only as far as the last consent pair (they usually come first).
+        parts = header.split(";", positions[2] + 1)
+        consent_values, id_values = _values_at(parts, positions)
         key = (consent_values, id_values, gpc, dnt)
         decided = self._decisions.get(key)
         if decided is None or time.time() >= decided[2]:
             decided = self._decide(consent_values, id_values, gpc, dnt)
             self._decisions.remember(key, decided, size=_DECISION_SIZE + sum(map(len, consent_values + id_values)))
         consent, payload, valid_until = decided
-        return self.derive(consent, payload, header, valid_until)
+        if self._passes_whole.get((shape, consent.granted)):
+            resign = payload is not None and payload.needs_reissue and self.cookie.remaining(payload) > 0
+            return Visit(consent, payload, header, (), valid_until, False, False, resign)
+        visit = self._derived(consent, payload, header.split(";"), header, valid_until)
+        if not visit.stripped:
+            # Nothing withheld: so it is for every header of this shape, under this consent.
+            self._passes_whole.remember((shape, consent.granted), True, size=len(shape))
+        return visit
 
     def _decide(self, consent_values: tuple[str, ...], id_values: tuple[str, ...], gpc: bool,
                 dnt: bool) -> _Decision:
@@ -113,7 +145,12 @@ class Visits:
 
     def derive(self, consent: Consent, payload: CookiePayload | None, header: str, valid_until: float) -> Visit:
         """The visit that follows from ``consent`` (the cookies' own, or a minor's)."""
-        filtered, refused = self.gate.filter_request_cookies(header, consent.granted) if header else (header, [])
+        return self._derived(consent, payload, header.split(";"), header, valid_until)
+
+    def _derived(self, consent: Consent, payload: CookiePayload | None, parts: list[str], header: str,
+                 valid_until: float) -> Visit:
+        # ``parts``: ``header`` split at ';', as the caller had it.
+        filtered, refused = self.gate.filter_parts(parts, header, consent.granted) if header else (header, [])
         # Expiring a gpc category's cookie depends on Sec-GPC as well as on the Cookie header.
         gpc_refused = bool(refused) and not self._gpc_categories.isdisjoint(map(self.gate.category_of, refused))
         # Re-issue a genuine choice still within its lifetime that is signed with an older
@@ -137,17 +174,42 @@ class Visits:
         return self.cookie.bind(fallback, id_values) if fallback is not None else None
 
 
+_NO_VALUES: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+
+
 def consent_cookie_values(header: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The values of the ``consent`` and ``consent_id`` pairs of a ``Cookie`` header, in order."""
-    if COOKIE_NAME not in header:
-        return (), ()
-    consent_values: list[str] = []
-    id_values: list[str] = []
-    for part in header.split(";"):
-        name, sep, value = part.strip().partition("=")
-        if sep:
-            if name == COOKIE_NAME:
-                consent_values.append(value.strip('"'))
-            elif name == ID_COOKIE_NAME:
-                id_values.append(value.strip('"'))
-    return tuple(consent_values), tuple(id_values)
+    return _consent_values(header.split(";")) if COOKIE_NAME in header else _NO_VALUES
+
+
+def _consent_values(parts: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    # ``parts``: a Cookie header split at ';'.
+    return _values_at(parts, _consent_positions(parts))
+
+
+def _values_at(parts: list[str], positions: _Positions) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The values of the consent pairs at ``positions`` of ``parts``, read as the scan
+    reads a pair: stripped, the value after its first '=', without quotes."""
+    consent_at, id_at, _ = positions
+    # One pair of each (what a browser sends), without building lists.
+    if len(consent_at) == 1 and len(id_at) == 1:
+        return ((parts[consent_at[0]].strip().partition("=")[2].strip('"'),),
+                (parts[id_at[0]].strip().partition("=")[2].strip('"'),))
+    return (tuple(parts[i].strip().partition("=")[2].strip('"') for i in consent_at),
+            tuple(parts[i].strip().partition("=")[2].strip('"') for i in id_at))
+
+
+def _consent_positions(parts: list[str]) -> _Positions:
+    """Where in ``parts`` (a Cookie header split at ';') the ``consent`` and ``consent_id``
+    pairs stand, in order: pairs whose name, up to the first '=', is exactly theirs."""
+    consent_at: list[int] = []
+    id_at: list[int] = []
+    for index, part in enumerate(parts):
+        if COOKIE_NAME in part:
+            name, sep, _ = part.strip().partition("=")
+            if sep:
+                if name == COOKIE_NAME:
+                    consent_at.append(index)
+                elif name == ID_COOKIE_NAME:
+                    id_at.append(index)
+    return tuple(consent_at), tuple(id_at), max(consent_at + id_at, default=-1)
