@@ -42,9 +42,10 @@ _USUAL_NAMES = (
 _NAMES_LIMIT = 256
 _NAME_MAX = 128
 # A Set-Cookie line's verdict: kept (required: no Vary), kept or dropped by consent
-# (Vary: Cookie, and Sec-GPC for gpc categories), dropped as undeclared.
-_KEEP, _KEEP_VARY, _KEEP_VARY_GPC, _DROP, _DROP_VARY_GPC, _DROP_UNDECLARED = range(6)
-_VARY_OF = (0, 1, 2, 1, 2, 1)
+# (Vary: Cookie, and Sec-GPC for gpc categories), dropped as undeclared, dropped as
+# consentlib's own cookie (whatever the consent: no Vary).
+_KEEP, _KEEP_VARY, _KEEP_VARY_GPC, _DROP, _DROP_VARY_GPC, _DROP_UNDECLARED, _DROP_OWN = range(7)
+_VARY_OF = (0, 1, 2, 1, 2, 1, 0)
 # Verdicts are remembered by the text before a Set-Cookie value's '=': texts of up to
 # 128 characters, 64 KiB per table, at most 32 tables (granted sets): 2 MiB at worst.
 _VERDICT_KEY_MAX = 128
@@ -206,7 +207,12 @@ class ResponseGate:
         # RFC 6265 §5.2 in full: whitespace, a ';' before '=', no '=' at all.
         name = set_cookie_name(_text(value))
         category = self.cookies.category_of(name)
-        if category in self.required:
+        if name in self.cookies.own_cookies:
+            # Only consentlib writes the visitor's choice (its lines are added after the
+            # app's): an app line named like it, even under a policy glob such as
+            # "consent*", would overwrite or forge the choice in the browser.
+            verdict = _DROP_OWN
+        elif category in self.required:
             verdict = _KEEP
         elif category in granted:
             verdict = _KEEP_VARY_GPC if category in self.gpc_categories else _KEEP_VARY
@@ -225,6 +231,8 @@ class ResponseGate:
 def _why_refused(verdict: int, granted: frozenset[str]) -> str:
     if verdict == _DROP_UNDECLARED:
         return "the policy does not declare it, so it counts as non-necessary"
+    if verdict == _DROP_OWN:
+        return "it is consentlib's own cookie, which only consentlib writes"
     return f"its category is not granted on this request (granted: {', '.join(sorted(granted))})"
 
 

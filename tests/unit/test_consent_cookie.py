@@ -9,11 +9,13 @@ import time
 
 import pytest
 
-from consentlib import Cookie, Policy
+from werkzeug.test import Client
+
+from consentlib import ConsentMiddleware, Cookie, Policy
 from consentlib.bounded import ENTRY_OVERHEAD
 from consentlib.consent import DEFAULT_LIFETIME, MAX_COOKIE_LENGTH, ConsentCookie, new_consent_id, time_resolution
 
-from tests.support.apps import KINDS, ALL, LINT_STRICT, NECESSARY, POLICY, build_site
+from tests.support.apps import ALL, KEYS, KINDS, LINT_STRICT, NECESSARY, POLICY, build_site, consent_header
 
 pytestmark = LINT_STRICT
 
@@ -410,6 +412,28 @@ def test_consent_cookies_reach_the_app_and_are_never_expired_by_the_gate(tmp_pat
     page = site.get("/", headers={"Cookie": header})
     assert page.json["cookie"] == header
     assert page.set_cookie("consent") == [] and page.set_cookie("consent_id") == []
+
+
+@pytest.mark.parametrize("line", [
+    pytest.param("consent=forged; Path=/", id="consent"),
+    pytest.param("consent_id=forged; Path=/; HttpOnly", id="consent-id"),
+    pytest.param(" consent =forged; Path=/", id="spaces-around-the-name"),
+    pytest.param("consent=; Max-Age=0; Path=/", id="an-expiry"),
+])
+def test_the_app_can_never_write_the_consent_cookies_even_under_a_glob_that_covers_them(tmp_path, line):
+    # RFC 6265 §5.2 reads " consent " as "consent": the browser would overwrite the
+    # visitor's recorded choice (or forget it) with whatever the app wrote.
+    policy = Policy(revision=3, categories=POLICY.categories,
+                    cookies=[*POLICY.cookies, Cookie("consent*", "marketing", purpose="a careless glob")])
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Set-Cookie", line), ("Set-Cookie", "sid=1")])
+        return [b"ok"]
+
+    middleware = ConsentMiddleware(app, policy, secret_key=KEYS, store=f"sqlite:///{tmp_path}/consent.db")
+    # Every category granted, the glob's too: still not the app's to write.
+    response = Client(middleware, use_cookies=False).get("/", headers={"Cookie": consent_header(middleware, ALL)})
+    assert response.headers.getlist("Set-Cookie") == ["sid=1"]
 
 
 def test_consent_removed_key_means_undecided(site):
