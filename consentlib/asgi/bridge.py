@@ -27,28 +27,33 @@ _COOKIE = b"cookie"
 # Headers several lines of which are one list (RFC 9110 §5.3); Cookie's crumbs are
 # joined with "; " instead (RFC 9113 §8.2.3).
 _COMMA = ", "
+# What a signal of two lines counts as: never the value "1".
+_TWO_LINES = b""
 
 
 def request_signals(headers: RawHeaders) -> tuple[str, bool, bool]:
     """The ``Cookie`` header, ``Sec-GPC: 1`` and ``DNT: 1`` of a request, in one pass."""
-    cookies: list[bytes] = []
-    gpc: list[bytes] = []
-    dnt: list[bytes] = []
+    # Every request passes here: no list unless a request really has several Cookie lines.
+    cookie = more = gpc = dnt = None
     for name, value in headers:
         size = len(name)
         # Servers lower-case names (ASGI spec); a middleware in front might not.
         if size == 6:
             if name == _COOKIE or name.lower() == _COOKIE:
-                cookies.append(value)
+                if cookie is None:
+                    cookie = value
+                else:
+                    more = [cookie, value] if more is None else [*more, value]
         elif size == 7:
             if name.lower() == b"sec-gpc":
-                gpc.append(value)
+                gpc = value if gpc is None else _TWO_LINES
         elif size == 3 and name.lower() == b"dnt":
-            dnt.append(value)
-    cookie = cookies[0] if len(cookies) == 1 else b"; ".join(cookies)
+            dnt = value if dnt is None else _TWO_LINES
+    if more is not None:
+        cookie = b"; ".join(more)
     # GPC spec: only the exact value "1" counts; two lines would reach a WSGI app as
     # "1, 1", which is not "1" either.
-    return cookie.decode("latin-1"), gpc == [b"1"], dnt == [b"1"]
+    return ("" if cookie is None else cookie.decode("latin-1")), gpc == b"1", dnt == b"1"
 
 
 def header_text(headers: RawHeaders, wanted: bytes) -> str:

@@ -8,7 +8,7 @@ loop.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from consentlib.asgi.bridge import (
@@ -160,47 +160,52 @@ class ConsentMiddleware:
             return
         # The hot path, inline: every request of the site passes here.
         core = self.core
-        header, gpc, dnt = request_signals(scope["headers"])
+        headers = scope["headers"]
+        header, gpc, dnt = request_signals(headers)
         visit = core.visits.of(header, gpc, dnt)
         if core.is_minor is not None:
             visit = await to_thread.run_sync(self._minor_visit, scope, visit, header)
-        consent = visit.consent
-        path = route_path(scope) if scope.get("root_path") else scope["path"]
+        consent, _, filtered, refused, _, stripped, gpc_refused, resign = visit
+        root = scope.get("root_path")
+        path = route_path(scope) if root else scope["path"]
         if core.is_endpoint(path):
             await self._endpoint(scope, receive, send, consent, path)
             return
         granted = consent.granted
-        if core.blocks_beacon(path, granted, scope.get("root_path") or ""):
-            image = is_image_request(path, header_text(scope["headers"], b"accept"))
-            status, headers, body = untrackable(image=image, head=scope.get("method") == "HEAD")
-            await send_response(send, int(status[:3]), headers, body)
+        if core.blocks_beacon(path, granted, root or ""):
+            image = is_image_request(path, header_text(headers, b"accept"))
+            status, beacon_headers, body = untrackable(image=image, head=scope.get("method") == "HEAD")
+            await send_response(send, int(status[:3]), beacon_headers, body)
             return
+        # A copy, as the ASGI spec asks of a middleware that changes the scope: the
+        # server's scope must not see what this request's app was given.
         scope = {**scope, SCOPE_KEY: consent, MIDDLEWARE_KEY: self}
-        stripped = visit.stripped
         if stripped:
             # The app sees fewer cookies than were sent: what it answers depends on consent.
-            scope["headers"] = with_cookie(scope["headers"], visit.filtered)
-        if visit.refused or visit.resign:
+            scope["headers"] = with_cookie(headers, filtered)
+        if refused or resign:
             gate = core.responses.headers_gate(granted, core.extra_headers(visit, self._secure(scope)),
-                                               visit.gpc_refused, stripped, raw=True)
+                                               gpc_refused, stripped, raw=True)
         else:
             # Nothing of this request's own to add: the gate for this consent is reused.
-            key = (granted, visit.gpc_refused, stripped)
+            key = (granted, gpc_refused, stripped)
             cached = self._gates.get(key)
             if cached is None:
                 if len(self._gates) >= _GATES_LIMIT:
                     self._gates.clear()
-                cached = self._gates[key] = core.responses.headers_gate(granted, (), visit.gpc_refused, stripped,
+                cached = self._gates[key] = core.responses.headers_gate(granted, (), gpc_refused, stripped,
                                                                         raw=True)
             gate = cached
         undeclared = self._undeclared
 
-        async def gated_send(message: Message) -> None:
+        # Not a coroutine of its own: it hands back ``send``'s awaitable (the app awaits
+        # it), so each message costs one call, not a coroutine more per message.
+        def gated_send(message: Message) -> Awaitable[None]:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": gate(message.get("headers", ()))}
                 if undeclared.pending:
-                    await to_thread.run_sync(undeclared.record_pending)
-            await send(message)
+                    return _record_then_send(undeclared, send, message)
+            return send(message)
 
         app = self.app if self._etags_category in granted else self._firewall
         await app(scope, receive, gated_send)
@@ -264,6 +269,12 @@ class ConsentMiddleware:
 
 def _never_called(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:  # pragma: no cover
     raise AssertionError("The ASGI door calls its own app, never the core's.")
+
+
+async def _record_then_send(undeclared: _UndeclaredOffLoop, send: Send, message: Message) -> None:
+    """Record the undeclared cookies the gate noted (store I/O, in a worker thread), then send."""
+    await to_thread.run_sync(undeclared.record_pending)
+    await send(message)
 
 
 class _UndeclaredOffLoop(UndeclaredCookies):
