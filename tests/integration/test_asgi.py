@@ -136,6 +136,8 @@ def _cookie_lines(scope) -> list[bytes]:
     [
         pytest.param([("cookie", "sid=1; _ga=2")], [b"sid=1"], id="one-line"),
         pytest.param([("cookie", "sid=1"), ("cookie", "_ga=2; _fbp=3")], [b"sid=1"], id="http2-crumbs-rfc9113"),
+        pytest.param([("cookie", "_ga=2"), ("cookie", "theme=d"), ("cookie", "sid=1")], [b"sid=1"],
+                     id="three-crumbs-the-last-one-kept-rfc9113"),
         pytest.param([("cookie", "_ga=2")], [], id="nothing-left-no-line"),
     ],
 )
