@@ -20,6 +20,8 @@ _FOREVER = float("inf")
 # Distinct Cookie headers remembered, bounded by bytes so that random headers cannot grow
 # it: 4 MiB, each entry costing twice its header (the key, and the filtered copy kept).
 _VISIT_CACHE_BUDGET = 4 * 1024 * 1024
+# One new header in this many is kept in the visit cache (see Visits.of).
+_ADMIT_EVERY = 4
 # Longer Cookie headers are verified every time rather than kept.
 _VISIT_CACHE_MAX_HEADER = 4096
 # Decisions per visitor (their consent cookies' values): room for tens of thousands of
@@ -70,6 +72,7 @@ class Visits:
         self._names = frozenset(policy.category_names)
         self.cache: BoundedCache[tuple[str, bool, bool], Visit] = BoundedCache(
             budget=_VISIT_CACHE_BUDGET, max_size=2 * _VISIT_CACHE_MAX_HEADER)
+        self._unkept = _ADMIT_EVERY - 1  # the first header is kept
         self._decisions: BoundedCache[tuple[tuple[str, ...], tuple[str, ...], bool, bool], _Decision] = BoundedCache(
             budget=_DECISION_CACHE_BUDGET, max_size=_DECISION_SIZE + _VISIT_CACHE_MAX_HEADER)
         self._positions: BoundedCache[str, _Positions] = BoundedCache(
@@ -88,7 +91,14 @@ class Visits:
         if visit is not None and time.time() < visit.valid_until:
             return visit
         visit = self._new_visit(header, gpc, dnt)
-        self.cache.remember(key, visit, size=2 * len(header))
+        # Most headers are seen once (GA4's session cookie changes on every page view).
+        # Keeping one new header in _ADMIT_EVERY spares the others the insert and the
+        # churn; a header that recurs (a page's assets, a reload) is kept within a few
+        # requests. Unsynchronised on purpose: a lost count only shifts which is kept.
+        self._unkept += 1
+        if self._unkept >= _ADMIT_EVERY:
+            self._unkept = 0
+            self.cache.remember(key, visit, size=2 * len(header))
         return visit
 
     def _new_visit(self, header: str, gpc: bool, dnt: bool) -> Visit:
@@ -103,8 +113,15 @@ class Visits:
             positions = _consent_positions(header.split(";"))
             self._positions.remember(shape, positions)
         # Split only as far as the last consent pair (they usually come first).
-        parts = header.split(";", positions[2] + 1)
-        consent_values, id_values = _values_at(parts, positions)
+        consent_at, id_at, last = positions
+        parts = header.split(";", last + 1)
+        consent_values: tuple[str, ...]
+        id_values: tuple[str, ...]
+        if len(consent_at) == 1 and len(id_at) == 1:  # what a browser sends, read inline
+            consent_values = (parts[consent_at[0]].strip().partition("=")[2].strip('"'),)
+            id_values = (parts[id_at[0]].strip().partition("=")[2].strip('"'),)
+        else:
+            consent_values, id_values = _values_at(parts, positions)
         key = (consent_values, id_values, gpc, dnt)
         decided = self._decisions.get(key)
         if decided is None or time.time() >= decided[2]:
@@ -191,10 +208,6 @@ def _values_at(parts: list[str], positions: _Positions) -> tuple[tuple[str, ...]
     """The values of the consent pairs at ``positions`` of ``parts``, read as the scan
     reads a pair: stripped, the value after its first '=', without quotes."""
     consent_at, id_at, _ = positions
-    # One pair of each (what a browser sends), without building lists.
-    if len(consent_at) == 1 and len(id_at) == 1:
-        return ((parts[consent_at[0]].strip().partition("=")[2].strip('"'),),
-                (parts[id_at[0]].strip().partition("=")[2].strip('"'),))
     return (tuple(parts[i].strip().partition("=")[2].strip('"') for i in consent_at),
             tuple(parts[i].strip().partition("=")[2].strip('"') for i in id_at))
 
