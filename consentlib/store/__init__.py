@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, overload
 from consentlib.errors import ConfigurationError
 from consentlib.store.base import (
     RETENTION_OPTIONS,
+    ForgottenConsentId,
     STORE_METHODS,
     Retention,
     SecretKeys,
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from consentlib.store.postgres import PostgresStore
     from consentlib.store.sqlite import SQLiteStore
 
-__all__ = ["RETENTION_OPTIONS", "Retention", "SecretKeys", "Store", "open_store"]
+__all__ = ["RETENTION_OPTIONS", "ForgottenConsentId", "Retention", "SecretKeys", "Store", "open_store"]
 
 
 @overload
