@@ -177,13 +177,14 @@ def _forget(args: argparse.Namespace) -> int:
               f"permission(s), {done['sends']} send record(s) anonymised; {done['unsubscribes']} unsubscribe(s) "
               "kept as a keyed hash")
         return 0
-    count = _store(args).minimise_receipts(args.consent_id)
+    count = _store(args, keys_required="forget --consent-id").minimise_receipts(args.consent_id)
     if not count:
         print(f"nothing to forget: the store has no receipt of consent id {args.consent_id}")
         return 0
     print(f"minimised {count} receipt(s) of {args.consent_id}: IP network and user agent erased; the proof of "
           "each choice (time, notice revision, categories, method, signals) is kept for the retention period "
-          "(GDPR Art 17(3)(b),(e))")
+          "(GDPR Art 17(3)(b),(e)); the id is kept only as a keyed fingerprint, so the visitor's next choice "
+          "gets a new id and the erased one links nothing again")
     return 0
 
 
@@ -398,7 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     forget.add_argument("--store", required=True, metavar="URL", help="store URL, e.g. sqlite:///consent.db")
     who = forget.add_mutually_exclusive_group(required=True)
     who.add_argument("--recipient", metavar="ADDRESS", help="erase this address; its unsubscribes stay as a keyed hash")
-    who.add_argument("--consent-id", metavar="ID", help="minimise this visitor's receipts to the proof")
+    who.add_argument("--consent-id", metavar="ID", help="minimise this visitor's receipts to the proof; the id "
+                                                        "is then never used again (needs the secret key)")
     _key_options(forget)
     forget.set_defaults(handler=_forget)
 

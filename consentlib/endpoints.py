@@ -34,6 +34,7 @@ from consentlib.http import (
 )
 from consentlib.pages import preferences_page, redirect_page
 from consentlib.receipts import build_receipt, presented
+from consentlib.store.base import ForgottenConsentId
 from consentlib.static import lookup as static_asset
 
 if TYPE_CHECKING:
@@ -163,14 +164,19 @@ class Endpoints:
                 "error": "Receipts are shown only to a visitor who opens this address, not to scripts on a page."},
                 headers=[("Vary", "Sec-Fetch-Mode, Sec-Fetch-Dest")])
         store = self.context.store
-        found = presented(store.receipts(consent_id=consent.consent_id)) if consent.consent_id else []
-        body: dict[str, Any] = {"consent_id": consent.consent_id, "receipts": found}
+        consent_id = consent.consent_id
+        if consent_id is not None and store.consent_id_forgotten(consent_id):
+            # An erased id (GDPR Art 17) is answered as no id: its kept proof is the
+            # site's, not shown again to whoever holds the old cookie.
+            consent_id = None
+        found = presented(store.receipts(consent_id=consent_id)) if consent_id else []
+        body: dict[str, Any] = {"consent_id": consent_id, "receipts": found}
         # Opened in a window by a page's script (window.open), the answer is a sandboxed,
         # opaque-origin document that the opener cannot read; never framed.
         headers = [("Vary", "Cookie, Sec-Fetch-Mode, Sec-Fetch-Dest"),
                    ("Content-Security-Policy", "sandbox; frame-ancestors 'none'")]
         if Request(environ).args.get("download") == "1":
-            body["pending_changes"] = store.changes(subject=consent.consent_id) if consent.consent_id else []
+            body["pending_changes"] = store.changes(subject=consent_id) if consent_id else []
             body["kept"] = KEPT_NOTE
             headers.append(("Content-Disposition", 'attachment; filename="my-consent-data.json"'))
         return respond(environ, start_response, 200, body, headers=headers)
@@ -214,14 +220,31 @@ class Endpoints:
             # GPC wins over an opt-in made while the signal is on (11 CCR §7025(c)).
             chosen -= self.policy.gpc_categories
         granted = chosen | self.policy.required
-        consent_id = consent.consent_id or new_consent_id()
+        # What the visitor had recorded, not what this request grants: under GPC a stored
+        # opt-in for a gpc category that is now taken back is "withdrawn".
+        previously = (consent.chosen | self.policy.required) if consent.decided else frozenset()
+        choice = (environ, start_response, request, consent, granted, method)
+        if consent.consent_id is None:
+            return self._store_choice(*choice, new_consent_id(), previously)
+        try:
+            return self._store_choice(*choice, consent.consent_id, previously)
+        except ForgottenConsentId:
+            # The visitor had this id erased (GDPR Art 17): it must never link anything
+            # again, so the choice starts a new id, with no history, and both cookies carry
+            # it. The store checks in the receipt's own transaction: no read on page views.
+            return self._store_choice(*choice, new_consent_id(), frozenset())
+
+    def _store_choice(self, environ: WSGIEnvironment, start_response: StartResponse, request: Request,
+                      consent: Consent, granted: frozenset[str], method: str, consent_id: str,
+                      previously: frozenset[str]) -> Iterable[bytes]:
+        """Build the whole answer for a choice under ``consent_id``, store its receipt,
+        then send the answer (the store raises ForgottenConsentId for an erased id)."""
+        is_json = request.mimetype == "application/json"
         receipt = build_receipt(
             policy=self.policy,
             consent_id=consent_id,
             granted=granted,
-            # What the visitor had recorded, not what this request grants: under GPC a
-            # stored opt-in for a gpc category that is now taken back is "withdrawn".
-            previously_granted=(consent.chosen | self.policy.required) if consent.decided else frozenset(),
+            previously_granted=previously,
             method=method,
             gpc=consent.gpc,
             dnt=consent.dnt,

@@ -41,6 +41,7 @@ from consentlib.http import (
 )
 from consentlib.pages import message_page, redirect_page
 from consentlib.receipts import build_receipt
+from consentlib.store.base import ForgottenConsentId
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -162,6 +163,10 @@ class Guardians:
         # mailed for a request whose answer could not be built.
         headers = []
         consent_id = consent.consent_id
+        if consent_id is not None and self.context.store.consent_id_forgotten(consent_id):
+            # An erased id (GDPR Art 17) must not be linked to a guardian's answer: the
+            # request starts a new id, as for a browser without one.
+            consent_id = None
         if consent_id is None:
             # The guardian's answer must find this browser again: give it a consent id,
             # recorded like any decision, granting only what needs no consent.
@@ -174,7 +179,7 @@ class Guardians:
         token = self.serializer.dumps({"id": consent_id, "c": categories, "g": self.guardian_id(guardian),
                                        "n": secrets.token_hex(8), "k": "confirm"})
         url = f"{self.context.site_url}{self.context.prefix}guardian/{token}"
-        if consent.consent_id is None:
+        if consent_id != consent.consent_id:
             self._record(environ, consent_id, self.policy.required, "form", consent, None)
         try:
             self.context.guardian_mailer(guardian, url, [self._label(c) for c in categories])
@@ -218,7 +223,12 @@ class Guardians:
         if data["k"] == "confirm" and self._used(data):
             return self._answer(environ, start_response, 409, page, page.text("link_used"))
         granted = self.policy.required | (frozenset(data["c"]) if action == "allow" else frozenset())
-        self._record(environ, data["id"], granted, "guardian", None, data)
+        try:
+            self._record(environ, data["id"], granted, "guardian", None, data)
+        except ForgottenConsentId:
+            # The minor's consent id was erased after this link was mailed (GDPR Art 17):
+            # nothing may be recorded under it again; the minor asks anew from their new id.
+            return self._answer(environ, start_response, 410, page, page.text("link_expired"))
         withdraw = self.serializer.dumps({"id": data["id"], "g": data["g"], "c": [], "n": "", "k": "withdraw"})
         withdraw_url = f"{self.context.site_url or site_origin(environ)}{self.context.prefix}guardian/{withdraw}"
         said = page.text({"allow": "guardian_allowed", "decline": "guardian_declined",

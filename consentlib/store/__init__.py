@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, overload
 from consentlib.errors import ConfigurationError
 from consentlib.store.base import (
     RETENTION_OPTIONS,
+    ForgottenConsentId,
     STORE_METHODS,
     Retention,
     SecretKeys,
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from consentlib.store.postgres import PostgresStore
     from consentlib.store.sqlite import SQLiteStore
 
-__all__ = ["RETENTION_OPTIONS", "Retention", "SecretKeys", "Store", "open_store"]
+__all__ = ["RETENTION_OPTIONS", "ForgottenConsentId", "Retention", "SecretKeys", "Store", "open_store"]
 
 
 @overload
@@ -47,8 +48,8 @@ def open_store(url: str | Store, *, secret_key: SecretKeys = None) -> Store:
     """The store a URL names; a ``Store`` object is returned as it is.
 
     ``secret_key`` (the site's keys, newest first) lets the store seal the receipt
-    chain and recognise forgotten addresses; the middleware and ``MailTracker`` pass
-    theirs. A store object that has no keys yet is given these.
+    chain and recognise forgotten addresses and erased consent ids; the middleware and
+    ``MailTracker`` pass theirs. A store object that has no keys yet is given these.
     """
     seal = seal_of(secret_key)
     if not isinstance(url, str):

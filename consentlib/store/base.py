@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, quote, urlencode
 
-from consentlib.errors import ConfigurationError
+from consentlib.errors import ConfigurationError, ConsentError
 
 if TYPE_CHECKING:
     from consentlib.store.seal import Seal
@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 RETENTION_OPTIONS = ("receipts_days", "mail_days")
 #: The site's secret keys: one, or several newest first; None for a store without keys.
 SecretKeys = str | bytes | Iterable[str | bytes] | None
+
+
+class ForgottenConsentId(ConsentError):
+    """A receipt was to be recorded under a consent id that was erased on the visitor's
+    request (GDPR Art 17). Nothing was recorded: record it under a new consent id."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,9 @@ class Store(Protocol):
     """What consentlib needs from a database. Every write is committed before it returns."""
 
     def add_receipt(self, receipt: dict[str, Any]) -> dict[str, Any]:
-        """Append ``receipt``; fill in ``replaces`` with the consent id's previous record."""
+        """Append ``receipt``; fill in ``replaces`` with the consent id's previous record.
+        Raise :class:`ForgottenConsentId`, recording nothing, when its consent id was
+        erased (``minimise_receipts``)."""
 
     def receipts(self, *, consent_id: str | None = None, since: datetime | None = None) -> list[dict[str, Any]]:
         """Receipts, oldest first, of one consent id or all, from ``since`` on."""
@@ -100,8 +107,15 @@ class Store(Protocol):
         """The receipt hash chain as one snapshot (``consentlib.store.chain.ChainState``)."""
 
     def minimise_receipts(self, consent_id: str) -> int:
-        """Erase the IP network and user agent of a visitor's receipts, keeping the proof;
-        return how many receipts the visitor has (0: unknown)."""
+        """Erase the IP network and user agent of a visitor's receipts, keeping the proof,
+        and keep the id only as a keyed fingerprint, in one transaction; return how many
+        receipts the visitor has (0: unknown, nothing done). Needs a store opened with
+        the site's keys."""
+
+    def consent_id_forgotten(self, consent_id: str) -> bool:
+        """Whether ``consent_id`` was erased (``minimise_receipts``), by its fingerprint
+        under any of the site's keys. Read only where a choice is recorded or receipts
+        are shown, never on a page view."""
 
     def forget_mail_recipient(self, recipient: str) -> dict[str, Any]:
         """Erase an address in one transaction; unsubscribes stay as a keyed hash. Needs a

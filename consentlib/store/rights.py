@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import consentlib.store.chain as chain
+from consentlib.store.base import ForgottenConsentId
 from consentlib.store.chain import ChainRow, ChainState
 
 if TYPE_CHECKING:
@@ -40,7 +41,9 @@ CREATE TABLE IF NOT EXISTS changes (
     kind TEXT NOT NULL, subject TEXT, time TEXT NOT NULL, data TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0, due TEXT NOT NULL, error TEXT);
 CREATE INDEX IF NOT EXISTS changes_due ON changes (topic, due);
-CREATE INDEX IF NOT EXISTS changes_subject ON changes (subject)
+CREATE INDEX IF NOT EXISTS changes_subject ON changes (subject);
+CREATE TABLE IF NOT EXISTS forgotten_consent_ids (fingerprint TEXT PRIMARY KEY, time TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS forgotten_consent_ids_time ON forgotten_consent_ids (time)
 """
 
 POSTGRES_SCHEMA = """
@@ -53,7 +56,10 @@ CREATE TABLE IF NOT EXISTS changes (
     kind TEXT NOT NULL, subject TEXT, time TEXT COLLATE "C" NOT NULL, data TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0, due TEXT COLLATE "C" NOT NULL, error TEXT);
 CREATE INDEX IF NOT EXISTS changes_due ON changes (topic, due);
-CREATE INDEX IF NOT EXISTS changes_subject ON changes (subject)
+CREATE INDEX IF NOT EXISTS changes_subject ON changes (subject);
+CREATE TABLE IF NOT EXISTS forgotten_consent_ids (
+    fingerprint TEXT COLLATE "C" PRIMARY KEY, time TEXT COLLATE "C" NOT NULL);
+CREATE INDEX IF NOT EXISTS forgotten_consent_ids_time ON forgotten_consent_ids (time)
 """
 
 # Added to the receipts table of a database made by an earlier consentlib.
@@ -114,8 +120,14 @@ def migrate(conn: Any, d: Dialect, existing_columns: set[str]) -> None:
 
 
 def append_receipt(conn: Any, d: Dialect, receipt: dict[str, Any], seal: Seal | None) -> dict[str, Any]:
-    """Link ``receipt`` to the chain head, seal it, and queue its change."""
+    """Link ``receipt`` to the chain head, seal it, and queue its change. A receipt of
+    an erased consent id is refused (:class:`ForgottenConsentId`), checked after the
+    head is locked, so an erasure committed a moment before is seen."""
     _, running = conn.execute(f"SELECT seq, chain FROM receipt_chain WHERE id = 1{d.lock}").fetchone()
+    if is_forgotten_consent_id(conn, d, receipt["consent_id"], seal):
+        raise ForgottenConsentId(
+            "This consent id was erased on the visitor's request (GDPR Art 17); record the choice under a new "
+            "consent id (consentlib.consent.new_consent_id()) instead.")
     row = conn.execute(d.q("SELECT record_id FROM receipts WHERE consent_id = ? ORDER BY seq DESC LIMIT 1"),
                        (receipt["consent_id"],)).fetchone()
     stored: dict[str, Any] = d.clean({**receipt, "replaces": row[0] if row else None})
@@ -151,17 +163,40 @@ def chain_state(conn: Any, d: Dialect) -> ChainState:
     )
 
 
-def minimise_receipts(conn: Any, d: Dialect, consent_id: str) -> int:
+def minimise_receipts(conn: Any, d: Dialect, consent_id: str, seal: Seal) -> int:
     """Erase what only explained a visitor's receipts (IP network, user agent); keep
-    what proves the choice (GDPR Art 17(3)(b),(e)). Returns how many receipts it has."""
+    what proves the choice (GDPR Art 17(3)(b),(e)). Returns how many receipts it has.
+
+    The id itself is then kept only as a keyed fingerprint (newest key), in the same
+    transaction: a browser still holding it gets a fresh id at its next choice, so the
+    erased id never links anything again. The chain head is locked first, as appending
+    does, so a receipt is either written before the erasure (and minimised with the
+    others) or sees the fingerprint and is refused."""
+    conn.execute(f"SELECT seq FROM receipt_chain WHERE id = 1{d.lock}").fetchone()
     rows = conn.execute(d.q("SELECT seq, data, salt FROM receipts WHERE consent_id = ?"), (consent_id,)).fetchall()
     for seq, data, salt in rows:
         if salt is not None:
             receipt = {**d.receipt_in(data), **{k: None for k in chain.EXTRA_FIELDS}}
             conn.execute(d.q("UPDATE receipts SET data = ?, salt = NULL WHERE seq = ?"), (d.receipt_out(receipt), seq))
     if rows:
+        conn.execute(d.q("INSERT INTO forgotten_consent_ids (fingerprint, time) VALUES (?, ?) "
+                         "ON CONFLICT (fingerprint) DO NOTHING"),
+                     (seal.consent_id_fingerprints(consent_id)[0], now_text()))
         enqueue(conn, d, "consent", "consent-erasure", consent_id, {"consent_id": consent_id})
     return len(rows)
+
+
+def forgotten_query(d: Dialect, consent_id: str, seal: Seal) -> tuple[str, Row]:
+    """Whether ``consent_id`` was erased: its fingerprint by any key the site still
+    lists, so an erasure fingerprinted with an older key is still recognised."""
+    fingerprints = seal.consent_id_fingerprints(consent_id)
+    marks = ", ".join("?" * len(fingerprints))
+    return d.q(f"SELECT 1 FROM forgotten_consent_ids WHERE fingerprint IN ({marks}) LIMIT 1"), tuple(fingerprints)
+
+
+def is_forgotten_consent_id(conn: Any, d: Dialect, consent_id: str, seal: Seal | None) -> bool:
+    # Without keys nothing can have been fingerprinted (erasing needs them).
+    return seal is not None and conn.execute(*forgotten_query(d, consent_id, seal)).fetchone() is not None
 
 
 def prune_receipts(conn: Any, d: Dialect, before: datetime, seal: Seal | None) -> int:
@@ -173,6 +208,10 @@ def prune_receipts(conn: Any, d: Dialect, before: datetime, seal: Seal | None) -
     where, params = ("WHERE seq < ?", (keep_from,)) if keep_from is not None else ("", ())
     last = conn.execute(d.q(f"SELECT seq, chain FROM receipts {where} ORDER BY seq DESC LIMIT 1"), params).fetchone()
     conn.execute(d.q("DELETE FROM changes WHERE topic = 'consent' AND time < ?"), (cutoff,))
+    # An erased id's fingerprint is needed only while a browser may still hold the id:
+    # at most a consent lifetime after the erasure, which retention must cover anyway
+    # (a receipt must outlive the consent it proves). Then it goes (GDPR Art 5(1)(e)).
+    conn.execute(d.q("DELETE FROM forgotten_consent_ids WHERE time < ?"), (cutoff,))
     if last is None:
         return 0
     seq, value = last

@@ -46,17 +46,18 @@ class VisitorRights:
         return self._transact(lambda conn: rights.chain_state(conn, self.dialect))
 
     def minimise_receipts(self, consent_id: str) -> int:
-        return self._transact(lambda conn: rights.minimise_receipts(conn, self.dialect, consent_id))
+        seal = self._keys_for("Erasing a consent id", "so that the id stays only as a keyed fingerprint")
+        return self._transact(lambda conn: rights.minimise_receipts(conn, self.dialect, consent_id, seal))
+
+    def consent_id_forgotten(self, consent_id: str) -> bool:
+        if self.seal is None:
+            return False  # erasing needs the keys: without them nothing was fingerprinted
+        return bool(self._read(*rights.forgotten_query(self.dialect, consent_id, self.seal)))
 
     # -- mail ---------------------------------------------------------------------------
 
     def forget_mail_recipient(self, recipient: str) -> dict[str, Any]:
-        seal = self.seal
-        if seal is None:
-            raise ConfigurationError(
-                "Forgetting an address needs the store opened with the site's secret key "
-                "(open_store(url, secret_key=...)), so that its unsubscribes can stay as a keyed hash."
-            )
+        seal = self._keys_for("Forgetting an address", "so that its unsubscribes can stay as a keyed hash")
         return self._transact(lambda conn: rights.forget_recipient(conn, self.dialect, recipient, seal))
 
     def mail_data(self, recipient: str) -> dict[str, Any]:
@@ -64,6 +65,13 @@ class VisitorRights:
 
     def prune_mail(self, *, before: datetime) -> dict[str, int]:
         return self._transact(lambda conn: rights.prune_mail(conn, self.dialect, before))
+
+    def _keys_for(self, what: str, why: str) -> Seal:
+        if self.seal is None:
+            raise ConfigurationError(
+                f"{what} needs the store opened with the site's secret key (open_store(url, secret_key=...)), {why}."
+            )
+        return self.seal
 
     # -- changes --------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from consentlib.cli import main
-from consentlib.store import open_store
+from consentlib.store import ForgottenConsentId, open_store
 from tests.integration.test_store_contract import _receipt, backend  # noqa: F401
 from tests.integration.test_store_rights import ANA, KEYS, _subscriber, raw, tables_holding
 
@@ -71,20 +71,39 @@ def test_forget_with_the_key_from_the_environment(url, monkeypatch, capsys):
 def test_forget_store_down_exits_3_and_changes_nothing(backend, keyfile, capsys):
     down = backend.unreachable()
     assert main(["forget", "--store", down, "--recipient", ANA, "--secret-key-file", keyfile]) == 3
-    assert main(["forget", "--store", down, "--consent-id", "aa" * 16]) == 3
+    assert main(["forget", "--store", down, "--consent-id", "aa" * 16, "--secret-key-file", keyfile]) == 3
     assert main(["receipts", "verify", "--store", down]) == 3
     assert main(["mail", "prune", "--store", down, "--older-than", "30"]) == 3
     assert "consentlib:" in capsys.readouterr().err
 
 
-def test_forget_consent_id(url, capsys):
+def test_forget_consent_id(backend, url, keyfile, capsys):
+    # GDPR Art 17: the receipts keep only the proof (Art 17(3)(b),(e)), and the id is kept
+    # only as a keyed fingerprint, so it never takes a receipt again.
     store = open_store(url, secret_key=KEYS)
     store.add_receipt(_receipt("aa" * 16))
-    assert main(["forget", "--store", url, "--consent-id", "aa" * 16]) == 0
-    assert "minimised 1 receipt" in capsys.readouterr().out
+    assert main(["forget", "--store", url, "--consent-id", "aa" * 16, "--secret-key-file", keyfile]) == 0
+    out = capsys.readouterr().out
+    assert "minimised 1 receipt" in out and "keyed fingerprint" in out
     assert store.receipts()[0]["ip_network"] is None
-    assert main(["forget", "--store", url, "--consent-id", "bb" * 16]) == 0
+    assert store.consent_id_forgotten("aa" * 16)
+    assert "forgotten_consent_ids" not in tables_holding(backend, url, "aa" * 16)
+    with pytest.raises(ForgottenConsentId):
+        store.add_receipt(_receipt("aa" * 16))
+    assert main(["forget", "--store", url, "--consent-id", "bb" * 16, "--secret-key-file", keyfile]) == 0
     assert "nothing to forget" in capsys.readouterr().out
+    assert not store.consent_id_forgotten("bb" * 16)  # unknown: nothing kept
+    store.close()
+
+
+def test_forget_consent_id_without_the_key_is_a_usage_error(url, capsys, monkeypatch):
+    # Without the key the id could only be kept in clear, or not at all: refuse, change nothing.
+    monkeypatch.delenv("CONSENTLIB_SECRET_KEYS", raising=False)
+    store = open_store(url, secret_key=KEYS)
+    store.add_receipt(_receipt("aa" * 16))
+    assert exit_code(["forget", "--store", url, "--consent-id", "aa" * 16]) == 2
+    assert "secret key" in capsys.readouterr().err
+    assert store.receipts()[0]["ip_network"] == "192.0.2.0/24"
     store.close()
 
 

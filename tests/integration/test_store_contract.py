@@ -20,7 +20,7 @@ import pytest
 
 from consentlib import ConfigurationError, StoreUnavailable
 from consentlib.receipts import build_receipt
-from consentlib.store import Store, open_store
+from consentlib.store import ForgottenConsentId, Store, open_store
 from consentlib.store.mail import MailEvent
 from consentlib.store.seal import Seal
 from consentlib.store.sqlite import time_text, utc_now_text
@@ -656,6 +656,60 @@ def test_postgres_minor_grant_lookup_can_use_the_guardian_index(postgres_backend
     assert "receipts_guardian" in plan, plan
 
 
+# -- erased consent ids (GDPR Art 17) -------------------------------------------------------------
+
+ERASED, OTHER = "e1" * 16, "0f" * 16
+OLD_KEY, NEW_KEY = "contract-key-older-0123456789", "contract-key-newest-0123456789"
+
+
+def test_erased_consent_id_never_takes_a_receipt_again(backend):
+    # GDPR Art 17: once erased, the id links nothing again; the store refuses, in the
+    # receipt's own transaction, whatever the caller.
+    store = backend.open()
+    store.seal = Seal([OLD_KEY.encode()])
+    kept = store.add_receipt(_receipt(ERASED))
+    store.add_receipt(_receipt(OTHER))
+    assert store.consent_id_forgotten(ERASED) is False
+    assert store.minimise_receipts(ERASED) == 1
+    assert store.consent_id_forgotten(ERASED) is True
+    assert store.consent_id_forgotten(OTHER) is False
+    with pytest.raises(ForgottenConsentId) as info:
+        store.add_receipt(_receipt(ERASED, granted=NECESSARY))
+    assert "new consent id" in str(info.value)
+    assert [r["record_id"] for r in store.receipts(consent_id=ERASED)] == [kept["record_id"]]  # nothing added
+    assert store.add_receipt(_receipt(OTHER, granted=NECESSARY))["consent_id"] == OTHER  # others unaffected
+    assert store.minimise_receipts(ERASED) == 1  # asked again: the same, and still refused
+    with pytest.raises(ForgottenConsentId):
+        store.add_receipt(_receipt(ERASED))
+
+
+def test_erased_consent_id_is_recognised_while_its_key_is_listed(backend):
+    # Key rotation: the fingerprint made with the key of the day is checked against every
+    # key the site still lists, newest first; dropping that key drops the recognition.
+    url = backend.url()
+    before = backend.open(url)
+    before.seal = Seal([OLD_KEY.encode()])
+    before.add_receipt(_receipt(ERASED))
+    before.minimise_receipts(ERASED)
+    rotated = backend.open(url)
+    rotated.seal = Seal([NEW_KEY.encode(), OLD_KEY.encode()])
+    assert rotated.consent_id_forgotten(ERASED) is True
+    with pytest.raises(ForgottenConsentId):
+        rotated.add_receipt(_receipt(ERASED))
+    retired = backend.open(url)
+    retired.seal = Seal([NEW_KEY.encode()])
+    assert retired.consent_id_forgotten(ERASED) is False
+
+
+def test_erasing_a_consent_id_needs_the_sites_key(store):
+    store.add_receipt(_receipt(ERASED))
+    with pytest.raises(ConfigurationError) as info:
+        store.minimise_receipts(ERASED)
+    assert "secret key" in str(info.value)
+    assert store.receipts()[0]["ip_network"] == "192.0.2.0/24"  # nothing was done
+    assert store.consent_id_forgotten(ERASED) is False
+
+
 # -- unreachable ---------------------------------------------------------------------------------
 
 
@@ -685,6 +739,7 @@ def _every_method(store: Store) -> list[tuple[str, Callable[[], object]]]:
         ("mail_permissions", lambda: store.mail_permissions()),
         ("receipt_chain", lambda: store.receipt_chain()),
         ("minimise_receipts", lambda: store.minimise_receipts("ab" * 16)),
+        ("consent_id_forgotten", lambda: store.consent_id_forgotten("ab" * 16)),
         ("forget_mail_recipient", lambda: store.forget_mail_recipient("a@example.com")),
         ("mail_data", lambda: store.mail_data("a@example.com")),
         ("prune_mail", lambda: store.prune_mail(before=datetime.now(timezone.utc))),

@@ -175,6 +175,46 @@ def test_minimise_receipts_keeps_the_proof_and_the_chain(sealed):
     assert [c["kind"] for c in sealed.changes(subject="aa" * 16)][-1] == "consent-erasure"
 
 
+def test_erasing_a_consent_id_keeps_only_its_keyed_fingerprint(backend, url, sealed):
+    # GDPR Art 17: the list of erased ids names none of them; the receipts keep the id
+    # as the proof they are (Art 17(3)(b),(e)) until retention removes them.
+    sealed.add_receipt(_receipt("aa" * 16))
+    sealed.minimise_receipts("aa" * 16)
+    (row,) = raw(backend, url, "SELECT fingerprint FROM forgotten_consent_ids")
+    assert row[0] == sealed.seal.consent_id_fingerprints("aa" * 16)[0] and "aa" * 16 not in row[0]
+    assert "forgotten_consent_ids" not in tables_holding(backend, url, "aa" * 16)
+    assert sealed.seal.consent_id_fingerprints("aa" * 16)[0] != sealed.seal.address_hashes("aa" * 16)[0]
+
+
+def test_erasing_a_consent_id_crashing_midway_leaves_everything_as_it_was(backend, url, sealed, monkeypatch):
+    # One transaction: the receipts are not minimised without the fingerprint, and no
+    # fingerprint is kept for an erasure that did not happen.
+    sealed.add_receipt(_receipt("aa" * 16))
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(rights, "enqueue", crash)  # the last step of the erasure
+    with pytest.raises(RuntimeError):
+        sealed.minimise_receipts("aa" * 16)
+    monkeypatch.undo()
+    assert raw(backend, url, "SELECT COUNT(*) FROM forgotten_consent_ids") == [(0,)]
+    assert sealed.receipts()[0]["ip_network"] == "192.0.2.0/24"
+    assert sealed.consent_id_forgotten("aa" * 16) is False
+
+
+def test_an_erased_ids_fingerprint_goes_with_the_receipts_of_its_time(backend, url, sealed):
+    # GDPR Art 5(1)(e): the fingerprint is needed while a browser may hold the id (at most
+    # a consent lifetime, which retention covers); pruning past it removes it.
+    sealed.add_receipt(_receipt("aa" * 16))
+    sealed.minimise_receipts("aa" * 16)
+    sealed.prune_receipts(before=datetime.now(timezone.utc) - timedelta(days=1))
+    assert sealed.consent_id_forgotten("aa" * 16) is True  # within retention: kept
+    sealed.prune_receipts(before=datetime.now(timezone.utc) + timedelta(seconds=1))
+    assert sealed.consent_id_forgotten("aa" * 16) is False
+    assert raw(backend, url, "SELECT COUNT(*) FROM forgotten_consent_ids") == [(0,)]
+
+
 # -- the receipt chain -----------------------------------------------------------------------------
 
 
