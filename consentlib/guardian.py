@@ -114,8 +114,14 @@ class Guardians:
         """
         if not consent.consent_id:
             return None
-        guardian, own = self.context.store.guardian_receipts(consent.consent_id, revision=self.policy.revision)
+        store = self.context.store
+        guardian, own = store.guardian_receipts(consent.consent_id, revision=self.policy.revision)
         if guardian is None or not self._counts(guardian):
+            return None
+        if store.consent_id_forgotten(consent.consent_id):
+            # GDPR Art 17: the id was erased (its receipts kept only as proof). A grant
+            # read through it would keep using the erased id for this child: none counts
+            # until a guardian answers anew, under the fresh id the next request starts.
             return None
         names = frozenset(self.policy.category_names)
         own_later = None

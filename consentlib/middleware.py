@@ -124,6 +124,7 @@ class ConsentMiddleware:
         self.secret_keys: tuple[bytes, ...] = tuple(k.encode() if isinstance(k, str) else k for k in keys)
         # With the keys, the store seals the receipt chain (consentlib.store.chain).
         self.store = open_store(store, secret_key=self.secret_keys)
+        _check_retention(self.store, lifetime)
         self.changes = None
         if on_change is not None:
             from consentlib.changes import ChangeDelivery
@@ -296,3 +297,20 @@ class ConsentMiddleware:
         (see :meth:`consentlib.context.EndpointContext.consent_cookie_lines`)."""
         return self.context.consent_cookie_headers(environ, payload)
 
+
+
+def _check_retention(store: Store, lifetime: int) -> None:
+    """Refuse a receipt retention shorter than the consent lifetime.
+
+    A receipt is the proof of a choice that is still in use (GDPR Art 7(1)), and an
+    erased id's fingerprint must last while a browser may still send the id (Art 17):
+    both would be pruned while the consent they concern still counts.
+    """
+    days = getattr(getattr(store, "retention", None), "receipts_days", None)
+    if days is not None and days * 86400 < lifetime:
+        needed = -(-lifetime // 86400)
+        raise ConfigurationError(
+            f"The store keeps receipts {days} days (receipts_days={days}), less than the consent "
+            f"lifetime of {needed} days: a choice still in use would lose its proof (GDPR Art 7(1)). "
+            f"Set receipts_days to at least {needed} in the store URL, or shorten lifetime."
+        )

@@ -121,3 +121,20 @@ def test_erased_id_a_minor_asking_a_guardian_gets_a_fresh_id(tmp_path):
     assert confirmed.status_code == 200
     assert [r["method"] for r in site.store.receipts(consent_id=fresh)] == ["form", "guardian"]
     assert erased not in json.dumps(site.store.receipts(consent_id=fresh))
+
+
+def test_erased_id_a_guardians_grant_no_longer_counts_for_the_child(tmp_path):
+    # GDPR Art 17 and Art 8: after the erasure the child's browser still holds the erased
+    # id; a page view must not keep granting what the guardian allowed through it (and
+    # that guardian's withdrawal link no longer reaches it). Only required categories,
+    # until a guardian answers anew.
+    mail: list = []
+    site = build_site("wsgi", tmp_path, is_minor=lambda environ: True, site_url="http://localhost",
+                      guardian_mailer=lambda *args: mail.append(args))
+    first = site.post("/_consent/guardian", data={"guardian": "parent@example.com", "category": "analytics"})
+    assert site.post(mail[-1][1].split("localhost", 1)[1], data={"action": "allow"}).status_code == 200
+    cookies = first.consent_cookies()
+    assert "analytics" in site.get("/", headers={"Cookie": cookies}).json["granted"]
+    forget(site, site.store.receipts()[0]["consent_id"])
+    page = site.get("/", headers={"Cookie": cookies + "; _ga=GA1.1.7"})
+    assert page.json["granted"] == ["necessary"] and "_ga" not in (page.json["cookie"] or "")

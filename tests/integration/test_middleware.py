@@ -576,3 +576,28 @@ def test_options_of_the_right_kind_kept(tmp_path):
 def wsgi_app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"ok"]
+
+
+# -- retention against the consent lifetime (GDPR Art 7(1), Art 17) ----------------------------
+
+
+@pytest.mark.parametrize("door", ["wsgi", "asgi"])
+@pytest.mark.parametrize(("receipts_days", "lifetime", "refused"), [
+    pytest.param(30, None, True, id="30-days-under-the-default-180"),
+    pytest.param(179, None, True, id="a-day-short"),
+    pytest.param(180, None, False, id="exactly-the-lifetime"),
+    pytest.param(30, 10 * 86400, False, id="a-short-lifetime"),
+    pytest.param(None, None, False, id="no-retention-set"),
+])
+def test_receipts_must_outlive_the_consent_they_prove(tmp_path, door, receipts_days, lifetime, refused):
+    # A receipt pruned while its choice still counts leaves a consent without proof.
+    from consentlib.asgi import ConsentMiddleware as AsgiConsentMiddleware
+
+    url = f"sqlite:///{tmp_path}/consent.db" + (f"?receipts_days={receipts_days}" if receipts_days else "")
+    options = {"secret_key": KEYS, "store": url, **({"lifetime": lifetime} if lifetime else {})}
+    build = ConsentMiddleware if door == "wsgi" else AsgiConsentMiddleware
+    if refused:
+        with pytest.raises(ConfigurationError, match=r"receipts_days to at least 180"):
+            build(lambda *args: None, POLICY, **options)
+    else:
+        build(lambda *args: None, POLICY, **options)
