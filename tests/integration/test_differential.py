@@ -177,8 +177,9 @@ def header_site(request) -> HeaderSite:
 
 
 @pytest.fixture(scope="module", params=["gunicorn", "werkzeug", "uvicorn-h11", "uvicorn-httptools"])
-def beacon_site(request) -> str:
-    return request.getfixturevalue(SERVERS[request.param])
+def beacon_site(request) -> tuple[str, str]:
+    """(the server's name, its base URL)."""
+    return request.param, request.getfixturevalue(SERVERS[request.param])
 
 
 @pytest.fixture(scope="module", params=["gunicorn", "uvicorn-h11", "uvicorn-httptools"])
@@ -353,10 +354,16 @@ def test_eprivacy_chromium_keeps_no_refused_cookie_or_validator(chromium, header
 @settings(DIFFERENTIAL, max_examples=examples(250))
 @given(beacon=beacon_requests(), visitor=visitors)
 def test_eprivacy_no_path_form_reaches_a_beacon_view_without_its_category(beacon_site, beacon, visitor):
-    raw = exchange(beacon_site, beacon.target(beacon_site), method=beacon.method, headers=visitor_headers(visitor))
+    server, base = beacon_site
+    raw = exchange(base, beacon.target(base), method=beacon.method, headers=visitor_headers(visitor))
     # Every example takes the hits it caused: the next one starts from none.
-    found = beacon_findings(take_hits(beacon_site), beacon, granted(visitor), status_of(raw))
+    found = beacon_findings(take_hits(base), beacon, granted(visitor), status_of(raw))
     assert not found.beacons, f"visitor {visitor!r}:\n" + "\n".join(found.beacons)
+    if beacon.absolute and server == "uvicorn-h11":
+        # uvicorn's h11 parser puts an absolute-form target whole into scope["path"]
+        # ("http://127.0.0.1:<port>/collect", though RFC 9112 §3.2.2 asks servers to accept
+        # the form): no router finds a view there, allowed or not.
+        return
     assert not found.missing, f"visitor {visitor!r}:\n" + "\n".join(found.missing)
 
 
