@@ -343,11 +343,12 @@ def beacon_requests(draw, *, browser: bool = False) -> BeaconRequest:
 def beacon_findings(hits: list, request: BeaconRequest, granted: frozenset[str], status: object = None) -> Findings:
     """Beacon views that ran without their category; an allowed beacon that did not reach its view."""
     found = Findings()
+    # Each hit: (view, mount, path): WSGI's SCRIPT_NAME and PATH_INFO, ASGI's root_path and path.
     for view, script_name, path_info in hits:
         category = VIEW_CATEGORIES[view]
         if category not in granted:
             found.beacons.append(f"the {view!r} beacon view ({category!r}, not granted) ran for {request.method} "
-                                 f"{request.path!r} (SCRIPT_NAME {script_name!r}, PATH_INFO {path_info!r})")
+                                 f"{request.path!r} (mount {script_name!r}, path {path_info!r})")
     if request.canonical and VIEW_CATEGORIES[request.view] in granted and not any(h[0] == request.view for h in hits):
         found.missing.append(f"the allowed beacon {request.method} {request.path!r} never reached its view "
                              f"(status {status})")

@@ -1,5 +1,5 @@
 """Real processes for the load and fault tests (tests/load/test_load.py) and bench/scale.py:
-the reference site under gunicorn, a throwaway PostgreSQL server, and a bounded
+the reference site under gunicorn (and test sites under gunicorn or uvicorn), a throwaway PostgreSQL server, and a bounded
 loopback client.
 
 Everything here binds 127.0.0.1 only, is stopped by its own pid (the whole process
@@ -90,45 +90,41 @@ def children(pid: int) -> list[int]:
     return found
 
 
-# -- the site under gunicorn --------------------------------------------------------------
+# -- sites under gunicorn and uvicorn -----------------------------------------------------------
 
 
-class Gunicorn:
-    """``gunicorn -w N`` serving the reference site (or the factory ``app`` names) on 127.0.0.1:<free port>;
-    with ``threads`` > 1, threaded workers (a browser's idle keep-alive connection then
-    holds one thread, not the whole worker).
+class ServerProcess:
+    """A server process on 127.0.0.1:<free port> serving an app that ``command`` names.
 
-    The master runs in its own process group (its workers with it), so a failed test
+    The server runs in its own process group (its workers with it), so a failed test
     can take every process down at once with ``killpg``; a graceful :meth:`stop` is
-    SIGTERM to the master, whose workers then exit normally and run their exit handlers
-    (the mail-open buffer writes what it holds).
+    SIGTERM to the server, whose workers then exit normally and run their exit handlers.
     """
 
-    def __init__(self, instance: Path, store: str, *, workers: int = 4, port: int | None = None,
-                 app: str = "tests.support.loadkit:site_from_env()", threads: int = 1) -> None:
+    name = "server"
+
+    def __init__(self, instance: Path, store: str, *, workers: int, app: str, port: int | None = None) -> None:
         self.app = app
-        self.threads = threads
         self.instance = Path(instance)
         self.store = store
         self.workers = workers
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
-        self.log_path = self.instance / f"gunicorn-{self.port}.log"
+        self.log_path = self.instance / f"{self.name}-{self.port}.log"
         self.returncode: int | None = None
         self._gone = False
 
-    def start(self, timeout: float = 60) -> Gunicorn:
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 60) -> ServerProcess:
         env = {**os.environ, INSTANCE_ENV: str(self.instance), STORE_ENV: self.store,
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         log = open(self.log_path, "ab")
         try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--workers", str(self.workers), "--threads", str(self.threads),
-                 "--bind", f"127.0.0.1:{self.port}", "--graceful-timeout", "30", "--timeout", "60",
-                 "--backlog", "1024", "--log-level", "warning", self.app],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
+            self.proc = subprocess.Popen(self.command(), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
         finally:
             log.close()
         try:
@@ -142,7 +138,7 @@ class Gunicorn:
         """Every worker booted and the site answering, or a TimeoutError with the log."""
         def ready() -> bool:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
             if len(children(self.proc.pid)) < self.workers:
                 return False
             try:
@@ -152,7 +148,7 @@ class Gunicorn:
             return status == 200
 
         try:
-            wait_until(ready, timeout=timeout, what=f"gunicorn on port {self.port}")
+            wait_until(ready, timeout=timeout, what=f"{self.name} on port {self.port}")
         except TimeoutError as exc:
             raise TimeoutError(f"{exc}\n{self.log_tail()}") from None
 
@@ -172,10 +168,10 @@ class Gunicorn:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise TimeoutError(f"gunicorn (pid {self.proc.pid}) did not stop within {timeout} s on SIGTERM")
+            raise TimeoutError(f"{self.name} (pid {self.proc.pid}) did not stop within {timeout} s on SIGTERM")
         # The workers are the master's children: it reaps them before it exits, but make
         # sure none lingers in the group.
-        wait_until(lambda: not self._group_alive(), timeout=10, what="gunicorn's workers to exit")
+        wait_until(lambda: not self._group_alive(), timeout=10, what=f"{self.name}'s workers to exit")
         self._gone = True
         return self._reap()
 
@@ -222,7 +218,7 @@ class Gunicorn:
         except OSError:
             return ""
 
-    def __enter__(self) -> Gunicorn:
+    def __enter__(self) -> ServerProcess:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -230,6 +226,41 @@ class Gunicorn:
             self.kill()
         elif self.proc is not None and self.proc.poll() is None:
             self.stop()
+
+
+class Gunicorn(ServerProcess):
+    """``gunicorn -w N`` serving the reference site (or the factory ``app`` names); with
+    ``threads`` > 1, threaded workers (a browser's idle keep-alive connection then holds
+    one thread, not the whole worker). On SIGTERM the workers exit normally (the
+    mail-open buffer writes what it holds)."""
+
+    name = "gunicorn"
+
+    def __init__(self, instance: Path, store: str, *, workers: int = 4, port: int | None = None,
+                 app: str = "tests.support.loadkit:site_from_env()", threads: int = 1) -> None:
+        super().__init__(instance, store, workers=workers, app=app, port=port)
+        self.threads = threads
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "gunicorn", "--workers", str(self.workers), "--threads", str(self.threads),
+                "--bind", f"127.0.0.1:{self.port}", "--graceful-timeout", "30", "--timeout", "60",
+                "--backlog", "1024", "--log-level", "warning", self.app]
+
+
+class Uvicorn(ServerProcess):
+    """uvicorn (one process, no workers) serving the ASGI app the factory ``app``
+    (``module:function``) builds, with the HTTP/1.1 parser ``http`` ("h11" or "httptools")."""
+
+    name = "uvicorn"
+
+    def __init__(self, instance: Path, store: str, *, app: str, http: str = "h11", port: int | None = None) -> None:
+        super().__init__(instance, store, workers=0, app=app, port=port)
+        self.http = http
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "uvicorn", "--factory", self.app, "--host", "127.0.0.1",
+                "--port", str(self.port), "--http", self.http, "--lifespan", "off", "--no-access-log",
+                "--log-level", "warning", "--timeout-graceful-shutdown", "10"]
 
 
 # -- a bounded loopback client ------------------------------------------------------------
