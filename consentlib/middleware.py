@@ -298,7 +298,6 @@ class ConsentMiddleware:
         return self.context.consent_cookie_headers(environ, payload)
 
 
-
 def _check_retention(store: Store, lifetime: int) -> None:
     """Refuse a receipt retention shorter than the consent lifetime.
 

@@ -114,8 +114,9 @@ class Store(Protocol):
 
     def consent_id_forgotten(self, consent_id: str) -> bool:
         """Whether ``consent_id`` was erased (``minimise_receipts``), by its fingerprint
-        under any of the site's keys. Read only where a choice is recorded or receipts
-        are shown, never on a page view."""
+        under any of the site's keys. Read where a choice is recorded or receipts are
+        shown, and on a minor's page view when a guardian's grant counts; never on
+        other page views."""
 
     def forget_mail_recipient(self, recipient: str) -> dict[str, Any]:
         """Erase an address in one transaction; unsubscribes stay as a keyed hash. Needs a
