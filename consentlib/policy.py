@@ -22,6 +22,9 @@ _PATH_PARAMS = re.compile(r";[^/]*")
 # Routers decode at most twice; a path still changing after this many rounds is left
 # as it is (each round is linear, so a deeply nested escape cannot cost quadratic time).
 _DECODE_ROUNDS = 4
+# RFC 9112 §3.2.2: a request target in absolute-form, "http://host/collect": a scheme,
+# "://" and the authority before the path.
+_ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/]*")
 
 
 @dataclass(frozen=True)
@@ -303,8 +306,13 @@ def router_path(path: str, *, resolve_dots: bool = True) -> str:
     file routers resolve dot segments (RFC 3986 §5.2.4) unless ``resolve_dots`` is
     false (werkzeug does not: ``/track/../x`` reaches a ``/track/<path>`` view). Case is kept: routers compare
     paths case-sensitively (RFC 3986 §6.2.2.1). A trailing slash is kept too, for
-    prefixes; :meth:`Policy.beacon` ignores it for exact paths.
+    prefixes; :meth:`Policy.beacon` ignores it for exact paths. A target in absolute-form
+    (``http://host/collect``, RFC 9112 §3.2.2), which some servers hand the app whole
+    (uvicorn's h11 parser puts it in ``scope["path"]``), is read as its path.
     """
+    absolute = _ABSOLUTE_FORM.match(path)
+    if absolute:
+        path = path[absolute.end():] or "/"
     for _ in range(_DECODE_ROUNDS):
         # Latin-1, as PEP 3333 maps bytes to PATH_INFO characters.
         decoded = unquote(path, encoding="latin-1").replace("\\", "/")

@@ -120,6 +120,12 @@ def test_policy_lookups():
         pytest.param("/track/", "/track/", id="prefix-itself"),
         pytest.param("/track/a/b.gif", "/track/", id="prefix"),
         pytest.param("/track", None, id="prefix-needs-slash"),
+        # RFC 9112 §3.2.2: an absolute-form target some servers pass on whole (uvicorn's h11).
+        pytest.param("http://example.com/collect", "/collect", id="absolute-form"),
+        pytest.param("HTTPS://example.com:8443//collect/", "/collect", id="absolute-form-https-port-slashes"),
+        pytest.param("http://example.com/track/a.gif", "/track/", id="absolute-form-prefix"),
+        pytest.param("http://example.com", None, id="absolute-form-without-path"),
+        pytest.param("/http://example.com/collect", None, id="a-path-segment-is-not-a-scheme"),
     ],
 )
 def test_beacon_paths_exact_or_prefix(path, beacon):
