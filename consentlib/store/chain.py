@@ -157,7 +157,8 @@ def _sealed_ok(seal: Any, text: str, value: str | None, report: ChainReport, wha
     report.record_id = row.record_id if row else None
     if verdict is None:
         report.unverifiable = True
-        report.problem = f"The seal of {what} was made with a key that was not given; pass every key still in use."
+        report.problem = (f"The seal of {what} was made with a key that was not given; pass every key "
+                          "the receipts were sealed with, retired ones too, newest first.")
     else:
         report.problem = f"{what[0].upper()}{what[1:]} was altered: its seal does not match."
     return False
