@@ -120,6 +120,23 @@ def test_receipts_verify_exit_codes(backend, url, keyfile, capsys):
     store.close()
 
 
+def test_receipts_verify_after_a_key_rotation_needs_the_retired_key(url, capsys):
+    # Receipts sealed before a rotation carry the retired key's seal: verify needs it too
+    # (the site no longer lists it), and says so when it is missing, naming the receipt.
+    retired, current = "the-retired-key-0123456789", "the-current-key-0123456789"
+    before = open_store(url, secret_key=[retired])
+    first = before.add_receipt(_receipt("aa" * 16))
+    before.close()
+    after = open_store(url, secret_key=[current])
+    after.add_receipt(_receipt("bb" * 16))
+    after.close()
+    assert main(["receipts", "verify", "--store", url, "--secret-key", current]) == 3
+    err = capsys.readouterr().err
+    assert first["record_id"] in err and "retired ones too" in err
+    assert main(["receipts", "verify", "--store", url, "--secret-key", current, "--secret-key", retired]) == 0
+    assert "2 receipt(s) verified (2 sealed)" in capsys.readouterr().out
+
+
 def test_receipts_prune_by_the_urls_retention_then_verify(url, keyfile, capsys):
     store = open_store(url, secret_key=KEYS)
     now = datetime.now(timezone.utc)
