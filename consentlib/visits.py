@@ -191,19 +191,6 @@ class Visits:
         return self.cookie.bind(fallback, id_values) if fallback is not None else None
 
 
-_NO_VALUES: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
-
-
-def consent_cookie_values(header: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The values of the ``consent`` and ``consent_id`` pairs of a ``Cookie`` header, in order."""
-    return _consent_values(header.split(";")) if COOKIE_NAME in header else _NO_VALUES
-
-
-def _consent_values(parts: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    # ``parts``: a Cookie header split at ';'.
-    return _values_at(parts, _consent_positions(parts))
-
-
 def _values_at(parts: list[str], positions: _Positions) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The values of the consent pairs at ``positions`` of ``parts``, read as the scan
     reads a pair: stripped, the value after its first '=', without quotes."""
