@@ -16,7 +16,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import compare
-from consentlib.etag import ETagFirewall
+from consentlib.wsgi.etag import ETagFirewall
 
 BUDGET = 0.85
 PAGE_BYTES = 16 * 1024

@@ -23,8 +23,8 @@ if __package__ in (None, ""):
 
 from bench.common import compare
 from consentlib import Category, ConsentMiddleware, MailTracker, Policy
-from consentlib.mailweb import mail_endpoints
-from consentlib.pixel import TRANSPARENT_GIF
+from consentlib.mail.endpoints import mail_endpoints
+from consentlib.web.pixel import TRANSPARENT_GIF
 
 BUDGET = 0.5
 KEY = "bench-mail-key-0123456789abcdef"

@@ -24,7 +24,7 @@ if __package__ in (None, ""):
 
 from bench.common import compare
 from consentlib import Category, ConsentMiddleware, Cookie, Policy
-from consentlib.receipts import build_receipt
+from consentlib.records.receipts import build_receipt
 
 BUDGET = 0.80
 RECEIPTS = 5000

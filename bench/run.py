@@ -23,7 +23,7 @@ BANNER_BUDGET = 5120
 
 
 def banner_bytes() -> int:
-    from consentlib.static import STATIC_DIR, manifest
+    from consentlib.web.assets import STATIC_DIR, manifest
 
     names = manifest()
     data = b"".join((STATIC_DIR / names[key]).read_bytes() for key in ("banner.js", "banner.css"))

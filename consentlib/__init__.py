@@ -6,7 +6,7 @@ Flask users.
 from consentlib.consent import Consent
 from consentlib.errors import ConfigurationError, ConsentError, StoreUnavailable, UnusableMessage
 from consentlib.mail import MailStats, MailTracker, Suppressed
-from consentlib.middleware import ConsentMiddleware
+from consentlib.wsgi import ConsentMiddleware
 from consentlib.policy import Beacon, Category, Cookie, Policy
 from consentlib.version import __version__ as __version__
 

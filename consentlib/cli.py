@@ -120,7 +120,7 @@ def _date(text: str) -> datetime:
 
 
 def _receipts_export(args: argparse.Namespace) -> int:
-    from consentlib.receipts import presented
+    from consentlib.records.receipts import presented
 
     for receipt in presented(_existing_store(args.store).receipts(consent_id=args.id, since=args.since)):
         sys.stdout.write(json.dumps(receipt, sort_keys=True) + "\n")
@@ -163,7 +163,7 @@ def _mail_prune(args: argparse.Namespace) -> int:
 
 def _forget(args: argparse.Namespace) -> int:
     if args.recipient is not None:
-        from consentlib.mail import normalise_address
+        from consentlib.mail.tracker import normalise_address
 
         try:
             address = normalise_address(args.recipient)
@@ -191,7 +191,7 @@ def _forget(args: argparse.Namespace) -> int:
 def _changes_deliver(args: argparse.Namespace) -> int:
     import time
 
-    from consentlib.changes import ChangeDelivery
+    from consentlib.records.changes import ChangeDelivery
 
     handler = _load_handler(args.handler_spec)
     delivery = ChangeDelivery(_store(args), handler, topics=args.topic or None, lease=args.lease)

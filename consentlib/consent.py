@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 from itsdangerous import Signer
 
-from consentlib.bounded import BoundedCache
+from consentlib.gate.bounded import BoundedCache
 from consentlib.errors import ConfigurationError
 from consentlib.policy import Policy
 

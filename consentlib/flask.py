@@ -21,10 +21,10 @@ from markupsafe import Markup
 
 from consentlib.consent import Consent, ConsentCookie
 from consentlib.errors import ConfigurationError
-from consentlib.middleware import ENVIRON_KEY, ConsentMiddleware
+from consentlib.wsgi.middleware import ENVIRON_KEY, ConsentMiddleware
 from consentlib.options import function, strings
 from consentlib.policy import Policy
-from consentlib.tags import banner_tags, script_tag
+from consentlib.web.tags import banner_tags, script_tag
 
 #: ``app.config`` key -> option. ``CONSENTLIB_SECRET_KEYS`` falls back to ``SECRET_KEY``.
 CONFIG_KEYS: dict[str, str] = {

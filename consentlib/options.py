@@ -13,7 +13,7 @@ from typing import Any, Literal, overload
 from urllib.parse import urlsplit
 
 from consentlib.errors import ConfigurationError
-from consentlib.http import normalise_origin
+from consentlib.web.http import normalise_origin
 
 
 @overload

@@ -1,4 +1,4 @@
-// Builds the banner into consentlib/static/ (or the folder given as the first argument):
+// Builds the banner into consentlib/web/static/ (or the folder given as the first argument):
 // banner.<hash>.js and banner.<hash>.css (what a page loads), banner-customize.<hash>.js
 // and .css (the second layer, loaded only when a visitor opens "Customize") and
 // manifest.json, where
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const DEFAULT_OUT = resolve(here, '..', 'consentlib', 'static');
+export const DEFAULT_OUT = resolve(here, '..', 'consentlib', 'web', 'static');
 /** What a page loads on first paint: the size budget counts these two. */
 export const FIRST_LOAD = ['banner.js', 'banner.css'];
 

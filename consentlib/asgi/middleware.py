@@ -26,15 +26,15 @@ from consentlib.asgi.bridge import (
     send_response,
     with_cookie,
 )
-from consentlib.changes import ChangeDelivery
+from consentlib.records.changes import ChangeDelivery
 from consentlib.consent import DEFAULT_LIFETIME, Consent, ConsentCookie, CookiePayload
-from consentlib.cookies import _UNDECLARED_NAMES_LIMIT, UndeclaredCookies
-from consentlib.gating import RawHeaders
-from consentlib.middleware import ConsentMiddleware as _Core
-from consentlib.pixel import is_image_request, untrackable
+from consentlib.gate.cookies import _UNDECLARED_NAMES_LIMIT, UndeclaredCookies
+from consentlib.gate.responses import RawHeaders
+from consentlib.wsgi.middleware import ConsentMiddleware as _Core
+from consentlib.web.pixel import is_image_request, untrackable
 from consentlib.policy import Policy
 from consentlib.store import Store
-from consentlib.visits import Visit
+from consentlib.gate.visits import Visit
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -46,7 +46,7 @@ except ImportError as exc:  # pragma: no cover - anyio comes with every ASGI fra
 
 SCOPE_KEY = "consentlib.consent"
 # The middleware itself, for the template helpers (consentlib.asgi.templates).
-MIDDLEWARE_KEY = "consentlib.middleware"
+MIDDLEWARE_KEY = "consentlib.wsgi.middleware"
 # Gates kept per (granted categories, Sec-GPC refusal, cookies stripped): a handful.
 _GATES_LIMIT = 64
 # RFC 6455 §7.4.1: 1008, a message that violates the endpoint's policy.

@@ -1,4 +1,4 @@
-"""Template helpers for Jinja2 under Starlette and FastAPI: the tags of consentlib.tags.
+"""Template helpers for Jinja2 under Starlette and FastAPI: the tags of consentlib.web.tags.
 
     templates = Jinja2Templates(directory="templates")
     templates.env.globals.update(consent_banner=consent_banner, consent_script=consent_script)
@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from consentlib.asgi.middleware import MIDDLEWARE_KEY, SCOPE_KEY
 from consentlib.consent import Consent
-from consentlib.tags import banner_html, script_tag
+from consentlib.web.tags import banner_html, script_tag
 
 
 def _scope(request: Any) -> dict[str, Any]:
@@ -48,7 +48,7 @@ def consent_banner(request: Any, *, nonce: str | None = None,
     """The banner's stylesheet and script tags (nothing for crawlers), for ``<head>``.
 
     ``consent_mode`` maps categories to Google Consent Mode types, as
-    :func:`consentlib.tags.banner_tags` describes; the banner links the policy's
+    :func:`consentlib.web.tags.banner_tags` describes; the banner links the policy's
     ``notice_url``.
     """
     scope = _scope(request)
@@ -62,7 +62,7 @@ def consent_banner(request: Any, *, nonce: str | None = None,
 def consent_script(request: Any, category: str, *, src: str | None = None, body: str = "",
                    nonce: str | None = None, **attrs: str) -> Markup:
     """A ``<script>`` that runs only when the visitor allows ``category``; inert otherwise,
-    until the banner switches it on (see :func:`consentlib.tags.script_tag`)."""
+    until the banner switches it on (see :func:`consentlib.web.tags.script_tag`)."""
     scope = _scope(request)
     consent: Consent = scope[SCOPE_KEY]
     return Markup(script_tag(consent, category, src=src, body=body, nonce=nonce or _nonce(request, scope), **attrs))

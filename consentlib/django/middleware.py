@@ -22,8 +22,8 @@ from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefuncti
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
 from consentlib.django.settings import options as configured_options
-from consentlib.middleware import ENVIRON_KEY
-from consentlib.middleware import ConsentMiddleware as Core
+from consentlib.wsgi.middleware import ENVIRON_KEY
+from consentlib.wsgi.middleware import ConsentMiddleware as Core
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo

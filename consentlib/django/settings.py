@@ -89,7 +89,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     try:
         built = options()
         # Build the gate as the middleware will: every option is validated there.
-        from consentlib.middleware import ConsentMiddleware
+        from consentlib.wsgi.middleware import ConsentMiddleware
 
         built.pop("consent_mode", None)
         ConsentMiddleware(lambda environ, start_response: [], **built)

@@ -66,7 +66,7 @@ class Store(Protocol):
     def undeclared_cookies(self) -> list[dict[str, Any]]:
         """Cookies the app set without a declaration: name, first_seen, last_seen, count."""
 
-    # -- mail (consentlib.mail): permissions and unsubscribes are committed at once --
+    # -- mail (consentlib.mail.tracker): permissions and unsubscribes are committed at once --
 
     def mail_recipient(self, recipient: str, *, list_id: str) -> tuple[int, bool, bool]:
         """The recipient's number (created on first use), whether tracking is allowed on

@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS undeclared_cookies (
 );
 """
 
-# A minor's grant is looked up on every page view (consentlib.guardian): a partial index
+# A minor's grant is looked up on every page view (consentlib.web.guardian): a partial index
 # holds only guardian receipts, by visitor and revision. The queries below repeat its
 # expressions exactly, or SQLite would not use it.
 _GUARDIAN_SCHEMA = """

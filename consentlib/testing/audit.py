@@ -102,7 +102,7 @@ class ConsentAudit:
 
     def _choose_judge(self) -> None:
         if self.policy is not None:
-            from consentlib.declaration import declaration
+            from consentlib.web.declaration import declaration
 
             self.judge = Judge(declaration(self.policy), evidence="--policy", where=self.policy_name)
             return

@@ -55,7 +55,7 @@ class Verdict:
 class Judge:
     """Verdicts from a declaration (the JSON a consentlib site publishes), else the database.
 
-    ``declared`` is that JSON (or ``consentlib.declaration.declaration(policy)`` for a
+    ``declared`` is that JSON (or ``consentlib.web.declaration.declaration(policy)`` for a
     policy given on the command line), ``evidence`` names where it came from.
     """
 

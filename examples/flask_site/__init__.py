@@ -14,7 +14,7 @@ from flask import Flask, Response, g, render_template, request
 
 from consentlib import MailTracker
 from consentlib.flask import FlaskConsent
-from consentlib.pixel import TRANSPARENT_GIF
+from consentlib.web.pixel import TRANSPARENT_GIF
 from examples.flask_site import mailviews
 from examples.flask_site.counters import Counters
 from examples.flask_site.outbox import Outbox

@@ -11,8 +11,8 @@ from flask import Blueprint, abort, current_app, g, redirect, render_template, r
 from markupsafe import Markup
 
 from consentlib import MailTracker, Suppressed
-from consentlib.http import cross_origin_refusal
-from consentlib.pages import guardian_form
+from consentlib.web.http import cross_origin_refusal
+from consentlib.web.pages import guardian_form
 
 LIST_ID = "news"
 CAMPAIGN = "welcome"

@@ -1,4 +1,4 @@
-// CI rebuilds the banner and fails when consentlib/static does not match the source.
+// CI rebuilds the banner and fails when consentlib/web/static does not match the source.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DEFAULT_OUT, FIRST_LOAD, buildInto } from '../build.mjs';
 
-const STALE = 'consentlib/static is stale: run `npm run build` in js/ and commit consentlib/static';
+const STALE = 'consentlib/web/static is stale: run `npm run build` in js/ and commit consentlib/web/static';
 
 test('the committed build output equals a fresh build of the source', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'consentlib-build-'));

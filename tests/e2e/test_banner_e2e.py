@@ -22,7 +22,7 @@ from werkzeug.middleware.lint import LintMiddleware
 from werkzeug.wrappers import Request, Response
 
 from consentlib import Category, ConsentMiddleware, Cookie, Policy
-from consentlib.tags import banner_tags
+from consentlib.web.tags import banner_tags
 from consentlib.testing.browser import wait_until
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from consentlib.etag import ETagFirewall
+from consentlib.wsgi.etag import ETagFirewall
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 
-from consentlib.mailweb import mail_endpoints
+from consentlib.mail.endpoints import mail_endpoints
 from tests.support.sitebrowser import choose, cookie_names, decide, wait
 
 pytestmark = pytest.mark.e2e

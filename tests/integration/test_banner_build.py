@@ -1,4 +1,4 @@
-"""The built banner in consentlib/static/: present, named by content hash, within budget.
+"""The built banner in consentlib/web/static/: present, named by content hash, within budget.
 
 The byte-for-byte "committed build equals a fresh build" check runs in js/ (``npm test``),
 where the locked esbuild is installed.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-STATIC = Path(__file__).resolve().parents[2] / "consentlib" / "static"
+STATIC = Path(__file__).resolve().parents[2] / "consentlib" / "web" / "static"
 # What a page loads on first paint: banner.js + banner.css at most 4 KB gzip together.
 FIRST_LOAD = ("banner.js", "banner.css")
 BUDGET = 4096
@@ -32,13 +32,13 @@ def test_manifest_names_every_asset_and_they_exist(manifest):
     for name, file in manifest.items():
         stem, ext = name.split(".")
         assert re.fullmatch(rf"{stem}\.[0-9a-f]{{10}}\.{ext}", file), file
-        assert (STATIC / file).is_file(), f"{file} is in manifest.json but not in consentlib/static"
+        assert (STATIC / file).is_file(), f"{file} is in manifest.json but not in consentlib/web/static"
 
 
 def test_hashed_names_match_content(manifest):
     for file in manifest.values():
         digest = hashlib.sha256((STATIC / file).read_bytes()).hexdigest()[:10]
-        assert file.split(".")[1] == digest, f"{file}: run `npm run build` in js/ and commit consentlib/static"
+        assert file.split(".")[1] == digest, f"{file}: run `npm run build` in js/ and commit consentlib/web/static"
 
 
 def test_no_stale_hashed_files_left_behind(manifest):

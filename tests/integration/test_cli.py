@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from consentlib.cli import build_parser, main
-from consentlib.receipts import build_receipt
+from consentlib.records.receipts import build_receipt
 from consentlib.store import open_store
 
 from tests.support.apps import ALL, NECESSARY, POLICY

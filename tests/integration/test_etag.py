@@ -7,7 +7,7 @@ import pytest
 from werkzeug.middleware.lint import LintMiddleware
 from werkzeug.test import Client, EnvironBuilder
 
-from consentlib.etag import ETagFirewall
+from consentlib.wsgi.etag import ETagFirewall
 
 # Every WSGI or HTTP mistake the lint middleware notices fails the test.
 pytestmark = [

@@ -12,7 +12,7 @@ import pytest
 from werkzeug.test import Client
 
 from consentlib import Category, ConfigurationError, ConsentMiddleware, Cookie, Policy
-from consentlib.receipts import build_receipt
+from consentlib.records.receipts import build_receipt
 from urllib.parse import urlsplit
 
 from tests.support.apps import KEYS, KINDS, LINT_STRICT, NEXT_BODIES, build_site

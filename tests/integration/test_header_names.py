@@ -15,7 +15,7 @@ import pytest
 from werkzeug.test import EnvironBuilder
 
 from consentlib import Category, ConsentMiddleware, Cookie, Policy
-from consentlib.etag import ETagFirewall
+from consentlib.wsgi.etag import ETagFirewall
 
 KEYS = ["test-key-newest-0123456789"]
 

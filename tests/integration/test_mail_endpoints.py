@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from consentlib.errors import StoreUnavailable
-from consentlib.mailweb import mail_endpoints
-from consentlib.pixel import TRANSPARENT_GIF
+from consentlib.mail.endpoints import mail_endpoints
+from consentlib.web.pixel import TRANSPARENT_GIF
 from consentlib.store import open_store
 from consentlib.store.events import EventBuffer
 from consentlib.store.mail import MailEvent

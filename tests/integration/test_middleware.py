@@ -9,9 +9,9 @@ from werkzeug.middleware.lint import LintMiddleware
 from werkzeug.test import Client
 
 from consentlib import ConfigurationError, ConsentMiddleware
-from consentlib.bounded import ENTRY_OVERHEAD
+from consentlib.gate.bounded import ENTRY_OVERHEAD
 from consentlib.cli import main as cli_main
-from consentlib.pixel import TRANSPARENT_GIF
+from consentlib.web.pixel import TRANSPARENT_GIF
 
 from tests.support.apps import KINDS, ALL, KEYS, LINT_STRICT, POLICY, build_site, consent_value, fetch
 

@@ -10,8 +10,8 @@ from html.parser import HTMLParser
 import pytest
 
 from consentlib import Category, ConfigurationError, ConsentMiddleware, Cookie, MailTracker, Policy
-from consentlib.templates import SHIPPED as SHIPPED_DIR
-from consentlib.templates import Templates
+from consentlib.web.templates import SHIPPED as SHIPPED_DIR
+from consentlib.web.templates import Templates
 from tests.support.apps import KEYS, KINDS, build_site, fetch
 from tests.support.mailkit import BufferedClient, MailSite, prepared, urls
 

@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 
 from consentlib import ConfigurationError, StoreUnavailable
-from consentlib.receipts import build_receipt, truncate_ip, user_agent_family
+from consentlib.records.receipts import build_receipt, truncate_ip, user_agent_family
 from consentlib.store import Store, open_store
 from consentlib.store.sqlite import SQLiteStore
 from tests.support.apps import ALL, NECESSARY, POLICY

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import pytest
 
 from consentlib import ConfigurationError, StoreUnavailable
-from consentlib.receipts import build_receipt
+from consentlib.records.receipts import build_receipt
 from consentlib.store import ForgottenConsentId, Store, open_store
 from consentlib.store.mail import MailEvent
 from consentlib.store.seal import Seal
@@ -253,7 +253,7 @@ def test_writes_are_committed_before_returning(backend):
     assert reader.mail_suppressed("ana@example.com", list_id="news")
 
 
-# -- a minor's grant (consentlib.guardian): one indexed lookup per page view ----------------
+# -- a minor's grant (consentlib.web.guardian): one indexed lookup per page view ----------------
 
 
 def _of_revision(receipt, revision):

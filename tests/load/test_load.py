@@ -472,7 +472,7 @@ def test_store_unreachable_pages_serve_and_recording_answers_503(tmp_path, throw
 def test_postgres_restart_with_several_pooled_connections_is_not_a_503(throwaway_postgres):
     """A threaded server keeps several idle connections; a restart kills them all. The
     next write must land on a fresh connection, not retry on another dead one."""
-    from consentlib.receipts import build_receipt
+    from consentlib.records.receipts import build_receipt
     from examples.flask_site.policy import POLICY
 
     def _receipt(consent_id: str) -> dict:

@@ -287,7 +287,7 @@ def append_receipts(path: str, consent_id: str, count: int) -> list[str]:
 
     Module-level so that a spawned process can run it (multiprocessing pickles it by name).
     """
-    from consentlib.receipts import build_receipt
+    from consentlib.records.receipts import build_receipt
     from consentlib.store.sqlite import SQLiteStore
 
     store = SQLiteStore(path)

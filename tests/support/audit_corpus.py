@@ -12,7 +12,7 @@ import uuid
 from werkzeug.wrappers import Request, Response
 
 from consentlib import Category, ConsentMiddleware, Cookie, Policy
-from consentlib.tags import banner_tags
+from consentlib.web.tags import banner_tags
 
 PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,"
          b"\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")

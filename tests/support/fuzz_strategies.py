@@ -25,7 +25,7 @@ from itsdangerous import BadData, BadSignature, Signer, URLSafeTimedSerializer
 from werkzeug.test import encode_multipart
 
 from consentlib import Beacon, Category, Cookie, Policy
-from consentlib.mailtokens import MailTokens
+from consentlib.mail.tokens import MailTokens
 from tests.support.apps import KEYS
 
 _PICKS: dict[tuple, st.SearchStrategy] = {}
@@ -766,8 +766,8 @@ def mail_tokens(draw, factory: MailTokenFactory) -> tuple[str, str]:
 # -- guardian links (consentlib/guardian.py) ---------------------------------------------------
 
 MINOR_IDS = ("ee" * 16, "ff" * 16, "12" * 16)
-GUARDIAN_SERIALIZER = URLSafeTimedSerializer(list(reversed(KEYS)), salt="consentlib.guardian")
-_FOREIGN_GUARDIAN = URLSafeTimedSerializer(FOREIGN_KEYS[0], salt="consentlib.guardian")
+GUARDIAN_SERIALIZER = URLSafeTimedSerializer(list(reversed(KEYS)), salt="consentlib.web.guardian")
+_FOREIGN_GUARDIAN = URLSafeTimedSerializer(FOREIGN_KEYS[0], salt="consentlib.web.guardian")
 
 
 def guardian_link_data(token: str) -> dict | None:

@@ -13,7 +13,7 @@ from werkzeug.middleware.lint import LintMiddleware
 from werkzeug.test import Client
 
 from consentlib import Category, ConsentMiddleware, MailTracker, Policy
-from consentlib.mailweb import mail_endpoints
+from consentlib.mail.endpoints import mail_endpoints
 
 KEYS = ["mail-test-key-newest-0123456789", "mail-test-key-older-0123456789"]
 POLICY = Policy(revision=1, categories=[Category("necessary", required=True), Category("analytics")])

@@ -12,7 +12,7 @@ import pytest
 from werkzeug.test import Client
 
 from consentlib import ConsentMiddleware, Cookie, Policy
-from consentlib.bounded import ENTRY_OVERHEAD
+from consentlib.gate.bounded import ENTRY_OVERHEAD
 from consentlib.consent import DEFAULT_LIFETIME, MAX_COOKIE_LENGTH, ConsentCookie, new_consent_id, time_resolution
 
 from tests.support.apps import ALL, KEYS, KINDS, LINT_STRICT, NECESSARY, POLICY, build_site, consent_header
@@ -470,10 +470,10 @@ class _Clock:
 @pytest.fixture
 def clock(monkeypatch):
     import consentlib.consent
-    import consentlib.visits
+    import consentlib.gate.visits
 
     fake = _Clock(time.time())
-    monkeypatch.setattr(consentlib.visits, "time", fake)
+    monkeypatch.setattr(consentlib.gate.visits, "time", fake)
     monkeypatch.setattr(consentlib.consent, "time", fake)
     return fake
 

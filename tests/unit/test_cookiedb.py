@@ -10,7 +10,7 @@ import pytest
 
 from consentlib import Category, Cookie, Policy
 from consentlib.cli import main
-from consentlib.cookies import UndeclaredCookies
+from consentlib.gate.cookies import UndeclaredCookies
 from consentlib.data import cookiedb
 from consentlib.data.trackers import tracker_of
 from consentlib.store import open_store

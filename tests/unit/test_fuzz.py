@@ -42,7 +42,7 @@ from werkzeug.middleware.lint import HTTPWarning, LintMiddleware, WSGIWarning
 from werkzeug.test import Client
 
 from consentlib import ConsentMiddleware, MailTracker
-from consentlib.mailweb import mail_endpoints
+from consentlib.mail.endpoints import mail_endpoints
 from tests.support.apps import KEYS
 from tests.support.fuzz_strategies import (
     BODIES,

@@ -11,9 +11,9 @@ from email.message import EmailMessage
 import pytest
 
 from consentlib import ConfigurationError, ConsentError, MailStats, MailTracker, Suppressed, UnusableMessage
-from consentlib.agents import classify_mail_click, classify_mail_open
+from consentlib.mail.agents import classify_mail_click, classify_mail_open
 from consentlib.cli import main as cli_main
-from consentlib.mailtokens import TRACKING_TOKEN_MAX_AGE, MailTokens, secret_keys
+from consentlib.mail.tokens import TRACKING_TOKEN_MAX_AGE, MailTokens, secret_keys
 from tests.support.mailkit import BASE, BROWSER, HTML, KEYS, make_site, newsletter, part, prepared, reparse, unsubscribe_path, urls
 
 TOKEN = r"[A-Za-z0-9_\-.]+"
@@ -384,7 +384,7 @@ def test_cli_mail_export(site, capsys):
                  id="mailto-left-alone"),
 ])
 def test_email_tracked_links_rewritten_from_the_parsed_attribute(html, expected_targets):
-    from consentlib.mailhtml import rewrite_links
+    from consentlib.mail.compose import rewrite_links
 
     targets = []
     out, count = rewrite_links(html, lambda target, i, n: targets.append(target) or f"https://t.example/{i}")

@@ -38,13 +38,13 @@ def test_wheel_ships_what_it_claims(wheel):
     names = set(wheel.namelist())
     # "Typing :: Typed" is only true with py.typed in the wheel (PEP 561).
     assert "consentlib/py.typed" in names
-    assert any(n.startswith("consentlib/static/banner.") and n.endswith(".js") for n in names)
-    assert "consentlib/static/manifest.json" in names
+    assert any(n.startswith("consentlib/web/static/banner.") and n.endswith(".js") for n in names)
+    assert "consentlib/web/static/manifest.json" in names
     # The pages' templates and catalogues: without them no consentlib page can render.
-    shipped = ROOT / "consentlib" / "templates"
+    shipped = ROOT / "consentlib" / "web" / "templates"
     for path in [*shipped.glob("*.html"), *shipped.glob("messages/*.json")]:
-        assert f"consentlib/{path.relative_to(shipped.parent).as_posix()}" in names
-    assert {"consentlib/templates/page.html", "consentlib/templates/messages/zh-Hans.json"} <= names
+        assert f"consentlib/web/{path.relative_to(shipped.parent).as_posix()}" in names
+    assert {"consentlib/web/templates/page.html", "consentlib/web/templates/messages/zh-Hans.json"} <= names
     classifiers = _metadata(wheel).get_all("Classifier")
     assert "Typing :: Typed" in classifiers and "Framework :: Flask" in classifiers
 

@@ -1,6 +1,6 @@
 """A visit is the same whether worked out from scratch or from what other headers taught.
 
-consentlib.visits remembers, per header *shape* (the names, values cut out), where the
+consentlib.gate.visits remembers, per header *shape* (the names, values cut out), where the
 consent pairs stand and whether every pair passes, so that many visitors whose GA4
 session cookie changes on every page view cost no full scan each. The remembered shape
 must never change an answer: a header that shares its shape with earlier ones, but

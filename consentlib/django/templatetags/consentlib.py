@@ -16,9 +16,9 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 from django.utils.safestring import SafeString, mark_safe
 
-from consentlib.middleware import ENVIRON_KEY
+from consentlib.wsgi.middleware import ENVIRON_KEY
 from consentlib.policy import Policy
-from consentlib.tags import banner_tags, script_tag
+from consentlib.web.tags import banner_tags, script_tag
 
 register = template.Library()
 

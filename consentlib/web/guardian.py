@@ -28,9 +28,9 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
 from consentlib.consent import CLOCK_SKEW, Consent, new_consent_id
-from consentlib.context import EndpointContext
+from consentlib.web.context import EndpointContext
 from consentlib.errors import StoreUnavailable
-from consentlib.http import (
+from consentlib.web.http import (
     bounded_request,
     cross_origin_refusal,
     respond,
@@ -39,15 +39,15 @@ from consentlib.http import (
     site_location,
     site_origin,
 )
-from consentlib.pages import message_page, redirect_page
-from consentlib.receipts import build_receipt
+from consentlib.web.pages import message_page, redirect_page
+from consentlib.records.receipts import build_receipt
 from consentlib.store.base import ForgottenConsentId
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
     from werkzeug.datastructures import MultiDict
 
-    from consentlib.templates import Html, Page
+    from consentlib.web.templates import Html, Page
 
 _TOKEN = re.compile(r"[A-Za-z0-9_.-]{1,2000}")
 log = logging.getLogger("consentlib")
@@ -68,7 +68,7 @@ class Guardians:
         self.policy = context.policy
         self._is_minor = is_minor
         # itsdangerous verifies with every key, newest last; the context lists newest first.
-        self.serializer = URLSafeTimedSerializer(list(reversed(context.secret_keys)), salt="consentlib.guardian")
+        self.serializer = URLSafeTimedSerializer(list(reversed(context.secret_keys)), salt="consentlib.web.guardian")
 
     # -- the minor's side ------------------------------------------------------------------
 
@@ -301,7 +301,7 @@ class Guardians:
 
 
 def _timestamp(text: str) -> float:
-    """A receipt's UTC time text (consentlib.receipts) as a POSIX timestamp."""
+    """A receipt's UTC time text (consentlib.records.receipts) as a POSIX timestamp."""
     # fromisoformat, not strptime: this runs on every page view of a minor, and strptime
     # costs some 35 µs where fromisoformat costs under one.
     moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)

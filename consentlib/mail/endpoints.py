@@ -1,4 +1,4 @@
-"""The mail endpoints, answered by ConsentMiddleware (see consentlib.endpoints):
+"""The mail endpoints, answered by ConsentMiddleware (see consentlib.web.endpoints):
 
 GET        {prefix}m/o/<token>.gif   open pixel: always the 1x1 GIF; an open is recorded
                                      only for a tracked, subscribed recipient
@@ -24,18 +24,18 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request
 
-from consentlib.agents import classify_mail_click, classify_mail_open
-from consentlib.context import EndpointContext
+from consentlib.mail.agents import classify_mail_click, classify_mail_open
+from consentlib.web.context import EndpointContext
 from consentlib.errors import StoreUnavailable
-from consentlib.http import ascii_uri, bounded_request, respond, respond_html
-from consentlib.mailtokens import MailToken, MailTokens
-from consentlib.pages import message_page
-from consentlib.pixel import untrackable_response
-from consentlib.receipts import user_agent_family
+from consentlib.web.http import ascii_uri, bounded_request, respond, respond_html
+from consentlib.mail.tokens import MailToken, MailTokens
+from consentlib.web.pages import message_page
+from consentlib.web.pixel import untrackable_response
+from consentlib.records.receipts import user_agent_family
 from consentlib.store.events import EventBuffer
 from consentlib.store.mail import MailEvent
 from consentlib.store.sqlite import time_text
-from consentlib.templates import Html
+from consentlib.web.templates import Html
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

@@ -11,9 +11,9 @@ import re
 import time
 from typing import NamedTuple
 
-from consentlib.bounded import BoundedCache
+from consentlib.gate.bounded import BoundedCache
 from consentlib.consent import CLOCK_SKEW, COOKIE_NAME, ID_COOKIE_NAME, Consent, ConsentCookie, CookiePayload
-from consentlib.cookies import CookieGate
+from consentlib.gate.cookies import CookieGate
 from consentlib.policy import Policy
 
 _FOREVER = float("inf")

@@ -13,7 +13,7 @@ from email.policy import Policy
 from html import escape
 from html.parser import HTMLParser
 
-from consentlib.mailtokens import is_web_url
+from consentlib.mail.tokens import is_web_url
 
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 

@@ -8,7 +8,7 @@ cookie. Without consent this middleware cuts that channel in both directions and
 back a validator derived from the body alone, so caching still works.
 
 It is plain WSGI (PEP 3333) and imports nothing else from consentlib but the rule for
-reading header names as a browser does (consentlib.fields).
+reading header names as a browser does (consentlib.gate.fields).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from werkzeug.datastructures import ResponseCacheControl
 from werkzeug.http import parse_cache_control_header, parse_etags
 from xxhash import xxh3_128_hexdigest
 
-from consentlib.fields import canonical_name, unsafe_value, warn_dropped
+from consentlib.gate.fields import canonical_name, unsafe_value, warn_dropped
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo

@@ -35,7 +35,7 @@ def user_agent_family(header: str | None) -> str | None:
     """'Chrome 131 / Linux': enough to explain a receipt, too little to single anyone out."""
     if not header:
         return None
-    from consentlib.agents import parse_agent
+    from consentlib.mail.agents import parse_agent
 
     agent = parse_agent(header[:512])
     browser = f"{agent.browser.family} {agent.browser.version_string.split('.')[0]}".strip()

@@ -22,8 +22,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from consentlib.errors import ConfigurationError, ConsentError, UnusableMessage
-from consentlib.mailhtml import add_before_body_end, rewrite_links, unsubscribe_header
-from consentlib.mailtokens import MailTokens, check_name, is_web_url, secret_keys
+from consentlib.mail.compose import add_before_body_end, rewrite_links, unsubscribe_header
+from consentlib.mail.tokens import MailTokens, check_name, is_web_url, secret_keys
 from consentlib.store import Store, open_store
 
 
@@ -84,7 +84,7 @@ class MailTracker:
     ``on_change``
         ``on_change(change)`` is told of every unsubscribe, tracking choice and erasure
         (to pass on to a mail provider or a CRM), at least once, from the store's durable
-        queue; see :mod:`consentlib.changes` for the change's shape and for making the
+        queue; see :mod:`consentlib.records.changes` for the change's shape and for making the
         handler idempotent.
     """
 
@@ -111,7 +111,7 @@ class MailTracker:
         self.unsubscribe_mailto = _mailto(unsubscribe_mailto)
         self.changes = None
         if on_change is not None:
-            from consentlib.changes import ChangeDelivery
+            from consentlib.records.changes import ChangeDelivery
 
             self.changes = ChangeDelivery(self.store, on_change, topics=("mail",))
             self.changes.notify()  # what was queued before a restart

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from werkzeug.http import dump_cookie
 
-from consentlib.bounded import BoundedCache
+from consentlib.gate.bounded import BoundedCache
 from consentlib.data.cookiedb import declaration_hint
 from consentlib.errors import StoreUnavailable
 from consentlib.policy import Policy

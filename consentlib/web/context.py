@@ -1,7 +1,7 @@
 """What the consent endpoints know of the site: a small, frozen context.
 
 The middleware (a door) builds one from its checked options; the endpoint handlers
-(:mod:`consentlib.endpoints`, :mod:`consentlib.guardian`, :mod:`consentlib.mailweb`)
+(:mod:`consentlib.web.endpoints`, :mod:`consentlib.web.guardian`, :mod:`consentlib.mail.endpoints`)
 take it instead of the middleware, so they import no door and read no door's private
 state: any door can serve them.
 """
@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 from werkzeug.http import dump_cookie
 
 from consentlib.consent import COOKIE_NAME, ID_COOKIE_NAME, ConsentCookie, CookiePayload
-from consentlib.cookies import CookieGate
+from consentlib.gate.cookies import CookieGate
 from consentlib.policy import Policy
-from consentlib.templates import Templates
+from consentlib.web.templates import Templates
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment

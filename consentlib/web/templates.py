@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from consentlib.errors import ConfigurationError
-from consentlib.language import choose
+from consentlib.web.language import choose
 
 SHIPPED = Path(__file__).parent / "templates"
 DEFAULT_LANGUAGE = "en"

@@ -1,9 +1,9 @@
 """Mail tokens: what the URLs of a tracked mail carry, signed, instead of an address.
 
 A token holds the recipient's number in the store, the campaign and the list (and, for
-a click, the target). :class:`consentlib.mail.MailTracker` signs them when it prepares a
-mail; the mail endpoints (:mod:`consentlib.mailweb`) verify them. A leaf: composing a
-mail (:mod:`consentlib.mailhtml`) and serving its links both import it.
+a click, the target). :class:`consentlib.mail.tracker.MailTracker` signs them when it prepares a
+mail; the mail endpoints (:mod:`consentlib.mail.endpoints`) verify them. A leaf: composing a
+mail (:mod:`consentlib.mail.compose`) and serving its links both import it.
 """
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ class MailTokens:
         self._serializers = {
             kind: URLSafeTimedSerializer(
                 newest_last,
-                salt=f"consentlib.mail.{kind}",
+                salt=f"consentlib.mail.tracker.{kind}",
                 signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha256},
             )
             for kind in KINDS

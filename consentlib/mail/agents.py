@@ -97,7 +97,7 @@ def classify_mail_click(
     Scanners: no user agent, a robot or HTTP library, a mail proxy, or a click less than
     ``quick`` seconds after the mail was prepared (nobody reads that fast; security
     gateways vet links on delivery). A click on every link of a mail at once is caught
-    afterwards, from the stored clicks (see ``consentlib.mailweb``).
+    afterwards, from the stored clicks (see ``consentlib.mail.endpoints``).
     """
     if not user_agent:
         return "scanner"

@@ -19,11 +19,11 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request
 
 from consentlib.consent import Consent, new_consent_id
-from consentlib.context import EndpointContext
-from consentlib.declaration import declaration
+from consentlib.web.context import EndpointContext
+from consentlib.web.declaration import declaration
 from consentlib.errors import StoreUnavailable
-from consentlib.guardian import ASK_GUARDIAN, Guardians
-from consentlib.http import (
+from consentlib.web.guardian import ASK_GUARDIAN, Guardians
+from consentlib.web.http import (
     bounded_request,
     cross_origin_refusal,
     respond,
@@ -32,15 +32,15 @@ from consentlib.http import (
     script_reads_answer,
     site_location,
 )
-from consentlib.pages import preferences_page, redirect_page
-from consentlib.receipts import build_receipt, presented
+from consentlib.web.pages import preferences_page, redirect_page
+from consentlib.records.receipts import build_receipt, presented
 from consentlib.store.base import ForgottenConsentId
-from consentlib.static import lookup as static_asset
+from consentlib.web.assets import lookup as static_asset
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-    from consentlib.mailweb import MailEndpoints
+    from consentlib.mail.endpoints import MailEndpoints
 
     #: An endpoint: answers one request of a visitor with ``consent``.
     Handler = Callable[[WSGIEnvironment, StartResponse, Consent], Iterable[bytes]]
@@ -74,7 +74,7 @@ class Endpoints:
         if self._mail is None:
             with self._mail_lock:
                 if self._mail is None:
-                    from consentlib.mailweb import MailEndpoints
+                    from consentlib.mail.endpoints import MailEndpoints
 
                     self._mail = MailEndpoints(self.context)
         return self._mail
@@ -106,7 +106,7 @@ class Endpoints:
             if route.startswith("guardian/"):
                 return self.guardians.page(environ, start_response, route[len("guardian/"):])
             if route.startswith("m/"):
-                # Email beacons (open pixel, click, unsubscribe): see consentlib.mailweb.
+                # Email beacons (open pixel, click, unsubscribe): see consentlib.mail.endpoints.
                 return self.mail(environ, start_response, route[2:])
             asset = static_asset(route)
             if asset is not None:

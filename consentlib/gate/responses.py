@@ -6,7 +6,7 @@ reordered, and every other header is kept as it was (RFC 6265 §3, RFC 9110 §5.
 A response whose headers depend on the consent cookie or on ``Sec-GPC`` says so in
 ``Vary`` (RFC 9110 §12.5.5).
 
-Every header is judged by the name a browser will see (consentlib.fields): a name that
+Every header is judged by the name a browser will see (consentlib.gate.fields): a name that
 is not an RFC 9110 token, or a value with a line break, is dropped and logged once,
 since a browser could read a ``Set-Cookie``, ``ETag`` or ``Last-Modified`` in it.
 """
@@ -16,9 +16,9 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from consentlib.bounded import BoundedCache
-from consentlib.cookies import UNDECLARED, CookieGate, UndeclaredCookies, set_cookie_name
-from consentlib.fields import canonical_name, warn_dropped
+from consentlib.gate.bounded import BoundedCache
+from consentlib.gate.cookies import UNDECLARED, CookieGate, UndeclaredCookies, set_cookie_name
+from consentlib.gate.fields import canonical_name, warn_dropped
 from consentlib.policy import Policy
 
 if TYPE_CHECKING:

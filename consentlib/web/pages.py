@@ -1,6 +1,6 @@
 """Server-rendered HTML: the no-JavaScript preferences form (Principle 3: works without JS).
 
-Rendered from templates (:mod:`consentlib.templates`) in the visitor's language; every
+Rendered from templates (:mod:`consentlib.web.templates`) in the visitor's language; every
 value is HTML-escaped. No inline style or script, so the pages work under a strict
 Content-Security-Policy.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from consentlib.consent import Consent
 from consentlib.policy import Policy
-from consentlib.templates import Html, Page, default_templates
+from consentlib.web.templates import Html, Page, default_templates
 
 def _english(page: Page | None) -> Page:
     return page if page is not None else default_templates().page()

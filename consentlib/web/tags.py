@@ -1,0 +1,74 @@
+"""HTML a page includes: the banner's tags, and scripts that run only with consent.
+
+Framework-neutral (the Flask extension and any template engine call these); the
+returned strings are already escaped HTML.
+"""
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import TYPE_CHECKING
+
+from consentlib.mail.agents import is_crawler
+from consentlib.consent import Consent
+from consentlib.web.assets import manifest
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+
+def _nonce_attr(nonce: str | None) -> str:
+    return f' nonce="{escape(nonce)}"' if nonce else ""
+
+
+def banner_tags(environ: WSGIEnvironment, *, prefix: str, revision: int, nonce: str | None = None,
+                consent_mode: dict[str, list[str]] | None = None, notice_url: str = "/privacy") -> str:
+    """The banner's stylesheet and script, or "" for crawlers.
+
+    Crawlers get no banner: they stay undecided, so nothing optional runs for them.
+    The script is not deferred: placed in ``<head>`` before any tag, it issues Google
+    Consent Mode's ``gtag('consent', 'default', ...)`` (all denied) before a tag can
+    fire. ``consent_mode`` maps categories to Consent Mode types, e.g.
+    ``{"analytics": ["analytics_storage"]}``; without it the banner's default applies.
+    ``notice_url`` is the privacy notice the banner's first layer links (the policy's
+    ``notice_url``). The second layer's script and stylesheet are not named here: the
+    banner loads them from next to its own file when a visitor opens "Customize".
+    """
+    return banner_html(environ.get("HTTP_USER_AGENT"), prefix=prefix, revision=revision, nonce=nonce,
+                       consent_mode=consent_mode, notice_url=notice_url)
+
+
+def banner_html(user_agent: str | None, *, prefix: str, revision: int, nonce: str | None = None,
+                consent_mode: dict[str, list[str]] | None = None, notice_url: str = "/privacy") -> str:
+    """:func:`banner_tags` for any server interface, from the ``User-Agent`` header."""
+    if is_crawler(user_agent):
+        return ""
+    names = manifest()
+    css = names.get("banner.css", "banner.css")
+    js = names.get("banner.js", "banner.js")
+    mapping = ""
+    if consent_mode is not None:
+        mapping = f' data-consent-mode="{escape(json.dumps(consent_mode, separators=(",", ":")))}"'
+    return (
+        f'<link rel="stylesheet" href="{escape(prefix + css)}">'
+        f'<script src="{escape(prefix + js)}" data-consent-endpoint="{escape(prefix)}"'
+        f' data-consent-revision="{int(revision)}" data-consent-notice="{escape(notice_url)}"'
+        f'{mapping}{_nonce_attr(nonce)}></script>'
+    )
+
+
+def script_tag(consent: Consent, category: str, *, src: str | None = None, body: str = "",
+               nonce: str | None = None, **attrs: str) -> str:
+    """A ``<script>`` that runs only when ``category`` is allowed.
+
+    Without consent the tag is inert (``type="text/plain"``, the URL in
+    ``data-consent-src``): the browser neither fetches nor runs it, and the banner
+    switches it on if the visitor accepts on this page.
+    """
+    extra = "".join(f' {escape(k.replace("_", "-"))}="{escape(v)}"' for k, v in attrs.items())
+    nonce_attr = _nonce_attr(nonce)
+    if consent.allows(category):
+        source = f' src="{escape(src)}"' if src else ""
+        return f"<script{source}{nonce_attr}{extra}>{body}</script>"
+    source = f' data-consent-src="{escape(src)}"' if src else ""
+    return f'<script type="text/plain" data-consent="{escape(category)}"{source}{nonce_attr}{extra}>{body}</script>'
