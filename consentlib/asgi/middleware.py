@@ -46,7 +46,7 @@ except ImportError as exc:  # pragma: no cover - anyio comes with every ASGI fra
 
 SCOPE_KEY = "consentlib.consent"
 # The middleware itself, for the template helpers (consentlib.asgi.templates).
-MIDDLEWARE_KEY = "consentlib.wsgi.middleware"
+MIDDLEWARE_KEY = "consentlib.middleware"
 # Gates kept per (granted categories, Sec-GPC refusal, cookies stripped): a handful.
 _GATES_LIMIT = 64
 # RFC 6455 §7.4.1: 1008, a message that violates the endpoint's policy.

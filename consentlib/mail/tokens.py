@@ -64,7 +64,7 @@ class MailTokens:
         self._serializers = {
             kind: URLSafeTimedSerializer(
                 newest_last,
-                salt=f"consentlib.mail.tracker.{kind}",
+                salt=f"consentlib.mail.{kind}",
                 signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha256},
             )
             for kind in KINDS

@@ -68,7 +68,7 @@ class Guardians:
         self.policy = context.policy
         self._is_minor = is_minor
         # itsdangerous verifies with every key, newest last; the context lists newest first.
-        self.serializer = URLSafeTimedSerializer(list(reversed(context.secret_keys)), salt="consentlib.web.guardian")
+        self.serializer = URLSafeTimedSerializer(list(reversed(context.secret_keys)), salt="consentlib.guardian")
 
     # -- the minor's side ------------------------------------------------------------------
 

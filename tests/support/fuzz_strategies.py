@@ -766,8 +766,8 @@ def mail_tokens(draw, factory: MailTokenFactory) -> tuple[str, str]:
 # -- guardian links (consentlib/guardian.py) ---------------------------------------------------
 
 MINOR_IDS = ("ee" * 16, "ff" * 16, "12" * 16)
-GUARDIAN_SERIALIZER = URLSafeTimedSerializer(list(reversed(KEYS)), salt="consentlib.web.guardian")
-_FOREIGN_GUARDIAN = URLSafeTimedSerializer(FOREIGN_KEYS[0], salt="consentlib.web.guardian")
+GUARDIAN_SERIALIZER = URLSafeTimedSerializer(list(reversed(KEYS)), salt="consentlib.guardian")
+_FOREIGN_GUARDIAN = URLSafeTimedSerializer(FOREIGN_KEYS[0], salt="consentlib.guardian")
 
 
 def guardian_link_data(token: str) -> dict | None:
