@@ -10,7 +10,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from urllib.parse import unquote
 
 from consentlib.errors import ConfigurationError
 
@@ -18,13 +17,6 @@ _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 # RFC 6265 §4.1.1: a cookie-name is an RFC 2616 token; glob characters are ours.
 _COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z?\[\]]+$")
 _GLOB_CHARS = frozenset("*?[")
-_PATH_PARAMS = re.compile(r";[^/]*")
-# Routers decode at most twice; a path still changing after this many rounds is left
-# as it is (each round is linear, so a deeply nested escape cannot cost quadratic time).
-_DECODE_ROUNDS = 4
-# RFC 9112 §3.2.2: a request target in absolute-form, "http://host/collect": a scheme,
-# "://" and the authority before the path.
-_ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/]*")
 
 
 @dataclass(frozen=True)
@@ -103,7 +95,7 @@ class Beacon:
     ``path`` is exact, or a prefix when it ends in ``/``. Without the category the
     middleware answers the request itself and the app never sees it, in every spelling
     a router could route to the same view (``//collect``, ``/%2Fcollect``,
-    ``/collect/``, ``/./collect``, ``/collect;x``; see :func:`router_path`). Declare it
+    ``/collect/``, ``/./collect``, ``/collect;x``; see :mod:`consentlib.gate.beacons`). Declare it
     as the browser requests it (``SCRIPT_NAME`` + ``PATH_INFO``) or relative to where
     the middleware is mounted (``PATH_INFO``): both are matched.
     """
@@ -114,11 +106,6 @@ class Beacon:
     def __post_init__(self) -> None:
         if not isinstance(self.path, str) or not self.path.startswith("/"):
             raise ConfigurationError(f"Beacon path {self.path!r} must start with '/'.")
-
-    def matches(self, path: str) -> bool:
-        if self.path.endswith("/"):
-            return path.startswith(self.path)
-        return path == self.path
 
 
 # GDPR Art 8(1): 16 unless a member state chose 13-15. As the member states' laws set
@@ -156,9 +143,6 @@ class Policy:
     _by_name: dict[str, Category] = field(init=False, repr=False, compare=False)
     _exact: dict[str, Cookie] = field(init=False, repr=False, compare=False)
     _globs: tuple[Cookie, ...] = field(init=False, repr=False, compare=False)
-    _beacon_paths: dict[str, Beacon] = field(init=False, repr=False, compare=False)
-    _beacon_prefixes: tuple[str, ...] = field(init=False, repr=False, compare=False)
-    _beacon_marks: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "categories", tuple(self.categories))
@@ -198,16 +182,6 @@ class Policy:
             if not isinstance(beacon, Beacon):
                 raise ConfigurationError(f"Policy beacons must be Beacon objects, not {beacon!r}.")
             self._check_category(beacon.category, f"Beacon {beacon.path!r}")
-        exact_beacons: dict[str, Beacon] = {}
-        for beacon in self.beacons:
-            if not beacon.path.endswith("/"):
-                exact_beacons.setdefault(beacon.path, beacon)
-        object.__setattr__(self, "_beacon_paths", exact_beacons)
-        object.__setattr__(self, "_beacon_prefixes", tuple(b.path for b in self.beacons if b.path.endswith("/")))
-        # router_path only removes and merges separators and dot segments, or decodes an
-        # escape: any spelling of a beacon holds its longest segment as it is, or a '%'.
-        marks = {max(b.path.split("/"), key=len) for b in self.beacons}
-        object.__setattr__(self, "_beacon_marks", tuple(sorted(marks)) + ("%",))
         if self.etags is not None:
             self._check_category(self.etags, "etags")
         ages = {**DEFAULT_AGES_OF_CONSENT, **{k.upper(): v for k, v in dict(self.ages_of_consent).items()}}
@@ -263,71 +237,3 @@ class Policy:
         An unknown age is not a minor: consentlib does not guess ages; the site decides.
         """
         return age is not None and age < self.age_of_consent_in(jurisdiction)
-
-    def beacon(self, path: str) -> Beacon | None:
-        """The beacon declared for ``path`` (a WSGI ``PATH_INFO``, decoded once) as the
-        app's router could route it: an exact path first, then the first prefix.
-
-        Read as :func:`router_path` reads it, and a trailing slash does not count, so
-        ``//collect``, ``/%2Fcollect`` and ``/collect/`` are the beacon ``/collect``.
-        """
-        found = self._beacon_paths.get(path)
-        if found is not None:
-            return found
-        for mark in self._beacon_marks:
-            if mark in path:
-                break
-        else:
-            return None  # the common case, decided in a few substring tests
-        # A router that resolves dot segments and one that does not route
-        # /track/../x differently: either could reach a beacon's view (fail closed).
-        for form in (path, router_path(path), router_path(path, resolve_dots=False)):
-            found = self._beacon_paths.get(form) or self._beacon_paths.get(form.rstrip("/")) \
-                or self._beacon_prefix(form)
-            if found is not None:
-                return found
-        return None
-
-    def _beacon_prefix(self, path: str) -> Beacon | None:
-        if not self._beacon_prefixes or not path.startswith(self._beacon_prefixes):
-            return None
-        for beacon in self.beacons:
-            if beacon.matches(path):
-                return beacon
-        return None
-
-
-def router_path(path: str, *, resolve_dots: bool = True) -> str:
-    """``path`` as the most lenient router would route it: the union of what routers do.
-
-    Servers hand the app ``PATH_INFO`` decoded once (PEP 3333), so ``/%2fcollect``
-    arrives as ``//collect``; some apps decode again (``%252F``), some servers treat
-    ``\\`` as ``/``; werkzeug merges slashes; servlet-style routers drop ``;params``;
-    file routers resolve dot segments (RFC 3986 §5.2.4) unless ``resolve_dots`` is
-    false (werkzeug does not: ``/track/../x`` reaches a ``/track/<path>`` view). Case is kept: routers compare
-    paths case-sensitively (RFC 3986 §6.2.2.1). A trailing slash is kept too, for
-    prefixes; :meth:`Policy.beacon` ignores it for exact paths. A target in absolute-form
-    (``http://host/collect``, RFC 9112 §3.2.2), which some servers hand the app whole
-    (uvicorn's h11 parser puts it in ``scope["path"]``), is read as its path.
-    """
-    absolute = _ABSOLUTE_FORM.match(path)
-    if absolute:
-        path = path[absolute.end():] or "/"
-    for _ in range(_DECODE_ROUNDS):
-        # Latin-1, as PEP 3333 maps bytes to PATH_INFO characters.
-        decoded = unquote(path, encoding="latin-1").replace("\\", "/")
-        if decoded == path:
-            break
-        path = decoded
-    path = _PATH_PARAMS.sub("", path)
-    segments: list[str] = []
-    for segment in path.split("/"):
-        if resolve_dots and segment == "..":
-            if segments:
-                segments.pop()
-        elif segment and (segment != "." or not resolve_dots):
-            segments.append(segment)
-    normal = "/" + "/".join(segments)
-    if segments and (path.endswith("/") or path.endswith("/.") or path.endswith("/..")):
-        normal += "/"
-    return normal

@@ -1,7 +1,7 @@
-"""The ETag firewall for ASGI: the WSGI firewall's rules (consentlib.wsgi.etag), streaming.
+"""The ETag firewall for ASGI: the rules of consentlib.gate.validators, streaming.
 
 The decisions (which request headers the app may not read, which response headers
-leave, which bodies get a validator, when a 304 is due) are consentlib.wsgi.etag's own
+leave, which bodies get a validator, when a 304 is due) are consentlib.gate.validators'
 functions; this module only follows the ASGI messages. A body is held only while it
 may still get a validator: up to ``max_body`` bytes of a 200 whose
 ``Content-Length`` fits, or a body that arrives whole in its first message. Anything
@@ -12,9 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from consentlib.asgi.bridge import ASGIApp, Message, Receive, Scope, Send, raw_headers, text_headers
-from consentlib.wsgi.etag import _matches as matches
-from consentlib.wsgi.etag import _weak_etag as weak_etag
-from consentlib.wsgi.etag import not_modified, validator_plan
+from consentlib.gate.validators import matches, not_modified, validator_plan, weak_etag
 
 # RFC 9110 §13.1: what a browser's cache replays; If-Range goes with its Range (§14.2).
 _CONDITIONALS = frozenset({b"if-none-match", b"if-modified-since", b"if-range"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from consentlib.asgi.bridge import (
     ASGIApp,
@@ -30,14 +30,11 @@ from consentlib.records.changes import ChangeDelivery
 from consentlib.consent import DEFAULT_LIFETIME, Consent, ConsentCookie, CookiePayload
 from consentlib.gate.cookies import _UNDECLARED_NAMES_LIMIT, UndeclaredCookies
 from consentlib.gate.responses import RawHeaders
-from consentlib.wsgi.middleware import ConsentMiddleware as _Core
+from consentlib.core import ConsentCore
 from consentlib.web.pixel import is_image_request, untrackable
 from consentlib.policy import Policy
 from consentlib.store import Store
 from consentlib.gate.visits import Visit
-
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 try:
     from anyio import to_thread
@@ -106,8 +103,8 @@ class ConsentMiddleware:
         templates: str | os.PathLike[str] | None = None,
     ) -> None:
         # The core checks every option (with the same sentences) and holds every cache.
-        self.core = _Core(
-            _never_called, policy, secret_key=secret_key, store=store, prefix=prefix, lifetime=lifetime,
+        self.core = ConsentCore(
+            policy, secret_key=secret_key, store=store, prefix=prefix, lifetime=lifetime,
             secure=secure, trusted_origins=trusted_origins, honour_dnt=honour_dnt,
             gpc_last_update=gpc_last_update, max_body=max_body, etag_body_limit=etag_body_limit,
             is_minor=is_minor, guardian_mailer=guardian_mailer, site_url=site_url, on_change=on_change,
@@ -115,7 +112,8 @@ class ConsentMiddleware:
         )
         # Recording an undeclared cookie writes to the store: from a worker thread here.
         self._undeclared = _UndeclaredOffLoop(self.core.store, policy.category_names)
-        self.core.undeclared = self.core.responses.undeclared = self._undeclared
+        self.core.record_undeclared_with(self._undeclared)
+        self.routes = self.core.routes
         self.app = app
         # Gates by (granted, a refused cookie is of a gpc category, cookies stripped).
         self._gates: dict[tuple[frozenset[str], bool, bool], Callable[[RawHeaders], RawHeaders]] = {}
@@ -168,11 +166,12 @@ class ConsentMiddleware:
         consent, _, filtered, refused, _, stripped, gpc_refused, resign = visit
         root = scope.get("root_path")
         path = route_path(scope) if root else scope["path"]
-        if core.is_endpoint(path):
+        routes = self.routes
+        if routes.is_endpoint(path):
             await self._endpoint(scope, receive, send, consent, path)
             return
         granted = consent.granted
-        if core.blocks_beacon(path, granted, root or ""):
+        if routes.blocks_beacon(path, granted, root or ""):
             image = is_image_request(path, header_text(headers, b"accept"))
             status, beacon_headers, body = untrackable(image=image, head=scope.get("method") == "HEAD")
             await send_response(send, int(status[:3]), beacon_headers, body)
@@ -226,14 +225,16 @@ class ConsentMiddleware:
         return core.minor_visit(visit, header) if core.guardians.is_minor(scope) else visit
 
     def _secure(self, scope: Scope) -> bool:
-        secure = self.core.secure
-        return secure if secure is not None else scope.get("scheme") in ("https", "wss")
+        return self.core.is_secure(scope.get("scheme") in ("https", "wss"))
 
     async def _endpoint(self, scope: Scope, receive: Receive, send: Send, consent: Consent, path: str) -> None:
         body, over_limit = await read_body(receive, self.core.max_body)
         environ = environ_of(scope, body, over_limit)
+        if self.core.secure and environ["wsgi.url_scheme"] != "https":
+            # secure=True: served over https by a proxy that does not say so (see the WSGI door).
+            environ["wsgi.url_scheme"] = "https"
         status, headers, data = await to_thread.run_sync(
-            run_wsgi, lambda env, start: self.core.serve_endpoint(env, start, consent, path), environ)
+            run_wsgi, lambda env, start: self.core.endpoints(env, start, consent, path), environ)
         await send_response(send, status, headers, data)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -244,7 +245,8 @@ class ConsentMiddleware:
             visit = await to_thread.run_sync(self._minor_visit, scope, visit, header)
         consent, _, filtered, _, _, stripped, gpc_refused, _ = visit
         path = route_path(scope)
-        if core.is_endpoint(path) or core.blocks_beacon(path, consent.granted, scope.get("root_path") or ""):
+        routes = self.routes
+        if routes.is_endpoint(path) or routes.blocks_beacon(path, consent.granted, scope.get("root_path") or ""):
             # Refused before the handshake completes: the app never sees the connection.
             message = await receive()
             if message["type"] == "websocket.connect":
@@ -265,10 +267,6 @@ class ConsentMiddleware:
             await send(message)
 
         await self.app(scope, receive, gated_send)
-
-
-def _never_called(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:  # pragma: no cover
-    raise AssertionError("The ASGI door calls its own app, never the core's.")
 
 
 async def _record_then_send(undeclared: _UndeclaredOffLoop, send: Send, message: Message) -> None:

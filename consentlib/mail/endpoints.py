@@ -47,9 +47,9 @@ BURST_SECONDS = 2.0  # every link of a mail clicked within this: a scanner vetti
 
 
 def mail_endpoints(site: Any) -> MailEndpoints:
-    """The mail endpoints of ``site`` (a ConsentMiddleware, or any door that holds its
-    ``endpoints``): built on first use, then kept."""
-    endpoints: MailEndpoints = site.endpoints.mail
+    """The mail endpoints of ``site`` (a door: a ConsentMiddleware of any kind, or its
+    :class:`~consentlib.core.ConsentCore`): built on first use, then kept."""
+    endpoints: MailEndpoints = getattr(site, "core", site).endpoints.mail
     return endpoints
 
 

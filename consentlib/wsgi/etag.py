@@ -1,14 +1,10 @@
-"""The ETag firewall: cache validators that cannot carry a visitor's identity.
+"""The ETag firewall for WSGI: cache validators that cannot carry a visitor's identity.
 
-A browser stores the ``ETag`` and ``Last-Modified`` it was given and sends them back
-unasked (``If-None-Match``, ``If-Modified-Since``, ``If-Range``). A site that hands every
-visitor a unique ETag can therefore recognise them again with cookies blocked or
-cleared — the "evercookie" trick, which the ePrivacy Directive art. 5(3) treats like a
-cookie. Without consent this middleware cuts that channel in both directions and puts
-back a validator derived from the body alone, so caching still works.
-
-It is plain WSGI (PEP 3333) and imports nothing else from consentlib but the rule for
-reading header names as a browser does (consentlib.gate.fields).
+Without consent it keeps the client's validators from the app and the app's from the
+client, and puts back a validator derived from the body alone, so caching still works.
+The rules (which headers are validators, the weak tag, the 304) are
+:mod:`consentlib.gate.validators`; this module is their PEP 3333 plumbing: buffering
+up to a limit, streaming past it, ``write()`` and ``close()``.
 """
 from __future__ import annotations
 
@@ -16,11 +12,8 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from werkzeug.datastructures import ResponseCacheControl
-from werkzeug.http import parse_cache_control_header, parse_etags
-from xxhash import xxh3_128_hexdigest
-
-from consentlib.gate.fields import canonical_name, unsafe_value, warn_dropped
+from consentlib.gate.fields import warn_dropped
+from consentlib.gate.validators import matches, not_modified, validator_plan, weak_etag, without_validators
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -31,16 +24,6 @@ __all__ = ["ETagFirewall"]
 log = logging.getLogger("consentlib")
 
 _Headers = list[tuple[str, str]]
-
-_APP_VALIDATORS = frozenset({"etag", "last-modified"})
-
-# RFC 9110 §15.4.5: a 304 repeats these and SHOULD NOT carry other representation
-# metadata. Set-Cookie is not representation metadata and RFC 6265 §3 lets any response
-# set cookies; dropping it would silently change the app's sessions. Which cookies may
-# leave at all is decided by ConsentMiddleware outside this one.
-_KEPT_ON_304 = frozenset(
-    {"cache-control", "content-location", "date", "etag", "expires", "vary", "set-cookie"}
-)
 
 
 class ETagFirewall:
@@ -131,29 +114,6 @@ class ETagFirewall:
         return exchange.run(self.app, environ)
 
 
-def _weak_etag(body: bytes) -> str:
-    # XXH3-128 of the bytes: thirteen times faster than the standard library's fastest
-    # digest (CRC-32), which alone cost the firewall its 0.85 budget on a 16 KB page
-    # (bench/etag.py). A weak validator only has to change when the content does (RFC
-    # 9110 §8.8.1); 128 bits make an accidental clash of two versions of one URL
-    # negligible. It is not a secret and needs no key: the same body, the same tag.
-    return f'W/"{xxh3_128_hexdigest(body)}"'
-
-
-def _matches(if_none_match: str | None, etag: str) -> bool:
-    """RFC 9110 §13.1.2: weak comparison against ``*`` or a list of entity tags."""
-    if not if_none_match:
-        return False
-    if_none_match = if_none_match.strip()
-    if if_none_match == "*":
-        return True
-    opaque = etag[3:-1]
-    # Our opaque tag is fixed text: a linear substring test spares parsing a long or
-    # malformed header that cannot match.
-    if opaque not in if_none_match:
-        return False
-    return parse_etags(if_none_match).contains_weak(opaque)
-
 
 def _close(app_iter: Iterable[bytes]) -> None:
     close = getattr(app_iter, "close", None)
@@ -201,7 +161,7 @@ class _Exchange:
                 if self._sent:
                     # The server holds the old headers but no bytes: let it replace them.
                     self._server_write = self._start_response(
-                        status, _without_validators(headers, self._warned), exc_info
+                        status, without_validators(headers, self._warned), exc_info
                     )
             finally:
                 exc_info = None  # PEP 3333: break the traceback cycle
@@ -246,7 +206,7 @@ class _Exchange:
 
     def _send_headers(self) -> None:
         self._sent = True
-        kept = self._kept if self._kept is not None else _without_validators(self._headers, self._warned)
+        kept = self._kept if self._kept is not None else without_validators(self._headers, self._warned)
         assert self._status is not None, "the app sent its body before calling start_response (PEP 3333)"
         self._server_write = self._start_response(self._status, kept)
 
@@ -317,9 +277,9 @@ class _Exchange:
             return [] if self._head else pending
         headers = self._kept
         assert headers is not None and status is not None  # _validatable has kept them, for a 200
-        etag = _weak_etag(body)
+        etag = weak_etag(body)
         headers.append(("ETag", etag))
-        if self._if_none_match is not None and _matches(self._if_none_match, etag):
+        if self._if_none_match is not None and matches(self._if_none_match, etag):
             status = "304 Not Modified"
             headers = not_modified(headers)
             body = b""
@@ -328,51 +288,6 @@ class _Exchange:
         return [] if self._head or not body else [body]
 
 
-def validator_plan(status: str | None, headers: _Headers, warned: set[str]) -> tuple[_Headers, int | None]:
-    """The response headers without the app's validators (nor any header a browser
-    could read as one), and whether one of ours may be given.
-
-    The second item is None when no validator may be given (not a 200, or
-    ``no-store``), else the ``Content-Length`` (-1 when there is none). Plain text
-    pairs: the WSGI and the ASGI firewalls (consentlib.asgi.etag) both decide here.
-    """
-    kept = []
-    length = -1
-    no_store = False
-    for name, value in headers:
-        lname = canonical_name(name)
-        if lname in _APP_VALIDATORS:
-            continue
-        if not lname or unsafe_value(value):
-            warn_dropped(name, warned)
-            continue
-        if lname == "content-length":
-            # Leniency is harmless: the limit is enforced on the bytes themselves.
-            try:
-                length = int(value)
-            except ValueError:
-                pass
-        elif lname == "cache-control" and "no-store" in value.lower():
-            # RFC 9111 §5.2.2.5: nothing of it may be stored, so a validator would be
-            # an identifier with nothing to validate. Directive names ignore case
-            # (RFC 9111 §5.2).
-            no_store = no_store or parse_cache_control_header(
-                value.lower(), cls=ResponseCacheControl
-            ).no_store
-        kept.append((name, value))
-    if no_store or status is None or status[:3] != "200":
-        return kept, None
-    return kept, length
-
-
-def not_modified(headers: _Headers) -> _Headers:
-    """What a 304 repeats of a 200's headers (RFC 9110 §15.4.5)."""
-    return [h for h in headers if h[0].lower() in _KEPT_ON_304]
-
-
-def _without_validators(headers: _Headers, warned: set[str]) -> _Headers:
-    """``headers`` without the app's validators, nor any header a browser could read as one."""
-    return validator_plan(None, headers, warned)[0]
 
 
 class _Stream:

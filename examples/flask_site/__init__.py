@@ -69,7 +69,7 @@ def create_app(instance_path: str | os.PathLike | None = None, *, policy=POLICY,
     consent.init_app(app, policy, **options)
     app.wsgi_app = mailviews.remember_outbox_key(app.wsgi_app)  # type: ignore[method-assign]
     site = app.extensions["consentlib"]
-    app.extensions["site_tracker"] = MailTracker(base_url=site.site_url, secret_key=list(site.secret_keys),
+    app.extensions["site_tracker"] = MailTracker(base_url=site.core.site_url, secret_key=list(site.core.secret_keys),
                                                  store=site.store, prefix=site.prefix)
     app.register_blueprint(mailviews.bp)
 

@@ -99,7 +99,7 @@ def newsletter():
     # Another site must not sign visitors up (or switch their tracking): same checks as
     # the consent endpoints. A real site also confirms the address (double opt-in)
     # before recording a tracking permission in someone's name.
-    refusal = cross_origin_refusal(request.environ, current_app.extensions["consentlib"].trusted_origins)
+    refusal = cross_origin_refusal(request.environ, current_app.extensions["consentlib"].core.trusted_origins)
     if refusal:
         return render_template("newsletter.html", sent=None, suppressed=False, error=refusal), 403
     address = (request.form.get("email") or "").strip()

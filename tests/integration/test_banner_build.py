@@ -81,7 +81,7 @@ def test_csp_safe_script(manifest, name):
 def test_every_asset_is_served_with_a_year_long_cache_under_its_hashed_name(manifest, name):
     # RFC 9111 §5.2.2.1, RFC 8246: a hashed name never changes content. The second layer is
     # served like the first, from the same folder, so one CSP 'self' admits both.
-    from consentlib import static
+    from consentlib.web import assets as static
 
     asset = static.lookup(manifest[name])
     assert asset is not None and asset.immutable

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from consentlib import Beacon, Category, Policy
+from consentlib.gate.beacons import BeaconPaths
 from tests.support.apps import ALL, KINDS, LINT_STRICT, build_site, fetch
 
 pytestmark = LINT_STRICT
@@ -120,11 +121,12 @@ def test_beacon_relative_to_the_mount_is_refused_too(tmp_path):
     assert site.calls == []
 
 
-def test_policy_beacon_reads_the_path_as_the_router_does():
+def test_beacon_paths_read_the_path_as_the_router_does():
     policy = Policy(revision=1, categories=[Category("a")], beacons=[Beacon("/collect", "a")])
-    assert policy.beacon("//collect") is policy.beacons[0]
-    assert policy.beacon("/%2Fcollect") is policy.beacons[0]
-    assert policy.beacon("/collector") is None
+    beacons = BeaconPaths(policy.beacons)
+    assert beacons.find("//collect") is policy.beacons[0]
+    assert beacons.find("/%2Fcollect") is policy.beacons[0]
+    assert beacons.find("/collector") is None
 
 
 # -- under gunicorn, request targets as they travel on the wire -------------------------

@@ -222,10 +222,10 @@ def test_flask_every_option_from_app_config(tmp_path):
     middleware = app.extensions["consentlib"]
     assert middleware.policy is POLICY
     assert middleware.store.path.endswith("cfg.db")
-    assert (middleware.prefix, middleware.cookie.lifetime, middleware.secure) == ("/privacy-choices/", 3600, True)
-    assert middleware.trusted_origins == {"https://www.example.com"}
-    assert (middleware.honour_dnt, middleware.gpc_last_update, middleware.max_body) == (True, "2026-11-01", 2048)
-    assert middleware.site_url == "https://example.com"
+    assert (middleware.prefix, middleware.cookie.lifetime, middleware.core.secure) == ("/privacy-choices/", 3600, True)
+    assert middleware.core.trusted_origins == {"https://www.example.com"}
+    assert (middleware.core.honour_dnt, middleware.core.gpc_last_update, middleware.core.max_body) == (True, "2026-11-01", 2048)
+    assert middleware.core.site_url == "https://example.com"
     client = _client(app)
     assert client.get("/privacy-choices/", headers={"DNT": "1"}).json["dnt"] is True
 

@@ -150,7 +150,7 @@ def test_children_replayed_guardian_link_refused(site):
 
 def test_children_expired_guardian_link_refused(site, monkeypatch):
     site.ask(site.child())
-    serializer = site.middleware.guardians.serializer
+    serializer = site.middleware.core.guardians.serializer
     issued = time.time() - 8 * 24 * 3600
     monkeypatch.setattr(serializer, "make_signer", _signer_at(serializer, issued))
     token = serializer.dumps({"id": "ab" * 16, "c": ["analytics"], "g": "x", "n": "n1", "k": "confirm"})

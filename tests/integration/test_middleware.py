@@ -532,7 +532,7 @@ def test_caches_are_safe_with_request_threads(tmp_path):
     finally:
         sys.setswitchinterval(interval)
     assert errors == []
-    for cache in (mw.visits.cache, mw.cookie._cache, mw.gate.categories):
+    for cache in (mw.visits.cache, mw.cookie._cache, mw.core.gate.categories):
         assert cache.used <= cache.budget and len(cache) <= cache.budget // ENTRY_OVERHEAD
 
 
@@ -569,8 +569,8 @@ def test_options_of_the_right_kind_kept(tmp_path):
     site = ConsentMiddleware(wsgi_app, POLICY, secret_key=KEYS, store=f"sqlite:///{tmp_path}/c.db",
                              trusted_origins=("https://WWW.example.com:443/", "http://shop.example.com:8080"),
                              honour_dnt=True, secure=None, gpc_last_update="2026-11-27")
-    assert site.trusted_origins == {"https://www.example.com", "http://shop.example.com:8080"}
-    assert site.honour_dnt is True and site.secure is None
+    assert site.core.trusted_origins == {"https://www.example.com", "http://shop.example.com:8080"}
+    assert site.core.honour_dnt is True and site.core.secure is None
 
 
 def wsgi_app(environ, start_response):

@@ -12,7 +12,7 @@ from examples.flask_site import create_app
 
 def _start_worker(instance: str, queue) -> None:
     app = create_app(instance)
-    queue.put(list(app.extensions["consentlib"].secret_keys))
+    queue.put(list(app.extensions["consentlib"].core.secret_keys))
 
 
 def test_workers_starting_at_once_share_one_secret_key(tmp_path):

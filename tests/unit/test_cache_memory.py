@@ -68,7 +68,7 @@ def test_memory_stays_bounded_by_bytes_under_long_distinct_cookies(tmp_path):
     # the warnings registry every too-long expiry: about 20 MB here, 176 MB for 4,095
     # requests with 16,000-character names.
     assert grown < MEMORY_BOUND, f"the caches grew by {grown / 1e6:.1f} MB"
-    caches = [middleware.visits.cache, middleware.cookie._cache, middleware.gate.categories,
+    caches = [middleware.visits.cache, middleware.cookie._cache, middleware.core.gate.categories,
               *middleware.responses._verdicts.values()]
     for cache in caches:
         assert sum(len(key[0] if isinstance(key, tuple) else key) for key in cache) <= cache.budget

@@ -438,14 +438,14 @@ def test_consent_cookie_and_gate_never_raise(fuzz_site, value, header):
     middleware = fuzz_site.variants[0].middleware
     payload = middleware.cookie.verify(value)
     assert payload is None or model_verify(value) is not None or payload.revision != FUZZ_POLICY.revision
-    filtered, refused = middleware.gate.filter_request_cookies(header, frozenset(REQUIRED))
+    filtered, refused = middleware.core.gate.filter_request_cookies(header, frozenset(REQUIRED))
     for part in filtered.split(";"):
         if part.strip():
             name = part.partition("=")[0].strip()
             assert name in ("consent", "consent_id") or model_category(name) in REQUIRED
     for name in refused:
         assert model_category(name) is not None
-        assert is_expiry(middleware.gate.expiry_header(name, secure=False))
+        assert is_expiry(middleware.core.gate.expiry_header(name, secure=False))
 
 
 # -- guardians (GDPR Art 8) ----------------------------------------------------------------------

@@ -5,6 +5,7 @@ import pytest
 
 from consentlib import Beacon, Category, ConfigurationError, ConsentMiddleware, Cookie, Policy
 from consentlib.consent import ConsentCookie
+from consentlib.gate.beacons import BeaconPaths
 
 from tests.support.apps import POLICY
 
@@ -129,7 +130,7 @@ def test_policy_lookups():
     ],
 )
 def test_beacon_paths_exact_or_prefix(path, beacon):
-    found = POLICY.beacon(path)
+    found = BeaconPaths(POLICY.beacons).find(path)
     assert (found.path if found else None) == beacon
 
 

@@ -1,0 +1,181 @@
+"""ConsentCore: one site's gate, endpoints and store, built once from the options.
+
+Every door (WSGI, ASGI, Django) holds one and asks it everything: what a request's
+``Cookie`` header and privacy signals decide (:mod:`consentlib.gate.visits`), where a
+path goes (:mod:`consentlib.gate.beacons`), which response headers leave
+(:mod:`consentlib.gate.responses`), and how a consent endpoint answers
+(:mod:`consentlib.web.endpoints`). A door only translates its server interface to and
+from these plain values, so every door makes the same decisions by the same code.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from consentlib.consent import COOKIE_NAME, DEFAULT_LIFETIME, ID_COOKIE_NAME, ConsentCookie
+from consentlib.errors import ConfigurationError
+from consentlib.gate.beacons import Routes
+from consentlib.gate.cookies import CookieGate, UndeclaredCookies
+from consentlib.gate.responses import ResponseGate
+from consentlib.gate.visits import Visit, Visits
+from consentlib.options import endpoint_options, flag, iso_date, origins, whole_number
+from consentlib.policy import Policy
+from consentlib.records.changes import ChangeDelivery
+from consentlib.store import Store, open_store
+from consentlib.web.context import EndpointContext
+from consentlib.web.endpoints import Endpoints
+from consentlib.web.guardian import Guardians
+from consentlib.web.templates import Templates
+
+log = logging.getLogger("consentlib")
+
+
+class ConsentCore:
+    """The decisions and the endpoints of one site; see :class:`consentlib.ConsentMiddleware`
+    for each option and its security consequences.
+
+    ``door`` names the class the user built (``ConsentMiddleware``, ...) in the errors
+    raised for a wrong option, so the sentence points at what the user wrote.
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        secret_key: str | bytes | Sequence[str | bytes],
+        store: str | Store = "sqlite:///consent.db",
+        prefix: str = "/_consent/",
+        lifetime: int = DEFAULT_LIFETIME,
+        secure: bool | None = None,
+        trusted_origins: Iterable[str] = (),
+        honour_dnt: bool = False,
+        gpc_last_update: str | None = None,
+        max_body: int = 16 * 1024,
+        etag_body_limit: int = 1 << 20,
+        is_minor: Callable[[Any], bool] | None = None,
+        guardian_mailer: Callable[[str, str, list[str]], None] | None = None,
+        site_url: str | None = None,
+        on_change: Callable[[dict[str, Any]], object] | None = None,
+        templates: str | os.PathLike[str] | None = None,
+        door: str = "ConsentMiddleware",
+    ) -> None:
+        if not isinstance(policy, Policy):
+            raise ConfigurationError(f"{door} needs a consentlib.Policy, not {policy!r}.")
+        endpoint_options(prefix=prefix, is_minor=is_minor, guardian_mailer=guardian_mailer, site_url=site_url,
+                         max_body=max_body)
+        # A string where a list belongs, "no" where a bool belongs: refused (consentlib.options),
+        # before anything is opened or started.
+        whole_number("lifetime", lifetime, minimum=1, unit="seconds")
+        self.etag_body_limit = whole_number("etag_body_limit", etag_body_limit, minimum=0, unit="bytes")
+        self.secure, self.honour_dnt = flag("secure", secure, optional=True), flag("honour_dnt", honour_dnt)
+        self.trusted_origins = origins("trusted_origins", trusted_origins)
+        self.gpc_last_update = iso_date("gpc_last_update", gpc_last_update)
+        self.templates = Templates(templates)
+        self.policy = policy
+        self.prefix = prefix
+        self.max_body = max_body
+        self.cookie = ConsentCookie(secret_key, lifetime=lifetime)
+        # Newest first, as validated by ConsentCookie; the mail endpoints verify their
+        # tokens with the same keys.
+        keys = [secret_key] if isinstance(secret_key, (str, bytes)) else list(secret_key)
+        self.secret_keys: tuple[bytes, ...] = tuple(k.encode() if isinstance(k, str) else k for k in keys)
+        # With the keys, the store seals the receipt chain (consentlib.store.chain).
+        self.store = open_store(store, secret_key=self.secret_keys)
+        _check_retention(self.store, lifetime)
+        self.changes: ChangeDelivery | None = None
+        if on_change is not None:
+            self.changes = ChangeDelivery(self.store, on_change, topics=("consent",))
+            self.changes.notify()  # what was queued before a restart
+        self.gate = CookieGate(policy, (COOKIE_NAME, ID_COOKIE_NAME))
+        self.routes = Routes(prefix, policy.beacons)
+        self.undeclared = UndeclaredCookies(self.store, policy.category_names)
+        self.responses = ResponseGate(policy, self.gate, self.undeclared)
+        self.visits = Visits(policy, self.cookie, self.gate, honour_dnt=self.honour_dnt)
+        self.is_minor = is_minor
+        self.guardian_mailer = guardian_mailer
+        self.site_url = site_url.rstrip("/") if site_url else None
+        # What the endpoints know of the site: they take this, never a door.
+        self.context = EndpointContext(
+            policy=policy, store=self.store, cookie=self.cookie, secret_keys=self.secret_keys, prefix=prefix,
+            max_body=max_body, trusted_origins=self.trusted_origins, site_url=self.site_url, secure=self.secure,
+            honour_dnt=self.honour_dnt, gpc_last_update=self.gpc_last_update, gate=self.gate,
+            guardian_mailer=guardian_mailer, changed=self.changed, templates=self.templates,
+        )
+        self.guardians = Guardians(self.context, is_minor)
+        self.endpoints = Endpoints(self.context, self.guardians)
+
+    def changed(self) -> None:
+        """A change was queued (a receipt): let ``on_change`` hear of it soon."""
+        if self.changes is not None:
+            self.changes.notify()
+
+    def record_undeclared_with(self, undeclared: UndeclaredCookies) -> None:
+        """Note undeclared cookies with ``undeclared`` (the ASGI door's, which writes to
+        the store from a worker thread rather than on the event loop)."""
+        self.undeclared = self.responses.undeclared = undeclared
+
+    # -- what a request decides ------------------------------------------------------------
+
+    def visit_of(self, header: str, gpc: bool, dnt: bool) -> Visit:
+        """What follows from one request's ``Cookie`` header and signals (GPC spec: only
+        the exact value "1" counts; the door says whether it was): remembered per
+        distinct header."""
+        return self.visits.of(header, gpc, dnt)
+
+    def minor_visit(self, visit: Visit, header: str) -> Visit:
+        """``visit`` for a visitor the site says is a minor: what a guardian allowed.
+
+        Reads the store (the guardian's grant): an ASGI door calls it off the event loop.
+        """
+        return self.visits.derive(self.guardians.minor_consent(visit.consent), visit.payload, header, visit.valid_until)
+
+    def is_endpoint(self, path: str) -> bool:
+        """Whether ``path`` is answered by the consent endpoints, never by the app."""
+        return self.routes.is_endpoint(path)
+
+    def blocks_beacon(self, path: str, granted: frozenset[str], mount: str = "") -> bool:
+        """Whether ``path`` (below ``mount``: ``SCRIPT_NAME``, ASGI's ``root_path``) is a
+        beacon whose category ``granted`` lacks.
+
+        ePrivacy Art 5(3): a beacon hit reads the device; without consent the app must
+        not even see it, and the door answers with nothing that can track.
+        """
+        return self.routes.blocks_beacon(path, granted, mount)
+
+    def is_secure(self, https: bool) -> bool:
+        """Whether cookies set on this request get ``Secure``: the ``secure`` option, or
+        else whether the request came over https (``X-Forwarded-Proto`` is never trusted)."""
+        return self.secure if self.secure is not None else https
+
+    def extra_headers(self, visit: Visit, secure: bool) -> Sequence[tuple[str, str]]:
+        """``Set-Cookie`` lines the response gets besides the app's own."""
+        payload, refused, resign = visit.payload, visit.refused, visit.resign
+        extra: Sequence[tuple[str, str]] = ()
+        if refused:
+            # The browser still holds cookies the visitor no longer allows (a withdrawal,
+            # a GPC signal, a new revision): expire them so they stop travelling.
+            extra = self.gate.expiry_headers(refused, secure=secure)
+        if resign and payload is not None:  # only a verified payload is ever re-signed
+            # Signed with an older key: re-sign with the newest so the old key can retire.
+            # In the first format: move the id out of script reach. Both cookies together.
+            extra = [*extra, *self.context.consent_cookie_lines(self.cookie.reissued(payload), secure)]
+        return extra
+
+
+def _check_retention(store: Store, lifetime: int) -> None:
+    """Refuse a receipt retention shorter than the consent lifetime.
+
+    A receipt is the proof of a choice that is still in use (GDPR Art 7(1)), and an
+    erased id's fingerprint must last while a browser may still send the id (Art 17):
+    both would be pruned while the consent they concern still counts.
+    """
+    days = getattr(getattr(store, "retention", None), "receipts_days", None)
+    if days is not None and days * 86400 < lifetime:
+        needed = -(-lifetime // 86400)
+        raise ConfigurationError(
+            f"The store keeps receipts {days} days (receipts_days={days}), less than the consent "
+            f"lifetime of {needed} days: a choice still in use would lose its proof (GDPR Art 7(1)). "
+            f"Set receipts_days to at least {needed} in the store URL, or shorten lifetime."
+        )
