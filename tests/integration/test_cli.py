@@ -1,4 +1,5 @@
-"""The ``consentlib`` command: receipts export/prune, the cookie declaration table."""
+"""The ``consentlib`` command: receipts export/prune, the cookie declaration table, each
+command's exit codes in its --help, --version in a real process."""
 from __future__ import annotations
 
 import argparse
