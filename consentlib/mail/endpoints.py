@@ -34,7 +34,7 @@ from consentlib.web.pixel import untrackable_response
 from consentlib.records.receipts import user_agent_family
 from consentlib.store.events import EventBuffer
 from consentlib.store.mail import MailEvent
-from consentlib.store.sqlite import time_text
+from consentlib.store.clock import time_text
 from consentlib.web.templates import Html
 
 if TYPE_CHECKING:

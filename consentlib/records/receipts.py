@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from consentlib.policy import Policy
+from consentlib.store.clock import time_text
 
 SCHEMA = "consentlib.receipt/1 (ISO/IEC TS 27560:2023)"
 METHODS = frozenset({"banner", "form", "api", "withdraw", "guardian"})
@@ -40,10 +41,6 @@ def user_agent_family(header: str | None) -> str | None:
     agent = parse_agent(header[:512])
     browser = f"{agent.browser.family} {agent.browser.version_string.split('.')[0]}".strip()
     return f"{browser} / {agent.os.family}"
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def build_receipt(
@@ -77,8 +74,8 @@ def build_receipt(
         "controller": policy.controller,
         "notice": {"revision": policy.revision, "url": policy.notice_url},
         "revision": policy.revision,
-        "time": _iso(when),
-        "expires": _iso(when + timedelta(seconds=lifetime)),
+        "time": time_text(when),
+        "expires": time_text(when + timedelta(seconds=lifetime)),
         "categories": statuses,
         "granted": sorted(granted),
         "denied": sorted(set(policy.category_names) - granted),
@@ -96,7 +93,7 @@ def presented(receipts: list[dict[str, Any]], now: datetime | None = None) -> li
     ``superseded`` (a later record of the same visitor replaces it), ``expired`` (the
     latest record, past its expiry: every category then reads "expired", since the
     choice no longer counts and the visitor is asked again) or ``active``."""
-    now_text = _iso(now or datetime.now(timezone.utc))
+    now_text = time_text(now)
     replaced = {r.get("replaces") for r in receipts}
     out = []
     for receipt in receipts:

@@ -17,10 +17,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import consentlib.store.rights as rights
+from consentlib.store.clock import time_text
 
 if TYPE_CHECKING:
     from consentlib.store.seal import Seal
@@ -93,13 +93,9 @@ class MailEvent(NamedTuple):
     list_id: str
     event: str  # "open" or "click"
     kind: str  # "human", "machine" (mail proxy) or "scanner" (link scanner)
-    time: str  # UTC, consentlib.store.sqlite.time_text format
+    time: str  # UTC, consentlib.store.clock.time_text
     agent: str | None  # user-agent family, never the full string
     link: int | None  # index of the link in the mail, for clicks
-
-
-def _now_text() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def build_mail_stats(campaign: str | None, read: rights.Read,
@@ -200,7 +196,7 @@ class SQLiteMailTables:
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO mail_tracking (recipient, list_id, allowed, time, source) VALUES (?, ?, ?, ?, ?)",
-                (recipient, list_id, int(bool(allowed)), _now_text(), source),
+                (recipient, list_id, int(bool(allowed)), time_text(), source),
             )
             rights.enqueue(conn, self.dialect, "mail", "mail-tracking", recipient,
                            {"recipient": recipient, "list_id": list_id, "allowed": bool(allowed), "source": source})
@@ -220,7 +216,7 @@ class SQLiteMailTables:
                 return False
             conn.execute(
                 "INSERT INTO mail_suppressions (recipient, list_id, time, source, campaign) VALUES (?, ?, ?, ?, ?)",
-                (recipient, list_id, _now_text(), source, campaign),
+                (recipient, list_id, time_text(), source, campaign),
             )
             # In the same transaction: an unsubscribe is never committed without its change.
             rights.enqueue(conn, self.dialect, "mail", "unsubscribe", recipient,
@@ -236,7 +232,7 @@ class SQLiteMailTables:
             conn.execute(
                 "INSERT INTO mail_sends (campaign, recipient, list_id, sent_at, links, tracked) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (campaign, recipient, list_id, _now_text(), links, int(tracked)),
+                (campaign, recipient, list_id, time_text(), links, int(tracked)),
             )
 
     def add_mail_events(self: SQLiteStoreParts, events: Sequence[MailEvent]) -> int:

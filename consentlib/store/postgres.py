@@ -26,8 +26,8 @@ from psycopg.types.json import Jsonb
 
 import consentlib.store.rights as rights
 from consentlib.errors import ConfigurationError, StoreUnavailable
+from consentlib.store.clock import time_text
 from consentlib.store.mail import MailEvent, build_mail_permissions, build_mail_stats
-from consentlib.store.sqlite import time_text, utc_now_text
 from consentlib.store.visitor_rights import VisitorRights
 
 # A database that is down must answer fast: a page waits on it only when recording.
@@ -342,7 +342,7 @@ class PostgresStore(VisitorRights):
     # -- undeclared cookies ----------------------------------------------------------
 
     def note_undeclared_cookie(self, name: str) -> None:
-        now = utc_now_text()
+        now = time_text()
         self._write(lambda conn: conn.execute(
             "INSERT INTO undeclared_cookies (name, first_seen, last_seen, count) VALUES (%s, %s, %s, 1) "
             "ON CONFLICT (name) DO UPDATE SET last_seen = excluded.last_seen, "
@@ -381,7 +381,7 @@ class PostgresStore(VisitorRights):
         def work(conn: Conn) -> None:
             conn.execute(
                 "INSERT INTO mail_tracking (recipient, list_id, allowed, time, source) VALUES (%s, %s, %s, %s, %s)",
-                (recipient, list_id, bool(allowed), utc_now_text(), source),
+                (recipient, list_id, bool(allowed), time_text(), source),
             )
             rights.enqueue(conn, POSTGRES, "mail", "mail-tracking", recipient,
                            {"recipient": recipient, "list_id": list_id, "allowed": bool(allowed), "source": source})
@@ -399,7 +399,7 @@ class PostgresStore(VisitorRights):
             new = conn.execute(
                 "INSERT INTO mail_suppressions (recipient, list_id, time, source, campaign) "
                 "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (recipient, list_id) DO NOTHING",
-                (recipient, list_id, utc_now_text(), source, campaign),
+                (recipient, list_id, time_text(), source, campaign),
             ).rowcount == 1
             if new:  # in the same transaction: never an unsubscribe without its change
                 rights.enqueue(conn, POSTGRES, "mail", "unsubscribe", recipient,
@@ -418,7 +418,7 @@ class PostgresStore(VisitorRights):
         self._write(lambda conn: conn.execute(
             "INSERT INTO mail_sends (campaign, recipient, list_id, sent_at, links, tracked) "
             "VALUES (%s, %s, %s, %s, %s, %s)",
-            (campaign, recipient, list_id, utc_now_text(), links, bool(tracked)),
+            (campaign, recipient, list_id, time_text(), links, bool(tracked)),
         ))
 
     def add_mail_events(self, events: Sequence[MailEvent]) -> int:

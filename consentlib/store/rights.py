@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import consentlib.store.chain as chain
 from consentlib.store.base import ForgottenConsentId
 from consentlib.store.chain import ChainRow, ChainState
+from consentlib.store.clock import time_text
 
 if TYPE_CHECKING:
     from consentlib.store.seal import Seal
@@ -77,11 +78,6 @@ class Dialect:
 
     def q(self, sql: str) -> str:
         return sql if self.name == "sqlite" else sql.replace("?", "%s")
-
-
-def now_text(moment: datetime | None = None) -> str:
-    moment = moment or datetime.now(timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def run_script(conn: Any, script: str) -> None:
@@ -181,7 +177,7 @@ def minimise_receipts(conn: Any, d: Dialect, consent_id: str, seal: Seal) -> int
     if rows:
         conn.execute(d.q("INSERT INTO forgotten_consent_ids (fingerprint, time) VALUES (?, ?) "
                          "ON CONFLICT (fingerprint) DO NOTHING"),
-                     (seal.consent_id_fingerprints(consent_id)[0], now_text()))
+                     (seal.consent_id_fingerprints(consent_id)[0], time_text()))
         enqueue(conn, d, "consent", "consent-erasure", consent_id, {"consent_id": consent_id})
     return len(rows)
 
@@ -203,7 +199,7 @@ def prune_receipts(conn: Any, d: Dialect, before: datetime, seal: Seal | None) -
     """Cut the chain's oldest end: every receipt up to the first one still within
     retention, leaving a sealed checkpoint where the chain now starts."""
     conn.execute(f"SELECT seq FROM receipt_chain WHERE id = 1{d.lock}").fetchone()
-    cutoff = now_text(before)
+    cutoff = time_text(before)
     (keep_from,) = conn.execute(d.q("SELECT MIN(seq) FROM receipts WHERE time >= ?"), (cutoff,)).fetchone()
     where, params = ("WHERE seq < ?", (keep_from,)) if keep_from is not None else ("", ())
     last = conn.execute(d.q(f"SELECT seq, chain FROM receipts {where} ORDER BY seq DESC LIMIT 1"), params).fetchone()
@@ -217,7 +213,7 @@ def prune_receipts(conn: Any, d: Dialect, before: datetime, seal: Seal | None) -
     seq, value = last
     removed: int = conn.execute(d.q("DELETE FROM receipts WHERE seq <= ?"), (seq,)).rowcount
     conn.execute(d.q("INSERT INTO receipt_checkpoints (seq, chain, seal, time, removed) VALUES (?, ?, ?, ?, ?)"),
-                 (seq, value, seal.sign(chain.checkpoint_text(seq, value)) if seal else None, now_text(), removed))
+                 (seq, value, seal.sign(chain.checkpoint_text(seq, value)) if seal else None, time_text(), removed))
     return removed
 
 
@@ -285,7 +281,7 @@ def mail_data(read: Read, d: Dialect, address: str) -> dict[str, Any]:
 
 def prune_mail(conn: Any, d: Dialect, before: datetime) -> dict[str, int]:
     """Delete opens, clicks and sends older than ``before`` (statistics, not proof)."""
-    cutoff = now_text(before)
+    cutoff = time_text(before)
     return {
         "events": conn.execute(d.q("DELETE FROM mail_events WHERE time < ?"), (cutoff,)).rowcount,
         "sends": conn.execute(d.q("DELETE FROM mail_sends WHERE sent_at < ?"), (cutoff,)).rowcount,
@@ -298,7 +294,7 @@ def prune_mail(conn: Any, d: Dialect, before: datetime) -> dict[str, int]:
 
 def enqueue(conn: Any, d: Dialect, topic: str, kind: str, subject: str | None, data: dict[str, Any]) -> str:
     change_id = uuid.uuid4().hex
-    moment = now_text()
+    moment = time_text()
     conn.execute(d.q("INSERT INTO changes (change_id, topic, kind, subject, time, data, due) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?)"),
                  (change_id, topic, kind, subject, moment, json.dumps(d.clean(data), sort_keys=True), moment))
@@ -319,7 +315,7 @@ def claim_changes(conn: Any, d: Dialect, topics: Sequence[str] | None, limit: in
     """The oldest due changes, leased for ``lease_seconds``: a worker that dies (kill -9)
     holding them lets them fall due again when the lease ends, so none is lost."""
     now = datetime.now(timezone.utc)
-    where, params = "due <= ?", [now_text(now)]
+    where, params = "due <= ?", [time_text(now)]
     if topics:
         where += f" AND topic IN ({', '.join('?' * len(topics))})"
         params += list(topics)
@@ -329,7 +325,7 @@ def claim_changes(conn: Any, d: Dialect, topics: Sequence[str] | None, limit: in
                         (*params, limit)).fetchall()
     if not rows:
         return []
-    due = now_text(now + timedelta(seconds=lease_seconds))
+    due = time_text(now + timedelta(seconds=lease_seconds))
     marks = ", ".join("?" * len(rows))
     conn.execute(d.q(f"UPDATE changes SET due = ?, attempts = attempts + 1 WHERE seq IN ({marks})"),
                  (due, *(row[0] for row in rows)))
@@ -346,7 +342,7 @@ def finish_change(conn: Any, d: Dialect, change_id: str, error: str | None, retr
         conn.execute(d.q("DELETE FROM changes WHERE change_id = ?"), (change_id,))
     else:
         conn.execute(d.q("UPDATE changes SET error = ?, due = ? WHERE change_id = ?"),
-                     (error[:2000], now_text(retry_at), change_id))
+                     (error[:2000], time_text(retry_at), change_id))
 
 
 def list_changes(read: Read, d: Dialect, subject: str | None) -> list[dict[str, Any]]:

@@ -14,11 +14,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, TypeVar
 
 import consentlib.store.rights as rights
 from consentlib.errors import StoreUnavailable
+from consentlib.store.clock import time_text
 from consentlib.store.mail import SQLiteMailTables
 from consentlib.store.visitor_rights import VisitorRights
 
@@ -68,16 +69,6 @@ WHERE consent_id = :consent_id AND json_extract(data, '$.method') = 'guardian'
   AND json_extract(data, '$.guardian.token') = :token
 LIMIT 1
 """
-
-
-def utc_now_text() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def time_text(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 SQLITE = rights.Dialect("sqlite", receipt_out=lambda receipt: json.dumps(receipt, sort_keys=True),
@@ -203,7 +194,7 @@ class SQLiteStore(SQLiteMailTables, VisitorRights):
     # -- undeclared cookies ----------------------------------------------------------
 
     def note_undeclared_cookie(self, name: str) -> None:
-        now = utc_now_text()
+        now = time_text()
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO undeclared_cookies (name, first_seen, last_seen, count) VALUES (?, ?, ?, 1) "

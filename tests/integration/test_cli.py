@@ -1,4 +1,5 @@
-"""The ``consentlib`` command: receipts export/prune, the cookie declaration table."""
+"""The ``consentlib`` command: receipts export/prune, the cookie declaration table, each
+command's exit codes in its --help, --version in a real process."""
 from __future__ import annotations
 
 import argparse
@@ -231,3 +232,63 @@ def test_cli_python_dash_m_in_a_real_process(filled):
     done = subprocess.run([sys.executable, "-m", "consentlib"], capture_output=True, text=True, cwd=ROOT,
                           env=env, timeout=120)
     assert done.returncode == 2 and "usage" in done.stderr
+
+
+def _exit_codes_in(help_text: str) -> dict[int, str]:
+    """The codes listed under 'exit codes:' at the end of a --help, with their meaning."""
+    section = help_text.split("exit codes:\n", 1)[1]
+    return {int(line[2]): line[5:] for line in section.splitlines() if line[:2] == "  " and line[2:3].isdigit()}
+
+
+@pytest.mark.parametrize(
+    ("command", "codes"),
+    [
+        pytest.param(["receipts", "export"], {0, 2, 3}, id="receipts-export"),
+        pytest.param(["receipts", "prune"], {0, 2, 3}, id="receipts-prune"),
+        pytest.param(["receipts", "verify"], {0, 1, 2, 3}, id="receipts-verify"),
+        pytest.param(["cookies"], {0, 1, 2, 3}, id="cookies"),
+        pytest.param(["audit"], {0, 1, 2, 3}, id="audit"),
+        pytest.param(["mail", "stats"], {0, 2, 3}, id="mail-stats"),
+        pytest.param(["mail", "export"], {0, 2, 3}, id="mail-export"),
+        pytest.param(["mail", "prune"], {0, 2, 3}, id="mail-prune"),
+        pytest.param(["forget"], {0, 2, 3}, id="forget"),
+        pytest.param(["changes", "deliver"], {0, 2, 3}, id="changes-deliver"),
+    ],
+)
+def test_cli_each_commands_help_names_the_exit_codes_it_gives(command, codes, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([*command, "--help"])
+    assert info.value.code == 0
+    listed = _exit_codes_in(capsys.readouterr().out)
+    # Only the codes it gives: a script must not wait for a finding (1) the command never reports.
+    assert set(listed) == codes
+    assert listed[2].startswith("usage error")
+
+
+def test_cli_no_command_without_its_exit_codes():
+    # A command added later without them fails here, not in a user's CI script.
+    missing = [sub.prog for sub in _all_parsers(build_parser()) if "exit codes:" not in sub.format_help()]
+    assert not missing, f"these --help texts list no exit codes: {missing}"
+
+
+def _installed_command() -> str:
+    from tests.support.prerequisites import needs_missing
+
+    script = Path(sys.executable).with_name("consentlib")
+    if not script.exists():
+        needs_missing(f"the consentlib command is not installed next to {sys.executable}: pip install -e .")
+    return str(script)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [pytest.param("script", id="consentlib"), pytest.param("module", id="python-dash-m-consentlib")],
+)
+def test_cli_version_in_a_real_process(command):
+    from consentlib import __version__
+
+    argv = [_installed_command()] if command == "script" else [sys.executable, "-m", "consentlib"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([*argv, "--version"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"consentlib {__version__}"

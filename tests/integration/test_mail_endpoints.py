@@ -12,7 +12,7 @@ from consentlib.web.pixel import TRANSPARENT_GIF
 from consentlib.store import open_store
 from consentlib.store.events import EventBuffer
 from consentlib.store.mail import MailEvent
-from consentlib.store.sqlite import utc_now_text
+from consentlib.store.clock import time_text
 from tests.support.mailkit import BROWSER, MailSite, make_site, newsletter, prepared, unsubscribe_path, urls
 
 # Lint failures are test failures, except its HEAD check: RFC 9110 §9.3.2 has HEAD carry the
@@ -367,7 +367,7 @@ class _Recording:
 
 
 def _event() -> MailEvent:
-    return MailEvent(1, "c", "news", "open", "human", utc_now_text(), None, None)
+    return MailEvent(1, "c", "news", "open", "human", time_text(), None, None)
 
 
 def test_buffer_writes_a_full_batch_from_its_thread():

@@ -23,7 +23,7 @@ from consentlib.records.receipts import build_receipt
 from consentlib.store import ForgottenConsentId, Store, open_store
 from consentlib.store.mail import MailEvent
 from consentlib.store.seal import Seal
-from consentlib.store.sqlite import time_text, utc_now_text
+from consentlib.store.clock import time_text
 from tests.support.apps import ALL, NECESSARY, POLICY, build_site
 from tests.support.prerequisites import postgres_url as required_postgres_url
 
@@ -393,7 +393,7 @@ def test_mail_permissions_oldest_first_and_per_recipient(store):
 
 def _event(number, *, event="open", kind="human", when=None, campaign="c1", list_id="news", link=None,
            agent="Firefox 128"):
-    return MailEvent(number, campaign, list_id, event, kind, when or utc_now_text(), agent, link)
+    return MailEvent(number, campaign, list_id, event, kind, when or time_text(), agent, link)
 
 
 def test_mail_sends_and_empty_stats(store):
@@ -442,7 +442,7 @@ def test_mail_events_withdrawn_tracking_drops_later_events(store):
 def test_mail_click_burst_marks_a_scanner(store):
     ana = store.mail_recipient("ana@example.com", list_id="news")[0]
     store.set_mail_tracking("ana@example.com", list_id="news", allowed=True, source="form")
-    since = utc_now_text()
+    since = time_text()
     store.add_mail_events([_event(ana, event="click", link=0)])
     assert store.mark_click_burst(recipient_id=ana, campaign="c1", links=3, since=since) == 0
     store.add_mail_events([_event(ana, event="click", link=1), _event(ana, event="click", link=2)])
@@ -734,7 +734,7 @@ def _every_method(store: Store) -> list[tuple[str, Callable[[], object]]]:
                                                             list_id="n", links=1, tracked=True)),
         ("add_mail_events", lambda: store.add_mail_events([event])),
         ("mark_click_burst", lambda: store.mark_click_burst(recipient_id=1, campaign="c", links=1,
-                                                            since=utc_now_text())),
+                                                            since=time_text())),
         ("mail_stats", lambda: store.mail_stats()),
         ("mail_permissions", lambda: store.mail_permissions()),
         ("receipt_chain", lambda: store.receipt_chain()),

@@ -1,0 +1,144 @@
+"""What several commands share: exit codes in each --help, the --store and key options,
+usage errors, and how errors are printed."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import textwrap
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+from consentlib.errors import StoreUnavailable
+from consentlib.policy import Policy
+
+if TYPE_CHECKING:
+    from consentlib.store.postgres import PostgresStore
+    from consentlib.store.sqlite import SQLiteStore
+
+    Commands = argparse._SubParsersAction[argparse.ArgumentParser]
+
+# Exit codes never collide, so scripts and CI can tell them apart.
+EXIT_CODES = """exit codes:
+  0  success
+  1  the finding the command exists for (a violation, a broken receipt chain)
+  2  usage error: a missing or malformed argument, a --policy that cannot be loaded
+  3  could not verify, or a runtime error (a store that is down or does not exist)"""
+USAGE = "usage error: a missing or malformed argument"
+STORE_DOWN = "the store is down or does not exist (a command that only reads or deletes never creates one)"
+STORE_HELP = "store URL, e.g. sqlite:///consent.db"
+WIDTH = 79  # of the exit codes and description in a --help
+KEYS_HELP = "the site's secret key; repeat for older keys, newest first (visible to other users: prefer a file)"
+
+
+class UsageError(Exception):
+    """An argument argparse accepted but that names nothing usable: exit 2 with the usage."""
+
+
+def add_command(commands: Commands, name: str, *, help: str, codes: Mapping[int, str],
+                description: str | None = None) -> argparse.ArgumentParser:
+    """A command whose --help ends with the exit codes it can give, each with its meaning
+    for this command (2 is argparse's own, so every command has it)."""
+    # RawDescriptionHelpFormatter keeps one line per code, so the text is wrapped here.
+    lines = "\n".join(textwrap.fill(meaning, WIDTH, initial_indent=f"  {code}  ", subsequent_indent=" " * 5)
+                      for code, meaning in sorted({2: USAGE, **codes}.items()))
+    return commands.add_parser(name, help=help, description=description and textwrap.fill(description, WIDTH),
+                               epilog=f"exit codes:\n{lines}", formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def add_group(commands: Commands, name: str, *, help: str, dest: str) -> Commands:
+    """A command with commands of its own (``receipts export``): each names its exit codes."""
+    group = commands.add_parser(name, help=help, epilog=EXIT_CODES + f"\n\nEach 'consentlib {name} COMMAND --help' "
+                                "says which of them the command gives.",
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    return group.add_subparsers(dest=dest, required=True, metavar="COMMAND")
+
+
+def error(message: str) -> None:
+    """Say on stderr, under the command's name, what went wrong (stdout stays the data)."""
+    print(f"consentlib: {message}", file=sys.stderr)
+
+
+def load_policy(spec: str) -> Policy:
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise UsageError(f"--policy must look like 'package.module:POLICY', not {spec!r}.")
+    # Like gunicorn and flask, look in the current directory first: the site's own code.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        policy = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"Cannot load policy {spec!r}: {exc}") from exc
+    if not isinstance(policy, Policy):
+        raise UsageError(f"{spec!r} is a {type(policy).__name__}, not a consentlib.Policy.")
+    return policy
+
+
+def days(text: str) -> int:
+    """``--older-than``: a whole number of days, at least 1."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
+    if number < 1:
+        # Receipts are the proof of consent (GDPR Art 7(1)): 0 or less would delete every one.
+        raise argparse.ArgumentTypeError(f"must be at least 1 day, not {number}: 0 or less would delete everything")
+    return number
+
+
+def existing_store(url: str, keys: list[str] | None = None) -> SQLiteStore | PostgresStore:
+    """Open a store for a command that only reads or deletes: never create one from a
+    typo. ``keys`` (the site's) let it check seals and keep forgotten addresses hashed."""
+    from consentlib.store import open_store
+
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):].partition("?")[0]  # without the retention options
+        if path and not os.path.exists(path):
+            raise StoreUnavailable(f"There is no store at {path!r}: check --store. A command that only reads "
+                                   "or deletes never creates one.")
+    return open_store(url, secret_key=keys)
+
+
+def key_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--secret-key", action="append", metavar="KEY", help=KEYS_HELP)
+    parser.add_argument("--secret-key-file", metavar="FILE", help="the site's keys, one per line, newest first "
+                                                                  "(or CONSENTLIB_SECRET_KEYS)")
+
+
+def keys(args: argparse.Namespace) -> list[str] | None:
+    """The site's keys, newest first: --secret-key, else --secret-key-file, else
+    CONSENTLIB_SECRET_KEYS (one per line)."""
+    given: list[str] | None = getattr(args, "secret_key", None)
+    if given:
+        return given
+    if getattr(args, "secret_key_file", None):
+        try:
+            with open(args.secret_key_file, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as exc:
+            raise UsageError(f"Cannot read --secret-key-file: {exc}") from None
+    else:
+        text = os.environ.get("CONSENTLIB_SECRET_KEYS", "")
+    return [line.strip() for line in text.splitlines() if line.strip()] or None
+
+
+def store(args: argparse.Namespace, *, keys_required: str | None = None) -> SQLiteStore | PostgresStore:
+    """The existing store of ``--store``, opened with the site's keys if given."""
+    site_keys = keys(args)
+    if site_keys is None and keys_required:
+        raise UsageError(f"{keys_required} needs the site's secret key: --secret-key-file FILE, --secret-key KEY "
+                         "or CONSENTLIB_SECRET_KEYS.")
+    return existing_store(args.store, site_keys)
+
+
+def retention_cutoff(args: argparse.Namespace, opened: SQLiteStore | PostgresStore, option: str) -> tuple[int, datetime]:
+    """The retention in days (``--older-than``, else the store URL's ``option``) and the
+    moment before which records go."""
+    kept: int | None = args.older_than if args.older_than is not None else getattr(opened.retention, option, None)
+    if kept is None:
+        raise UsageError(f"say how long to keep: --older-than DAYS, or {option}=DAYS in the store URL "
+                         f"(e.g. sqlite:///consent.db?{option}=400).")
+    return kept, datetime.now(timezone.utc) - timedelta(days=kept)
