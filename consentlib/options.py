@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from werkzeug.utils import ImportStringError, import_string
 
-from consentlib import checks
+import consentlib.checks as checks
 from consentlib.checks import endpoint_options, flag, function, iso_date, origins, strings, whole_number
 from consentlib.consent import DEFAULT_LIFETIME
 from consentlib.errors import ConfigurationError
