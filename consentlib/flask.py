@@ -6,8 +6,12 @@ templates: ``consent`` (``consent.allows("analytics")``), ``consent_banner()`` a
 ``app.extensions["consentlib"]``; the extension keeps no app of its own, and reads
 ``app.config`` once, in ``init_app``.
 
-Every option can come from ``app.config`` as ``CONSENTLIB_<OPTION>`` (see
-:data:`CONFIG_KEYS`); a keyword argument wins over the config.
+Every option of :data:`consentlib.options.OPTIONS` is a typed keyword of both, and can
+come from ``app.config`` as ``CONSENTLIB_<KEY>`` (see :data:`CONFIG_KEYS`): a keyword
+given to ``init_app`` wins over one given to ``FlaskConsent``, which wins over the
+config. A keyword or a ``CONSENTLIB_`` key that is no option's is refused, naming the
+nearest one; ``CONSENTLIB_POLICY`` may be a path, read by
+:func:`consentlib.options.load_policy`.
 """
 from __future__ import annotations
 
@@ -30,10 +34,11 @@ if TYPE_CHECKING:
 
     from consentlib.store import Store
 
-#: The options FlaskConsent takes (consentlib.options.OPTIONS), by name.
-OPTIONS = {option.name: option for option in options_of("flask")}
-#: ``app.config`` key -> option. ``CONSENTLIB_SECRET_KEYS`` falls back to ``SECRET_KEY``.
-CONFIG_KEYS: dict[str, str] = {f"CONSENTLIB_{option.setting}": name for name, option in OPTIONS.items()}
+# The options FlaskConsent takes (consentlib.options.OPTIONS), by name.
+_OPTIONS = {option.name: option for option in options_of("flask")}
+#: ``app.config`` key -> option, from consentlib.options.OPTIONS. ``CONSENTLIB_SECRET_KEYS``
+#: falls back to ``SECRET_KEY``.
+CONFIG_KEYS: dict[str, str] = {f"CONSENTLIB_{option.setting}": name for name, option in _OPTIONS.items()}
 # Per app: they may come from each app's config.
 _CONSENT_MODE = "consentlib.consent_mode"
 _CSP_NONCE = "consentlib.csp_nonce"
@@ -50,9 +55,9 @@ def _given(owner: str, arguments: dict[str, Any], typos: dict[str, Any]) -> dict
     ``typos`` are keywords that are no option: refused by name, with the nearest option,
     as mypy refuses them before the code runs (they are typed ``NoReturn``).
     """
-    for name in typos:
-        raise no_such_option(owner, name, OPTIONS)
-    return {name: arguments[name] for name in OPTIONS if arguments.get(name) is not None}
+    if typos:
+        raise no_such_option(owner, next(iter(typos)), _OPTIONS)
+    return {name: arguments[name] for name in _OPTIONS if arguments.get(name) is not None}
 
 
 class FlaskConsent:
@@ -232,7 +237,7 @@ def _checked(settings: dict[str, Any], sources: dict[str, str] | None = None) ->
         if name == "policy":
             continue
         try:
-            checked[name] = OPTIONS[name].check(name, value)
+            checked[name] = _OPTIONS[name].check(name, value)
         except ConfigurationError as exc:
             source = (sources or {}).get(name, "")
             if not source.startswith("app.config"):

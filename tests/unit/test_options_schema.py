@@ -384,6 +384,20 @@ def test_django_key_typo_is_named_with_the_nearest_key(tmp_path):
             options()
 
 
+def test_django_consent_mode_of_the_wrong_shape_is_refused(tmp_path):
+    from django.test import override_settings
+
+    from consentlib.django.settings import options
+    from tests.support import django_site
+
+    django_site.configure()
+    given = {"POLICY": POLICY, "SECRET_KEYS": KEYS, "CONSENT_MODE": {"analytics": "analytics_storage"}}
+    with override_settings(CONSENTLIB=given):
+        with pytest.raises(ConfigurationError, match=re.escape(
+                "CONSENTLIB['CONSENT_MODE']['analytics'] must be a list of strings, like ['analytics_storage']")):
+            options()
+
+
 # -- a policy by its path: one form, read alike by Flask and Django --------------------------
 
 PATHS_ACCEPTED = [
