@@ -64,7 +64,7 @@ class FlaskConsent:
     """The Flask face of consentlib.
 
     Every option of :data:`consentlib.options.OPTIONS` is a keyword here, and can
-    come from ``app.config["CONSENTLIB_<OPTION>"]`` instead (:data:`CONFIG_KEYS`): a
+    come from ``app.config["CONSENTLIB_<KEY>"]`` instead (:data:`CONFIG_KEYS`): a
     keyword given to ``init_app`` wins over one given here, which wins over the config.
     None means "not given". Besides :class:`~consentlib.ConsentMiddleware`'s options:
     ``csp_nonce`` is a callable that returns this request's CSP nonce (default:

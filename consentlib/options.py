@@ -9,7 +9,7 @@ A policy given by name is written ``"package.module:NAME"`` or ``"package.module
 and loaded by :func:`load_policy`, whichever door reads it.
 
 The checks themselves live in :mod:`consentlib.checks`; they are importable from here
-too, where ConsentMiddleware and MailTracker have always found them.
+too, where ConsentMiddleware has always found them.
 """
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ from consentlib.errors import ConfigurationError
 from consentlib.policy import Policy
 
 __all__ = ["OPTIONS", "REQUIRED", "Option", "checked", "did_you_mean", "import_path", "load_policy",
-           "no_such_option", "options_of", "endpoint_options", "flag", "function", "iso_date", "origins", "strings", "whole_number"]
+           "no_such_option", "options_of",
+           # the checks ConsentMiddleware imports from here (consentlib.checks)
+           "endpoint_options", "flag", "function", "iso_date", "origins", "strings", "whole_number"]
 
 #: The doors: ``consentlib.wsgi``, ``consentlib.asgi``, ``consentlib.flask``, ``consentlib.django``.
 EVERY_DOOR: Final = frozenset({"wsgi", "asgi", "flask", "django"})
@@ -171,9 +173,10 @@ def import_path(target: str, source: str) -> object:
     ``import_string`` reads both). ``source`` says where the path was written."""
     try:
         return import_string(target)
-    except ImportStringError as exc:
+    except (ImportStringError, ValueError) as exc:  # ValueError: an empty module name (":POLICY", "..x")
+        reason = exc.exception if isinstance(exc, ImportStringError) else exc
         raise ConfigurationError(
-            f"{source} names {target!r}, which could not be imported ({exc.exception}); write the path of "
+            f"{source} names {target!r}, which could not be imported ({reason}); write the path of "
             "an importable object, like 'mysite.consent:POLICY' or 'mysite.consent.POLICY'.") from None
 
 

@@ -413,6 +413,7 @@ PATHS_REFUSED = [
                                               "not 'tests.support.apps:KEYS' (it names a list)"], id="not-a-policy"),
     pytest.param("", ["must be a consentlib.Policy or a path naming one, like 'mysite.consent:POLICY'"],
                  id="empty"),
+    pytest.param(":POLICY", ["could not be imported (Empty module name)"], id="no-module-before-the-colon"),
 ]
 
 
