@@ -6,103 +6,141 @@ templates: ``consent`` (``consent.allows("analytics")``), ``consent_banner()`` a
 ``app.extensions["consentlib"]``; the extension keeps no app of its own, and reads
 ``app.config`` once, in ``init_app``.
 
-Every option can come from ``app.config`` as ``CONSENTLIB_<OPTION>`` (see
-:data:`CONFIG_KEYS`); a keyword argument wins over the config.
+Every option of :data:`consentlib.options.OPTIONS` is a typed keyword of both, and can
+come from ``app.config`` as ``CONSENTLIB_<KEY>`` (see :data:`CONFIG_KEYS`): a keyword
+given to ``init_app`` wins over one given to ``FlaskConsent``, which wins over the
+config. A keyword or a ``CONSENTLIB_`` key that is no option's is refused, naming the
+nearest one; ``CONSENTLIB_POLICY`` may be a path, read by
+:func:`consentlib.options.load_policy`.
 """
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from importlib import import_module
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from flask import Flask, current_app, g, has_request_context, request
 from markupsafe import Markup
 
 from consentlib.consent import Consent, ConsentCookie
 from consentlib.errors import ConfigurationError
-from consentlib.wsgi.middleware import ENVIRON_KEY, ConsentMiddleware
-from consentlib.options import function, strings
+from consentlib.options import load_policy, no_such_option, options_of
 from consentlib.policy import Policy
 from consentlib.web.tags import banner_tags, script_tag
+from consentlib.wsgi.middleware import ENVIRON_KEY, ConsentMiddleware
 
-#: ``app.config`` key -> option. ``CONSENTLIB_SECRET_KEYS`` falls back to ``SECRET_KEY``.
-CONFIG_KEYS: dict[str, str] = {
-    "CONSENTLIB_POLICY": "policy",
-    "CONSENTLIB_SECRET_KEYS": "secret_key",
-    "CONSENTLIB_STORE": "store",
-    "CONSENTLIB_PREFIX": "prefix",
-    "CONSENTLIB_LIFETIME": "lifetime",
-    "CONSENTLIB_SECURE": "secure",
-    "CONSENTLIB_TRUSTED_ORIGINS": "trusted_origins",
-    "CONSENTLIB_HONOUR_DNT": "honour_dnt",
-    "CONSENTLIB_GPC_LAST_UPDATE": "gpc_last_update",
-    "CONSENTLIB_MAX_BODY": "max_body",
-    "CONSENTLIB_ETAG_BODY_LIMIT": "etag_body_limit",
-    "CONSENTLIB_IS_MINOR": "is_minor",
-    "CONSENTLIB_GUARDIAN_MAILER": "guardian_mailer",
-    "CONSENTLIB_SITE_URL": "site_url",
-    "CONSENTLIB_CONSENT_MODE": "consent_mode",
-    "CONSENTLIB_ON_CHANGE": "on_change",
-    "CONSENTLIB_TEMPLATES": "templates",
-}
-_CONSENT_MODE = "consentlib.consent_mode"  # per app: it may come from each app's config
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
+    from consentlib.store import Store
 
-def _consent_mode(mapping: Any) -> dict[str, list[str]] | None:
-    """``{"analytics": ["analytics_storage"]}``: a list of Consent Mode types per category."""
-    if mapping is None:
-        return None
-    if not isinstance(mapping, Mapping) or not all(isinstance(k, str) for k in mapping):
-        raise ConfigurationError(
-            f"consent_mode must map category names to lists of Consent Mode types, like "
-            f"{{'analytics': ['analytics_storage']}}, not {mapping!r}.")
-    return {name: strings(f"consent_mode[{name!r}]", types, "analytics_storage") for name, types in mapping.items()}
+# The options FlaskConsent takes (consentlib.options.OPTIONS), by name.
+_OPTIONS = {option.name: option for option in options_of("flask")}
+#: ``app.config`` key -> option, from consentlib.options.OPTIONS. ``CONSENTLIB_SECRET_KEYS``
+#: falls back to ``SECRET_KEY``.
+CONFIG_KEYS: dict[str, str] = {f"CONSENTLIB_{option.setting}": name for name, option in _OPTIONS.items()}
+# Per app: they may come from each app's config.
+_CONSENT_MODE = "consentlib.consent_mode"
+_CSP_NONCE = "consentlib.csp_nonce"
 
 
 def _default_nonce() -> str | None:
-    return g.get("csp_nonce") or request.environ.get("csp_nonce")
+    nonce: str | None = g.get("csp_nonce") or request.environ.get("csp_nonce")
+    return nonce
+
+
+def _given(owner: str, arguments: dict[str, Any], typos: dict[str, Any]) -> dict[str, Any]:
+    """The options given as keywords: those not None (None falls back to ``app.config``).
+
+    ``typos`` are keywords that are no option: refused by name, with the nearest option,
+    as mypy refuses them before the code runs (they are typed ``NoReturn``).
+    """
+    if typos:
+        raise no_such_option(owner, next(iter(typos)), _OPTIONS)
+    return {name: arguments[name] for name in _OPTIONS if arguments.get(name) is not None}
 
 
 class FlaskConsent:
     """The Flask face of consentlib.
 
+    Every option of :data:`consentlib.options.OPTIONS` is a keyword here, and can
+    come from ``app.config["CONSENTLIB_<KEY>"]`` instead (:data:`CONFIG_KEYS`): a
+    keyword given to ``init_app`` wins over one given here, which wins over the config.
+    None means "not given". Besides :class:`~consentlib.ConsentMiddleware`'s options:
     ``csp_nonce`` is a callable that returns this request's CSP nonce (default:
-    ``g.csp_nonce``, else ``request.environ["csp_nonce"]``), added to the tags rendered.
+    ``g.csp_nonce``, else ``request.environ["csp_nonce"]``), added to the tags rendered;
     ``consent_mode`` maps categories to Google Consent Mode types for the banner.
-    Other keyword options go to :class:`~consentlib.ConsentMiddleware`.
+    A keyword that is no option raises :class:`~consentlib.ConfigurationError`, naming
+    the nearest option.
     """
 
-    def __init__(self, app: Flask | None = None, policy: Policy | None = None, *,
-                 csp_nonce: Callable[[], str | None] = _default_nonce,
-                 consent_mode: dict[str, list[str]] | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        app: Flask | None = None,
+        policy: Policy | None = None,
+        *,
+        secret_key: str | bytes | Sequence[str | bytes] | None = None,
+        store: str | Store | None = None,
+        prefix: str | None = None,
+        lifetime: int | None = None,
+        secure: bool | None = None,
+        trusted_origins: Iterable[str] | None = None,
+        honour_dnt: bool | None = None,
+        gpc_last_update: str | None = None,
+        max_body: int | None = None,
+        etag_body_limit: int | None = None,
+        is_minor: Callable[[WSGIEnvironment], bool] | None = None,
+        guardian_mailer: Callable[[str, str, list[str]], None] | None = None,
+        site_url: str | None = None,
+        on_change: Callable[[dict[str, Any]], object] | None = None,
+        templates: str | os.PathLike[str] | None = None,
+        consent_mode: dict[str, list[str]] | None = None,
+        csp_nonce: Callable[[], str | None] | None = None,
+        **typos: NoReturn,
+    ) -> None:
+        # Checked now, not at init_app: a mistake is found where it was written.
+        self.options = _checked(_given("FlaskConsent", locals(), typos))
         self.policy = policy
-        self.consent_mode = _consent_mode(consent_mode)
-        self.options = options
-        self.csp_nonce = function("csp_nonce", csp_nonce, optional=False, shape="returning this request's nonce or None")
         if app is not None:
             self.init_app(app)
 
-    def init_app(self, app: Flask, policy: Policy | None = None, **options: Any) -> None:
+    def init_app(
+        self,
+        app: Flask,
+        policy: Policy | None = None,
+        *,
+        secret_key: str | bytes | Sequence[str | bytes] | None = None,
+        store: str | Store | None = None,
+        prefix: str | None = None,
+        lifetime: int | None = None,
+        secure: bool | None = None,
+        trusted_origins: Iterable[str] | None = None,
+        honour_dnt: bool | None = None,
+        gpc_last_update: str | None = None,
+        max_body: int | None = None,
+        etag_body_limit: int | None = None,
+        is_minor: Callable[[WSGIEnvironment], bool] | None = None,
+        guardian_mailer: Callable[[str, str, list[str]], None] | None = None,
+        site_url: str | None = None,
+        on_change: Callable[[dict[str, Any]], object] | None = None,
+        templates: str | os.PathLike[str] | None = None,
+        consent_mode: dict[str, list[str]] | None = None,
+        csp_nonce: Callable[[], str | None] | None = None,
+        **typos: NoReturn,
+    ) -> None:
         """Gate ``app``: options from keywords, else ``app.config["CONSENTLIB_*"]``."""
+        options = _given("FlaskConsent.init_app", locals(), typos)
         if "consentlib" in app.extensions:
             raise ConfigurationError(
                 f"consentlib is already set up on the Flask app {app.name!r}: a second init_app would gate every "
                 "request twice and record every choice twice. Set it up once, and use that FlaskConsent "
                 "(or app.extensions['consentlib']) everywhere."
             )
-        settings, sources = self._settings(app, policy, options)
-        policy = settings.pop("policy", None)
-        if policy is None:
+        settings, sources = self._settings(app, options)
+        if settings.get("policy") is None:
             raise TypeError("FlaskConsent needs a Policy: FlaskConsent(app, policy, secret_key=...), "
                             "init_app(app, policy), or app.config['CONSENTLIB_POLICY'] = 'mysite.consent:POLICY'.")
-        if isinstance(policy, str):
-            policy = _import(policy, sources["policy"])
-        consent_mode = _consent_mode(settings.pop("consent_mode", self.consent_mode))
-        unknown = sorted(set(consent_mode or ()) - set(policy.category_names))
-        if unknown:
-            raise ConfigurationError(f"consent_mode names categories the policy does not have: {', '.join(unknown)}; "
-                                     f"its categories are: {', '.join(policy.category_names)}.")
+        settings["policy"] = load_policy(settings["policy"], sources["policy"])
         if "secret_key" not in settings:
             raise ConfigurationError(
                 "consentlib needs a secret key to sign visitors' choices: pass secret_key=[key] or set "
@@ -110,26 +148,38 @@ class FlaskConsent:
                 "python -c 'import secrets; print(secrets.token_urlsafe(32))'")
         if sources["secret_key"].startswith("app.config"):
             _check_key_from_config(settings["secret_key"], sources["secret_key"])
+        settings = _checked(settings, sources)
+        consent_mode = settings.pop("consent_mode", None)
+        policy = settings["policy"]
+        unknown = sorted(set(consent_mode or ()) - set(policy.category_names))
+        if unknown:
+            raise ConfigurationError(f"consent_mode names categories the policy does not have: {', '.join(unknown)}; "
+                                     f"its categories are: {', '.join(policy.category_names)}.")
+        csp_nonce = settings.pop("csp_nonce", None) or _default_nonce
         if "store" not in settings:
             # Flask's place for per-instance data; not the working directory, which
             # differs between `flask run`, a WSGI server and a test runner.
             os.makedirs(app.instance_path, exist_ok=True)
             settings["store"] = "sqlite:///" + os.path.join(app.instance_path, "consent.db")
-        middleware = ConsentMiddleware(app.wsgi_app, policy, **settings)
+        middleware = ConsentMiddleware(app.wsgi_app, settings.pop("policy"), **settings)
         app.wsgi_app = middleware  # type: ignore[method-assign]  # Flask's documented way to wrap its WSGI app
         app.extensions["consentlib"] = middleware
         app.extensions[_CONSENT_MODE] = consent_mode
+        app.extensions[_CSP_NONCE] = csp_nonce
         app.context_processor(lambda: {
             "consent": self,
             "consent_banner": self.banner,
             "consent_script": self.script,
         })
 
-    def _settings(self, app: Flask, policy: Policy | None,
-                  options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    def _settings(self, app: Flask, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         """The options and where each came from: keywords win over ``app.config``."""
         settings: dict[str, Any] = {}
         sources: dict[str, str] = {}
+        for key in app.config:
+            if key.startswith("CONSENTLIB_") and key not in CONFIG_KEYS:
+                # A misspelt key would leave its option at the default, silently.
+                raise no_such_option("consentlib's app.config", key, CONFIG_KEYS, what="key")
         for key, option in CONFIG_KEYS.items():
             if key in app.config:
                 settings[option], sources[option] = app.config[key], f"app.config[{key!r}]"
@@ -137,9 +187,6 @@ class FlaskConsent:
             settings["secret_key"], sources["secret_key"] = app.config["SECRET_KEY"], "app.config['SECRET_KEY']"
         for option, value in {**self.options, **options}.items():
             settings[option], sources[option] = value, f"the {option} argument"
-        if policy is not None or self.policy is not None:
-            settings["policy"] = policy or self.policy
-            sources["policy"] = "the policy argument"
         return settings, sources
 
     @staticmethod
@@ -168,11 +215,35 @@ class FlaskConsent:
     def banner(self) -> Markup:
         site = self._middleware()
         return Markup(banner_tags(request.environ, prefix=site.prefix, revision=site.policy.revision,
-                                  nonce=self.csp_nonce(), consent_mode=current_app.extensions.get(_CONSENT_MODE),
+                                  nonce=_nonce(), consent_mode=current_app.extensions.get(_CONSENT_MODE),
                                   notice_url=site.policy.notice_url))
 
     def script(self, category: str, *, src: str | None = None, **attrs: str) -> Markup:
-        return Markup(script_tag(self.current, category, src=src, nonce=self.csp_nonce(), **attrs))
+        return Markup(script_tag(self.current, category, src=src, nonce=_nonce(), **attrs))
+
+
+def _nonce() -> str | None:
+    """This request's CSP nonce, by the app's own ``csp_nonce`` option."""
+    csp_nonce: Callable[[], str | None] = current_app.extensions.get(_CSP_NONCE, _default_nonce)
+    return csp_nonce()
+
+
+def _checked(settings: dict[str, Any], sources: dict[str, str] | None = None) -> dict[str, Any]:
+    """``settings`` as the schema's checks return them; the policy is loaded apart
+    (``load_policy``), as it may be given by its path. An error names the option, and
+    the config key when the value came from ``app.config``."""
+    checked = dict(settings)
+    for name, value in settings.items():
+        if name == "policy":
+            continue
+        try:
+            checked[name] = _OPTIONS[name].check(name, value)
+        except ConfigurationError as exc:
+            source = (sources or {}).get(name, "")
+            if not source.startswith("app.config"):
+                raise
+            raise ConfigurationError(f"{exc} It came from {source}.") from None
+    return checked
 
 
 def _check_key_from_config(value: Any, source: str) -> None:
@@ -186,15 +257,3 @@ def _check_key_from_config(value: Any, source: str) -> None:
             "SECRET_KEY does not reset every visitor's choice."
         ) from None
 
-
-def _import(target: str, source: str) -> Policy:
-    """``"package.module:NAME"`` -> the Policy object it names."""
-    module_name, sep, attribute = target.partition(":")
-    try:
-        value = getattr(import_module(module_name), attribute) if sep and attribute else None
-    except (ImportError, AttributeError) as exc:
-        raise ConfigurationError(f"{source} names {target!r}, which could not be imported ({exc}).") from None
-    if not isinstance(value, Policy):
-        raise ConfigurationError(
-            f"{source} must be a consentlib.Policy or 'package.module:NAME' naming one, not {target!r}.")
-    return value

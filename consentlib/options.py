@@ -1,113 +1,197 @@
-"""Checks of keyword options, shared by ConsentMiddleware, MailTracker and FlaskConsent.
+"""The options of every door, in one schema: :data:`OPTIONS`.
 
-Python takes a string where a list of strings is expected (it iterates the characters)
-and any object where a bool is expected (``"no"`` is true), so either mistake would
-make a setting silently mean something else. Both are refused when the object is
-built, with a :class:`~consentlib.errors.ConfigurationError` that says what to write.
+The WSGI and ASGI ``ConsentMiddleware``, ``FlaskConsent`` (its keywords and
+``app.config["CONSENTLIB_*"]``), Django's ``settings.CONSENTLIB`` and docs/options.md
+each list them; tests/unit/test_options_schema.py holds every one of those lists to
+this one, so an option cannot be added to one door and forgotten in another.
+
+A policy given by name is written ``"package.module:NAME"`` or ``"package.module.NAME"``
+and loaded by :func:`load_policy`, whichever door reads it.
+
+The checks themselves live in :mod:`consentlib.checks`; they are importable from here
+too, where ConsentMiddleware has always found them.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import date
-from typing import Any, Literal, overload
-from urllib.parse import urlsplit
+import difflib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Final
 
+from werkzeug.utils import ImportStringError, import_string
+
+import consentlib.checks as checks
+from consentlib.checks import endpoint_options, flag, function, iso_date, origins, strings, whole_number
+from consentlib.consent import DEFAULT_LIFETIME
 from consentlib.errors import ConfigurationError
-from consentlib.web.http import normalise_origin
+from consentlib.policy import Policy
+
+__all__ = ["OPTIONS", "REQUIRED", "Option", "checked", "did_you_mean", "import_path", "load_policy",
+           "no_such_option", "options_of",
+           # the checks ConsentMiddleware imports from here (consentlib.checks)
+           "endpoint_options", "flag", "function", "iso_date", "origins", "strings", "whole_number"]
+
+#: The doors: ``consentlib.wsgi``, ``consentlib.asgi``, ``consentlib.flask``, ``consentlib.django``.
+EVERY_DOOR: Final = frozenset({"wsgi", "asgi", "flask", "django"})
 
 
-@overload
-def flag(name: str, value: Any, *, optional: Literal[False] = False) -> bool: ...
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
 
 
-@overload
-def flag(name: str, value: Any, *, optional: bool) -> bool | None: ...
+#: The default of an option that has none: it must be given.
+REQUIRED: Final = _Required()
 
 
-def flag(name: str, value: Any, *, optional: bool = False) -> bool | None:
-    """``value`` when it is True or False (or None, when ``optional``)."""
-    if isinstance(value, bool) or (optional and value is None):
-        return value
-    allowed = "True, False or None" if optional else "True or False"
-    raise ConfigurationError(f"{name} must be {allowed}, not {value!r}.")
+@dataclass(frozen=True)
+class Option:
+    """One option: its ``name``, its ``type`` as the WSGI signature writes it, its
+    ``default`` (or :data:`REQUIRED`), one ``doc`` sentence, and its ``check``,
+    called as ``check(name, value)``: the value to use, or ConfigurationError."""
+
+    name: str
+    type: str
+    default: object
+    doc: str
+    check: Callable[[str, Any], object]
+    #: The doors that take it; the others do not know it.
+    doors: frozenset[str] = EVERY_DOOR
+    #: Given by position (after the app) in the middleware's signature, not by keyword.
+    positional: bool = False
+    #: The ASGI signature's type, where the request it speaks of is the ASGI scope.
+    asgi_type: str = ""
+    #: Its key in Django's ``CONSENTLIB`` and, after ``CONSENTLIB_``, in Flask's ``app.config``.
+    key: str = ""
+
+    @property
+    def setting(self) -> str:
+        """The settings key: the name in capitals, unless ``key`` says otherwise."""
+        return self.key or self.name.upper()
 
 
-def whole_number(name: str, value: Any, *, minimum: int, unit: str) -> int:
-    """``value`` when it is an int (not a bool) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigurationError(f"{name} must be a whole number of {unit}, at least {minimum}, not {value!r}.")
-    return value
+OPTIONS: Final[tuple[Option, ...]] = (
+    Option("policy", "Policy", REQUIRED,
+           "The site's Policy: its categories, cookies, beacons and notice.",
+           checks.policy, positional=True),
+    Option("secret_key", "str | bytes | Sequence[str | bytes]", REQUIRED,
+           "A key or a list of keys, newest first, at least 16 characters each, that sign visitors' choices.",
+           checks.secret_keys, key="SECRET_KEYS"),
+    Option("store", "str | Store", "sqlite:///consent.db",
+           "Where receipts, undeclared cookie names and mail data are kept: a store URL or a Store.",
+           checks.store),
+    Option("prefix", "str", "/_consent/",
+           "Where the consent endpoints live; it starts and ends with '/'.",
+           checks.prefix_path),
+    Option("lifetime", "int", DEFAULT_LIFETIME,
+           "Seconds a choice counts; then the visitor is asked again.",
+           partial(whole_number, minimum=1, unit="seconds")),
+    Option("secure", "bool | None", None,
+           "Whether the consent cookies are Secure; None follows the request's scheme.",
+           checks.optional_flag),
+    Option("trusted_origins", "Iterable[str]", (),
+           "Extra origins, like 'https://www.example.com', whose pages may post choices.",
+           origins),
+    Option("honour_dnt", "bool", False,
+           "Whether DNT: 1 also denies the gpc categories, like a GPC signal.",
+           flag),
+    Option("gpc_last_update", "str | None", None,
+           "The lastUpdate date of /.well-known/gpc.json, written YYYY-MM-DD.",
+           iso_date),
+    Option("max_body", "int", 16 * 1024,
+           "The largest consent form or JSON body accepted, in bytes.",
+           partial(whole_number, minimum=1024, unit="bytes")),
+    Option("etag_body_limit", "int", 1 << 20,
+           "The largest body, in bytes, the ETag firewall buffers to compute its own validator.",
+           partial(whole_number, minimum=0, unit="bytes")),
+    Option("is_minor", "Callable[[WSGIEnvironment], bool] | None", None,
+           "The site's rule for who is below the age of digital consent, given the request.",
+           partial(function, shape=checks.IS_MINOR_SHAPE), asgi_type="Callable[[Scope], bool] | None"),
+    Option("guardian_mailer", "Callable[[str, str, list[str]], None] | None", None,
+           "Sends a guardian the link that confirms consent for a minor; needs site_url.",
+           partial(function, shape=checks.GUARDIAN_MAILER_SHAPE)),
+    Option("site_url", "str | None", None,
+           "The site's public origin, from which mailed links and redirects are built.",
+           checks.site_origin),
+    Option("on_change", "Callable[[dict[str, Any]], object] | None", None,
+           "Hears of every recorded choice and receipt erasure, at least once, in a background thread.",
+           partial(function, shape="(change), called with each recorded change")),
+    Option("templates", "str | os.PathLike[str] | None", None,
+           "A directory whose templates and message catalogues win over the shipped ones.",
+           checks.directory),
+    Option("consent_mode", "dict[str, list[str]] | None", None,
+           "Maps the policy's categories to Google Consent Mode types, for the banner.",
+           checks.consent_mode, doors=frozenset({"flask", "django"})),
+    Option("csp_nonce", "Callable[[], str | None] | None", None,
+           "Returns this request's CSP nonce; None reads g.csp_nonce, else request.environ['csp_nonce'].",
+           partial(function, shape="returning this request's nonce or None"), doors=frozenset({"flask"})),
+)
 
 
-def strings(name: str, value: Any, example: str) -> list[str]:
-    """The strings of a list, tuple or set; never the characters of one string."""
-    if isinstance(value, (str, bytes)) or isinstance(value, Mapping) or not isinstance(value, Iterable):
-        raise ConfigurationError(f"{name} must be a list of strings, like [{example!r}], not {value!r}.")
-    items = list(value)
-    for item in items:
-        if not isinstance(item, str):
-            raise ConfigurationError(f"{name} must hold only strings, like {example!r}, not {item!r}.")
-    return items
+def options_of(door: str) -> tuple[Option, ...]:
+    """The options ``door`` takes, in the schema's order."""
+    return tuple(option for option in OPTIONS if door in option.doors)
 
 
-def origins(name: str, value: Any) -> frozenset[str]:
-    """Web origins (``https://www.example.com``), normalised as the endpoints compare them."""
-    found = set()
-    for origin in strings(name, value, "https://www.example.com"):
-        try:
-            parts = urlsplit(origin)
-            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-        except ValueError:
-            parts = None
-        if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname \
-                or parts.path.strip("/") or parts.query or parts.fragment or parts.username or parts.password:
-            raise ConfigurationError(
-                f"Each of {name} must be an origin, a scheme and a host like 'https://www.example.com' "
-                f"(no path), not {origin!r}."
-            )
-        found.add(normalise_origin(origin))
-    return frozenset(found)
+def no_such_option(owner: str, name: str, known: Iterable[str], what: str = "option") -> ConfigurationError:
+    """The error for an option (or a settings key) ``owner`` does not have, with the
+    nearest one it has: a typo is named where it was written, not found as a default."""
+    known = list(known)
+    return ConfigurationError(f"{owner} has no {what} {name!r}{did_you_mean(name, known)} "
+                              f"Its {what}s are: {', '.join(known)}.")
 
 
-def iso_date(name: str, value: Any) -> str | None:
-    """None, or a date written YYYY-MM-DD (the GPC support resource's ``lastUpdate``)."""
-    if value is None:
-        return None
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``"; did you mean 'secret_key'?"`` for the nearest of ``known``, else ``"."``."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else "."
+
+
+def checked(values: Mapping[str, Any], door: str = "wsgi", owner: str = "ConsentMiddleware") -> dict[str, Any]:
+    """Every option ``door`` takes, checked: what ``values`` gives, else its default.
+
+    Raises ConfigurationError naming the option for an unknown name, a missing required
+    option, a value its check refuses, or guardian_mailer without site_url.
+    """
+    known = options_of(door)
+    for name in values:
+        if name not in {option.name for option in known}:
+            raise no_such_option(owner, name, [option.name for option in known])
+    result: dict[str, Any] = {}
+    for option in known:
+        value = values.get(option.name, option.default)
+        if value is REQUIRED:
+            raise ConfigurationError(f"{owner} needs {option.name}: {option.doc}")
+        result[option.name] = option.check(option.name, value)
+    checks.mailer_needs_site_url(result.get("guardian_mailer"), result.get("site_url"))
+    return result
+
+
+def import_path(target: str, source: str) -> object:
+    """What ``"package.module:NAME"`` or ``"package.module.NAME"`` names (werkzeug's
+    ``import_string`` reads both). ``source`` says where the path was written."""
     try:
-        if isinstance(value, str) and len(value) == 10:
-            date.fromisoformat(value)
-            return value
-    except ValueError:
-        pass
-    raise ConfigurationError(f"{name} must be a date written like '2026-11-27', or None, not {value!r}.")
-
-
-def function(name: str, value: Any, *, optional: bool = True, shape: str) -> Any:
-    """``value`` when it is callable (or None, when ``optional``)."""
-    if callable(value) or (optional and value is None):
-        return value
-    raise ConfigurationError(f"{name} must be a function {shape}, not {value!r}.")
-
-
-def endpoint_options(*, prefix: Any, is_minor: Any, guardian_mailer: Any, site_url: Any, max_body: Any) -> None:
-    """ConsentMiddleware's options about its endpoints: refused, with a sentence, unless
-    usable as they are."""
-    if not (isinstance(prefix, str) and prefix.startswith("/") and prefix.endswith("/") and len(prefix) > 2):
-        raise ConfigurationError(f"prefix must start and end with '/', like '/_consent/', not {prefix!r}.")
-    if is_minor is not None and not callable(is_minor):
-        raise ConfigurationError("is_minor must be a function taking the request (the WSGI environ, or the ASGI "
-                                 "scope under consentlib.asgi) and returning True or False.")
-    if guardian_mailer is not None and not callable(guardian_mailer):
-        raise ConfigurationError("guardian_mailer must be a function (address, confirm_url, category_labels).")
-    if site_url is not None:
-        parts = urlsplit(site_url) if isinstance(site_url, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc \
-                or parts.path.strip("/") or parts.query or parts.fragment:
-            raise ConfigurationError(f"site_url must be the site's origin, like 'https://example.com', not {site_url!r}.")
-    if guardian_mailer is not None and site_url is None:
+        return import_string(target)
+    except (ImportStringError, ValueError) as exc:  # ValueError: an empty module name (":POLICY", "..x")
+        reason = exc.exception if isinstance(exc, ImportStringError) else exc
         raise ConfigurationError(
-            "guardian_mailer needs site_url='https://your.site': the links mailed to guardians must not be "
-            "built from a request's Host header, which any client can forge."
-        )
-    if not isinstance(max_body, int) or max_body < 1024:
-        raise ConfigurationError(f"max_body must be an integer of at least 1024 bytes, not {max_body!r}.")
+            f"{source} names {target!r}, which could not be imported ({reason}); write the path of "
+            "an importable object, like 'mysite.consent:POLICY' or 'mysite.consent.POLICY'.") from None
+
+
+def load_policy(target: object, source: str) -> Policy:
+    """A :class:`~consentlib.Policy`, or the one the path ``target`` names.
+
+    ``source`` says where ``target`` was written (``"app.config['CONSENTLIB_POLICY']"``),
+    for the ConfigurationError raised when it cannot be imported or is not a Policy.
+    """
+    if isinstance(target, Policy):
+        return target
+    value = import_path(target, source) if isinstance(target, str) and target.strip() else None
+    if not isinstance(value, Policy):
+        named = f" (it names a {type(value).__name__})" if isinstance(target, str) and target.strip() else ""
+        raise ConfigurationError(
+            f"{source} must be a consentlib.Policy or a path naming one, like 'mysite.consent:POLICY' "
+            f"or 'mysite.consent.POLICY', not {target!r}{named}.")
+    return value

@@ -3,12 +3,14 @@
 Every :class:`~consentlib.ConsentMiddleware` option has a key, in capitals::
 
     CONSENTLIB = {
-        "POLICY": "mysite.consent.POLICY",   # a Policy, or the dotted path of one
+        "POLICY": "mysite.consent:POLICY",   # a Policy, or its path (mysite.consent.POLICY also works)
         "SECRET_KEYS": [env("CONSENT_KEY")],  # else settings.SECRET_KEY
         "STORE": "sqlite:///consent.db",
     }
 
-``IS_MINOR`` and ``GUARDIAN_MAILER`` take a function or its dotted path; ``IS_MINOR``
+The keys are those of :data:`consentlib.options.OPTIONS` that Django takes (:data:`KEYS`).
+``IS_MINOR``, ``GUARDIAN_MAILER`` and ``ON_CHANGE`` take a function or its path, written
+like the policy's (``"package.module:NAME"`` or ``"package.module.NAME"``); ``IS_MINOR``
 is called with ``request.META``.
 """
 from __future__ import annotations
@@ -16,33 +18,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.utils.module_loading import import_string
 
+from consentlib.checks import consent_mode
 from consentlib.consent import ConsentCookie
 from consentlib.errors import ConfigurationError
-from consentlib.policy import Policy
+from consentlib.options import did_you_mean, import_path, load_policy, options_of
 
-#: ``CONSENTLIB`` key -> option.
-KEYS: dict[str, str] = {
-    "POLICY": "policy",
-    "SECRET_KEYS": "secret_key",
-    "STORE": "store",
-    "PREFIX": "prefix",
-    "LIFETIME": "lifetime",
-    "SECURE": "secure",
-    "TRUSTED_ORIGINS": "trusted_origins",
-    "HONOUR_DNT": "honour_dnt",
-    "GPC_LAST_UPDATE": "gpc_last_update",
-    "MAX_BODY": "max_body",
-    "ETAG_BODY_LIMIT": "etag_body_limit",
-    "IS_MINOR": "is_minor",
-    "GUARDIAN_MAILER": "guardian_mailer",
-    "SITE_URL": "site_url",
-    "CONSENT_MODE": "consent_mode",
-    "ON_CHANGE": "on_change",
-    "TEMPLATES": "templates",
-}
-_IMPORTABLE = ("POLICY", "IS_MINOR", "GUARDIAN_MAILER", "ON_CHANGE")
+#: ``CONSENTLIB`` key -> option: every option of consentlib.options.OPTIONS that Django takes.
+KEYS: dict[str, str] = {option.setting: option.name for option in options_of("django")}
+# Options that take a function may name it by its path, as POLICY names the Policy.
+_IMPORTABLE = tuple(option.setting for option in options_of("django") if option.type.startswith("Callable"))
 
 
 def options() -> dict[str, Any]:
@@ -50,25 +35,21 @@ def options() -> dict[str, Any]:
     given = getattr(settings, "CONSENTLIB", None)
     if not isinstance(given, dict):
         raise ConfigurationError(
-            "settings.CONSENTLIB must be a dict such as {'POLICY': 'mysite.consent.POLICY', "
+            "settings.CONSENTLIB must be a dict such as {'POLICY': 'mysite.consent:POLICY', "
             f"'SECRET_KEYS': [...]}}, not {given!r}.")
     unknown = sorted(set(given) - set(KEYS))
     if unknown:
         raise ConfigurationError(
-            f"settings.CONSENTLIB has unknown key(s) {', '.join(unknown)}; the keys are: {', '.join(KEYS)}.")
+            f"settings.CONSENTLIB has unknown key(s) {', '.join(unknown)}"
+            f"{did_you_mean(unknown[0], KEYS).rstrip('.')}; the keys are: {', '.join(KEYS)}.")
     result: dict[str, Any] = {}
     for key, value in given.items():
         if key in _IMPORTABLE and isinstance(value, str):
-            try:
-                value = import_string(value.replace(":", "."))
-            except ImportError as exc:
-                raise ConfigurationError(
-                    f"settings.CONSENTLIB['{key}'] names {value!r}, which could not be imported ({exc}).") from None
+            value = import_path(value, f"settings.CONSENTLIB[{key!r}]")
         result[KEYS[key]] = value
-    if not isinstance(result.get("policy"), Policy):
-        raise ConfigurationError(
-            "settings.CONSENTLIB['POLICY'] must be a consentlib.Policy or the dotted path of one "
-            f"('mysite.consent.POLICY'), not {given.get('POLICY')!r}.")
+    result["policy"] = load_policy(given.get("POLICY"), "settings.CONSENTLIB['POLICY']")
+    if "consent_mode" in result:
+        result["consent_mode"] = consent_mode("CONSENTLIB['CONSENT_MODE']", result["consent_mode"])
     source = "CONSENTLIB['SECRET_KEYS']"
     if "secret_key" not in result:
         result["secret_key"], source = getattr(settings, "SECRET_KEY", None), "settings.SECRET_KEY"

@@ -238,6 +238,18 @@ def test_flask_keyword_arguments_win_over_app_config(tmp_path):
     assert middleware.prefix == "/from-keyword/" and middleware.store.path.endswith("keyword.db")
 
 
+def test_flask_init_app_keyword_wins_over_constructor_keyword_which_wins_over_config(tmp_path):
+    ext = FlaskConsent(policy=POLICY, prefix="/from-constructor/")
+    first = _configured(tmp_path / "first", "first", CONSENTLIB_SECRET_KEYS=KEYS, CONSENTLIB_PREFIX="/from-config/")
+    second = _configured(tmp_path / "second", "second", CONSENTLIB_SECRET_KEYS=KEYS, CONSENTLIB_PREFIX="/from-config/",
+                         CONSENTLIB_LIFETIME=3600)
+    ext.init_app(first, prefix="/from-init-app/")
+    ext.init_app(second)
+    assert first.extensions["consentlib"].prefix == "/from-init-app/"
+    assert second.extensions["consentlib"].prefix == "/from-constructor/"
+    assert second.extensions["consentlib"].cookie.lifetime == 3600  # given nowhere else: the config's
+
+
 @pytest.mark.parametrize(
     ("config", "named"),
     [
