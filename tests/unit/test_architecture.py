@@ -5,6 +5,12 @@ read with :mod:`ast`, wherever it stands (module level, inside a function, under
 ``if TYPE_CHECKING``), absolute or relative. A cycle hidden inside a function is
 still a cycle: the two modules cannot be understood, tested or moved one without the
 other.
+
+Data flows one way, door -> core -> store: a door (WSGI, ASGI, Django, Flask) turns its
+framework's request into plain header text, ``consentlib.gate`` decides on that text,
+and the store keeps what was decided. Each rule below has a companion test that runs
+the same check on a doctored graph or source and shows that it fails, so no rule
+passes only because it cannot see.
 """
 from __future__ import annotations
 
@@ -13,13 +19,31 @@ from pathlib import Path
 
 import pytest
 
+from consentlib.consent import COOKIE_NAME, ID_COOKIE_NAME
+
 PACKAGE = Path(__file__).resolve().parents[2] / "consentlib"
 
-# The decisions: they know no server interface, so no door may be imported by them.
-CORE = ("consentlib.policy", "consentlib.consent", "consentlib.gate", "consentlib.records", "consentlib.store")
 # The consent endpoints: they take an EndpointContext, whichever door serves them.
 HANDLERS = ("consentlib.web", "consentlib.mail")
 DOORS = ("consentlib.middleware", "consentlib.wsgi", "consentlib.asgi", "consentlib.django", "consentlib.flask")
+# What each part may not reach, directly or through any module it imports. The gate
+# decides on plain text alone: it knows no endpoint, no command line, no test tool and
+# no door. The store keeps what the core decided and knows nothing above it.
+FLOW = {
+    "consentlib.gate": (*HANDLERS, "consentlib.cli", "consentlib.testing", *DOORS),
+    "consentlib.web": DOORS,
+    "consentlib.mail": DOORS,
+    "consentlib.records": DOORS,
+    "consentlib.policy": DOORS,
+    "consentlib.consent": DOORS,
+    "consentlib.store": ("consentlib.gate", *HANDLERS, *DOORS),
+}
+
+
+def within(name: str, packages: tuple[str, ...] | str) -> bool:
+    """Whether module ``name`` is one of ``packages`` or below one."""
+    packages = (packages,) if isinstance(packages, str) else packages
+    return any(name == package or name.startswith(package + ".") for package in packages)
 
 
 def module_name(path: Path) -> str:
@@ -126,53 +150,88 @@ def cycle_in(component: list[str], edges: dict[str, set[str]]) -> list[str]:
     return component  # pragma: no cover - a component always has a cycle
 
 
+def cycles(edges: dict[str, set[str]]) -> list[str]:
+    """Each import cycle of ``edges``, named with one path round it."""
+    return [f"{', '.join(component)} (for one: {' -> '.join(cycle_in(component, edges))})"
+            for component in strongly_connected(edges)]
+
+
+def root_importers(edges: dict[str, set[str]]) -> list[str]:
+    return sorted(name for name, targets in edges.items() if "consentlib" in targets)
+
+
+def forbidden_reached(edges: dict[str, set[str]], source: str, forbidden: tuple[str, ...]) -> list[str]:
+    """The modules of ``forbidden`` that ``source`` (or a module below it) imports,
+    directly or through others, each with the chain of imports that reaches it."""
+    chains = {name: [name] for name in edges if within(name, source)}
+    todo = sorted(chains)
+    while todo:
+        node = todo.pop(0)
+        for child in sorted(edges[node]):
+            if child not in chains:
+                chains[child] = [*chains[node], child]
+                todo.append(child)
+    return [" -> ".join(chain) for name, chain in sorted(chains.items()) if within(name, forbidden)]
+
+
 def test_the_scanner_sees_every_kind_of_import():
     """The checks below can fail: the scanner finds relative imports and imports inside
-    functions, and the cycle finder names a cycle."""
+    functions."""
     edges = graph()
     assert "consentlib.django.middleware" in edges["consentlib.django"]  # inside __getattr__
-    toy = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
-    assert strongly_connected(toy) == [["a", "b", "c"]]
-    assert cycle_in(["a", "b", "c"], toy) == ["a", "b", "c", "a"]
     source = "def f():\n    from .store import base\n    import consentlib.mail\n    from . import pages\n"
     known = {"consentlib", "consentlib.store", "consentlib.store.base", "consentlib.mail", "consentlib.pages"}
     assert imported("consentlib.probe", source, known) == known
 
 
 def test_the_import_graph_has_no_cycle():
-    edges = graph()
-    cycles = [f"{', '.join(component)} (for one: {' -> '.join(cycle_in(component, edges))})"
-              for component in strongly_connected(edges)]
-    assert not cycles, "consentlib's modules import each other in a cycle: " + "; ".join(cycles)
+    found = cycles(graph())
+    assert not found, "consentlib's modules import each other in a cycle: " + "; ".join(found)
+
+
+def test_the_cycle_check_names_a_cycle():
+    toy = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert strongly_connected(toy) == [["a", "b", "c"]]
+    assert cycles(toy) == ["a, b, c (for one: a -> b -> c -> a)"]
 
 
 def test_no_module_imports_the_package_root():
     """``consentlib/__init__.py`` only re-exports: a module that imports it loads every
     door and makes the root part of a cycle."""
-    edges = graph()
-    offenders = sorted(name for name, targets in edges.items() if "consentlib" in targets)
+    offenders = root_importers(graph())
     assert not offenders, f"these modules import the package root 'consentlib': {offenders}"
 
 
-@pytest.mark.parametrize("core", CORE + HANDLERS)
-def test_the_core_imports_no_door(core):
-    """The decisions know no server interface: a core module or an endpoint handler (and
-    what it imports, in turn) never loads a WSGI, ASGI, Django or Flask door."""
-    edges = graph()
-    members = [name for name in edges if name == core or name.startswith(core + ".")]
-    seen: set[str] = set()
-    todo = list(members)
-    while todo:
-        node = todo.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        todo.extend(edges[node])
-    doors = sorted(name for name in seen if any(name == d or name.startswith(d + ".") for d in DOORS))
-    assert not doors, f"{core} reaches the doors {doors}"
+def test_the_root_check_sees_a_module_importing_the_root():
+    source = "def render():\n    from consentlib import Policy\n"
+    known = {"consentlib", "consentlib.web", "consentlib.web.pages"}
+    toy = {"consentlib.web.pages": imported("consentlib.web.pages", source, known), "consentlib": set()}
+    assert root_importers(toy) == ["consentlib.web.pages"]
 
 
-HANDLER_MODULES = sorted(name for name in modules() if any(name == h or name.startswith(h + ".") for h in HANDLERS))
+@pytest.mark.parametrize("source", sorted(FLOW))
+def test_imports_flow_one_way_from_door_to_core_to_store(source):
+    """A core module (and what it imports, in turn) never loads a WSGI, ASGI, Django or
+    Flask door; the gate also no endpoint, mail, CLI or test tool; the store nothing above it."""
+    reached = forbidden_reached(graph(), source, FLOW[source])
+    assert not reached, (
+        f"{source} must not import {', '.join(FLOW[source])}, directly or through another module; "
+        f"move what it needs below it. It reaches: " + "; ".join(reached))
+
+
+@pytest.mark.parametrize("source", sorted(FLOW))
+def test_the_flow_check_sees_a_forbidden_import_two_steps_away(source):
+    """The same check on the real graph doctored with one indirect import per forbidden
+    package: source -> a new module -> the forbidden one."""
+    real = graph()
+    member = sorted(name for name in real if within(name, source))[0]
+    for forbidden in FLOW[source]:
+        target = sorted(name for name in real if within(name, forbidden))[0]
+        doctored = {**real, member: real[member] | {"consentlib.probe"}, "consentlib.probe": {target}}
+        assert f"{member} -> consentlib.probe -> {target}" in forbidden_reached(doctored, source, FLOW[source])
+
+
+HANDLER_MODULES = sorted(name for name in modules() if within(name, HANDLERS))
 
 
 @pytest.mark.parametrize("handler", HANDLER_MODULES)
