@@ -246,3 +246,243 @@ def test_endpoint_handlers_read_no_private_attribute_of_another_object(handler):
         and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
     })
     assert not private, f"{handler} reads private attributes: {private}"
+
+
+# -- A door translates; it never decides ------------------------------------------------
+#
+# Deciding on a path or a cookie name takes the request's path or cookie names and
+# something to match them against. A door has the first and passes it on; the rule
+# catches every way the second can come into a door module:
+#   * the policy: reading ``policy.cookies``/``.beacons``, calling ``policy.cookie()``/
+#     ``.beacon()`` (any receiver whose name ends in "policy"), or ``router_path``;
+#   * the endpoints' prefix: a name or attribute ``prefix`` (or ``*_prefix``) compared;
+#   * a route written in the door: a str or bytes literal that starts with "/" and is
+#     more than "/", or a module-level constant bound to one (here or in the consentlib
+#     module it is imported from), on either side of ==, !=, in, not in, in a ``case``,
+#     or given to startswith/endswith/removeprefix/removesuffix. "/" alone is the
+#     segment separator (RFC 3986 §3.3): one character compared with it
+#     (``path[i] == "/"``) or a path's end checked for it is parsing; a whole path
+#     compared with "/" is the root route and counts;
+#   * the consent cookies' names: their literals, or a name containing COOKIE_NAME;
+#   * cookie names out of a request: importing re, fnmatch or http.cookies, using
+#     SimpleCookie or werkzeug's parse_cookie, the framework's parsed cookies
+#     (``request.cookies``, ``request.COOKIES``), or splitting text by hand on ";" or
+#     "=" (the Cookie header's separators, RFC 6265 §4.2.1).
+# Not seen: another cookie-name literal compared with a name parsed elsewhere, a route
+# built without its leading "/", a policy held under another name; a reviewer sees those.
+
+DOOR_MODULES = sorted(name for name in modules() if within(name, DOORS))
+COOKIE_PARSERS = ("re", "fnmatch", "http.cookies")
+PARSER_NAMES = {"SimpleCookie", "BaseCookie", "parse_cookie"}
+MATCHERS = {"startswith", "endswith", "removeprefix", "removesuffix"}
+SPLITTERS = {"split", "rsplit", "partition", "rpartition"}
+COMPARISONS = (ast.Eq, ast.NotEq, ast.In, ast.NotIn)
+
+
+def identifier(node: ast.AST) -> str:
+    """The name an expression ends in: ``self.core.prefix`` -> "prefix"."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return ""
+
+
+def text_constants(tree: ast.Module) -> dict[str, str]:
+    """The module-level names bound to a str (or bytes) literal."""
+    found: dict[str, str] = {}
+    for node in tree.body:
+        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else (
+            node.target if isinstance(node, ast.AnnAssign) else None)
+        value = getattr(node, "value", None)
+        if isinstance(target, ast.Name) and isinstance(value, ast.Constant) and isinstance(value.value, (str, bytes)):
+            found[target.id] = value.value.decode("latin-1") if isinstance(value.value, bytes) else value.value
+    return found
+
+
+def _imported_constants(tree: ast.Module) -> dict[str, str]:
+    known = modules()
+    found: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module in known:
+            theirs = text_constants(ast.parse(known[node.module].read_text(encoding="utf-8")))
+            found.update({alias.asname or alias.name: theirs[alias.name] for alias in node.names
+                          if alias.name in theirs})
+    return found
+
+
+def matched_against(node: ast.AST, constants: dict[str, str]) -> str | None:
+    """What ``node`` is, when it is a route, the prefix or a consent cookie name."""
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return next(filter(None, (matched_against(item, constants) for item in node.elts)), None)
+    value = node.value if isinstance(node, ast.Constant) else constants.get(identifier(node))
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    if isinstance(value, str):
+        if value.startswith("/") and value != "/":
+            return f"the route {value!r}"
+        return f"the consent cookie name {value!r}" if value in (COOKIE_NAME, ID_COOKIE_NAME) else None
+    name = identifier(node)
+    if name.lower() == "prefix" or name.lower().endswith("_prefix"):
+        return f"the prefix {ast.unparse(node)}"
+    return f"the consent cookie name {name}" if "COOKIE_NAME" in name else None
+
+
+def _is_slash(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value in ("/", b"/")
+
+
+def door_decisions(source: str) -> list[tuple[int, str]]:
+    """(line, what) for each place ``source`` matches a path or a cookie name itself."""
+    tree = ast.parse(source)
+    constants = {**_imported_constants(tree), **text_constants(tree)}
+    found: set[tuple[int, str]] = set()
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.Import):
+            found.update((line, f"imports {a.name}") for a in node.names if within(a.name, COOKIE_PARSERS))
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            names = {alias.name for alias in node.names}
+            if within(module, COOKIE_PARSERS) or (module == "http" and "cookies" in names):
+                found.add((line, f"imports from {module}"))
+            else:
+                found.update((line, f"imports {name}") for name in names & (PARSER_NAMES | {"router_path"}))
+        elif isinstance(node, ast.Name) and node.id == "router_path":
+            found.add((line, "uses router_path"))
+        elif isinstance(node, ast.Attribute):
+            if node.attr in PARSER_NAMES or node.attr == "router_path":
+                found.add((line, f"uses {node.attr}"))
+            elif node.attr in ("cookies", "beacons") and identifier(node.value).lower().endswith("policy"):
+                found.add((line, f"reads {ast.unparse(node)}"))
+            elif node.attr == "COOKIES" or (node.attr == "cookies" and identifier(node.value) == "request"):
+                found.add((line, f"reads the request's parsed cookies ({ast.unparse(node)})"))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            method, receiver, first = node.func.attr, node.func.value, node.args[0] if node.args else None
+            if method in ("cookie", "beacon") and identifier(receiver).lower().endswith("policy"):
+                found.add((line, f"calls {ast.unparse(node.func)}()"))
+            elif method in MATCHERS and first is not None and (what := matched_against(first, constants)):
+                found.add((line, f"{method}() with {what}"))
+            elif (method in SPLITTERS and isinstance(first, ast.Constant) and isinstance(first.value, (str, bytes))
+                  and any(sep in first.value for sep in (";", "=", b";", b"=") if type(sep) is type(first.value))):
+                found.add((line, f"splits text by hand on {first.value!r}"))
+        elif isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            for op, left, right in zip(node.ops, operands, operands[1:]):
+                if not isinstance(op, COMPARISONS):
+                    continue
+                what = matched_against(left, constants) or matched_against(right, constants)
+                if what is None and isinstance(op, (ast.Eq, ast.NotEq)) and (
+                        (_is_slash(left) and not isinstance(right, ast.Subscript))
+                        or (_is_slash(right) and not isinstance(left, ast.Subscript))):
+                    what = "the root route '/'"
+                if what is not None:
+                    found.add((line, f"compares with {what}"))
+        elif isinstance(node, ast.MatchValue) and (what := matched_against(node.value, constants)):
+            found.add((line, f"case {what}"))
+    return sorted(found)
+
+
+def all_door_decisions() -> list[str]:
+    found = []
+    for name in DOOR_MODULES:
+        path = modules()[name]
+        lines = path.read_text(encoding="utf-8").splitlines()
+        relative = path.relative_to(PACKAGE.parent).as_posix()
+        found += [f"{relative}:{line}: {what}: {lines[line - 1].strip()}"
+                  for line, what in door_decisions(path.read_text(encoding="utf-8"))]
+    return found
+
+
+# Today's decisions in the doors, which the lead is moving into consentlib/gate/. Once
+# none is left the test below passes, strict xfail turns that into a failure, and its
+# mark and this list are removed together. A decision not listed here fails at once.
+TODAY = (
+    "consentlib/django/middleware.py:18: imports from http.cookies: from http.cookies import SimpleCookie",
+    "consentlib/wsgi/middleware.py:141: reads policy.beacons: self._has_beacons = bool(policy.beacons)",
+    "consentlib/wsgi/middleware.py:144: reads policy.beacons: "
+    "self._beacon_paths = {b.path: b for b in reversed(policy.beacons) if not b.path.endswith(\"/\")}",
+    "consentlib/wsgi/middleware.py:213: compares with the route '/.well-known/gpc.json': "
+    "if path.startswith(self.prefix) or path == GPC_WELL_KNOWN:",
+    "consentlib/wsgi/middleware.py:213: startswith() with the prefix self.prefix: "
+    "if path.startswith(self.prefix) or path == GPC_WELL_KNOWN:",
+    "consentlib/wsgi/middleware.py:239: compares with the route '/.well-known/gpc.json': "
+    "return path.startswith(self.prefix) or path == GPC_WELL_KNOWN",
+    "consentlib/wsgi/middleware.py:239: startswith() with the prefix self.prefix: "
+    "return path.startswith(self.prefix) or path == GPC_WELL_KNOWN",
+    "consentlib/wsgi/middleware.py:260: calls self.policy.beacon(): "
+    "beacon = self._beacon_paths.get(path) or self.policy.beacon(path)",
+    "consentlib/wsgi/middleware.py:288: calls self.policy.beacon(): return self.policy.beacon(script_name + \"/\" + path)",
+)
+
+
+class DoorsStillDecide(Exception):
+    """Only today's listed decisions are left (the expected failure of the xfail)."""
+
+
+def _without_line(finding: str) -> str:
+    # Lines move while the doors are edited; the file, the rule and the code do not.
+    path, _, rest = finding.partition(":")
+    return f"{path}:{rest.partition(':')[2]}"
+
+
+@pytest.mark.xfail(strict=True, raises=DoorsStillDecide, reason=(
+    "the doors still match paths and cookie names themselves (being moved into consentlib/gate/): "
+    + "; ".join(TODAY)))
+def test_no_door_matches_a_path_or_a_cookie_name():
+    """A door (wsgi/, asgi/, django/, flask.py) translates its framework's request into
+    header text and back; which path is a beacon or an endpoint, and which cookie may
+    pass, is decided in consentlib.gate, once for every door."""
+    found = all_door_decisions()
+    known = {_without_line(finding) for finding in TODAY}
+    new = [finding for finding in found if _without_line(finding) not in known]
+    assert not new, ("a door matches a path or a cookie name itself; ask consentlib.gate instead "
+                     "(see the comment above DOOR_MODULES):\n" + "\n".join(new))
+    if found:
+        raise DoorsStillDecide("\n".join(found))
+
+
+@pytest.mark.parametrize("source, expected", [
+    pytest.param("import re", "imports re", id="re"),
+    pytest.param("import fnmatch as f", "imports fnmatch", id="fnmatch"),
+    pytest.param("from http.cookies import SimpleCookie", "imports from http.cookies", id="http.cookies"),
+    pytest.param("from http import cookies", "imports from http", id="http-cookies-module"),
+    pytest.param("from werkzeug.http import parse_cookie", "imports parse_cookie", id="werkzeug-parse_cookie"),
+    pytest.param("import werkzeug.http\nwerkzeug.http.parse_cookie(h)", "uses parse_cookie", id="parse_cookie-attr"),
+    pytest.param("def f():\n    from consentlib.policy import router_path", "imports router_path", id="router_path"),
+    pytest.param("n = len(self.policy.cookies)", "reads self.policy.cookies", id="policy.cookies"),
+    pytest.param("n = bool(policy.beacons)", "reads policy.beacons", id="policy.beacons"),
+    pytest.param("c = core.policy.cookie(name)", "calls core.policy.cookie()", id="policy.cookie()"),
+    pytest.param("b = POLICY.beacon(path)", "calls POLICY.beacon()", id="policy.beacon()"),
+    pytest.param("c = request.cookies.get('_ga')", "reads the request's parsed cookies (request.cookies)",
+                 id="flask-request.cookies"),
+    pytest.param("c = request.COOKIES", "reads the request's parsed cookies (request.COOKIES)",
+                 id="django-request.COOKIES"),
+    pytest.param("pairs = header.split('; ')", "splits text by hand on '; '", id="split-cookie-header"),
+    pytest.param("name, _, v = pair.partition(b'=')", "splits text by hand on b'='", id="partition-cookie-pair"),
+    pytest.param("ok = path.startswith(self.prefix)", "startswith() with the prefix self.prefix", id="prefix"),
+    pytest.param("ok = path.startswith(consent_prefix)", "startswith() with the prefix consent_prefix",
+                 id="named-prefix"),
+    pytest.param("ok = path.endswith(('/collect', '/px.gif'))", "endswith() with the route '/collect'",
+                 id="route-tuple"),
+    pytest.param("ok = path == '/collect'", "compares with the route '/collect'", id="route-eq"),
+    pytest.param("ok = b'/_consent/' in raw", "compares with the route '/_consent/'", id="route-bytes-in"),
+    pytest.param("WELL_KNOWN = '/.well-known/gpc.json'\nok = path != WELL_KNOWN",
+                 "compares with the route '/.well-known/gpc.json'", id="route-constant"),
+    pytest.param("from consentlib.wsgi.middleware import GPC_WELL_KNOWN as G\nok = G == p",
+                 "compares with the route '/.well-known/gpc.json'", id="route-constant-imported"),
+    pytest.param("ok = path == '/'", "compares with the root route '/'", id="root-route"),
+    pytest.param("match path:\n    case '/collect':\n        pass", "case the route '/collect'", id="match-case"),
+    pytest.param("ok = name == 'consent'", "compares with the consent cookie name 'consent'", id="consent-literal"),
+    pytest.param("ok = name in (COOKIE_NAME, ID_COOKIE_NAME)", "compares with the consent cookie name COOKIE_NAME",
+                 id="consent-constant"),
+    # Translation, which a door does: nothing found.
+    pytest.param("ok = path[len(root)] == '/'", None, id="ok-separator-char"),
+    pytest.param("ok = path.startswith(root) and path.endswith('/')", None, id="ok-mount-point"),
+    pytest.param("code = int(status.split(' ', 1)[0])", None, id="ok-status-line"),
+    pytest.param("ok = name.lower() == 'set-cookie' and 'consentlib' in app.extensions", None, id="ok-header-name"),
+    pytest.param("ok = response.cookies.values()", None, id="ok-framework-response-cookies"),
+])
+def test_the_door_check_sees_each_way_a_door_could_decide(source, expected):
+    found = [what for _, what in door_decisions(source)]
+    assert found == ([expected] if expected else []), found
