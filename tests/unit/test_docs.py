@@ -139,3 +139,34 @@ def test_readme_does_not_repeat_the_docs_prose():
     docs = re.sub(r"\s+", " ", " ".join(p.read_text(encoding="utf-8") for p in (ROOT / "docs").rglob("*.md")))
     repeated = [s for s in _sentences(README.read_text(encoding="utf-8")) if s in docs]
     assert not repeated, "README.md repeats the docs word for word; keep one and link it:\n" + "\n".join(repeated)
+
+
+# -- docs/contributing.md names real modules --------------------------------------------
+
+CONTRIBUTING = ROOT / "docs" / "contributing.md"
+# Written now by the change that moves the beacon decision into the gate: the page names
+# it already. When it lands this case passes, strict xfail fails, and the mark goes.
+BEING_WRITTEN = {"consentlib/gate/beacons.py"}
+
+
+def _named_paths(markdown: str) -> list[str]:
+    """The package's modules and folders a page names: ``consentlib/....py`` and ``consentlib/.../``."""
+    return sorted(set(re.findall(r"\bconsentlib/(?:[\w.-]+/)*(?:[\w.-]+\.py|)(?=[`\s|)]|$)", markdown, re.M)))
+
+
+def test_the_path_finder_sees_modules_and_folders_in_tables_and_prose():
+    page = "| `consentlib/gate/` | `consentlib/web/language.py` |\nin consentlib/options.py and (consentlib/asgi/)\n"
+    assert _named_paths(page) == ["consentlib/asgi/", "consentlib/gate/", "consentlib/options.py",
+                                  "consentlib/web/language.py"]
+
+
+@pytest.mark.parametrize("path", [
+    pytest.param(path, marks=pytest.mark.xfail(strict=True, reason=f"{path} is being written"))
+    if path in BEING_WRITTEN else path
+    for path in _named_paths(CONTRIBUTING.read_text(encoding="utf-8"))
+])
+def test_contributors_page_names_only_modules_that_exist(path):
+    # "Where things are" answers with file names: a moved or renamed module must take
+    # the page along, or the page sends the next maintainer to nothing.
+    assert (ROOT / path).exists(), (
+        f"docs/contributing.md names {path}, which does not exist: write the module's new place on the page.")
