@@ -1,6 +1,7 @@
 """The documentation site builds without a warning, and its quick start really gates."""
 from __future__ import annotations
 
+import html
 import importlib.util
 import re
 import subprocess
@@ -28,6 +29,18 @@ def test_documentation_site_builds_with_warnings_as_errors(tmp_path):
     reference = (tmp_path / "site" / "reference" / "index.html").read_text()
     # The API reference is generated from the docstrings, options included.
     assert "trusted_origins" in reference and "MailTracker" in reference
+    # Grouped as a user looks for them, each name with its signature, public names only.
+    headings = re.findall(r'<h2 id="[^"]*">([^<]+)', reference)
+    assert headings == ["The core names", "Flask", "Django", "ASGI", "Testing"], headings
+    text = html.unescape(re.sub(r"<[^>]+>", "", reference))
+    for signature in ("ConsentMiddleware(app: WSGIApplication, policy: Policy, *, secret_key:",
+                      "FlaskConsent(app: Flask | None = None, policy: Policy | None = None",
+                      "ConsentMiddleware(app: ASGIApp, policy: Policy, *, secret_key:",
+                      "serve_wsgi(app: WSGIApplication, host: str = '127.0.0.1')"):
+        assert signature in text, f"the API reference lost the signature {signature}..."
+    documented = re.findall(r'id="(consentlib\.[\w.]+)"', reference)
+    private = [name for name in documented if any(part.startswith("_") for part in name.split("."))]
+    assert documented and not private, f"the API reference shows private names: {private}"
 
 
 def _quickstart_app(tmp_path, monkeypatch):
