@@ -250,26 +250,29 @@ def test_endpoint_handlers_read_no_private_attribute_of_another_object(handler):
 
 # -- A door translates; it never decides ------------------------------------------------
 #
-# Deciding on a path or a cookie name takes the request's path or cookie names and
-# something to match them against. A door has the first and passes it on; the rule
-# catches every way the second can come into a door module:
-#   * the policy: reading ``policy.cookies``/``.beacons``, calling ``policy.cookie()``/
+# Why the rule is sound: deciding on a path or a cookie name takes the request's path
+# or cookie names *and* something to match them against. A door must have the first to
+# pass it on, so the rule looks for the second, and catches each way it can come into a
+# door module (wsgi/, asgi/, django/, flask.py):
+#   * from the policy: reading ``policy.cookies``/``.beacons``, calling ``policy.cookie()``/
 #     ``.beacon()`` (any receiver whose name ends in "policy"), or ``router_path``;
-#   * the endpoints' prefix: a name or attribute ``prefix`` (or ``*_prefix``) compared;
-#   * a route written in the door: a str or bytes literal that starts with "/" and is
-#     more than "/", or a module-level constant bound to one (here or in the consentlib
-#     module it is imported from), on either side of ==, !=, in, not in, in a ``case``,
-#     or given to startswith/endswith/removeprefix/removesuffix. "/" alone is the
-#     segment separator (RFC 3986 §3.3): one character compared with it
-#     (``path[i] == "/"``) or a path's end checked for it is parsing; a whole path
-#     compared with "/" is the root route and counts;
-#   * the consent cookies' names: their literals, or a name containing COOKIE_NAME;
-#   * cookie names out of a request: importing re, fnmatch or http.cookies, using
-#     SimpleCookie or werkzeug's parse_cookie, the framework's parsed cookies
-#     (``request.cookies``, ``request.COOKIES``), or splitting text by hand on ";" or
-#     "=" (the Cookie header's separators, RFC 6265 §4.2.1).
-# Not seen: another cookie-name literal compared with a name parsed elsewhere, a route
-# built without its leading "/", a policy held under another name; a reviewer sees those.
+#   * from the options: a name or attribute ``prefix`` (or ``*_prefix``) compared;
+#   * written in the door: a route, that is a str or bytes literal starting with "/" that
+#     is more than "/", or a consent cookie's name (its literal, or a name containing
+#     COOKIE_NAME), compared with ==, !=, in or not in, matched by a ``case``, or given to
+#     startswith/endswith/removeprefix/removesuffix; also inside a tuple, list or set,
+#     and through a module-level name bound to one (here or in the consentlib module it
+#     is imported from). "/" alone is the segment separator (RFC 3986 §3.3): one
+#     character compared with it (``path[i] == "/"``) or a path's end checked for it is
+#     parsing, as is the mount point ``root_path`` taken off a path; a whole path
+#     compared with "/" is the root route, and counts;
+#   * a cookie's name out of a request, to match other literals against: importing re,
+#     fnmatch or http.cookies, using SimpleCookie or werkzeug's parse_cookie, the
+#     framework's parsed cookies (``request.cookies``, ``request.COOKIES``), or splitting
+#     text by hand on ";" or "=" (the Cookie header's separators, RFC 6265 §4.2.1).
+# Not seen: another cookie-name literal compared with a name some other module parsed, a
+# route built without its leading "/", a policy held under another name, a lookup in a
+# dict built from the policy (the read that built it is seen); a reviewer sees those.
 
 DOOR_MODULES = sorted(name for name in modules() if within(name, DOORS))
 COOKIE_PARSERS = ("re", "fnmatch", "http.cookies")
@@ -288,41 +291,46 @@ def identifier(node: ast.AST) -> str:
     return ""
 
 
-def text_constants(tree: ast.Module) -> dict[str, str]:
-    """The module-level names bound to a str (or bytes) literal."""
-    found: dict[str, str] = {}
+def bindings(tree: ast.Module) -> dict[str, ast.expr]:
+    """The module-level names bound once to an expression: ``WELL_KNOWN = "/.well-known/..."``."""
+    found: dict[str, ast.expr] = {}
     for node in tree.body:
-        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else (
-            node.target if isinstance(node, ast.AnnAssign) else None)
-        value = getattr(node, "value", None)
-        if isinstance(target, ast.Name) and isinstance(value, ast.Constant) and isinstance(value.value, (str, bytes)):
-            found[target.id] = value.value.decode("latin-1") if isinstance(value.value, bytes) else value.value
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            found[node.targets[0].id] = node.value
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            found[node.target.id] = node.value
     return found
 
 
-def _imported_constants(tree: ast.Module) -> dict[str, str]:
+def _imported_bindings(tree: ast.Module) -> dict[str, ast.expr]:
+    """What the names imported from other consentlib modules are bound to there."""
     known = modules()
-    found: dict[str, str] = {}
+    found: dict[str, ast.expr] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module in known:
-            theirs = text_constants(ast.parse(known[node.module].read_text(encoding="utf-8")))
+            theirs = bindings(ast.parse(known[node.module].read_text(encoding="utf-8")))
             found.update({alias.asname or alias.name: theirs[alias.name] for alias in node.names
                           if alias.name in theirs})
     return found
 
 
-def matched_against(node: ast.AST, constants: dict[str, str]) -> str | None:
-    """What ``node`` is, when it is a route, the prefix or a consent cookie name."""
+def matched_against(node: ast.AST, names: dict[str, ast.expr], seen: frozenset[str] = frozenset()) -> str | None:
+    """What ``node`` is, when it is a route, the prefix or a consent cookie name (or a
+    tuple, list or set holding one, or a module-level name bound to one)."""
     if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-        return next(filter(None, (matched_against(item, constants) for item in node.elts)), None)
-    value = node.value if isinstance(node, ast.Constant) else constants.get(identifier(node))
+        return next(filter(None, (matched_against(item, names, seen) for item in node.elts)), None)
+    name = identifier(node)
+    if isinstance(node, ast.Name) and name in names and name not in seen:
+        bound = matched_against(names[name], names, seen | {name})
+        if bound is not None:
+            return bound
+    value = node.value if isinstance(node, ast.Constant) else None
     if isinstance(value, bytes):
         value = value.decode("latin-1")
     if isinstance(value, str):
         if value.startswith("/") and value != "/":
             return f"the route {value!r}"
         return f"the consent cookie name {value!r}" if value in (COOKIE_NAME, ID_COOKIE_NAME) else None
-    name = identifier(node)
     if name.lower() == "prefix" or name.lower().endswith("_prefix"):
         return f"the prefix {ast.unparse(node)}"
     return f"the consent cookie name {name}" if "COOKIE_NAME" in name else None
@@ -335,7 +343,7 @@ def _is_slash(node: ast.AST) -> bool:
 def door_decisions(source: str) -> list[tuple[int, str]]:
     """(line, what) for each place ``source`` matches a path or a cookie name itself."""
     tree = ast.parse(source)
-    constants = {**_imported_constants(tree), **text_constants(tree)}
+    names = {**_imported_bindings(tree), **bindings(tree)}
     found: set[tuple[int, str]] = set()
     for node in ast.walk(tree):
         line = getattr(node, "lineno", 0)
@@ -343,11 +351,11 @@ def door_decisions(source: str) -> list[tuple[int, str]]:
             found.update((line, f"imports {a.name}") for a in node.names if within(a.name, COOKIE_PARSERS))
         elif isinstance(node, ast.ImportFrom):
             module = node.module or ""
-            names = {alias.name for alias in node.names}
-            if within(module, COOKIE_PARSERS) or (module == "http" and "cookies" in names):
+            taken = {alias.name for alias in node.names}
+            if within(module, COOKIE_PARSERS) or (module == "http" and "cookies" in taken):
                 found.add((line, f"imports from {module}"))
             else:
-                found.update((line, f"imports {name}") for name in names & (PARSER_NAMES | {"router_path"}))
+                found.update((line, f"imports {name}") for name in taken & (PARSER_NAMES | {"router_path"}))
         elif isinstance(node, ast.Name) and node.id == "router_path":
             found.add((line, "uses router_path"))
         elif isinstance(node, ast.Attribute):
@@ -361,7 +369,7 @@ def door_decisions(source: str) -> list[tuple[int, str]]:
             method, receiver, first = node.func.attr, node.func.value, node.args[0] if node.args else None
             if method in ("cookie", "beacon") and identifier(receiver).lower().endswith("policy"):
                 found.add((line, f"calls {ast.unparse(node.func)}()"))
-            elif method in MATCHERS and first is not None and (what := matched_against(first, constants)):
+            elif method in MATCHERS and first is not None and (what := matched_against(first, names)):
                 found.add((line, f"{method}() with {what}"))
             elif (method in SPLITTERS and isinstance(first, ast.Constant) and isinstance(first.value, (str, bytes))
                   and any(sep in first.value for sep in (";", "=", b";", b"=") if type(sep) is type(first.value))):
@@ -371,14 +379,14 @@ def door_decisions(source: str) -> list[tuple[int, str]]:
             for op, left, right in zip(node.ops, operands, operands[1:]):
                 if not isinstance(op, COMPARISONS):
                     continue
-                what = matched_against(left, constants) or matched_against(right, constants)
+                what = matched_against(left, names) or matched_against(right, names)
                 if what is None and isinstance(op, (ast.Eq, ast.NotEq)) and (
                         (_is_slash(left) and not isinstance(right, ast.Subscript))
                         or (_is_slash(right) and not isinstance(left, ast.Subscript))):
                     what = "the root route '/'"
                 if what is not None:
                     found.add((line, f"compares with {what}"))
-        elif isinstance(node, ast.MatchValue) and (what := matched_against(node.value, constants)):
+        elif isinstance(node, ast.MatchValue) and (what := matched_against(node.value, names)):
             found.add((line, f"case {what}"))
     return sorted(found)
 
@@ -476,6 +484,10 @@ def test_no_door_matches_a_path_or_a_cookie_name():
     pytest.param("ok = name == 'consent'", "compares with the consent cookie name 'consent'", id="consent-literal"),
     pytest.param("ok = name in (COOKIE_NAME, ID_COOKIE_NAME)", "compares with the consent cookie name COOKIE_NAME",
                  id="consent-constant"),
+    pytest.param("OURS = ('consent', 'consent_id')\nok = name not in OURS", "compares with the consent cookie name 'consent'",
+                 id="consent-tuple-constant"),
+    pytest.param("from consentlib.testing.judge import CONSENTLIB_COOKIES as C\nok = n in C",
+                 "compares with the consent cookie name COOKIE_NAME", id="consent-tuple-imported"),
     # Translation, which a door does: nothing found.
     pytest.param("ok = path[len(root)] == '/'", None, id="ok-separator-char"),
     pytest.param("ok = path.startswith(root) and path.endswith('/')", None, id="ok-mount-point"),
