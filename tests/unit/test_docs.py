@@ -1,6 +1,7 @@
 """The documentation site builds without a warning, and its quick start really gates."""
 from __future__ import annotations
 
+import html
 import importlib.util
 import re
 import subprocess
@@ -28,6 +29,18 @@ def test_documentation_site_builds_with_warnings_as_errors(tmp_path):
     reference = (tmp_path / "site" / "reference" / "index.html").read_text()
     # The API reference is generated from the docstrings, options included.
     assert "trusted_origins" in reference and "MailTracker" in reference
+    # Grouped as a user looks for them, each name with its signature, public names only.
+    headings = re.findall(r'<h2 id="[^"]*">([^<]+)', reference)
+    assert headings == ["The core names", "Flask", "Django", "ASGI", "Testing"], headings
+    text = html.unescape(re.sub(r"<[^>]+>", "", reference))
+    for signature in ("ConsentMiddleware(app: WSGIApplication, policy: Policy, *, secret_key:",
+                      "FlaskConsent(app: Flask | None = None, policy: Policy | None = None",
+                      "ConsentMiddleware(app: ASGIApp, policy: Policy, *, secret_key:",
+                      "serve_wsgi(app: WSGIApplication, host: str = '127.0.0.1')"):
+        assert signature in text, f"the API reference lost the signature {signature}..."
+    documented = re.findall(r'id="(consentlib\.[\w.]+)"', reference)
+    private = [name for name in documented if any(part.startswith("_") for part in name.split("."))]
+    assert documented and not private, f"the API reference shows private names: {private}"
 
 
 def _quickstart_app(tmp_path, monkeypatch):
@@ -139,3 +152,34 @@ def test_readme_does_not_repeat_the_docs_prose():
     docs = re.sub(r"\s+", " ", " ".join(p.read_text(encoding="utf-8") for p in (ROOT / "docs").rglob("*.md")))
     repeated = [s for s in _sentences(README.read_text(encoding="utf-8")) if s in docs]
     assert not repeated, "README.md repeats the docs word for word; keep one and link it:\n" + "\n".join(repeated)
+
+
+# -- docs/contributing.md names real modules --------------------------------------------
+
+CONTRIBUTING = ROOT / "docs" / "contributing.md"
+# Written now by the change that moves the beacon decision into the gate: the page names
+# it already. When it lands this case passes, strict xfail fails, and the mark goes.
+BEING_WRITTEN = {"consentlib/gate/beacons.py"}
+
+
+def _named_paths(markdown: str) -> list[str]:
+    """The package's modules and folders a page names: ``consentlib/....py`` and ``consentlib/.../``."""
+    return sorted(set(re.findall(r"\bconsentlib/(?:[\w.-]+/)*(?:[\w.-]+\.py|)(?=[`\s|)]|$)", markdown, re.M)))
+
+
+def test_the_path_finder_sees_modules_and_folders_in_tables_and_prose():
+    page = "| `consentlib/gate/` | `consentlib/web/language.py` |\nin consentlib/options.py and (consentlib/asgi/)\n"
+    assert _named_paths(page) == ["consentlib/asgi/", "consentlib/gate/", "consentlib/options.py",
+                                  "consentlib/web/language.py"]
+
+
+@pytest.mark.parametrize("path", [
+    pytest.param(path, marks=pytest.mark.xfail(strict=True, reason=f"{path} is being written"))
+    if path in BEING_WRITTEN else path
+    for path in _named_paths(CONTRIBUTING.read_text(encoding="utf-8"))
+])
+def test_contributors_page_names_only_modules_that_exist(path):
+    # "Where things are" answers with file names: a moved or renamed module must take
+    # the page along, or the page sends the next maintainer to nothing.
+    assert (ROOT / path).exists(), (
+        f"docs/contributing.md names {path}, which does not exist: write the module's new place on the page.")
