@@ -20,7 +20,7 @@ from consentlib.gate.beacons import Routes
 from consentlib.gate.cookies import CookieGate, UndeclaredCookies
 from consentlib.gate.responses import ResponseGate
 from consentlib.gate.visits import Visit, Visits
-from consentlib.options import endpoint_options, flag, iso_date, origins, whole_number
+from consentlib.options import checked
 from consentlib.policy import Policy
 from consentlib.records.changes import ChangeDelivery
 from consentlib.store import Store, open_store
@@ -36,8 +36,9 @@ class ConsentCore:
     """The decisions and the endpoints of one site; see :class:`consentlib.ConsentMiddleware`
     for each option and its security consequences.
 
-    ``door`` names the class the user built (``ConsentMiddleware``, ...) in the errors
-    raised for a wrong option, so the sentence points at what the user wrote.
+    ``door`` says whose options these are in the schema (``"wsgi"``, ``"asgi"``), and
+    ``owner`` names the class the user built in the errors raised for a wrong option, so
+    the sentence points at what the user wrote.
     """
 
     def __init__(
@@ -59,19 +60,26 @@ class ConsentCore:
         site_url: str | None = None,
         on_change: Callable[[dict[str, Any]], object] | None = None,
         templates: str | os.PathLike[str] | None = None,
-        door: str = "ConsentMiddleware",
+        door: str = "wsgi",
+        owner: str = "ConsentMiddleware",
     ) -> None:
         if not isinstance(policy, Policy):
-            raise ConfigurationError(f"{door} needs a consentlib.Policy, not {policy!r}.")
-        endpoint_options(prefix=prefix, is_minor=is_minor, guardian_mailer=guardian_mailer, site_url=site_url,
-                         max_body=max_body)
-        # A string where a list belongs, "no" where a bool belongs: refused (consentlib.options),
+            raise ConfigurationError(f"{owner} needs a consentlib.Policy, not {policy!r}.")
+        # Every option through its check in the one schema (consentlib.options): a string
+        # where a list belongs, "no" where a bool belongs, is refused with a sentence
         # before anything is opened or started.
-        whole_number("lifetime", lifetime, minimum=1, unit="seconds")
-        self.etag_body_limit = whole_number("etag_body_limit", etag_body_limit, minimum=0, unit="bytes")
-        self.secure, self.honour_dnt = flag("secure", secure, optional=True), flag("honour_dnt", honour_dnt)
-        self.trusted_origins = origins("trusted_origins", trusted_origins)
-        self.gpc_last_update = iso_date("gpc_last_update", gpc_last_update)
+        given = checked({
+            "policy": policy, "secret_key": secret_key, "store": store, "prefix": prefix, "lifetime": lifetime,
+            "secure": secure, "trusted_origins": trusted_origins, "honour_dnt": honour_dnt,
+            "gpc_last_update": gpc_last_update, "max_body": max_body, "etag_body_limit": etag_body_limit,
+            "is_minor": is_minor, "guardian_mailer": guardian_mailer, "site_url": site_url,
+            "on_change": on_change, "templates": templates,
+        }, door=door, owner=owner)
+        self.etag_body_limit: int = given["etag_body_limit"]
+        self.secure: bool | None = given["secure"]
+        self.honour_dnt: bool = given["honour_dnt"]
+        self.trusted_origins: frozenset[str] = given["trusted_origins"]
+        self.gpc_last_update: str | None = given["gpc_last_update"]
         self.templates = Templates(templates)
         self.policy = policy
         self.prefix = prefix

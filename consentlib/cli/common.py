@@ -3,7 +3,6 @@ usage errors, and how errors are printed."""
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 import textwrap
@@ -11,7 +10,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from consentlib.errors import StoreUnavailable
+from consentlib.errors import ConfigurationError, StoreUnavailable
+from consentlib.options import load_policy as load_policy_path
 from consentlib.policy import Policy
 
 if TYPE_CHECKING:
@@ -62,19 +62,15 @@ def error(message: str) -> None:
 
 
 def load_policy(spec: str) -> Policy:
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise UsageError(f"--policy must look like 'package.module:POLICY', not {spec!r}.")
+    """``--policy``: the Policy a path names, in the form every door reads
+    (``package.module:POLICY`` or ``package.module.POLICY``, consentlib.options.load_policy)."""
     # Like gunicorn and flask, look in the current directory first: the site's own code.
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        policy = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise UsageError(f"Cannot load policy {spec!r}: {exc}") from exc
-    if not isinstance(policy, Policy):
-        raise UsageError(f"{spec!r} is a {type(policy).__name__}, not a consentlib.Policy.")
-    return policy
+        return load_policy_path(spec, "--policy")
+    except ConfigurationError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def days(text: str) -> int:

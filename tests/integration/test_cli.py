@@ -139,10 +139,10 @@ def test_cli_cookies_html_escaped(capsys, monkeypatch):
 @pytest.mark.parametrize(
     ("spec", "says"),
     [
-        pytest.param("tests.support.apps", "package.module:POLICY", id="no-attr"),
-        pytest.param("tests.nope:POLICY", "Cannot load", id="no-module"),
-        pytest.param("tests.support.apps:NOPE", "Cannot load", id="no-attribute"),
-        pytest.param("tests.support.apps:KEYS", "not a consentlib.Policy", id="not-a-policy"),
+        pytest.param("tests.support.apps", "must be a consentlib.Policy or a path naming one", id="a-module"),
+        pytest.param("tests.nope:POLICY", "could not be imported", id="no-module"),
+        pytest.param("tests.support.apps:NOPE", "could not be imported", id="no-attribute"),
+        pytest.param("tests.support.apps:KEYS", "must be a consentlib.Policy", id="not-a-policy"),
     ],
 )
 def test_cli_cookies_bad_policy_spec_is_a_usage_error(spec, says, capsys):
@@ -152,6 +152,16 @@ def test_cli_cookies_bad_policy_spec_is_a_usage_error(spec, says, capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert says in err and "usage:" in err
+
+
+@pytest.mark.parametrize("spec", [
+    pytest.param("tests.support.apps:POLICY", id="colon"),
+    pytest.param("tests.support.apps.POLICY", id="dotted"),
+])
+def test_cli_reads_a_policy_path_in_the_form_every_door_reads(spec, capsys):
+    """One documented form everywhere: the CLI, Flask's CONSENTLIB_POLICY, Django's POLICY."""
+    assert main(["cookies", "--policy", spec, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)
 
 
 def test_cli_cookies_undeclared_needs_store(capsys):

@@ -477,7 +477,7 @@ def test_no_door_matches_a_path_or_a_cookie_name():
     pytest.param("ok = b'/_consent/' in raw", "compares with the route '/_consent/'", id="route-bytes-in"),
     pytest.param("WELL_KNOWN = '/.well-known/gpc.json'\nok = path != WELL_KNOWN",
                  "compares with the route '/.well-known/gpc.json'", id="route-constant"),
-    pytest.param("from consentlib.wsgi.middleware import GPC_WELL_KNOWN as G\nok = G == p",
+    pytest.param("from consentlib.gate.beacons import GPC_WELL_KNOWN as G\nok = G == p",
                  "compares with the route '/.well-known/gpc.json'", id="route-constant-imported"),
     pytest.param("ok = path == '/'", "compares with the root route '/'", id="root-route"),
     pytest.param("match path:\n    case '/collect':\n        pass", "case the route '/collect'", id="match-case"),
