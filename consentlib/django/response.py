@@ -46,7 +46,7 @@ class SetCookieLine(Morsel[str]):
         return self.line
 
     def output(self, attrs: Any = None, header: str = "Set-Cookie:") -> str:
-        return f"{header} {self.line}"
+        return _HeaderText(f"{header} {self.line}")
 
     def __getstate__(self) -> dict[str, Any]:  # pickled by Django's cache middleware
         return {**super().__getstate__(), "line": self.line}  # type: ignore[misc]
@@ -54,6 +54,22 @@ class SetCookieLine(Morsel[str]):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.line = state.pop("line")
         super().__setstate__(state)  # type: ignore[misc]
+
+
+class _HeaderText(str):
+    """Header text that Django's ASGI handler can send whatever its characters.
+
+    The core's lines are WSGI header strings, latin-1 text (PEP 3333): a refused cookie
+    named with a byte above 0x7f (``_ga\xe9``) is expired under the name the browser
+    sent. Django's ASGI handler encodes cookie lines as ASCII, which raised on such a
+    line; ASGI headers are bytes and RFC 9110 §5.5 allows those bytes in a field
+    value, so they are encoded as latin-1, as consentlib's own ASGI door does.
+    """
+
+    __slots__ = ()
+
+    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        return str.encode(self, "latin-1" if encoding.lower() == "ascii" else encoding, errors)
 
 
 def put_headers(response: HttpResponseBase, headers: list[tuple[str, str]],

@@ -8,13 +8,18 @@ refused cookies still readable through ``request.headers``.
 """
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
+import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from werkzeug.test import Client as WerkzeugClient
 
 from consentlib.testing.server import serve_asgi, serve_wsgi
 from tests.support import django_site
@@ -106,6 +111,19 @@ def test_django_refused_cookie_with_an_odd_name_is_expired_not_a_500(tmp_path, a
     assert json.loads(page.body)["cookie"] == "sid=s0"  # the app never saw the planted one
 
 
+@pytest.mark.parametrize("asgi", DEPLOYMENTS)
+def test_django_refused_cookie_with_a_latin1_name_is_expired_as_the_core_wrote_it(tmp_path, asgi):
+    # Django's ASGI handler encodes cookie lines as ASCII; the core's lines are latin-1
+    # text (PEP 3333), sent as such by consentlib's own WSGI and ASGI doors.
+    name = "_ga\xe9"
+    with served(tmp_path, asgi=asgi) as (url, core):
+        page = get(url, "/", Cookie=f"{name}=planted; sid=s0")
+    assert page.status == 200, page.body[:300]
+    expected = core.gate.expiry_header(name, secure=False).split("; Expires=")[0]
+    assert [line for line in page.all("set-cookie") if line.startswith(expected)], page.all("set-cookie")
+    assert json.loads(page.body)["cookie"] == "sid=s0"
+
+
 # -- 2. nothing stored unless the answer goes out ------------------------------------------
 
 
@@ -160,3 +178,86 @@ def test_django_request_headers_read_above_the_door_show_only_what_the_gate_let_
     with served(tmp_path, asgi=asgi, above=above) as (url, _):
         seen = json.loads(get(url, "/request", Cookie="_ga=GA1.1; sid=s1", If_None_Match='"uid-1"').body)
     assert seen == {"meta": "sid=s1", "headers": "sid=s1", "cookies": ["sid"], "if_none_match": [None, None]}
+
+
+# -- the translation never fails on a line the core writes ------------------------------
+
+# What a browser can hold as a cookie name (RFC 6265 §5.2: anything up to '=', no ';',
+# no control characters), and so send back for the gate to refuse and expire.
+_browser_names = st.text(st.characters(codec="latin-1", exclude_characters="\r\n\x00;=,", min_codepoint=0x20),
+                         min_size=1, max_size=20).map(lambda tail: "_ga" + tail.strip(" \t"))
+
+
+@pytest.fixture(scope="module")
+def both_handlers(tmp_path_factory):
+    store = f"sqlite:///{tmp_path_factory.mktemp('door')}/c.db"
+    return [django_site.handler(POLICY, {"secret_key": KEYS, "store": store}, asgi=asgi) for asgi in (False, True)]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=_browser_names)
+def test_django_door_sends_any_refused_name_the_way_the_core_expires_it(both_handlers, name):
+    # Whatever name a browser holds, the page is served (no 5xx for input) and the expiry
+    # leaves byte for byte as the core wrote it: WSGI in-process, ASGI through
+    # Django's own ASGIHandler.send_response.
+    (wsgi_app, core), (asgi_app, _) = both_handlers
+    _, refused = core.gate.filter_request_cookies(f"{name}=1", frozenset({"necessary"}))
+    assert refused  # "_ga*" is declared: the gate refuses the cookie and expires it
+    expected = core.gate.expiry_header(refused[0], secure=False).split("; Expires=")[0]
+    # PEP 3333 and ASGI: the browser's bytes, as latin-1 text in the environ, raw in the scope.
+    page = WerkzeugClient(wsgi_app, use_cookies=False).get("/", environ_overrides={"HTTP_COOKIE": f"{name}=1"})
+    status, headers, _ = asyncio.run(_asgi_get(asgi_app, f"{name}=1".encode("latin-1")))
+    wsgi_lines = [line.strip() for line in page.headers.getlist("Set-Cookie")]
+    asgi_lines = [value for key, value in headers if key == "set-cookie"]
+    assert page.status_code == 200 and status == 200
+    assert [line for line in wsgi_lines if line.startswith(expected)], (expected, wsgi_lines)
+    assert [line for line in asgi_lines if line.startswith(expected)], (expected, asgi_lines)
+
+
+async def _asgi_get(app, cookie: bytes):
+    from asgiref.testing import ApplicationCommunicator
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": "/", "raw_path": b"/", "query_string": b"", "root_path": "", "client": ("127.0.0.1", 5000),
+             "headers": [(b"host", b"testserver"), (b"cookie", cookie)], "server": ("testserver", 80)}
+    communicator = ApplicationCommunicator(app, scope)
+    await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
+    start = await communicator.receive_output(10)
+    body = b""
+    while True:
+        message = await communicator.receive_output(10)
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    return start["status"], [(k.decode().lower(), v.decode("latin-1")) for k, v in start["headers"]], body
+
+
+@pytest.mark.parametrize(
+    ("lines", "keys"),
+    [
+        pytest.param(["sid=1; Path=/"], ["sid"], id="one"),
+        pytest.param(["_ga=; Max-Age=0; Path=/", "_ga=; Max-Age=0; Path=/; Domain=example.com"], ["_ga", "_ga\n"],
+                     id="one-name-two-lines"),
+        pytest.param(["_ga@x=; Max-Age=0; Path=/"], ["_ga@x"], id="a-name-http-cookies-refuses"),
+    ],
+)
+def test_django_every_set_cookie_line_of_the_core_goes_out_verbatim(lines, keys):
+    from django.http import HttpResponse
+
+    from consentlib.django.response import put_headers
+
+    django_site.configure()
+    response = HttpResponse("x")
+    put_headers(response, [("Content-Type", "text/plain"), *(("Set-Cookie", line) for line in lines)], {})
+    assert list(response.cookies) == keys
+    assert [morsel.output(header="").strip() for morsel in response.cookies.values()] == lines
+
+
+def test_django_a_verbatim_line_reads_like_a_morsel_and_survives_pickling():
+    # django.test.Client reads response.cookies["_ga"]["max-age"]; the cache middleware pickles responses.
+    from consentlib.django.response import SetCookieLine
+
+    line = SetCookieLine("_ga(1)=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/; Secure; HttpOnly")
+    assert (line.key, line.value, line["max-age"], line["path"], line["secure"]) == ("_ga(1)", "", "0", "/", True)
+    again = pickle.loads(pickle.dumps(line))
+    assert again.OutputString() == line.line and again.key == "_ga(1)"
