@@ -169,8 +169,10 @@ def test_django_system_check_is_silent_for_a_good_setting(tmp_path):
     from django.test import override_settings
 
     django_site.configure()
-    good = django_site.consentlib_setting("tests.support.apps.POLICY", {"secret_key": KEYS,
-                                                                "store": f"sqlite:///{tmp_path}/c.db"})
+    # The test site runs SessionMiddleware and CsrfViewMiddleware: a good policy declares
+    # their cookies (consentlib.W001).
+    good = django_site.consentlib_setting("tests.support.django_site.POLICY_WITH_DJANGO_COOKIES", {
+        "secret_key": KEYS, "store": f"sqlite:///{tmp_path}/c.db"})
     with override_settings(CONSENTLIB=good):
         assert [e for e in run_checks() if e.id.startswith("consentlib")] == []
 

@@ -16,6 +16,25 @@ from django.conf import settings
 ETAG_SEEN: list[str | None] = []
 
 
+def _policy_with_django_cookies():
+    import dataclasses
+
+    from consentlib import Cookie
+    from tests.support.apps import POLICY
+
+    return dataclasses.replace(POLICY, cookies=[
+        *POLICY.cookies,
+        Cookie("sessionid", "necessary", purpose="Keeps you signed in"),
+        Cookie("csrftoken", "necessary", purpose="Protects forms against cross-site request forgery"),
+        Cookie("django_language", "preferences", purpose="Remembers your language"),
+        Cookie("messages", "necessary", purpose="Carries a message to the next page you see"),
+    ])
+
+
+#: The test policy with every cookie Django can set declared (what consentlib.W001 asks for).
+POLICY_WITH_DJANGO_COOKIES = _policy_with_django_cookies()
+
+
 def configure() -> None:
     if settings.configured:
         return
