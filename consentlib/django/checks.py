@@ -73,7 +73,7 @@ def check_django_cookies(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
     The gate blocks an undeclared cookie for every visitor, whatever they chose: the
     session, the CSRF token or the messages would silently stop working.
     """
-    policy = _policy()
+    policy = configured_policy()
     if policy is None:
         return []  # consentlib.E001 says why
     middleware = {str(entry) for entry in getattr(settings, "MIDDLEWARE", None) or ()}
@@ -113,7 +113,8 @@ def _required_category(policy: Policy) -> str:
     return required[0] if required else policy.category_names[0]
 
 
-def _policy() -> Policy | None:
+def configured_policy() -> Policy | None:
+    """``settings.CONSENTLIB["POLICY"]`` (a Policy or its dotted path), None when it is not one."""
     given = getattr(settings, "CONSENTLIB", None)
     policy = given.get("POLICY") if isinstance(given, dict) else None
     if isinstance(policy, str):

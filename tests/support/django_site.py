@@ -158,6 +158,20 @@ class ReadsRequestFirst:
         return self.get_response(request)
 
 
+def allows_page(request):
+    """consent_of(request) in the view and {% consent_allows %} in the template."""
+    from django.http import HttpResponse
+    from django.template import engines
+
+    from consentlib.django import consent_of
+
+    source = ('{% consent_allows "marketing" %}<iframe src="https://video.example/1"></iframe>'
+              '{% else %}<p>The video needs marketing cookies.</p>{% endconsent_allows %}'
+              '{% consent_allows category %}[stats on]{% endconsent_allows %}')
+    html = engines["django"].from_string(source).render({"category": "analytics"}, request)
+    return HttpResponse(f"{html}|view:{consent_of(request).allows('marketing')}")
+
+
 def _urls():
     from django.urls import path, re_path
 
@@ -165,6 +179,7 @@ def _urls():
         path("etag", etag),
         path("template", template_page),
         path("astream", astream),
+        path("allows", allows_page),
         path("request", request_view),
         re_path(r"^(?P<path>.*)$", page),
     ]
