@@ -14,35 +14,11 @@ response for consentlib's core (see :mod:`consentlib.django.middleware`).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from consentlib.consent import Consent
-
-if TYPE_CHECKING:
-    from django.http import HttpRequest
+from consentlib.django.consent import consent_of
 
 __all__ = ["ConsentMiddleware", "consent_of"]
-
-
-def consent_of(request: HttpRequest) -> Consent:
-    """The visitor's :class:`~consentlib.Consent` on ``request``: ``consent_of(request).allows("analytics")``.
-
-    A request that did not go through ``ConsentMiddleware`` (``RequestFactory`` in a unit
-    test, a project without the middleware) is an undecided visitor's: only the
-    required categories of ``settings.CONSENTLIB["POLICY"]`` are allowed, or none when
-    that policy cannot be read. Never more than the gate would allow.
-    """
-    from consentlib.wsgi.middleware import ENVIRON_KEY
-
-    consent = request.META.get(ENVIRON_KEY)
-    if isinstance(consent, Consent):
-        return consent
-    from consentlib.django.checks import configured_policy
-
-    policy = configured_policy()
-    if policy is None:
-        return Consent(False, frozenset())
-    return Consent(False, policy.required, revision=policy.revision)
 
 
 def __getattr__(name: str) -> Any:

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 from django.utils.module_loading import import_string
 
+from consentlib.django.consent import configured_policy
 from consentlib.policy import Policy
 
 DOOR = "consentlib.django.ConsentMiddleware"
@@ -113,22 +114,12 @@ def _required_category(policy: Policy) -> str:
     return required[0] if required else policy.category_names[0]
 
 
-def configured_policy() -> Policy | None:
-    """``settings.CONSENTLIB["POLICY"]`` (a Policy or its dotted path), None when it is not one."""
-    given = getattr(settings, "CONSENTLIB", None)
-    policy = given.get("POLICY") if isinstance(given, dict) else None
-    if isinstance(policy, str):
-        try:
-            policy = import_string(policy.replace(":", "."))
-        except ImportError:
-            return None
-    return policy if isinstance(policy, Policy) else None
-
-
 def check_store_path(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """consentlib.W002: a SQLite store whose path is relative to the working directory."""
     given = getattr(settings, "CONSENTLIB", None)
-    store = given.get("STORE", _DEFAULT_STORE) if isinstance(given, dict) else None
+    if not isinstance(given, dict):
+        return []  # consentlib.E001 says why
+    store = given.get("STORE", _DEFAULT_STORE)
     if not isinstance(store, str) or not store.startswith("sqlite:///"):
         return []
     path = store[len("sqlite:///"):].partition("?")[0]

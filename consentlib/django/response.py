@@ -39,7 +39,7 @@ class SetCookieLine(Morsel[str]):
         for attribute in attributes:
             attr, sep, attr_value = attribute.strip(" \t").partition("=")
             attr = attr.lower()
-            if attr in self._reserved:
+            if attr in Morsel._reserved:  # type: ignore[attr-defined]  # the attribute names it keeps
                 dict.__setitem__(self, attr, attr_value if sep else True)
 
     def OutputString(self, attrs: Any = None) -> str:  # noqa: N802 (Morsel's name)
@@ -49,7 +49,7 @@ class SetCookieLine(Morsel[str]):
         return _HeaderText(f"{header} {self.line}")
 
     def __getstate__(self) -> dict[str, Any]:  # pickled by Django's cache middleware
-        return {**super().__getstate__(), "line": self.line}  # type: ignore[misc]
+        return {"key": self.key, "value": self.value, "coded_value": self.coded_value, "line": self.line}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.line = state.pop("line")

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 from django.utils.safestring import SafeString, mark_safe
 
+from consentlib.django.consent import consent_of
 from consentlib.wsgi.middleware import ENVIRON_KEY
 from consentlib.policy import Policy
 from consentlib.web.tags import banner_tags, script_tag
@@ -47,8 +48,6 @@ class ConsentAllowsNode(template.Node):
         self.category, self.allowed, self.refused = category, allowed, refused
 
     def render(self, context: Any) -> SafeString:
-        from consentlib.django import consent_of
-
         allows = consent_of(_request(context)).allows(str(self.category.resolve(context)))
         return (self.allowed if allows else self.refused).render(context)
 
