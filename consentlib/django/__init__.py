@@ -4,13 +4,16 @@
 
     INSTALLED_APPS = [..., "consentlib.django"]
     MIDDLEWARE = ["consentlib.django.ConsentMiddleware", ...]   # first: before SessionMiddleware
-    CONSENTLIB = {"POLICY": "mysite.consent.POLICY", "SECRET_KEYS": [...], "STORE": "sqlite:///consent.db"}
+    CONSENTLIB = {"POLICY": "mysite.consent.POLICY", "SECRET_KEYS": [...],
+                  "STORE": f"sqlite:///{BASE_DIR / 'consent.db'}"}
 
 Views read ``consent_of(request)`` (or ``request.consent``); templates
 ``{% consent_banner %}``, ``{% consent_script "analytics" src="..." %}`` and
-``{% consent_allows "analytics" %}...{% else %}...{% endconsent_allows %}``. The same gate runs under WSGI, ASGI
-and ``django.test.Client``: the middleware only translates Django's request and
-response for consentlib's core (see :mod:`consentlib.django.middleware`).
+``{% consent_allows "analytics" %}...{% else %}...{% endconsent_allows %}``.
+``manage.py check`` reports what keeps the gate from working (:mod:`consentlib.django.checks`).
+The same gate runs under WSGI, ASGI and ``django.test.Client``: the middleware only
+translates Django's request and response for consentlib's core (see
+:mod:`consentlib.django.middleware`).
 """
 from __future__ import annotations
 

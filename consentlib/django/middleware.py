@@ -7,9 +7,14 @@ back into Django's response. So Set-Cookie gating, stripped request cookies,
 withdrawal expiry, beacons, the ETag firewall and the consent endpoints are the very
 code the other doors run.
 
-Put it first in ``MIDDLEWARE``: the session and CSRF middleware below it then never
-see a refused cookie, and the consent endpoints (which check the origin of every
-posted choice themselves) are answered before ``CsrfViewMiddleware`` runs.
+Put it first in ``MIDDLEWARE`` (``manage.py check`` says so: ``consentlib.E002``): the
+session and CSRF middleware below it then never see a refused cookie, and the consent
+endpoints (which check the origin of every posted choice themselves) are answered
+before ``CsrfViewMiddleware`` runs.
+
+The translation adds nothing of its own: the core's header lines go out as the core
+wrote them (:mod:`consentlib.django.response`), and the request the app reads
+(``META``, ``COOKIES``, ``headers``) is the one the core let through.
 """
 from __future__ import annotations
 
