@@ -78,7 +78,8 @@ class ConsentMiddleware:
 
         body = self.core(environ, start_response)
         inner: _InnerResponse | None = environ.get(_CAPTURE)
-        return _django_response(captured["status"], captured["headers"], body, inner)
+        # An async chain is Django's ASGI handler (or AsyncClient): see put_headers.
+        return _django_response(captured["status"], captured["headers"], body, inner, asgi=self.is_async)
 
     def _inner(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """The WSGI app inside the core: the rest of Django's chain."""
@@ -140,7 +141,7 @@ def _environ(request: HttpRequest) -> dict[str, Any]:
 
 
 def _django_response(status: str, headers: list[tuple[str, str]], body: Iterable[bytes],
-                     inner: _InnerResponse | None) -> HttpResponseBase:
+                     inner: _InnerResponse | None, *, asgi: bool) -> HttpResponseBase:
     """The core's answer as a Django response; the view's own object when it answered."""
     code = int(status.split(" ", 1)[0])
     response: HttpResponseBase
@@ -159,7 +160,7 @@ def _django_response(status: str, headers: list[tuple[str, str]], body: Iterable
         response.content = _read(body)  # type: ignore[attr-defined]
     response.status_code = code
     response.reason_phrase = status.split(" ", 1)[1] if " " in status else ""
-    put_headers(response, headers, inner.morsels if inner is not None else {})
+    put_headers(response, headers, inner.morsels if inner is not None else {}, asgi=asgi)
     return response
 
 

@@ -29,9 +29,12 @@ class SetCookieLine(Morsel[str]):
     the wire is always the line itself (``OutputString``, ``output``).
     """
 
-    def __init__(self, line: str) -> None:
+    def __init__(self, line: str, *, asgi: bool = False) -> None:
         super().__init__()
         self.line = line
+        # Under Django's ASGI handler a line that is not ASCII goes out as latin-1
+        # (_HeaderText); a WSGI server gets a plain str, as PEP 3333 requires.
+        self.asgi = asgi and not line.isascii()
         pair, *attributes = line.split(";")
         name, _, value = pair.partition("=")
         # Morsel.set() would validate the name: set the fields it would, as they are.
@@ -46,13 +49,15 @@ class SetCookieLine(Morsel[str]):
         return self.line
 
     def output(self, attrs: Any = None, header: str = "Set-Cookie:") -> str:
-        return _HeaderText(f"{header} {self.line}")
+        text = f"{header} {self.line}"
+        return _HeaderText(text) if self.asgi else text
 
     def __getstate__(self) -> dict[str, Any]:  # pickled by Django's cache middleware
-        return {"key": self.key, "value": self.value, "coded_value": self.coded_value, "line": self.line}
+        return {"key": self.key, "value": self.value, "coded_value": self.coded_value, "line": self.line,
+                "asgi": self.asgi}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.line = state.pop("line")
+        self.line, self.asgi = state.pop("line"), state.pop("asgi")
         super().__setstate__(state)  # type: ignore[misc]
 
 
@@ -73,11 +78,12 @@ class _HeaderText(str):
 
 
 def put_headers(response: HttpResponseBase, headers: list[tuple[str, str]],
-                own: dict[str, Morsel[str]]) -> None:
+                own: dict[str, Morsel[str]], *, asgi: bool = False) -> None:
     """Make ``headers`` (the core's answer) the headers of ``response``.
 
     ``own`` maps the lines of the view's own cookies to the view's morsels, which are
-    kept as they are; every other ``Set-Cookie`` line goes out verbatim.
+    kept as they are; every other ``Set-Cookie`` line goes out verbatim. ``asgi``: the
+    response goes out through Django's ASGI handler.
     """
     for name in list(response.headers):
         del response.headers[name]
@@ -85,7 +91,7 @@ def put_headers(response: HttpResponseBase, headers: list[tuple[str, str]],
     joined: dict[str, str] = {}
     for name, value in headers:
         if name.lower() == "set-cookie":
-            morsel = own.get(value) or SetCookieLine(value)
+            morsel = own.get(value) or SetCookieLine(value, asgi=asgi)
             key = morsel.key
             # Django keys cookies by name; a second line for one name (a cookie expired
             # on two paths) must go out too, so it gets a key no cookie name can have.

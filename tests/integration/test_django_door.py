@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from werkzeug.middleware.lint import LintMiddleware
 from werkzeug.test import Client as WerkzeugClient
 
 from consentlib.testing.server import serve_asgi, serve_wsgi
@@ -198,15 +199,16 @@ def both_handlers(tmp_path_factory):
 @given(name=_browser_names)
 def test_django_door_sends_any_refused_name_the_way_the_core_expires_it(both_handlers, name):
     # Whatever name a browser holds, the page is served (no 5xx for input) and the expiry
-    # leaves byte for byte as the core wrote it: WSGI in-process, ASGI through
-    # Django's own ASGIHandler.send_response.
+    # leaves byte for byte as the core wrote it: WSGI in-process (PEP 3333 linted: plain
+    # str headers), ASGI through Django's own ASGIHandler.send_response.
     (wsgi_app, core), (asgi_app, _) = both_handlers
     _, refused = core.gate.filter_request_cookies(f"{name}=1", frozenset({"necessary"}))
     assert refused  # "_ga*" is declared: the gate refuses the cookie and expires it
     expected = core.gate.expiry_header(refused[0], secure=False).split("; Expires=")[0]
     # PEP 3333 and ASGI: the browser's bytes, as latin-1 text in the environ, raw in the scope.
-    page = WerkzeugClient(wsgi_app, use_cookies=False).get("/", environ_overrides={"HTTP_COOKIE": f"{name}=1"})
+    page = WerkzeugClient(LintMiddleware(wsgi_app), use_cookies=False).get("/", environ_overrides={"HTTP_COOKIE": f"{name}=1"})
     status, headers, _ = asyncio.run(_asgi_get(asgi_app, f"{name}=1".encode("latin-1")))
+    page.close()
     wsgi_lines = [line.strip() for line in page.headers.getlist("Set-Cookie")]
     asgi_lines = [value for key, value in headers if key == "set-cookie"]
     assert page.status_code == 200 and status == 200
