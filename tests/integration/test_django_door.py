@@ -24,7 +24,7 @@ from werkzeug.test import Client as WerkzeugClient
 
 from consentlib.testing.server import serve_asgi, serve_wsgi
 from tests.support import django_site
-from tests.support.apps import KEYS, POLICY
+from tests.support.apps import ALL, KEYS, POLICY, consent_header
 from tests.support.rawhttp import exchange
 
 POLICY_WITH_ETAGS = type(POLICY)(
@@ -166,6 +166,16 @@ def test_django_async_stream_gets_the_validator_of_its_bytes_and_no_stale_304(tm
     assert edited.status == 200 and edited.body == b"version 2, edited"
     assert edited.get("etag") != first.get("etag")
     assert again.status == 304 and again.body == b""  # caching still works for the same bytes
+
+
+@pytest.mark.parametrize("asgi", DEPLOYMENTS)
+def test_django_async_stream_reaches_a_consenting_visitor_whole(tmp_path, asgi):
+    # With the etags category granted the firewall stands aside: the stream goes out as
+    # the view made it, untouched by the door.
+    with served(tmp_path, asgi=asgi) as (url, core):
+        answer = get(url, "/astream", Cookie=consent_header(core, ALL))
+    assert answer.status == 200 and answer.get("content-length") == "21" and answer.get("etag") is None
+    assert answer.body == b"version 1 of the page"
 
 
 # -- 5. the gate's view of the request is the only one -----------------------------------
