@@ -9,9 +9,9 @@ refused cookies still readable through ``request.headers``.
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
 import pickle
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
@@ -83,16 +83,14 @@ def get(url: str, target: str, **headers: str) -> Answer:
 
 
 def post(url: str, target: str, body: bytes, **headers: str) -> Answer:
+    """One POST over a plain socket (rawhttp.exchange sends no body)."""
     parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        connection.request("POST", target, body=body, headers={k.replace("_", "-"): v for k, v in headers.items()})
-        response = connection.getresponse()
-        answer = Answer(b"HTTP/1.1 %d x\r\n\r\n" % response.status)
-        answer.headers, answer.body = [(n.lower(), v) for n, v in response.getheaders()], response.read()
-        return answer
-    finally:
-        connection.close()
+    lines = [f"POST {target} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close",
+             f"Content-Length: {len(body)}", *(f"{k.replace('_', '-')}: {v}" for k, v in headers.items())]
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        raw = b"".join(iter(lambda: sock.recv(65536), b""))
+    return Answer(raw)
 
 
 # -- 1. a refused cookie whose name http.cookies refuses -----------------------------------
