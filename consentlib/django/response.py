@@ -2,12 +2,11 @@
 
 Two rules, each from a bug a review found:
 
-* A ``Set-Cookie`` line the door did not write is never parsed again. Django emits
-  ``response.cookies`` through :class:`http.cookies.Morsel`, whose parser refuses names
-  a browser accepts (``_ga@x``, ``_ga(1)``, ``_ga/x``: RFC 6265 §5.2 takes any name up to
-  the first ``=``); the core expires such a cookie when a visitor refuses it, and
-  re-parsing that line made every page a 500. :class:`SetCookieLine` carries the line
-  verbatim instead.
+* A ``Set-Cookie`` line the door did not write is never re-parsed by
+  :mod:`http.cookies`, which refuses names a browser accepts (``_ga@x``, ``_ga(1)``,
+  ``_ga/x``: RFC 6265 §5.2 takes any name up to the first ``=``); the core expires such
+  a cookie when a visitor refuses it, and re-parsing that line made every page a 500.
+  :class:`SetCookieLine` carries the line verbatim into ``response.cookies``.
 * An async ``StreamingHttpResponse`` is read for the core (:class:`AsyncBody`), so that
   the ETag firewall hashes the bytes that are sent, never an empty stand-in.
 """
@@ -65,10 +64,10 @@ class _HeaderText(str):
     """Header text that Django's ASGI handler can send whatever its characters.
 
     The core's lines are WSGI header strings, latin-1 text (PEP 3333): a refused cookie
-    named with a byte above 0x7f (``_ga\xe9``) is expired under the name the browser
-    sent. Django's ASGI handler encodes cookie lines as ASCII, which raised on such a
-    line; ASGI headers are bytes and RFC 9110 §5.5 allows those bytes in a field
-    value, so they are encoded as latin-1, as consentlib's own ASGI door does.
+    whose name has a byte above 0x7f is expired by a line that is not ASCII. Django's
+    ASGI handler encodes cookie lines as ASCII, which raised on such a line (a 500);
+    ASGI headers are bytes and RFC 9110 §5.5 allows those bytes in a field value, so
+    they are encoded as latin-1, as consentlib's own ASGI door does.
     """
 
     __slots__ = ()
