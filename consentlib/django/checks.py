@@ -33,10 +33,13 @@ def check_middleware_order(app_configs: Any = None, **kwargs: Any) -> list[Check
     if not at:  # first, or not there (the WSGI middleware may wrap the project in wsgi.py)
         return []
     above = ", ".join(repr(entry) for entry in middleware[:at])
+    session = _DJANGO_COOKIES[0][2]
+    example = (f" Here {session.rsplit('.', 1)[1]} sets the session cookie for visitors who have not decided."
+               if session in middleware[:at] else "")
     return [Error(
-        f"{middleware[at]!r} is not first in MIDDLEWARE: {above} run before it, so they can read the cookies "
-        "and cache validators a visitor refused and set cookies it never sees (ePrivacy Art 5(3)); "
-        "SessionMiddleware there hands 'sessionid' to visitors who have not decided.",
+        f"{middleware[at]!r} is not first in MIDDLEWARE (above it: {above}). Middleware above consentlib's "
+        "runs outside the gate: it can read the cookies and cache validators a visitor refused, and set "
+        f"cookies the gate never sees (ePrivacy Art 5(3)).{example}",
         hint=f"Move {middleware[at]!r} to the top of MIDDLEWARE.",
         id="consentlib.E002",
     )]

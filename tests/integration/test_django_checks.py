@@ -59,6 +59,7 @@ def test_django_check_reports_consentlib_below_another_middleware(tmp_path, midd
         (error,) = found
         assert error.is_serious() and repr(above) in error.msg and "first" in error.msg
         assert error.hint.startswith("Move ") and "to the top of MIDDLEWARE" in error.hint
+        assert ("sets the session cookie for visitors who have not decided" in error.msg) == (above == SESSION)
 
 
 def test_django_manage_py_check_fails_with_consentlib_after_session_middleware(tmp_path):
