@@ -4,16 +4,24 @@
 
     INSTALLED_APPS = [..., "consentlib.django"]
     MIDDLEWARE = ["consentlib.django.ConsentMiddleware", ...]   # first: before SessionMiddleware
-    CONSENTLIB = {"POLICY": "mysite.consent.POLICY", "SECRET_KEYS": [...], "STORE": "sqlite:///consent.db"}
+    CONSENTLIB = {"POLICY": "mysite.consent.POLICY", "SECRET_KEYS": [...],
+                  "STORE": f"sqlite:///{BASE_DIR / 'consent.db'}"}
 
-Views read ``request.consent``; templates ``{% consent_banner %}`` and
-``{% consent_script "analytics" src="..." %}``. The same gate runs under WSGI, ASGI
-and ``django.test.Client``: the middleware only translates Django's request and
-response for consentlib's core (see :mod:`consentlib.django.middleware`).
+Views read ``consent_of(request)`` (or ``request.consent``); templates
+``{% consent_banner %}``, ``{% consent_script "analytics" src="..." %}`` and
+``{% consent_allows "analytics" %}...{% else %}...{% endconsent_allows %}``.
+``manage.py check`` reports what keeps the gate from working (:mod:`consentlib.django.checks`).
+The same gate runs under WSGI, ASGI and ``django.test.Client``: the middleware only
+translates Django's request and response for consentlib's core (see
+:mod:`consentlib.django.middleware`).
 """
 from __future__ import annotations
 
 from typing import Any
+
+from consentlib.django.consent import consent_of
+
+__all__ = ["ConsentMiddleware", "consent_of"]
 
 
 def __getattr__(name: str) -> Any:

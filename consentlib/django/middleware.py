@@ -7,20 +7,26 @@ back into Django's response. So Set-Cookie gating, stripped request cookies,
 withdrawal expiry, beacons, the ETag firewall and the consent endpoints are the very
 code the other doors run.
 
-Put it first in ``MIDDLEWARE``: the session and CSRF middleware below it then never
-see a refused cookie, and the consent endpoints (which check the origin of every
-posted choice themselves) are answered before ``CsrfViewMiddleware`` runs.
+Put it first in ``MIDDLEWARE`` (``manage.py check`` says so: ``consentlib.E002``): the
+session and CSRF middleware below it then never see a refused cookie, and the consent
+endpoints (which check the origin of every posted choice themselves) are answered
+before ``CsrfViewMiddleware`` runs.
+
+The translation adds nothing of its own: the core's header lines go out as the core
+wrote them (:mod:`consentlib.django.response`), and the request the app reads
+(``META``, ``COOKIES``, ``headers``) is the one the core let through.
 """
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from http.cookies import SimpleCookie
+from http.cookies import Morsel
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
+from consentlib.django.response import AsyncBody, put_headers
 from consentlib.django.settings import options as configured_options
 from consentlib.wsgi.middleware import ENVIRON_KEY
 from consentlib.wsgi.middleware import ConsentMiddleware as Core
@@ -72,40 +78,48 @@ class ConsentMiddleware:
 
         body = self.core(environ, start_response)
         inner: _InnerResponse | None = environ.get(_CAPTURE)
-        return _django_response(captured["status"], captured["headers"], body, inner)
+        # An async chain is Django's ASGI handler (or AsyncClient): see put_headers.
+        return _django_response(captured["status"], captured["headers"], body, inner, asgi=self.is_async)
 
     def _inner(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """The WSGI app inside the core: the rest of Django's chain."""
         request: HttpRequest = environ[_REQUEST]
         if environ is not request.META:
             request.META = environ  # the core's filtered copy: stripped cookies and validators
-        request.__dict__.pop("COOKIES", None)  # parsed lazily from META; parse the filtered header
+        # Django caches what it derives from META (COOKIES, headers) on first read, and a
+        # middleware above this one, or Django itself, may have read them already: drop
+        # them so that the gate's view of the request is the only one the app can read.
+        for derived in _DERIVED_FROM_META:
+            request.__dict__.pop(derived, None)
         request.consent = environ[ENVIRON_KEY]  # type: ignore[attr-defined]  # the attribute views read
         response = async_to_sync(self.get_response)(request) if self.is_async else self.get_response(request)
-        inner = _InnerResponse(response)
+        inner = _InnerResponse(response, on_loop=self.is_async)
         environ[_CAPTURE] = inner
         start_response(f"{response.status_code} {response.reason_phrase}", inner.headers())
         return inner.body()
 
 
+#: Properties of Django's requests that are computed from META once and cached.
+_DERIVED_FROM_META = ("COOKIES", "headers")
+
+
 class _InnerResponse:
     """The view's response, as WSGI headers and body for the core, kept to be reused."""
 
-    def __init__(self, response: HttpResponseBase) -> None:
+    def __init__(self, response: HttpResponseBase, *, on_loop: bool) -> None:
         self.response = response
-        self.morsels = {morsel.OutputString(): morsel for morsel in response.cookies.values()}
-        # An async stream cannot be read from the core's thread: it goes out as it is,
-        # with no validator (the firewall passes any stream of unknown length).
-        self.async_stream = bool(getattr(response, "is_async", False))
+        self.morsels: dict[str, Morsel[str]] = {morsel.OutputString(): morsel for morsel in response.cookies.values()}
+        # An async stream is read for the core, so the firewall hashes what is sent.
+        self.async_body = (AsyncBody(response, on_loop=on_loop)
+                           if isinstance(response, StreamingHttpResponse) and response.is_async else None)
 
     def headers(self) -> list[tuple[str, str]]:
-        return [*self.response.items(), *(("Set-Cookie", line) for line in self.morsels)]
+        return [*self.response.items(), *(("Set-Cookie", morsel.OutputString()) for morsel in self.morsels.values())]
 
     def body(self) -> Iterable[bytes]:
-        if self.async_stream:
-            return iter(())
+        if self.async_body is not None:
+            return self.async_body.for_core()
         if isinstance(self.response, StreamingHttpResponse):
-            # Not an async stream (that went out above): a plain iterator of bytes.
             return self.response.streaming_content  # type: ignore[return-value]
         # Every Django response that is not a stream keeps its body in ``content``.
         return [self.response.content]  # type: ignore[attr-defined]
@@ -127,14 +141,16 @@ def _environ(request: HttpRequest) -> dict[str, Any]:
 
 
 def _django_response(status: str, headers: list[tuple[str, str]], body: Iterable[bytes],
-                     inner: _InnerResponse | None) -> HttpResponseBase:
+                     inner: _InnerResponse | None, *, asgi: bool) -> HttpResponseBase:
     """The core's answer as a Django response; the view's own object when it answered."""
     code = int(status.split(" ", 1)[0])
     response: HttpResponseBase
     if inner is None:
         response = HttpResponse(_read(body))
-    elif inner.async_stream:
+    elif inner.async_body is not None:
         response = inner.response
+        sent = inner.async_body.sent(body)
+        response.streaming_content = sent if not isinstance(sent, Iterable) else _closing(sent)  # type: ignore[attr-defined]
     elif isinstance(inner.response, StreamingHttpResponse):
         response = inner.response
         response.streaming_content = _closing(body)
@@ -144,31 +160,8 @@ def _django_response(status: str, headers: list[tuple[str, str]], body: Iterable
         response.content = _read(body)  # type: ignore[attr-defined]
     response.status_code = code
     response.reason_phrase = status.split(" ", 1)[1] if " " in status else ""
-    _replace_headers(response, headers, inner.morsels if inner is not None else {})
+    put_headers(response, headers, inner.morsels if inner is not None else {}, asgi=asgi)
     return response
-
-
-def _replace_headers(response: HttpResponseBase, headers: list[tuple[str, str]],
-                     morsels: dict[str, Any]) -> None:
-    for name in list(response.headers):
-        del response.headers[name]
-    response.cookies = SimpleCookie()
-    joined: dict[str, str] = {}
-    for name, value in headers:
-        if name.lower() == "set-cookie":
-            morsel = morsels.get(value)
-            if morsel is None:  # one the core added: the consent cookie, an expiry
-                parsed = SimpleCookie()
-                parsed.load(value)
-                morsel = next(iter(parsed.values()), None)
-            if morsel is not None:
-                response.cookies[morsel.key] = morsel
-            continue
-        # Django keeps one value per header name; RFC 9110 §5.3 lets list headers
-        # (Vary...) be combined with commas.
-        joined[name] = f"{joined[name]}, {value}" if name in joined else value
-    for name, value in joined.items():
-        response.headers[name] = value
 
 
 def _read(body: Iterable[bytes]) -> bytes:

@@ -169,8 +169,10 @@ def test_django_system_check_is_silent_for_a_good_setting(tmp_path):
     from django.test import override_settings
 
     django_site.configure()
-    good = django_site.consentlib_setting("tests.support.apps.POLICY", {"secret_key": KEYS,
-                                                                "store": f"sqlite:///{tmp_path}/c.db"})
+    # The test site runs SessionMiddleware and CsrfViewMiddleware: a good policy declares
+    # their cookies (consentlib.W001).
+    good = django_site.consentlib_setting("tests.support.django_site.POLICY_WITH_DJANGO_COOKIES", {
+        "secret_key": KEYS, "store": f"sqlite:///{tmp_path}/c.db"})
     with override_settings(CONSENTLIB=good):
         assert [e for e in run_checks() if e.id.startswith("consentlib")] == []
 
@@ -244,3 +246,57 @@ def test_django_asgi_in_chromium_reject_then_accept(tmp_path):
             assert "tracker_x" not in cookie_names(driver)  # undeclared: never, whatever was chosen
         finally:
             driver.quit()
+
+
+# -- consent_of(request) and {% consent_allows %} ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("grant", "gpc", "expected"),
+    [
+        pytest.param(None, False, '<p>The video needs marketing cookies.</p>|view:False', id="undecided"),
+        pytest.param({"analytics"}, False, '<p>The video needs marketing cookies.</p>[stats on]|view:False',
+                     id="analytics-only"),
+        pytest.param(ALL, False, '<iframe src="https://video.example/1"></iframe>[stats on]|view:True', id="all"),
+        pytest.param(ALL, True, '<p>The video needs marketing cookies.</p>[stats on]|view:False',
+                     id="all-but-gpc-takes-marketing-back"),
+    ],
+)
+def test_django_consent_allows_block_and_consent_of_follow_the_gate(django_client, grant, gpc, expected):
+    headers = {"HTTP_COOKIE": f"consent={consent_value_for(grant)}"} if grant else {}
+    if gpc:
+        headers["HTTP_SEC_GPC"] = "1"
+    assert django_client.get("/allows", **headers).content.decode() == expected
+
+
+def consent_value_for(grant) -> str:
+    """A genuine consent cookie, signed with the keys the django_client's setting gives."""
+    import time
+
+    from consentlib.consent import ConsentCookie
+
+    return ConsentCookie(KEYS).dumps(revision=POLICY.revision, categories=frozenset(grant),
+                                     decided_at=int(time.time()))
+
+
+def test_django_consent_of_a_request_the_gate_never_saw_allows_only_required_categories(tmp_path):
+    # A RequestFactory request (a view's unit test) skips every middleware: fail-safe.
+    from django.test import RequestFactory, override_settings
+
+    from consentlib.django import consent_of
+
+    django_site.configure()
+    request = RequestFactory().get("/", HTTP_COOKIE="consent=forged")
+    with override_settings(CONSENTLIB={"POLICY": "tests.support.apps.POLICY"}):
+        consent = consent_of(request)
+    assert (consent.decided, consent.granted, consent.revision) == (False, {"necessary"}, POLICY.revision)
+    with override_settings(CONSENTLIB=None):
+        assert consent_of(request).granted == frozenset()
+
+
+def test_django_consent_allows_with_no_category_says_how_to_write_it():
+    from django.template import TemplateSyntaxError, engines
+
+    django_site.configure()
+    with pytest.raises(TemplateSyntaxError, match=r'takes one category, as in \{% consent_allows "analytics" %\}'):
+        engines["django"].from_string("{% consent_allows %}x{% endconsent_allows %}")

@@ -16,6 +16,25 @@ from django.conf import settings
 ETAG_SEEN: list[str | None] = []
 
 
+def _policy_with_django_cookies():
+    import dataclasses
+
+    from consentlib import Cookie
+    from tests.support.apps import POLICY
+
+    return dataclasses.replace(POLICY, cookies=[
+        *POLICY.cookies,
+        Cookie("sessionid", "necessary", purpose="Keeps you signed in"),
+        Cookie("csrftoken", "necessary", purpose="Protects forms against cross-site request forgery"),
+        Cookie("django_language", "preferences", purpose="Remembers your language"),
+        Cookie("messages", "necessary", purpose="Carries a message to the next page you see"),
+    ])
+
+
+#: The test policy with every cookie Django can set declared (what consentlib.W001 asks for).
+POLICY_WITH_DJANGO_COOKIES = _policy_with_django_cookies()
+
+
 def configure() -> None:
     if settings.configured:
         return
@@ -97,12 +116,71 @@ def template_page(request):
     return response
 
 
+#: What /astream sends; a test changes it to "edit the page".
+ASTREAM_BODY = [b"version 1 of the page"]
+
+
+def astream(request):
+    """An async stream whose length is declared: the ETag firewall may hash it."""
+    from django.http import StreamingHttpResponse
+
+    body = ASTREAM_BODY[0]
+
+    async def chunks():
+        for start in range(0, len(body), 8):
+            yield body[start:start + 8]
+
+    response = StreamingHttpResponse(chunks(), content_type="text/plain")
+    response.headers["Content-Length"] = str(len(body))
+    return response
+
+
+def request_view(request):
+    """What the app can read of the request, by each of Django's three views of it."""
+    from django.http import JsonResponse
+
+    return JsonResponse({
+        "meta": request.META.get("HTTP_COOKIE"),
+        "headers": request.headers.get("Cookie"),
+        "cookies": sorted(request.COOKIES),
+        "if_none_match": [request.META.get("HTTP_IF_NONE_MATCH"), request.headers.get("If-None-Match")],
+    })
+
+
+class ReadsRequestFirst:
+    """A middleware above consentlib that reads (and so caches) request.headers and COOKIES."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.seen_above = (request.headers.get("Cookie"), dict(request.COOKIES))
+        return self.get_response(request)
+
+
+def allows_page(request):
+    """consent_of(request) in the view and {% consent_allows %} in the template."""
+    from django.http import HttpResponse
+    from django.template import engines
+
+    from consentlib.django import consent_of
+
+    source = ('{% consent_allows "marketing" %}<iframe src="https://video.example/1"></iframe>'
+              '{% else %}<p>The video needs marketing cookies.</p>{% endconsent_allows %}'
+              '{% consent_allows category %}[stats on]{% endconsent_allows %}')
+    html = engines["django"].from_string(source).render({"category": "analytics"}, request)
+    return HttpResponse(f"{html}|view:{consent_of(request).allows('marketing')}")
+
+
 def _urls():
     from django.urls import path, re_path
 
     return [
         path("etag", etag),
         path("template", template_page),
+        path("astream", astream),
+        path("allows", allows_page),
+        path("request", request_view),
         re_path(r"^(?P<path>.*)$", page),
     ]
 
@@ -115,19 +193,22 @@ def consentlib_setting(policy, options: dict) -> dict:
     return {"POLICY": policy, **{key_of[name]: value for name, value in options.items()}}
 
 
-def handler(policy, options: dict, *, asgi: bool = False):
+def handler(policy, options: dict, *, asgi: bool = False, above: tuple[str, ...] = ()):
     """A Django handler (WSGI or ASGI) whose MIDDLEWARE starts with consentlib's, and that
-    consentlib middleware's core (what the tests' Site calls ``middleware``)."""
+    consentlib middleware's core (what the tests' Site calls ``middleware``).
+
+    ``above``: dotted paths of middleware put before consentlib's (a misconfiguration)."""
     configure()
     from django.core.handlers.asgi import ASGIHandler
     from django.core.handlers.wsgi import WSGIHandler
     from django.test import override_settings
 
     # The middleware reads CONSENTLIB once, when the handler builds its chain.
-    with override_settings(CONSENTLIB=consentlib_setting(policy, options)):
+    with override_settings(CONSENTLIB=consentlib_setting(policy, options),
+                           MIDDLEWARE=[*above, *settings.MIDDLEWARE]):
         built = ASGIHandler() if asgi else WSGIHandler()
     door = built._middleware_chain.__wrapped__  # Django's exception wrapper around the first middleware
-    return built, door.core
+    return built, getattr(door, "core", None)  # None below a middleware put above it
 
 
 def application(calls: list, policy, options: dict):

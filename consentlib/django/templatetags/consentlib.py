@@ -1,4 +1,5 @@
-"""Django template tags: ``{% load consentlib %}``, ``{% consent_banner %}``, ``{% consent_script %}``.
+"""Django template tags: ``{% load consentlib %}``, ``{% consent_banner %}``, ``{% consent_script %}``,
+``{% consent_allows "analytics" %}...{% else %}...{% endconsent_allows %}``.
 
 ``consentlib.django`` in ``INSTALLED_APPS`` makes them loadable; naming
 ``"consentlib.django"`` in ``TEMPLATES[...]["OPTIONS"]["builtins"]`` makes them
@@ -16,6 +17,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 from django.utils.safestring import SafeString, mark_safe
 
+from consentlib.django.consent import consent_of
 from consentlib.wsgi.middleware import ENVIRON_KEY
 from consentlib.policy import Policy
 from consentlib.web.tags import banner_tags, script_tag
@@ -37,6 +39,37 @@ def _request(context: Any) -> Any:
 def _configured(key: str, default: Any) -> Any:
     configured = getattr(settings, "CONSENTLIB", None)
     return configured.get(key, default) if isinstance(configured, dict) else default
+
+
+class ConsentAllowsNode(template.Node):
+    """``{% consent_allows category %}`` yes ``{% else %}`` no ``{% endconsent_allows %}``."""
+
+    def __init__(self, category: Any, allowed: template.NodeList, refused: template.NodeList) -> None:
+        self.category, self.allowed, self.refused = category, allowed, refused
+
+    def render(self, context: Any) -> SafeString:
+        allows = consent_of(_request(context)).allows(str(self.category.resolve(context)))
+        return (self.allowed if allows else self.refused).render(context)
+
+
+@register.tag
+def consent_allows(parser: Any, token: Any) -> ConsentAllowsNode:
+    """Render the block only when the visitor allows the category (the ``else`` part otherwise).
+
+    For markup that is not a script (an embedded video, a map): a script that waits for
+    consent is ``{% consent_script %}``, which the banner can switch on without a reload.
+    """
+    bits = token.split_contents()
+    if len(bits) != 2:
+        raise template.TemplateSyntaxError(
+            f"{bits[0]} takes one category, as in {{% {bits[0]} \"analytics\" %}}...{{% end{bits[0]} %}}; "
+            f"it was given {len(bits) - 1}.")
+    allowed = parser.parse(("else", f"end{bits[0]}"))
+    refused = template.NodeList()
+    if parser.next_token().contents == "else":
+        refused = parser.parse((f"end{bits[0]}",))
+        parser.delete_first_token()
+    return ConsentAllowsNode(parser.compile_filter(bits[1]), allowed, refused)
 
 
 @register.simple_tag(takes_context=True)
