@@ -19,6 +19,8 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.http import HttpResponseBase, StreamingHttpResponse
 
+from consentlib.gate.cookies import set_cookie_parts
+
 
 class SetCookieLine(Morsel[str]):
     """One ``Set-Cookie`` line that Django sends exactly as given.
@@ -34,15 +36,12 @@ class SetCookieLine(Morsel[str]):
         # Under Django's ASGI handler a line that is not ASCII goes out as latin-1
         # (_HeaderText); a WSGI server gets a plain str, as PEP 3333 requires.
         self.asgi = asgi and not line.isascii()
-        pair, *attributes = line.split(";")
-        name, _, value = pair.partition("=")
+        name, value, attributes = set_cookie_parts(line)
         # Morsel.set() would validate the name: set the fields it would, as they are.
-        self._key, self._value, self._coded_value = name.strip(" \t"), value.strip(" \t"), value.strip(" \t")
-        for attribute in attributes:
-            attr, sep, attr_value = attribute.strip(" \t").partition("=")
-            attr = attr.lower()
+        self._key, self._value, self._coded_value = name, value, value
+        for attr, attr_value in attributes.items():
             if attr in Morsel._reserved:  # type: ignore[attr-defined]  # the attribute names it keeps
-                dict.__setitem__(self, attr, attr_value if sep else True)
+                dict.__setitem__(self, attr, attr_value)
 
     def OutputString(self, attrs: Any = None) -> str:  # noqa: N802 (Morsel's name)
         return self.line

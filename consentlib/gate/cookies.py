@@ -126,6 +126,22 @@ def set_cookie_name(value: str) -> str:
     return name.strip(" \t") if sep else ""
 
 
+def set_cookie_parts(value: str) -> tuple[str, str, dict[str, str | bool]]:
+    """A ``Set-Cookie`` value read leniently, as a browser reads it (RFC 6265 §5.2): the
+    name (see :func:`set_cookie_name`), the value, and each attribute by its lower-case
+    name (``True`` for a flag such as ``HttpOnly``). Nothing is refused: a door that
+    shows a framework the lines the gate let through must never fail on one."""
+    pair, *attributes = value.split(";")
+    name, sep, cookie_value = pair.partition("=")
+    found: dict[str, str | bool] = {}
+    for attribute in attributes:
+        attr, has_value, attr_value = attribute.strip(" \t").partition("=")
+        found[attr.strip(" \t").lower()] = attr_value.strip(" \t") if has_value else True
+    if not sep:  # RFC 6265 §5.2 step 5: no '=', an empty name and the whole pair as value
+        return "", name.strip(" \t"), found
+    return name.strip(" \t"), cookie_value.strip(" \t"), found
+
+
 class UndeclaredCookies:
     """Cookies the app set that the policy does not declare: warned once, recorded.
 

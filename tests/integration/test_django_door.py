@@ -118,7 +118,7 @@ def test_django_refused_cookie_with_a_latin1_name_is_expired_as_the_core_wrote_i
     with served(tmp_path, asgi=asgi) as (url, core):
         page = get(url, "/", Cookie=f"{name}=planted; sid=s0")
     assert page.status == 200, page.body[:300]
-    expected = core.gate.expiry_header(name, secure=False).split("; Expires=")[0]
+    expected = core.core.gate.expiry_header(name, secure=False).split("; Expires=")[0]
     assert [line for line in page.all("set-cookie") if line.startswith(expected)], page.all("set-cookie")
     assert json.loads(page.body)["cookie"] == "sid=s0"
 
@@ -210,9 +210,9 @@ def test_django_door_sends_any_refused_name_the_way_the_core_expires_it(both_han
     # leaves byte for byte as the core wrote it: WSGI in-process (PEP 3333 linted: plain
     # str headers), ASGI through Django's own ASGIHandler.send_response.
     (wsgi_app, core), (asgi_app, _) = both_handlers
-    _, refused = core.gate.filter_request_cookies(f"{name}=1", frozenset({"necessary"}))
+    _, refused = core.core.gate.filter_request_cookies(f"{name}=1", frozenset({"necessary"}))
     assert refused  # "_ga*" is declared: the gate refuses the cookie and expires it
-    expected = core.gate.expiry_header(refused[0], secure=False).split("; Expires=")[0]
+    expected = core.core.gate.expiry_header(refused[0], secure=False).split("; Expires=")[0]
     # PEP 3333 and ASGI: the browser's bytes, as latin-1 text in the environ, raw in the scope.
     page = WerkzeugClient(LintMiddleware(wsgi_app), use_cookies=False).get("/", environ_overrides={"HTTP_COOKIE": f"{name}=1"})
     status, headers, _ = asyncio.run(_asgi_get(asgi_app, f"{name}=1".encode("latin-1")))
