@@ -17,12 +17,11 @@ from consentlib.asgi.bridge import (
     Receive,
     Scope,
     Send,
-    environ_of,
     header_text,
     read_body,
+    request_of,
     request_signals,
     route_path,
-    run_wsgi,
     send_response,
     with_cookie,
 )
@@ -30,6 +29,7 @@ from consentlib.records.changes import ChangeDelivery
 from consentlib.consent import DEFAULT_LIFETIME, Consent, ConsentCookie, CookiePayload
 from consentlib.gate.cookies import _UNDECLARED_NAMES_LIMIT, UndeclaredCookies
 from consentlib.gate.responses import RawHeaders
+from consentlib.web.exchange import Pending
 from consentlib.wsgi.middleware import ConsentMiddleware as _Core
 from consentlib.web.pixel import is_image_request, untrackable
 from consentlib.policy import Policy
@@ -76,10 +76,10 @@ class ConsentMiddleware:
     Any other scope type is refused with an error, as the ASGI spec asks of an app
     that does not know it.
 
-    The consent endpoints (``/_consent/...``, ``/.well-known/gpc.json``) are the WSGI
-    door's own: the request (its body read up to ``max_body``) is translated into a
-    WSGI environ and answered in a worker thread, so both doors share one
-    implementation. Without the ``etags`` category the ETag firewall
+    The consent endpoints (``/_consent/...``, ``/.well-known/gpc.json``) are answered by
+    the same handlers as the WSGI door's: the request (its body read up to ``max_body``)
+    becomes a plain :class:`consentlib.web.exchange.Request`, answered on the event
+    loop; only the store work of the answer runs in a worker thread. Without the ``etags`` category the ETag firewall
     (:class:`consentlib.asgi.etag.ETagFirewall`) streams: it holds a body only up to
     ``etag_body_limit`` bytes.
     """
@@ -230,11 +230,17 @@ class ConsentMiddleware:
         return secure if secure is not None else scope.get("scheme") in ("https", "wss")
 
     async def _endpoint(self, scope: Scope, receive: Receive, send: Send, consent: Consent, path: str) -> None:
+        # On the event loop: only the store work of the answer runs in a worker thread.
         body, over_limit = await read_body(receive, self.core.max_body)
-        environ = environ_of(scope, body, over_limit)
-        status, headers, data = await to_thread.run_sync(
-            run_wsgi, lambda env, start: self.core.serve_endpoint(env, start, consent, path), environ)
-        await send_response(send, status, headers, data)
+        answer = self.core.answer_endpoint(request_of(scope, body, over_limit, path), consent)
+        while isinstance(answer, Pending):
+            try:
+                result = await to_thread.run_sync(answer.work)
+            except Exception as exc:
+                answer = answer.failed(exc)
+            else:
+                answer = answer.then(result)
+        await send_response(send, answer.status, answer.headers, answer.body)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         core = self.core

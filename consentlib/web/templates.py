@@ -160,9 +160,9 @@ class Templates:
     def languages(self) -> list[str]:
         return list(self.catalogues)
 
-    def for_request(self, environ: Mapping[str, Any]) -> Page:
-        """The pages in the language of this request's ``Accept-Language``."""
-        return self.page(choose(environ.get("HTTP_ACCEPT_LANGUAGE"), self._choices, DEFAULT_LANGUAGE))
+    def for_language(self, accept_language: str | None) -> Page:
+        """The pages in the language an ``Accept-Language`` header asks for."""
+        return self.page(choose(accept_language, self._choices, DEFAULT_LANGUAGE))
 
     def page(self, language: str = DEFAULT_LANGUAGE) -> Page:
         return Page(self, self.catalogues[language])

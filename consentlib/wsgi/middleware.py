@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from consentlib.consent import COOKIE_NAME, DEFAULT_LIFETIME, ID_COOKIE_NAME, Co
 from consentlib.web.context import EndpointContext
 from consentlib.gate.cookies import CookieGate, UndeclaredCookies
 from consentlib.web.endpoints import Endpoints
+from consentlib.web.exchange import Answer, Request, settle
 from consentlib.errors import ConfigurationError
 from consentlib.gate.responses import ResponseGate
 from consentlib.web.guardian import Guardians
@@ -240,13 +242,24 @@ class ConsentMiddleware:
 
     def serve_endpoint(self, environ: WSGIEnvironment, start_response: StartResponse, consent: Consent,
                        path: str) -> Iterable[bytes]:
-        """Answer a consent endpoint (a WSGI exchange; it may read and write the store)."""
-        if self.secure and environ.get("wsgi.url_scheme") != "https":
+        """Answer a consent endpoint at ``path`` (``PATH_INFO``): its store work runs here,
+        in the request's thread."""
+        request = Request.from_environ(environ, self.max_body)
+        if request.path != path:
+            request = replace(request, path=path)
+        response = settle(self.answer_endpoint(request, consent))
+        start_response(response.status_line, response.headers)
+        return [response.body] if response.body else []
+
+    def answer_endpoint(self, request: Request, consent: Consent) -> Answer:
+        """The consent endpoints' answer to ``request``, for every door: a Response, or the
+        store work it waits for (consentlib.web.exchange), which the door runs."""
+        if self.secure and request.scheme != "https":
             # secure=True: served over https by a proxy that does not say so. The
             # endpoints judge Origin (a browser sends https://) and build Location
             # from the scheme: without this, every choice posted would be a 403.
-            environ = {**environ, "wsgi.url_scheme": "https"}
-        return self.endpoints(environ, start_response, consent, path)
+            request = request.with_scheme("https")
+        return self.endpoints(request, consent)
 
     def blocks_beacon(self, path: str, granted: frozenset[str], mount: str = "") -> bool:
         """Whether ``path`` (below ``mount``: ``SCRIPT_NAME``, ASGI's ``root_path``) is a
