@@ -7,30 +7,29 @@ GET   {prefix}receipts      this visitor's receipts (GDPR Art 7(1) proof, Art 15
 GET   {prefix}banner.*      the banner's assets
 GET   {prefix}declaration.json  the site's declaration (categories, cookies, beacons)
 GET   /.well-known/gpc.json the site's GPC support statement
+
+Each takes a plain :class:`~consentlib.web.exchange.Request` and gives a Response, or a
+Pending that carries the store work the answer waits for: the door runs that work where
+blocking is allowed (see consentlib.web.exchange), so no handler touches the store itself.
+Recording a choice is in :mod:`consentlib.web.choices`.
 """
 from __future__ import annotations
 
-import json
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import HTTPException
-
-from consentlib.consent import Consent, new_consent_id
+from consentlib.consent import Consent
 from consentlib.errors import StoreUnavailable
-from consentlib.records.receipts import build_receipt, presented
-from consentlib.store.base import ForgottenConsentId
+from consentlib.records.receipts import presented
 from consentlib.web.assets import lookup as static_asset
+from consentlib.web.choices import Choices, state_of
 from consentlib.web.context import EndpointContext
 from consentlib.web.declaration import declaration
 from consentlib.web.exchange import Answer, Pending, Request, Response
-from consentlib.web.guardian import ASK_GUARDIAN, Guardians
-from consentlib.web.http import cross_origin_refusal, respond, respond_html, safe_next, script_reads_answer, site_location
-from consentlib.web.pages import preferences_page, redirect_page
-
-from collections.abc import Callable
+from consentlib.web.guardian import Guardians
+from consentlib.web.http import respond, respond_html, safe_next, script_reads_answer
+from consentlib.web.pages import preferences_page
 
 if TYPE_CHECKING:
     from consentlib.mail.endpoints import MailEndpoints
@@ -39,16 +38,11 @@ if TYPE_CHECKING:
     Handler = Callable[[Request, Consent], Answer]
 
 GPC_WELL_KNOWN = "/.well-known/gpc.json"
-_FORM_ACTIONS = ("accept_all", "reject_all", "save", "withdraw")
 KEPT_NOTE = (
     "Receipts are the proof that you made these choices (GDPR Art 7(1)); they are kept for the site's "
     "retention period even after an erasure request (Art 17(3)(b),(e)), then deleted. Your IP network and "
     "browser family are erased on request. You are named only by a random consent id."
 )
-
-
-class BadChoice(Exception):
-    """A posted choice that cannot be recorded; the message goes to the client (400)."""
 
 
 class Endpoints:
@@ -58,6 +52,7 @@ class Endpoints:
         self.context = context
         self.policy = context.policy
         self.guardians = guardians
+        self.choices = Choices(context)
         self._mail: MailEndpoints | None = None
         self._mail_lock = threading.Lock()
 
@@ -87,7 +82,7 @@ class Endpoints:
         route = "gpc" if path == GPC_WELL_KNOWN else path[len(self.context.prefix):]
         if route == "":
             if method == "POST":
-                return self.record(request, consent)
+                return self.choices.record(request, consent)
             return self._get_only(request, "GET, HEAD, POST", self.state_response, consent)
         if route == "preferences":
             return self._get_only(request, "GET, HEAD", self.preferences, consent)
@@ -120,18 +115,7 @@ class Endpoints:
     # -- state -------------------------------------------------------------------------------
 
     def state(self, consent: Consent) -> dict[str, Any]:
-        return {
-            "revision": self.policy.revision,
-            "decided": consent.decided,
-            "granted": sorted(consent.granted),
-            "gpc": consent.gpc,
-            "dnt": consent.dnt,
-            "minor": consent.minor,
-            "categories": [
-                {"name": c.name, "label": c.label, "description": c.description, "required": c.required, "gpc": c.gpc}
-                for c in self.policy.categories
-            ],
-        }
+        return state_of(self.policy, consent)
 
     def state_response(self, request: Request, consent: Consent) -> Response:
         return respond(200, self.state(consent), headers=[("Vary", "Cookie, Sec-GPC")])
@@ -190,145 +174,6 @@ class Endpoints:
         html = preferences_page(self.policy, consent, action=self.context.prefix, next_path=next_path,
                                 guardians=self.context.guardian_mailer is not None, page=page)
         return respond_html(200, html, headers=page.headers)
-
-    # -- recording a choice ----------------------------------------------------------------------
-
-    def record(self, request: Request, consent: Consent) -> Answer:
-        refusal = cross_origin_refusal(request, self.context.trusted_origins)
-        if refusal:
-            return respond(403, {"error": refusal})
-        is_json = request.mimetype == "application/json"
-        if not is_json and request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            return respond(415, {"error": "Post a form (application/x-www-form-urlencoded) or JSON (application/json)."})
-        if request.over_limit:
-            return respond(413, {
-                "error": f"The request body is over {self.context.max_body} bytes; a choice needs far less."})
-        try:
-            chosen, method, target = self._parse_json(request) if is_json else self._parse_form(request)
-        except BadChoice as exc:
-            return respond(400, {"error": str(exc)})
-        except HTTPException as exc:
-            return respond(exc.code or 400, {"error": exc.description or "The request body could not be read."})
-
-        if consent.minor and not chosen <= (consent.guardian_allowed | self.policy.required):
-            # GDPR Art 8: below the age of digital consent only a guardian can opt in;
-            # a minor may narrow what the guardian allowed, never widen it.
-            return respond(403, {"error": ASK_GUARDIAN, "minor": True})
-        if consent.gpc or (consent.dnt and self.context.honour_dnt):
-            # GPC wins over an opt-in made while the signal is on (11 CCR §7025(c)).
-            chosen -= self.policy.gpc_categories
-        granted = chosen | self.policy.required
-        # What the visitor had recorded, not what this request grants: under GPC a stored
-        # opt-in for a gpc category that is now taken back is "withdrawn".
-        previously = (consent.chosen | self.policy.required) if consent.decided else frozenset()
-        choice = _Choice(request, consent, granted, method, is_json, target)
-        if consent.consent_id is None:
-            return self._store_choice(choice, new_consent_id(), previously, retry=False)
-        return self._store_choice(choice, consent.consent_id, previously, retry=True)
-
-    def _store_choice(self, choice: _Choice, consent_id: str, previously: frozenset[str], *, retry: bool) -> Pending:
-        """The whole answer for a choice under ``consent_id``, waiting for its receipt to
-        be stored (the store raises ForgottenConsentId for an erased id)."""
-        request, consent, granted = choice.request, choice.consent, choice.granted
-        receipt = build_receipt(
-            policy=self.policy,
-            consent_id=consent_id,
-            granted=granted,
-            previously_granted=previously,
-            method=choice.method,
-            gpc=consent.gpc,
-            dnt=consent.dnt,
-            lifetime=self.context.cookie.lifetime,
-            ip=request.client,
-            user_agent=request.header("user-agent"),
-        )
-        # The whole answer first, then the receipt, then the answer sent: a choice is never
-        # reported as saved unless it is, and no receipt is stored for an answer that
-        # could not be built.
-        decision = self.context.cookie.decide(revision=self.policy.revision, categories=granted, consent_id=consent_id)
-        secure = self.context.secure_over(request.scheme)
-        headers = self.context.consent_cookie_lines(decision, secure)
-        headers += self._expire_withdrawn(request, granted, secure)
-        if choice.is_json:
-            new_consent = Consent(True, granted, granted, consent_id, self.policy.revision, decision.decided_at,
-                                  consent.gpc, consent.dnt, consent.minor)
-            answer = respond(200, self.state(new_consent), headers=headers)
-        else:
-            location = safe_next(request, choice.target)
-            headers.append(("Location", site_location(self.context.site_url, request, location)))
-            page = self.context.templates.for_language(request.header("accept-language"))
-            headers += page.headers
-            answer = respond_html(303, redirect_page(location, page=page), headers=headers)
-
-        def stored(_: object) -> Response:
-            self.context.changed()
-            return answer
-
-        def failed(exc: Exception) -> Answer:
-            if retry and isinstance(exc, ForgottenConsentId):
-                # The visitor had this id erased (GDPR Art 17): it must never link anything
-                # again, so the choice starts a new id, with no history, and both cookies carry
-                # it. The store checks in the receipt's own transaction: no read on page views.
-                return self._store_choice(choice, new_consent_id(), frozenset(), retry=False)
-            raise exc
-
-        return Pending(lambda: self.context.store.add_receipt(receipt), stored, failed)
-
-    def _parse_json(self, request: Request) -> tuple[frozenset[str], str, None]:
-        try:
-            data = json.loads(request.data())
-        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: "[[[[..." nested too deep
-            raise BadChoice('The body is not valid JSON; send {"categories": ["analytics", ...]}.') from None
-        if not isinstance(data, dict) or not isinstance(data.get("categories"), list):
-            raise BadChoice('Send a JSON object with a "categories" list, e.g. {"categories": ["analytics"]}.')
-        method = data.get("method", "api")
-        if method not in ("banner", "api"):
-            raise BadChoice('"method" must be "banner" or "api".')
-        return self._known(data["categories"]), method, None
-
-    def _parse_form(self, request: Request) -> tuple[frozenset[str], str, str | None]:
-        form: MultiDict[str, str] = request.form(self.context.max_body)
-        action = form.get("action")
-        if action is None:
-            raise BadChoice(f"Say what to record: send action= one of {', '.join(_FORM_ACTIONS)}.")
-        if action not in _FORM_ACTIONS:
-            raise BadChoice(f"Unknown action {action[:40]!r}; use one of: {', '.join(_FORM_ACTIONS)}.")
-        target = form.get("next")
-        if action == "accept_all":
-            return frozenset(self.policy.category_names), "form", target
-        if action in ("reject_all", "withdraw"):
-            return frozenset(), "withdraw" if action == "withdraw" else "form", target
-        return self._known(form.getlist("category")), "form", target
-
-    def _known(self, names: list[Any]) -> frozenset[str]:
-        if len(names) > 100:
-            raise BadChoice("Too many categories in one choice.")
-        for name in names:
-            if not isinstance(name, str):
-                raise BadChoice(f"Category names must be strings, not {type(name).__name__}.")
-            if self.policy.category(name) is None:
-                known = ", ".join(self.policy.category_names)
-                raise BadChoice(f"Unknown category {name[:40]!r}; this site's categories are: {known}.")
-        return frozenset(names)
-
-    def _expire_withdrawn(self, request: Request, granted: frozenset[str], secure: bool) -> list[tuple[str, str]]:
-        """Expire the cookies the browser sent whose category the new choice refuses."""
-        gate = self.context.gate
-        refused = gate.filter_request_cookies(request.header("cookie") or "", granted)[1]
-        return gate.expiry_headers(refused, secure=secure)
-
-
-@dataclass(frozen=True, slots=True)
-class _Choice:
-    """A choice read from a request, before it has a consent id."""
-
-    request: Request
-    consent: Consent
-    granted: frozenset[str]
-    method: str
-    is_json: bool
-    target: str | None  # the form's ``next``
-
 
 def _unavailable() -> Response:
     return respond(503, {"error": "The consent store is unavailable, so nothing was read or recorded. Try again shortly."})

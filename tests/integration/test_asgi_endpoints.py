@@ -222,7 +222,7 @@ def doors(tmp_path, monkeypatch):
             return cls.fromtimestamp(now, tz)
 
     monkeypatch.setattr("werkzeug.http.datetime", Frozen)
-    monkeypatch.setattr("consentlib.web.endpoints.new_consent_id", lambda: FIXED_ID)
+    monkeypatch.setattr("consentlib.web.choices.new_consent_id", lambda: FIXED_ID)
     clients, messages = [], []
     for door in ("wsgi", "asgi"):
         url = f"sqlite:///{tmp_path}/{door}.db"
@@ -255,6 +255,8 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
     pytest.param("GET", "/_consent/preferences", {"query_string": "next=/shop%E2%98%83",
                                                   "headers": {"Accept-Language": "zh-CN"}}, 200, id="preferences-zh"),
     pytest.param("HEAD", "/_consent/preferences", {}, 200, id="head-preferences"),
+    pytest.param("GET", "/_consent/preferences", {"environ_overrides": {"QUERY_STRING": "next=/caf\xe9"}}, 200,
+                 id="query-not-utf8"),
     pytest.param("GET", "/_consent/receipts", {"query_string": "download=1"}, 200, id="receipts-download"),
     pytest.param("GET", "/_consent/receipts", {"headers": {"Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}},
                  403, id="receipts-to-a-script-403"),
