@@ -20,6 +20,7 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from consentlib.errors import StoreUnavailable
@@ -34,7 +35,6 @@ from consentlib.web.exchange import Answer, Pending, Request, Response
 from consentlib.web.http import ascii_uri, respond, respond_html
 from consentlib.web.pages import message_page
 from consentlib.web.pixel import untrackable
-from consentlib.web.templates import Html
 
 if TYPE_CHECKING:
     from werkzeug.datastructures import MultiDict
@@ -225,7 +225,7 @@ class MailEndpoints:
         page = self.context.templates.for_language(request.header("accept-language"))
         below = "".join([page.render(form, **values) if form else "",
                          page.render("data-link.html", href=data_link) if data_link else ""])
-        html = message_page(page, page.text(title), page.text(message, **values), Html(below))
+        html = message_page(page, page.text(title), page.text(message, **values), Markup(below))
         # The token in the URL must not leak to whatever the page links to.
         return respond_html(status, html, headers=[("Referrer-Policy", "no-referrer"), *page.headers])
 

@@ -37,7 +37,9 @@ from consentlib.web.http import cross_origin_refusal, respond, respond_html, saf
 from consentlib.web.pages import message_page, redirect_page
 
 if TYPE_CHECKING:
-    from consentlib.web.templates import Html, Page
+    from markupsafe import Markup
+
+    from consentlib.web.templates import Page
 
 _TOKEN = re.compile(r"[A-Za-z0-9_.-]{1,2000}")
 log = logging.getLogger("consentlib")
@@ -260,7 +262,7 @@ class Guardians:
         return Pending(record, recorded, failed)
 
     @staticmethod
-    def _answer(status: int, page: Page, message: Html) -> Response:
+    def _answer(status: int, page: Page, message: Markup) -> Response:
         html = message_page(page, page.text("guardian_title"), message)
         return respond_html(status, html, headers=page.headers)
 
