@@ -29,6 +29,7 @@ from werkzeug.exceptions import HTTPException
 
 from consentlib.consent import CLOCK_SKEW, Consent, new_consent_id
 from consentlib.errors import StoreUnavailable
+from consentlib.mail.addresses import email_address
 from consentlib.records.receipts import build_receipt
 from consentlib.store.base import ForgottenConsentId
 from consentlib.web.context import EndpointContext
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 _TOKEN = re.compile(r"[A-Za-z0-9_.-]{1,2000}")
 log = logging.getLogger("consentlib")
 CONFIRM_LIFETIME = 7 * 24 * 3600  # a request a guardian has not answered in a week is stale
-_EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,252}\.[A-Za-z]{2,63}$")
 ASK_GUARDIAN = "You are below the age of digital consent: ask a parent or guardian to allow optional cookies."
 
 
@@ -147,8 +147,8 @@ class Guardians:
             form = request.form(self.context.max_body)
         except HTTPException as exc:
             return respond(exc.code or 400, {"error": exc.description})
-        guardian = (form.get("guardian") or "").strip()
-        if not _EMAIL.match(guardian) or len(guardian) > 254:
+        guardian = email_address(form.get("guardian"))
+        if guardian is None:
             return respond(400, {"error": "Give the parent's or guardian's e-mail address, like parent@example.com."})
         asked = form.getlist("category")
         unknown = [c for c in asked if self.policy.category(c) is None]
