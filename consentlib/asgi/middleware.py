@@ -29,7 +29,7 @@ from consentlib.records.changes import ChangeDelivery
 from consentlib.consent import DEFAULT_LIFETIME, Consent, ConsentCookie, CookiePayload
 from consentlib.gate.cookies import _UNDECLARED_NAMES_LIMIT, UndeclaredCookies
 from consentlib.gate.responses import RawHeaders
-from consentlib.web.exchange import Pending
+from consentlib.web.exchange import BODY_METHODS, Pending
 from consentlib.wsgi.middleware import ConsentMiddleware as _Core
 from consentlib.web.pixel import is_image_request, untrackable
 from consentlib.policy import Policy
@@ -231,7 +231,9 @@ class ConsentMiddleware:
 
     async def _endpoint(self, scope: Scope, receive: Receive, send: Send, consent: Consent, path: str) -> None:
         # On the event loop: only the store work of the answer runs in a worker thread.
-        body, over_limit = await read_body(receive, self.core.max_body)
+        body, over_limit = b"", False
+        if scope.get("method") in BODY_METHODS:
+            body, over_limit = await read_body(receive, self.core.max_body)
         answer = self.core.answer_endpoint(request_of(scope, body, over_limit, path), consent)
         while isinstance(answer, Pending):
             try:

@@ -22,6 +22,10 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 from werkzeug.http import parse_options_header
 
+# The only method whose body an endpoint reads (a choice, a guardian's answer, RFC 8058's
+# one-click unsubscribe): a door reads no other body, so a GET that announces a body it
+# never sends is still answered at once.
+BODY_METHODS = frozenset({"POST"})
 # RFC 9110 §5.3: several lines of one field are one comma-separated list; Cookie's
 # crumbs are joined with "; " instead (RFC 9113 §8.2.3, RFC 6265 §5.4).
 _JOINERS = {"cookie": "; "}

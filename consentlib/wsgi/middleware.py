@@ -17,7 +17,7 @@ from consentlib.consent import COOKIE_NAME, DEFAULT_LIFETIME, ID_COOKIE_NAME, Co
 from consentlib.web.context import EndpointContext
 from consentlib.gate.cookies import CookieGate, UndeclaredCookies
 from consentlib.web.endpoints import Endpoints
-from consentlib.web.exchange import Answer, Request, settle
+from consentlib.web.exchange import BODY_METHODS, Answer, Request, settle
 from consentlib.errors import ConfigurationError
 from consentlib.gate.responses import ResponseGate
 from consentlib.web.guardian import Guardians
@@ -244,7 +244,8 @@ class ConsentMiddleware:
                        path: str) -> Iterable[bytes]:
         """Answer a consent endpoint at ``path`` (``PATH_INFO``): its store work runs here,
         in the request's thread."""
-        request = Request.from_environ(environ, self.max_body)
+        method = environ.get("REQUEST_METHOD", "GET")
+        request = Request.from_environ(environ, self.max_body if method in BODY_METHODS else None)
         if request.path != path:
             request = replace(request, path=path)
         response = settle(self.answer_endpoint(request, consent))

@@ -305,3 +305,39 @@ def test_the_wsgi_and_asgi_doors_answer_byte_for_byte_alike(doors, method, path,
     wsgi, asgi = answers
     assert wsgi[0] == status
     assert asgi == wsgi
+
+
+# -- only a POST's body is read -------------------------------------------------------------------
+
+
+class NeverSent:
+    """A request body that was announced and never comes: reading it would wait forever."""
+
+    def read(self, *args):  # pragma: no cover - fails the test if reached
+        raise AssertionError("the body of a GET was read")
+
+    readline = read
+
+
+@pytest.mark.parametrize("path", ["/_consent/", "/_consent/preferences", "/_consent/declaration.json"])
+def test_a_get_announcing_a_body_it_never_sends_is_answered_by_both_doors(tmp_path, path):
+    wsgi = ConsentMiddleware(wsgi_never_called, POLICY, secret_key=KEYS, store=f"sqlite:///{tmp_path}/w.db")
+    response = Client(wsgi).get(path, environ_overrides={"wsgi.input": NeverSent(), "CONTENT_LENGTH": "10"})
+    assert response.status_code == 200
+    asgi = AsgiConsentMiddleware(app_never_called, POLICY, secret_key=KEYS, store=f"sqlite:///{tmp_path}/a.db")
+
+    async def never_sent():  # pragma: no cover - fails the test if awaited
+        raise AssertionError("the body of a GET was read")
+
+    async def main():
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "query_string": b"",
+                 "headers": [(b"host", b"localhost"), (b"content-length", b"10")], "scheme": "http"}
+        await asgi(scope, never_sent, send)
+        return sent[0]["status"]
+
+    assert asyncio.run(main()) == 200
