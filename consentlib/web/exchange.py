@@ -26,6 +26,8 @@ from werkzeug.http import parse_options_header
 # one-click unsubscribe): a door reads no other body, so a GET that announces a body it
 # never sends is still answered at once.
 BODY_METHODS = frozenset({"POST"})
+_CONTENT = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
+_NOT_HEADERS = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})
 # RFC 9110 §5.3: several lines of one field are one comma-separated list; Cookie's
 # crumbs are joined with "; " instead (RFC 9113 §8.2.3, RFC 6265 §5.4).
 _JOINERS = {"cookie": "; "}
@@ -79,10 +81,13 @@ class Request:
     def from_environ(cls, environ: Mapping[str, Any], body_limit: int | None = None) -> Request:
         """The request of a PEP 3333 ``environ``; its body read up to ``body_limit``
         bytes (None: not read), the way werkzeug reads it (``get_input_stream``)."""
+        # As werkzeug's EnvironHeaders reads them: CONTENT_TYPE and CONTENT_LENGTH when not
+        # empty, never an HTTP_CONTENT_TYPE or HTTP_CONTENT_LENGTH beside them.
         headers = Headers(
             (key[5:].replace("_", "-") if key.startswith("HTTP_") else key.replace("_", "-"), value)
             for key, value in environ.items()
-            if isinstance(value, str) and (key.startswith("HTTP_") or key in ("CONTENT_TYPE", "CONTENT_LENGTH")))
+            if isinstance(value, str) and (
+                (key.startswith("HTTP_") and key not in _NOT_HEADERS) or (key in _CONTENT and value)))
         body, over = b"", False
         if body_limit is not None:
             body, over = _read_wsgi_body(environ, headers, body_limit)

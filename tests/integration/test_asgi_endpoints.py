@@ -341,3 +341,24 @@ def test_a_get_announcing_a_body_it_never_sends_is_answered_by_both_doors(tmp_pa
         return sent[0]["status"]
 
     assert asyncio.run(main()) == 200
+
+
+def test_both_doors_read_header_lines_into_the_same_text():
+    """RFC 9110 §5.3: a field's lines are one comma-separated list; Cookie's crumbs are
+    joined with "; " (RFC 9113 §8.2.3); bytes are ISO-8859-1, as PEP 3333 has them."""
+    scope = {"type": "http", "method": "POST", "path": "/shop/_consent/caf\u00e9", "root_path": "/shop",
+             "query_string": b"next=/a", "scheme": "https", "client": ("192.0.2.7", 5), "server": ("example.com", 443),
+             "headers": [(b"cookie", b"a=1"), (b"Cookie", b"b=2"), (b"accept-language", b"fr"),
+                         (b"accept-language", b"en;q=0.5"), (b"x-name", b"caf\xe9"), (b"content-length", b"3")]}
+    environ = {"REQUEST_METHOD": "POST", "SCRIPT_NAME": "/shop", "PATH_INFO": "/_consent/caf\u00c3\u00a9",
+               "QUERY_STRING": "next=/a", "wsgi.url_scheme": "https", "REMOTE_ADDR": "192.0.2.7",
+               "SERVER_NAME": "example.com", "SERVER_PORT": "443", "HTTP_COOKIE": "a=1; b=2",
+               "HTTP_ACCEPT_LANGUAGE": "fr, en;q=0.5", "HTTP_X_NAME": "caf\xe9", "CONTENT_LENGTH": "3",
+               "CONTENT_TYPE": "", "HTTP_CONTENT_LENGTH": "999"}
+    from_asgi = bridge.request_of(scope, b"abc", False)
+    from_wsgi = Request.from_environ(environ)
+    assert from_asgi.headers["COOKIE"] == "a=1; b=2" and from_asgi.header("Accept-Language") == "fr, en;q=0.5"
+    assert dict(from_asgi.headers) == dict(from_wsgi.headers)
+    assert (from_asgi.method, from_asgi.path, from_asgi.query, from_asgi.scheme, from_asgi.client, from_asgi.server) == (
+        from_wsgi.method, from_wsgi.path, from_wsgi.query, from_wsgi.scheme, from_wsgi.client, from_wsgi.server)
+    assert from_asgi.content_length == 3 and not from_asgi.incomplete
