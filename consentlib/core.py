@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from consentlib.consent import COOKIE_NAME, DEFAULT_LIFETIME, ID_COOKIE_NAME, ConsentCookie
+from consentlib.consent import COOKIE_NAME, DEFAULT_LIFETIME, ID_COOKIE_NAME, Consent, ConsentCookie
 from consentlib.errors import ConfigurationError
 from consentlib.gate.beacons import Routes
 from consentlib.gate.cookies import CookieGate, UndeclaredCookies
@@ -26,6 +26,7 @@ from consentlib.records.changes import ChangeDelivery
 from consentlib.store import Store, open_store
 from consentlib.web.context import EndpointContext
 from consentlib.web.endpoints import Endpoints
+from consentlib.web.exchange import Answer, Request
 from consentlib.web.guardian import Guardians
 from consentlib.web.templates import Templates
 
@@ -151,6 +152,17 @@ class ConsentCore:
         not even see it, and the door answers with nothing that can track.
         """
         return self.routes.blocks_beacon(path, granted, mount)
+
+    def answer_endpoint(self, request: Request, consent: Consent) -> Answer:
+        """The consent endpoints' answer to ``request``, for every door: a Response, or the
+        store work it waits for (:mod:`consentlib.web.exchange`), which the door runs
+        (the WSGI door inline, the ASGI door in a worker thread)."""
+        if self.secure and request.scheme != "https":
+            # secure=True: served over https by a proxy that does not say so. The
+            # endpoints judge Origin (a browser sends https://) and build Location
+            # from the scheme: without this, every choice posted would be a 403.
+            request = request.with_scheme("https")
+        return self.endpoints(request, consent)
 
     def is_secure(self, https: bool) -> bool:
         """Whether cookies set on this request get ``Secure``: the ``secure`` option, or

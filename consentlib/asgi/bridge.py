@@ -1,20 +1,17 @@
-"""Translation between an ASGI connection and the core's plain text and WSGI parts.
+"""Translation between an ASGI connection and the core's plain text and requests.
 
 The core reads header *text*: ASGI bytes are decoded as ISO-8859-1, exactly as a WSGI
 server fills the environ (PEP 3333 "native strings"), so both doors judge the same
-characters. The consent endpoints are WSGI exchanges today; :func:`run_wsgi` runs one
-in a worker thread from an environ built here, so there is one implementation of them.
+characters. A consent endpoint's request becomes a plain
+:class:`~consentlib.web.exchange.Request` here (:func:`request_of`), like the WSGI
+door's environ does.
 """
 from __future__ import annotations
 
-import io
-import sys
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from _typeshed import OptExcInfo
-    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
+from consentlib.web.exchange import Headers, Request
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -24,9 +21,6 @@ RawHeaders = Iterable[tuple[bytes, bytes]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _COOKIE = b"cookie"
-# Headers several lines of which are one list (RFC 9110 §5.3); Cookie's crumbs are
-# joined with "; " instead (RFC 9113 §8.2.3).
-_COMMA = ", "
 # What a signal of two lines counts as: never the value "1".
 _TWO_LINES = b""
 
@@ -118,73 +112,25 @@ async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
             return b"".join(chunks), False
 
 
-def environ_of(scope: Scope, body: bytes, over_limit: bool) -> dict[str, Any]:
-    """A PEP 3333 environ for ``scope`` and its (bounded) ``body``."""
-    path = route_path(scope)
-    root = scope["path"][: len(scope["path"]) - len(path)] if path != scope["path"] else ""
+def request_of(scope: Scope, body: bytes, over_limit: bool, path: str | None = None) -> Request:
+    """The plain request of ``scope`` and its (bounded) ``body``, as the WSGI door reads an environ.
+
+    ``path`` is the route path (:func:`route_path`), as a PEP 3333 native string; the
+    header text is ISO-8859-1, several lines joined (RFC 9110 §5.3; Cookie with "; ").
+    """
     server = scope.get("server") or ("localhost", 80)
     client = scope.get("client")
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": scope.get("method", "GET"),
-        "SCRIPT_NAME": _native(root),
-        "PATH_INFO": _native(path),
-        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
-        "SERVER_NAME": str(server[0]),
-        "SERVER_PORT": str(server[1]) if server[1] is not None else "80",
-        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": scope.get("scheme", "http"),
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-    }
-    if client:
-        environ["REMOTE_ADDR"] = str(client[0])
-        environ["REMOTE_PORT"] = str(client[1])
-    for name, value in scope.get("headers", ()):
-        text = name.decode("latin-1")
-        if "_" in text:
-            # "Sec_GPC" would become HTTP_SEC_GPC like "Sec-GPC": drop what cannot be
-            # told apart, as gunicorn and nginx do.
-            continue
-        key = text.upper().replace("-", "_")
-        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            key = "HTTP_" + key
-        value_text = value.decode("latin-1")
-        if key in environ:
-            value_text = environ[key] + ("; " if key == "HTTP_COOKIE" else _COMMA) + value_text
-        environ[key] = value_text
-    if over_limit or "CONTENT_LENGTH" not in environ:
-        # Unknown or over the limit: say how much was read, so the endpoint's own limit
-        # turns a longer body into a 413.
-        environ["CONTENT_LENGTH"] = str(len(body))
-    return environ
-
-
-def run_wsgi(app: WSGIApplication, environ: WSGIEnvironment) -> tuple[int, list[tuple[str, str]], bytes]:
-    """Run a WSGI exchange to the end (in a worker thread): status, headers, body."""
-    answer: dict[str, Any] = {}
-
-    def start_response(status: str, headers: list[tuple[str, str]],
-                       exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
-        answer["status"] = int(status[:3])
-        answer["headers"] = headers
-        return _no_write
-
-    body = app(environ, start_response)
-    try:
-        data = b"".join(body)
-    finally:
-        close = getattr(body, "close", None)
-        if close is not None:
-            close()
-    return answer["status"], answer["headers"], data
-
-
-def _no_write(data: bytes) -> None:
-    raise RuntimeError("The consent endpoints never use the PEP 3333 write() callable.")
+    return Request(
+        method=scope.get("method", "GET"),
+        path=_native(route_path(scope) if path is None else path),
+        query=scope.get("query_string", b"").decode("latin-1"),
+        headers=Headers((name.decode("latin-1"), value.decode("latin-1")) for name, value in scope.get("headers", ())),
+        body=body,
+        over_limit=over_limit,
+        scheme=scope.get("scheme", "http"),
+        client=str(client[0]) if client else None,
+        server=(str(server[0]), str(server[1]) if server[1] is not None else "80"),
+    )
 
 
 async def send_response(send: Send, status: int, headers: Iterable[tuple[str, str]], body: bytes) -> None:

@@ -17,12 +17,11 @@ from consentlib.asgi.bridge import (
     Receive,
     Scope,
     Send,
-    environ_of,
     header_text,
     read_body,
+    request_of,
     request_signals,
     route_path,
-    run_wsgi,
     send_response,
     with_cookie,
 )
@@ -31,6 +30,7 @@ from consentlib.consent import DEFAULT_LIFETIME, Consent, ConsentCookie, CookieP
 from consentlib.gate.cookies import _UNDECLARED_NAMES_LIMIT, UndeclaredCookies
 from consentlib.gate.responses import RawHeaders
 from consentlib.core import ConsentCore
+from consentlib.web.exchange import BODY_METHODS, Pending
 from consentlib.web.pixel import is_image_request, untrackable
 from consentlib.policy import Policy
 from consentlib.store import Store
@@ -73,10 +73,10 @@ class ConsentMiddleware:
     Any other scope type is refused with an error, as the ASGI spec asks of an app
     that does not know it.
 
-    The consent endpoints (``/_consent/...``, ``/.well-known/gpc.json``) are the WSGI
-    door's own: the request (its body read up to ``max_body``) is translated into a
-    WSGI environ and answered in a worker thread, so both doors share one
-    implementation. Without the ``etags`` category the ETag firewall
+    The consent endpoints (``/_consent/...``, ``/.well-known/gpc.json``) are answered by
+    the same handlers as the WSGI door's: the request (its body read up to ``max_body``)
+    becomes a plain :class:`consentlib.web.exchange.Request`, answered on the event
+    loop; only the store work of the answer runs in a worker thread. Without the ``etags`` category the ETag firewall
     (:class:`consentlib.asgi.etag.ETagFirewall`) streams: it holds a body only up to
     ``etag_body_limit`` bytes.
     """
@@ -228,14 +228,19 @@ class ConsentMiddleware:
         return self.core.is_secure(scope.get("scheme") in ("https", "wss"))
 
     async def _endpoint(self, scope: Scope, receive: Receive, send: Send, consent: Consent, path: str) -> None:
-        body, over_limit = await read_body(receive, self.core.max_body)
-        environ = environ_of(scope, body, over_limit)
-        if self.core.secure and environ["wsgi.url_scheme"] != "https":
-            # secure=True: served over https by a proxy that does not say so (see the WSGI door).
-            environ["wsgi.url_scheme"] = "https"
-        status, headers, data = await to_thread.run_sync(
-            run_wsgi, lambda env, start: self.core.endpoints(env, start, consent, path), environ)
-        await send_response(send, status, headers, data)
+        # On the event loop: only the store work of the answer runs in a worker thread.
+        body, over_limit = b"", False
+        if scope.get("method") in BODY_METHODS:
+            body, over_limit = await read_body(receive, self.core.max_body)
+        answer = self.core.answer_endpoint(request_of(scope, body, over_limit, path), consent)
+        while isinstance(answer, Pending):
+            try:
+                result = await to_thread.run_sync(answer.work)
+            except Exception as exc:
+                answer = answer.failed(exc)
+            else:
+                answer = answer.then(result)
+        await send_response(send, answer.status, answer.headers, answer.body)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         core = self.core

@@ -17,28 +17,26 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
-from werkzeug.wrappers import Request
 
-from consentlib.mail.agents import classify_mail_click, classify_mail_open
-from consentlib.web.context import EndpointContext
 from consentlib.errors import StoreUnavailable
-from consentlib.web.http import ascii_uri, bounded_request, respond, respond_html
+from consentlib.mail.agents import classify_mail_click, classify_mail_open
 from consentlib.mail.tokens import MailToken, MailTokens
-from consentlib.web.pages import message_page
-from consentlib.web.pixel import untrackable_response
 from consentlib.records.receipts import user_agent_family
 from consentlib.store.events import EventBuffer
 from consentlib.store.mail import MailEvent
 from consentlib.store.clock import time_text
-from consentlib.web.templates import Html
+from consentlib.web.context import EndpointContext
+from consentlib.web.exchange import Answer, Pending, Request, Response
+from consentlib.web.http import ascii_uri, respond, respond_html
+from consentlib.web.pages import message_page
+from consentlib.web.pixel import untrackable
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
     from werkzeug.datastructures import MultiDict
 
 log = logging.getLogger("consentlib")
@@ -62,63 +60,62 @@ class MailEndpoints:
         self.events = EventBuffer(context.store)
         self.clock = time.time  # tests set it to judge "seconds after sending" at known times
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse, route: str) -> Iterable[bytes]:
-        method = environ.get("REQUEST_METHOD", "GET")
+    def __call__(self, request: Request, route: str) -> Answer:
         kind, _, token = route.partition("/")
         if kind == "o":
-            return self.open(environ, start_response, method, token)
+            return self.open(request, token)
         if kind == "c":
-            return self.click(environ, start_response, method, token)
+            return self.click(request, token)
         if kind == "u":
-            return self.confirm(environ, start_response, method, token, "unsubscribe")
+            return self.confirm(request, token, "unsubscribe")
         if kind == "t":
-            return self.confirm(environ, start_response, method, token, "untrack")
+            return self.confirm(request, token, "untrack")
         if kind == "d":
-            return self.your_data(environ, start_response, method, token)
-        return self._page(environ, start_response, 404, "not_found_title", "nothing_here")
+            return self.your_data(request, token)
+        return self._page(request, 404, "not_found_title", "nothing_here")
 
     # -- open pixel ------------------------------------------------------------------------
 
-    def open(self, environ: WSGIEnvironment, start_response: StartResponse, method: str,
-             token: str) -> Iterable[bytes]:
-        if method not in ("GET", "HEAD"):
-            return self._not_allowed(environ, start_response, "GET, HEAD")
-        if method == "GET" and token.endswith(".gif"):
+    def open(self, request: Request, token: str) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return self._not_allowed(request, "GET, HEAD")
+        if request.method == "GET" and token.endswith(".gif"):
             found = self.tokens.loads("open", token[:-4])
             if found is not None:
-                agent = environ.get("HTTP_USER_AGENT")
+                agent = request.header("user-agent")
+                # Buffered, not written: the buffer's own thread writes (no store I/O here).
                 self.events.add(MailEvent(
                     found.recipient_id, found.campaign, found.list_id, "open", classify_mail_open(agent),
                     time_text_of(self.clock()), user_agent_family(agent), None,
                 ))
         # Whatever the token: the same 43 bytes, no cookie, no validator, never cached,
         # so the answer itself tells nobody anything (docs/rules.md, "Email").
-        return untrackable_response(environ, start_response, image=True)
+        status, headers, body = untrackable(image=True, head=False)
+        return Response(int(status[:3]), headers, body)
 
     # -- click -------------------------------------------------------------------------------
 
-    def click(self, environ: WSGIEnvironment, start_response: StartResponse, method: str,
-              token: str) -> list[bytes]:
-        if method not in ("GET", "HEAD"):
-            return self._not_allowed(environ, start_response, "GET, HEAD")
+    def click(self, request: Request, token: str) -> Answer:
+        if request.method not in ("GET", "HEAD"):
+            return self._not_allowed(request, "GET, HEAD")
         found = self.tokens.loads("click", token)
         if found is None or found.target is None:
             # OWASP unvalidated redirects: a link we did not sign goes nowhere.
-            return self._page(environ, start_response, 404, "link_not_valid_title", "click_invalid")
-        if method == "GET":
-            self._record_click(environ, found)
-        start_response("302 Found", [
+            return self._page(request, 404, "link_not_valid_title", "click_invalid")
+        answer = Response(302, [
             ("Location", ascii_uri(found.target)),
             ("Content-Length", "0"),
             ("Cache-Control", "no-store"),
             # The click URL holds a token; the target has no business seeing it.
             ("Referrer-Policy", "no-referrer"),
         ])
-        return []
+        if request.method != "GET":
+            return answer
+        return Pending(lambda: self._record_click(request, found), lambda _: answer)
 
-    def _record_click(self, environ: WSGIEnvironment, found: MailToken) -> None:
+    def _record_click(self, request: Request, found: MailToken) -> None:
         now = self.clock()
-        agent = environ.get("HTTP_USER_AGENT")
+        agent = request.header("user-agent")
         kind = classify_mail_click(agent, sent_at=found.signed_at, now=now)
         event = MailEvent(found.recipient_id, found.campaign, found.list_id, "click", kind,
                           time_text_of(now), user_agent_family(agent), found.link)
@@ -133,39 +130,48 @@ class MailEndpoints:
 
     # -- unsubscribe and stop tracking ---------------------------------------------------------
 
-    def confirm(self, environ: WSGIEnvironment, start_response: StartResponse, method: str, token: str,
-                kind: str) -> list[bytes]:
+    def confirm(self, request: Request, token: str, kind: str) -> Answer:
+        method = request.method
         if method not in ("GET", "HEAD", "POST"):
-            return self._not_allowed(environ, start_response, "GET, HEAD, POST")
+            return self._not_allowed(request, "GET, HEAD, POST")
         found = self.tokens.loads(kind, token)
         if found is None:
-            return self._page(environ, start_response, 404, "link_not_valid_title", "mail_link_invalid")
+            return self._page(request, 404, "link_not_valid_title", "mail_link_invalid")
         store = self.context.store
-        address = store.mail_address(found.recipient_id)
-        if address is None:
-            return self._page(environ, start_response, 404, "link_not_valid_title", "no_record")
         list_name = found.list_id
-        if method != "POST":
-            # Scanners and mail proxies follow links: a GET only shows the button.
-            title, message, form = _form_page(kind, self._already(kind, address, found))
-            return self._page(environ, start_response, 200, title, message, form,
-                              data_link=self._data_link(found), list=list_name)
-        posted = _read_form(environ, self.context.max_body)
-        if isinstance(posted, tuple):
-            return self._page(environ, start_response, posted[0], "not_done", posted[1])
-        if kind == "unsubscribe":
-            if posted.get("List-Unsubscribe") != "One-Click":
-                return self._page(environ, start_response, 400, "not_done", "one_click_needed")
-            # Committed before the answer (RFC 8058 §3.2; Gmail/Yahoo 2024: honour at once).
-            store.suppress_mail(address, list_id=found.list_id, campaign=found.campaign,
-                                source="page" if posted.get("via") == "page" else "one-click")
-            return self._page(environ, start_response, 200, "unsubscribed_title", "unsubscribed_done",
-                              list=list_name)
-        if posted.get("tracking") != "off":
-            return self._page(environ, start_response, 400, "not_done", "tracking_off_needed")
-        store.set_mail_tracking(address, list_id=found.list_id, allowed=False, source="mail-link")
-        return self._page(environ, start_response, 200, "tracking_stopped_title", "tracking_stopped_done",
-                          list=list_name)
+
+        def look() -> tuple[str | None, bool]:
+            address = store.mail_address(found.recipient_id)
+            if address is None or method == "POST":
+                return address, False
+            return address, self._already(kind, address, found)
+
+        def answer(looked: tuple[str | None, bool]) -> Answer:
+            address, already = looked
+            if address is None:
+                return self._page(request, 404, "link_not_valid_title", "no_record")
+            if method != "POST":
+                # Scanners and mail proxies follow links: a GET only shows the button.
+                title, message, form = _form_page(kind, already)
+                return self._page(request, 200, title, message, form, data_link=self._data_link(found), list=list_name)
+            posted = _read_form(request, self.context.max_body)
+            if isinstance(posted, tuple):
+                return self._page(request, posted[0], "not_done", posted[1])
+            if kind == "unsubscribe":
+                if posted.get("List-Unsubscribe") != "One-Click":
+                    return self._page(request, 400, "not_done", "one_click_needed")
+                source = "page" if posted.get("via") == "page" else "one-click"
+                # Committed before the answer (RFC 8058 §3.2; Gmail/Yahoo 2024: honour at once).
+                return Pending(
+                    lambda: store.suppress_mail(address, list_id=found.list_id, campaign=found.campaign, source=source),
+                    lambda _: self._page(request, 200, "unsubscribed_title", "unsubscribed_done", list=list_name))
+            if posted.get("tracking") != "off":
+                return self._page(request, 400, "not_done", "tracking_off_needed")
+            return Pending(
+                lambda: store.set_mail_tracking(address, list_id=found.list_id, allowed=False, source="mail-link"),
+                lambda _: self._page(request, 200, "tracking_stopped_title", "tracking_stopped_done", list=list_name))
+
+        return Pending(look, answer)
 
     # -- the recipient's data --------------------------------------------------------------------
 
@@ -174,48 +180,59 @@ class MailEndpoints:
         token = self.tokens.dumps("data", [found.recipient_id, found.campaign, found.list_id])
         return f"{self.context.prefix}m/d/{token}"
 
-    def your_data(self, environ: WSGIEnvironment, start_response: StartResponse, method: str,
-                  token: str) -> list[bytes]:
+    def your_data(self, request: Request, token: str) -> Answer:
+        method = request.method
         if method not in ("GET", "HEAD", "POST"):
-            return self._not_allowed(environ, start_response, "GET, HEAD, POST")
+            return self._not_allowed(request, "GET, HEAD, POST")
         found = self.tokens.loads("data", token)
+        if found is None:
+            return self._page(request, 404, "link_not_valid_title", "data_no_record")
         store = self.context.store
-        address = store.mail_address(found.recipient_id) if found is not None else None
-        if address is None:
-            return self._page(environ, start_response, 404, "link_not_valid_title", "data_no_record")
-        if method == "POST":
-            posted = _read_form(environ, self.context.max_body)
-            if isinstance(posted, tuple):
-                return self._page(environ, start_response, posted[0], "not_done", posted[1])
-            if posted.get("forget") != "yes":
-                return self._page(environ, start_response, 400, "not_done", "forget_needed")
-            store.forget_mail_recipient(address)
-            return self._page(environ, start_response, 200, "forgotten_title", "forgotten_done")
-        if Request(environ).args.get("download") == "1":
-            data = {"recipient": address, "permissions": store.mail_permissions(recipient=address),
-                    **store.mail_data(address), "pending_changes": store.changes(subject=address)}
-            return respond(environ, start_response, 200, data, headers=[
-                ("Content-Disposition", 'attachment; filename="my-mail-data.json"'),
-                ("Referrer-Policy", "no-referrer")])
-        # A GET only shows the page: link scanners fetch every URL of a mail (docs/rules.md, "Email").
-        return self._page(environ, start_response, 200, "your_data_title", "your_data_intro", "your-data-form.html")
+        download = method != "POST" and request.args.get("download") == "1"
 
-    def _page(self, environ: WSGIEnvironment, start_response: StartResponse, status: int, title: str, message: str,
-              form: str | None = None, *, data_link: str | None = None, **values: Any) -> list[bytes]:
+        def look() -> tuple[str | None, dict[str, Any] | None]:
+            address = store.mail_address(found.recipient_id)
+            if address is None or not download:
+                return address, None
+            return address, {"recipient": address, "permissions": store.mail_permissions(recipient=address),
+                             **store.mail_data(address), "pending_changes": store.changes(subject=address)}
+
+        def answer(looked: tuple[str | None, dict[str, Any] | None]) -> Answer:
+            address, data = looked
+            if address is None:
+                return self._page(request, 404, "link_not_valid_title", "data_no_record")
+            if method == "POST":
+                posted = _read_form(request, self.context.max_body)
+                if isinstance(posted, tuple):
+                    return self._page(request, posted[0], "not_done", posted[1])
+                if posted.get("forget") != "yes":
+                    return self._page(request, 400, "not_done", "forget_needed")
+                return Pending(lambda: store.forget_mail_recipient(address),
+                               lambda _: self._page(request, 200, "forgotten_title", "forgotten_done"))
+            if data is not None:
+                return respond(200, data, headers=[
+                    ("Content-Disposition", 'attachment; filename="my-mail-data.json"'),
+                    ("Referrer-Policy", "no-referrer")])
+            # A GET only shows the page: link scanners fetch every URL of a mail (docs/rules.md, "Email").
+            return self._page(request, 200, "your_data_title", "your_data_intro", "your-data-form.html")
+
+        return Pending(look, answer)
+
+    def _page(self, request: Request, status: int, title: str, message: str, form: str | None = None, *,
+              data_link: str | None = None, **values: Any) -> Response:
         """A page of the texts ``title`` and ``message`` (keys of the visitor's catalogue),
         with the template ``form`` and a link to the recipient's data page under it."""
-        page = self.context.templates.for_request(environ)
+        page = self.context.templates.for_language(request.header("accept-language"))
         below = "".join([page.render(form, **values) if form else "",
                          page.render("data-link.html", href=data_link) if data_link else ""])
-        html = message_page(page, page.text(title), page.text(message, **values), Html(below))
+        html = message_page(page, page.text(title), page.text(message, **values), Markup(below))
         # The token in the URL must not leak to whatever the page links to.
-        return respond_html(environ, start_response, status, html,
-                            headers=[("Referrer-Policy", "no-referrer"), *page.headers])
+        return respond_html(status, html, headers=[("Referrer-Policy", "no-referrer"), *page.headers])
 
-    def _not_allowed(self, environ: WSGIEnvironment, start_response: StartResponse, allow: str) -> list[bytes]:
-        page = self.context.templates.for_request(environ)
+    def _not_allowed(self, request: Request, allow: str) -> Response:
+        page = self.context.templates.for_language(request.header("accept-language"))
         html = message_page(page, page.text("method_not_allowed_title"), page.text("use_methods", allow=allow))
-        return respond_html(environ, start_response, 405, html, headers=[("Allow", allow), *page.headers])
+        return respond_html(405, html, headers=[("Allow", allow), *page.headers])
 
     def _already(self, kind: str, address: str, found: MailToken) -> bool:
         store = self.context.store
@@ -228,15 +245,14 @@ def time_text_of(moment: float) -> str:
     return time_text(datetime.fromtimestamp(moment, timezone.utc))
 
 
-def _read_form(environ: WSGIEnvironment, limit: int) -> MultiDict[str, str] | tuple[int, str]:
+def _read_form(request: Request, limit: int) -> MultiDict[str, str] | tuple[int, str]:
     """The posted form, or (status, the key of a text) for a body that is not one."""
-    request = bounded_request(environ, limit, parts=20)
     if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return 415, "form_needed"
+    if request.over_limit:
+        return 413, "body_too_large"
     try:
-        if request.content_length is not None and request.content_length > limit:
-            return 413, "body_too_large"
-        return request.form
+        return request.form(limit, parts=20)
     except HTTPException as exc:
         return exc.code or 400, "body_unreadable"
     except ValueError:

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from consentlib.errors import ConfigurationError, ConsentError, UnusableMessage
+from consentlib.mail.addresses import email_address
 from consentlib.mail.compose import add_before_body_end, rewrite_links, unsubscribe_header
 from consentlib.mail.tokens import MailTokens, check_name, is_web_url, secret_keys
 from consentlib.store import Store, open_store
@@ -56,14 +57,14 @@ class MailStats:
 
 
 def normalise_address(recipient: Any) -> str:
-    """Strip it and lower-case the domain (RFC 5321 §2.4: only the domain is case-blind)."""
+    """Strip it and lower-case the domain (RFC 5321 §2.4: only the domain is case-blind),
+    by the one address check of consentlib (:mod:`consentlib.mail.addresses`)."""
     if not isinstance(recipient, str):
         raise TypeError(f"recipient must be an e-mail address string, not {type(recipient).__name__}.")
-    address = recipient.strip()
-    local, at, domain = address.rpartition("@")
-    if not at or not local or not domain or len(address) > 320 or not address.isprintable() or " " in address:
-        raise ValueError(f"{recipient!r} is not an e-mail address like ana@example.com.")
-    return f"{local}@{domain.lower()}"
+    address = email_address(recipient)
+    if address is None:
+        raise ValueError(f"{recipient[:100]!r} is not an e-mail address like ana@example.com.")
+    return address
 
 
 class MailTracker:

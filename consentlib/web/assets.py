@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+from consentlib.web.exchange import Request, Response
 
+if TYPE_CHECKING:
     from consentlib.consent import Consent
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -24,18 +23,16 @@ class Asset:
     content_type: str
     immutable: bool
 
-    def respond(self, environ: WSGIEnvironment, start_response: StartResponse,
-                consent: Consent | None = None) -> Iterable[bytes]:
+    def respond(self, request: Request, consent: Consent | None = None) -> Response:
         # A hashed name never changes content, so caches may keep it for a year
         # (RFC 9111 §5.2.2.1, RFC 8246 immutable); the plain name must be revalidated.
         cache = "public, max-age=31536000, immutable" if self.immutable else "no-cache"
-        start_response("200 OK", [
+        return Response(200, [
             ("Content-Type", self.content_type),
             ("Content-Length", str(len(self.data))),
             ("Cache-Control", cache),
             ("X-Content-Type-Options", "nosniff"),
-        ])
-        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [self.data]
+        ], self.data)
 
 
 @lru_cache(maxsize=1)

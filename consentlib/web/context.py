@@ -45,9 +45,13 @@ class EndpointContext:
     templates: Templates  # the pages' templates and message catalogues
 
     def is_secure(self, environ: WSGIEnvironment) -> bool:
-        """Whether cookies set on this request get ``Secure``: the ``secure`` option, or
-        else whether the request came over https (``X-Forwarded-Proto`` is never trusted)."""
-        return self.secure if self.secure is not None else environ.get("wsgi.url_scheme") == "https"
+        """:meth:`secure_over` for a WSGI environ's ``wsgi.url_scheme``."""
+        return self.secure_over(environ.get("wsgi.url_scheme", "http"))
+
+    def secure_over(self, scheme: str) -> bool:
+        """Whether cookies set on a request over ``scheme`` get ``Secure``: the ``secure``
+        option, or else whether it came over https (``X-Forwarded-Proto`` is never trusted)."""
+        return self.secure if self.secure is not None else scheme == "https"
 
     def consent_cookie_headers(self, environ: WSGIEnvironment, payload: CookiePayload) -> list[tuple[str, str]]:
         """The ``Set-Cookie`` lines that record ``payload`` on this request."""

@@ -28,31 +28,23 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
 from consentlib.consent import CLOCK_SKEW, Consent, new_consent_id
-from consentlib.web.context import EndpointContext
 from consentlib.errors import StoreUnavailable
-from consentlib.web.http import (
-    bounded_request,
-    cross_origin_refusal,
-    respond,
-    respond_html,
-    safe_next,
-    site_location,
-    site_origin,
-)
-from consentlib.web.pages import message_page, redirect_page
+from consentlib.mail.addresses import email_address
 from consentlib.records.receipts import build_receipt
 from consentlib.store.base import ForgottenConsentId
+from consentlib.web.context import EndpointContext
+from consentlib.web.exchange import Answer, Pending, Request, Response
+from consentlib.web.http import cross_origin_refusal, respond, respond_html, safe_next, site_location, site_origin
+from consentlib.web.pages import message_page, redirect_page
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
-    from werkzeug.datastructures import MultiDict
+    from markupsafe import Markup
 
-    from consentlib.web.templates import Html, Page
+    from consentlib.web.templates import Page
 
 _TOKEN = re.compile(r"[A-Za-z0-9_.-]{1,2000}")
 log = logging.getLogger("consentlib")
 CONFIRM_LIFETIME = 7 * 24 * 3600  # a request a guardian has not answered in a week is stale
-_EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,252}\.[A-Za-z]{2,63}$")
 ASK_GUARDIAN = "You are below the age of digital consent: ask a parent or guardian to allow optional cookies."
 
 
@@ -141,62 +133,79 @@ class Guardians:
         return (receipt.get("revision") == self.policy.revision and -CLOCK_SKEW <= age < self.context.cookie.lifetime
                 and time.time() < expires)
 
-    def request(self, environ: WSGIEnvironment, start_response: StartResponse, consent: Consent) -> list[bytes]:
+    def request(self, request: Request, consent: Consent) -> Answer:
         """A minor asks a guardian: mail them a signed confirmation link."""
-        if self.context.guardian_mailer is None:
-            return respond(environ, start_response, 404, {"error": "This site does not offer guardian consent."})
+        mailer = self.context.guardian_mailer
+        if mailer is None:
+            return respond(404, {"error": "This site does not offer guardian consent."})
         if not consent.minor:
-            return respond(environ, start_response, 400, {
-                "error": "Guardian consent is only for visitors below the age of digital consent."})
-        refusal = cross_origin_refusal(environ, self.context.trusted_origins)
+            return respond(400, {"error": "Guardian consent is only for visitors below the age of digital consent."})
+        refusal = cross_origin_refusal(request, self.context.trusted_origins)
         if refusal:
-            return respond(environ, start_response, 403, {"error": refusal})
+            return respond(403, {"error": refusal})
         try:
-            form = _form(environ, self.context.max_body)
+            form = request.form(self.context.max_body)
         except HTTPException as exc:
-            return respond(environ, start_response, exc.code or 400, {"error": exc.description})
-        guardian = (form.get("guardian") or "").strip()
-        if not _EMAIL.match(guardian) or len(guardian) > 254:
-            return respond(environ, start_response, 400, {
-                "error": "Give the parent's or guardian's e-mail address, like parent@example.com."})
+            return respond(exc.code or 400, {"error": exc.description})
+        guardian = email_address(form.get("guardian"))
+        if guardian is None:
+            return respond(400, {"error": "Give the parent's or guardian's e-mail address, like parent@example.com."})
         asked = form.getlist("category")
         unknown = [c for c in asked if self.policy.category(c) is None]
         if unknown or not asked or len(asked) > 100:
-            return respond(environ, start_response, 400, {
+            return respond(400, {
                 "error": f"Name the categories to ask for; this site's are: {', '.join(self.policy.category_names)}."})
         categories = sorted(set(asked) - self.policy.required)
-        # The whole answer first; then the receipt, then the mail: nothing is stored or
-        # mailed for a request whose answer could not be built.
-        headers = []
-        consent_id = consent.consent_id
-        if consent_id is not None and self.context.store.consent_id_forgotten(consent_id):
+        store = self.context.store
+
+        def forgotten() -> bool:
+            return consent.consent_id is not None and store.consent_id_forgotten(consent.consent_id)
+
+        def ask(erased: bool) -> Answer:
+            # The whole answer first; then the receipt, then the mail: nothing is stored or
+            # mailed for a request whose answer could not be built.
+            headers = []
             # An erased id (GDPR Art 17) must not be linked to a guardian's answer: the
             # request starts a new id, as for a browser without one.
-            consent_id = None
-        if consent_id is None:
-            # The guardian's answer must find this browser again: give it a consent id,
-            # recorded like any decision, granting only what needs no consent.
-            consent_id = new_consent_id()
-            headers += self.context.consent_cookie_headers(environ, self.context.cookie.decide(
-                revision=self.policy.revision, categories=self.policy.required, consent_id=consent_id))
-        location = safe_next(environ, form.get("next"))
-        page = self.context.templates.for_request(environ)
-        answer = redirect_page(location, "sent", page=page)
-        token = self.serializer.dumps({"id": consent_id, "c": categories, "g": self.guardian_id(guardian),
-                                       "n": secrets.token_hex(8), "k": "confirm"})
-        url = f"{self.context.site_url}{self.context.prefix}guardian/{token}"
-        if consent_id != consent.consent_id:
-            self._record(environ, consent_id, self.policy.required, "form", consent, None)
-        try:
-            self.context.guardian_mailer(guardian, url, [self._label(c) for c in categories])
-        except Exception:
-            log.exception("consentlib: guardian_mailer raised")
-            # The new consent id is recorded: the browser keeps it, so a retry reuses it.
-            return respond(environ, start_response, 503, {
-                "error": "The e-mail to your parent or guardian could not be sent. Try again later."},
-                headers=headers)
-        headers.append(("Location", site_location(self.context.site_url, environ, location)))
-        return respond_html(environ, start_response, 303, answer, headers=headers + page.headers)
+            consent_id = None if erased else consent.consent_id
+            if consent_id is None:
+                # The guardian's answer must find this browser again: give it a consent id,
+                # recorded like any decision, granting only what needs no consent.
+                consent_id = new_consent_id()
+                headers += self.context.consent_cookie_lines(self.context.cookie.decide(
+                    revision=self.policy.revision, categories=self.policy.required, consent_id=consent_id),
+                    self.context.secure_over(request.scheme))
+            location = safe_next(request, form.get("next"))
+            page = self.context.templates.for_language(request.header("accept-language"))
+            answer = redirect_page(location, "sent", page=page)
+            token = self.serializer.dumps({"id": consent_id, "c": categories, "g": self.guardian_id(guardian),
+                                           "n": secrets.token_hex(8), "k": "confirm"})
+            url = f"{self.context.site_url}{self.context.prefix}guardian/{token}"
+            new_id = consent_id
+
+            def record_and_mail() -> bool:
+                # Blocking I/O both: the store, then the site's mailer.
+                if new_id != consent.consent_id:
+                    self._record(request, new_id, self.policy.required, "form", consent, None)
+                try:
+                    mailer(guardian, url, [self._label(c) for c in categories])
+                except Exception:
+                    log.exception("consentlib: guardian_mailer raised")
+                    return False
+                return True
+
+            def sent(mailed: bool) -> Response:
+                if not mailed:
+                    # The new consent id is recorded: the browser keeps it, so a retry reuses it.
+                    return respond(503, {
+                        "error": "The e-mail to your parent or guardian could not be sent. Try again later."},
+                        headers=headers)
+                return respond_html(303, answer, headers=[
+                    *headers, ("Location", site_location(self.context.site_url, request, location)), *page.headers])
+
+            return Pending(record_and_mail, sent)
+
+        return Pending(forgotten, ask)
 
     # -- the guardian's side ---------------------------------------------------------------------
 
@@ -204,50 +213,58 @@ class Guardians:
         """A keyed hash of the guardian's address: names who confirmed without storing it."""
         return hmac.new(self.context.secret_keys[0], address.strip().lower().encode(), hashlib.sha256).hexdigest()[:32]
 
-    def page(self, environ: WSGIEnvironment, start_response: StartResponse, token: str) -> list[bytes]:
-        method = environ.get("REQUEST_METHOD", "GET")
+    def page(self, request: Request, token: str) -> Answer:
+        method = request.method
         if method not in ("GET", "HEAD", "POST"):
-            return respond(environ, start_response, 405, {"error": "Use GET or POST here."},
-                           headers=[("Allow", "GET, HEAD, POST")])
-        page = self.context.templates.for_request(environ)
+            return respond(405, {"error": "Use GET or POST here."}, headers=[("Allow", "GET, HEAD, POST")])
+        page = self.context.templates.for_language(request.header("accept-language"))
         data, problem = self._load(token)
         if problem or data is None:
             status, text = problem or (404, "link_invalid")
-            return self._answer(environ, start_response, status, page, page.text(text))
+            return self._answer(status, page, page.text(text))
         if method != "POST":
-            return respond_html(environ, start_response, 200, self._question(data, page), headers=page.headers)
-        refusal = cross_origin_refusal(environ, self.context.trusted_origins)
+            return respond_html(200, self._question(data, page), headers=page.headers)
+        refusal = cross_origin_refusal(request, self.context.trusted_origins)
         if refusal:
-            return respond(environ, start_response, 403, {"error": refusal})
+            return respond(403, {"error": refusal})
         try:
-            action = _form(environ, self.context.max_body).get("action")
+            action = request.form(self.context.max_body).get("action")
         except HTTPException as exc:
-            return respond(environ, start_response, exc.code or 400, {"error": exc.description})
+            return respond(exc.code or 400, {"error": exc.description})
         allowed_actions = ("withdraw",) if data["k"] == "withdraw" else ("allow", "decline")
         if action is None or action not in allowed_actions:
-            return respond(environ, start_response, 400, {"error": f"Choose one of: {', '.join(allowed_actions)}."})
-        if data["k"] == "confirm" and self._used(data):
-            return self._answer(environ, start_response, 409, page, page.text("link_used"))
+            return respond(400, {"error": f"Choose one of: {', '.join(allowed_actions)}."})
         granted = self.policy.required | (frozenset(data["c"]) if action == "allow" else frozenset())
-        try:
-            self._record(environ, data["id"], granted, "guardian", None, data)
-        except ForgottenConsentId:
-            # The minor's consent id was erased after this link was mailed (GDPR Art 17):
-            # nothing may be recorded under it again; the minor asks anew from their new id.
-            return self._answer(environ, start_response, 410, page, page.text("link_expired"))
-        withdraw = self.serializer.dumps({"id": data["id"], "g": data["g"], "c": [], "n": "", "k": "withdraw"})
-        withdraw_url = f"{self.context.site_url or site_origin(environ)}{self.context.prefix}guardian/{withdraw}"
-        said = page.text({"allow": "guardian_allowed", "decline": "guardian_declined",
-                          "withdraw": "guardian_withdrawn"}[action])
-        body = page.render("guardian-done.html", said=said, withdraw_url=withdraw_url)
-        return respond_html(environ, start_response, 200, page.document(page.text("guardian_title"), body),
-                            headers=page.headers)
+
+        def record() -> bool:
+            if data["k"] == "confirm" and self._used(data):
+                return False
+            self._record(request, data["id"], granted, "guardian", None, data)
+            return True
+
+        def recorded(done: bool) -> Response:
+            if not done:
+                return self._answer(409, page, page.text("link_used"))
+            withdraw = self.serializer.dumps({"id": data["id"], "g": data["g"], "c": [], "n": "", "k": "withdraw"})
+            withdraw_url = f"{self.context.site_url or site_origin(request)}{self.context.prefix}guardian/{withdraw}"
+            said = page.text({"allow": "guardian_allowed", "decline": "guardian_declined",
+                              "withdraw": "guardian_withdrawn"}[action])
+            body = page.render("guardian-done.html", said=said, withdraw_url=withdraw_url)
+            return respond_html(200, page.document(page.text("guardian_title"), body), headers=page.headers)
+
+        def failed(exc: Exception) -> Response:
+            if isinstance(exc, ForgottenConsentId):
+                # The minor's consent id was erased after this link was mailed (GDPR Art 17):
+                # nothing may be recorded under it again; the minor asks anew from their new id.
+                return self._answer(410, page, page.text("link_expired"))
+            raise exc
+
+        return Pending(record, recorded, failed)
 
     @staticmethod
-    def _answer(environ: WSGIEnvironment, start_response: StartResponse, status: int, page: Page,
-                message: Html) -> list[bytes]:
+    def _answer(status: int, page: Page, message: Markup) -> Response:
         html = message_page(page, page.text("guardian_title"), message)
-        return respond_html(environ, start_response, status, html, headers=page.headers)
+        return respond_html(status, html, headers=page.headers)
 
     def _load(self, token: str) -> tuple[dict[str, Any] | None, tuple[int, str] | None]:
         # base64 decoding skips characters outside its alphabet; refuse them up front so
@@ -282,8 +299,9 @@ class Guardians:
         body = page.render("guardian-question.html", withdraw=data["k"] == "withdraw", labels=chosen)
         return page.document(page.text("guardian_title"), body)
 
-    def _record(self, environ: WSGIEnvironment, consent_id: str, granted: frozenset[str], method: str,
+    def _record(self, request: Request, consent_id: str, granted: frozenset[str], method: str,
                 consent: Consent | None, token: dict[str, Any] | None) -> None:
+        """Store a receipt (store work: reads the guardian's grant, then writes)."""
         previous = self.grant(Consent(False, frozenset(), consent_id=consent_id)) if method == "guardian" else None
         if previous is not None and previous[1] is not None:
             previous = (previous[0] & previous[1], None)
@@ -291,8 +309,7 @@ class Guardians:
             policy=self.policy, consent_id=consent_id, granted=frozenset(granted),
             previously_granted=previous[0] if previous else frozenset(), method=method,
             gpc=consent.gpc if consent else False, dnt=consent.dnt if consent else False,
-            lifetime=self.context.cookie.lifetime, ip=environ.get("REMOTE_ADDR"),
-            user_agent=environ.get("HTTP_USER_AGENT"),
+            lifetime=self.context.cookie.lifetime, ip=request.client, user_agent=request.header("user-agent"),
         )
         if token is not None:
             receipt["guardian"] = {"id": token["g"], "verified_by": "signed e-mail link", "token": token["n"]}
@@ -308,10 +325,3 @@ def _timestamp(text: str) -> float:
     if moment.tzinfo is None:
         raise ValueError(f"receipt time {text!r} has no time zone")
     return moment.timestamp()
-
-
-def _form(environ: WSGIEnvironment, limit: int) -> MultiDict[str, str]:
-    return bounded_request(environ, limit).form
-
-
-

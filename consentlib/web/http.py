@@ -1,50 +1,46 @@
-"""HTTP helpers the consent endpoints share: answers, bounded bodies, origin checks, safe
-redirects. A leaf: it imports no endpoint module, so the guardian pages, the mail
-endpoints and a site's own views (the Flask example's mail views) can all use it.
+"""HTTP helpers the consent endpoints share: answers, origin checks, safe redirects. A
+leaf: it imports no endpoint module, so the guardian pages, the mail endpoints and a
+site's own views (the Flask example's mail views) can all use it.
+
+The checks take a :class:`~consentlib.web.exchange.Request`; the public ones
+(:func:`cross_origin_refusal`, :func:`safe_next`) also take a WSGI environ, as they
+did before the endpoints worked on plain requests.
 """
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from werkzeug.urls import iri_to_uri
-from werkzeug.wrappers import Request
 
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+from consentlib.web.exchange import Request, Response
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def _request(request: Request | Mapping[str, Any]) -> Request:
+    return request if isinstance(request, Request) else Request.from_environ(request)
 
 
 # -- request checks --------------------------------------------------------------------------
 
 
-def bounded_request(environ: WSGIEnvironment, limit: int, *, parts: int = 200) -> Request:
-    """A request whose body and form werkzeug reads up to ``limit`` bytes and ``parts``
-    fields, answering 413 beyond (a choice or an unsubscribe needs far less)."""
-    request = Request(environ)
-    request.max_content_length = limit
-    request.max_form_memory_size = limit
-    request.max_form_parts = parts
-    return request
-
-
-def site_location(site_url: str | None, environ: WSGIEnvironment, path: str) -> str:
+def site_location(site_url: str | None, request: Request, path: str) -> str:
     """An absolute Location for ``path`` (from :func:`safe_next`), on the configured
     ``site_url`` or this request's own origin."""
-    return (site_url or site_origin(environ)) + path
+    return (site_url or site_origin(request)) + path
 
 
-def site_origin(environ: WSGIEnvironment) -> str:
-    scheme = environ.get("wsgi.url_scheme", "http")
-    host = environ.get("HTTP_HOST")
+def site_origin(request: Request) -> str:
+    scheme = request.scheme
+    host = request.header("host")
     if not (host and _is_authority(host)):
         # PEP 3333 URL reconstruction: without a usable Host, the server's own name. A
         # Host that is not host[:port] (RFC 9110 §7.2) would make every Location built
         # from it unparsable.
-        host = f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
+        host = f"{request.server[0]}:{request.server[1]}"
     return normalise_origin(f"{scheme}://{host}")
 
 
@@ -68,40 +64,42 @@ def normalise_origin(origin: str) -> str:
     return origin
 
 
-def cross_origin_refusal(environ: WSGIEnvironment, trusted: frozenset[str]) -> str | None:
+def cross_origin_refusal(request: Request | Mapping[str, Any], trusted: frozenset[str]) -> str | None:
     """Why a state-changing request must be refused as cross-site forgery, or None.
 
     Fetch Metadata first (browsers send ``Sec-Fetch-Site``); then ``Origin``. A client
     that sends neither (curl, a server-side API call) is not a browser acting for a
-    visitor on another site, so it passes.
+    visitor on another site, so it passes. ``request``: a Request, or a WSGI environ.
     """
-    fetch_site = environ.get("HTTP_SEC_FETCH_SITE")
+    request = _request(request)
+    fetch_site = request.header("sec-fetch-site")
     if fetch_site in ("cross-site", "same-site"):
-        origin = environ.get("HTTP_ORIGIN")
+        origin = request.header("origin")
         if not (origin and normalise_origin(origin) in trusted):
             return "Consent can only be given on this site's own pages (cross-site request refused)."
-    origin = environ.get("HTTP_ORIGIN")
+    origin = request.header("origin")
     if origin is not None:
         normal = normalise_origin(origin)
-        if normal != site_origin(environ) and normal not in trusted:
+        if normal != site_origin(request) and normal not in trusted:
             return f"Consent can only be given on this site's own pages; origin {origin[:100]!r} is not this site."
     return None
 
 
-def script_reads_answer(environ: WSGIEnvironment) -> bool:
+def script_reads_answer(request: Request) -> bool:
     """A browser request whose answer a page's script can read: anything but a top-level
     navigation (Fetch Metadata: ``fetch``/XHR, an iframe, an image...). A client that
     sends no Fetch Metadata (curl, an older browser) reads what it asked for itself."""
-    mode, dest = environ.get("HTTP_SEC_FETCH_MODE"), environ.get("HTTP_SEC_FETCH_DEST")
+    mode, dest = request.header("sec-fetch-mode"), request.header("sec-fetch-dest")
     if mode is None and dest is None:
         return False
     return mode != "navigate" or dest != "document"
 
 
-def safe_next(environ: WSGIEnvironment, target: str | None) -> str:
+def safe_next(request: Request | Mapping[str, Any], target: str | None) -> str:
     """A same-site path to go back to, as an ASCII URI reference: ``next`` if it is one,
-    else the Referer's, else '/'. Safe to put in a ``Location`` header as it is."""
-    for candidate in (target, _referer_path(environ)):
+    else the Referer's, else '/'. Safe to put in a ``Location`` header as it is.
+    ``request``: a Request, or a WSGI environ."""
+    for candidate in (target, _referer_path(_request(request))):
         if candidate and _is_local_path(candidate):
             local = ascii_uri(candidate)
             if _is_local_path(local):  # still one path of this site once encoded
@@ -131,15 +129,15 @@ def ascii_uri(target: str) -> str:
         return quote(target, safe="%!#$&'()*+,/:;=?@[]~")
 
 
-def _referer_path(environ: WSGIEnvironment) -> str | None:
-    referer = environ.get("HTTP_REFERER")
+def _referer_path(request: Request) -> str | None:
+    referer = request.header("referer")
     if not referer:
         return None
     try:
         parts = urlsplit(referer)
     except ValueError:
         return None
-    if normalise_origin(f"{parts.scheme}://{parts.netloc}") != site_origin(environ):
+    if normalise_origin(f"{parts.scheme}://{parts.netloc}") != site_origin(request):
         return None
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
@@ -147,30 +145,22 @@ def _referer_path(environ: WSGIEnvironment) -> str | None:
 # -- responses ---------------------------------------------------------------------------------
 
 
-def respond(environ: WSGIEnvironment, start_response: StartResponse, status: int, body: Any, *,
-            headers: Iterable[tuple[str, str]] = (), cache: str = "no-store") -> list[bytes]:
+def respond(status: int, body: Any, *, headers: Iterable[tuple[str, str]] = (), cache: str = "no-store") -> Response:
+    """A JSON answer."""
     data = json.dumps(body, separators=(",", ":")).encode()
-    return _send(environ, start_response, status, "application/json", data, headers, cache)
+    return _response(status, "application/json", data, headers, cache)
 
 
-def respond_html(environ: WSGIEnvironment, start_response: StartResponse, status: int, html: str, *,
-                 headers: Iterable[tuple[str, str]] = ()) -> list[bytes]:
-    return _send(environ, start_response, status, "text/html; charset=utf-8", html.encode(), headers, "no-store")
+def respond_html(status: int, html: str, *, headers: Iterable[tuple[str, str]] = ()) -> Response:
+    return _response(status, "text/html; charset=utf-8", html.encode(), headers, "no-store")
 
 
-_REASONS = {200: "OK", 303: "See Other", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-            405: "Method Not Allowed", 409: "Conflict", 410: "Gone", 413: "Content Too Large", 415: "Unsupported Media Type",
-            503: "Service Unavailable"}
-
-
-def _send(environ: WSGIEnvironment, start_response: StartResponse, status: int, content_type: str, data: bytes,
-          headers: Iterable[tuple[str, str]], cache: str) -> list[bytes]:
-    response_headers = [
+def _response(status: int, content_type: str, data: bytes, headers: Iterable[tuple[str, str]],
+              cache: str) -> Response:
+    return Response(status, [
         ("Content-Type", content_type),
         ("Content-Length", str(len(data))),
         ("Cache-Control", cache),
         ("X-Content-Type-Options", "nosniff"),
         *headers,
-    ]
-    start_response(f"{status} {_REASONS.get(status, 'Error')}", response_headers)
-    return [] if environ.get("REQUEST_METHOD") == "HEAD" else [data]
+    ], data)

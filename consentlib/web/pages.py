@@ -6,15 +6,18 @@ Content-Security-Policy.
 """
 from __future__ import annotations
 
+from markupsafe import Markup
+
 from consentlib.consent import Consent
 from consentlib.policy import Policy
-from consentlib.web.templates import Html, Page, default_templates
+from consentlib.web.templates import Page, default_templates
+
 
 def _english(page: Page | None) -> Page:
     return page if page is not None else default_templates().page()
 
 
-def category_fields(policy: Policy, consent: Consent, page: Page | None = None) -> Html:
+def category_fields(policy: Policy, consent: Consent, page: Page | None = None) -> Markup:
     """One checkbox per category: required ones on and locked, none pre-ticked otherwise."""
     page = _english(page)
     rows = []
@@ -29,10 +32,10 @@ def category_fields(policy: Policy, consent: Consent, page: Page | None = None) 
             disabled=category.required or locked_off, required=category.required,
             gpc_off=not category.required and gpc_off,
             needs_guardian=not category.required and locked_off and not gpc_off))
-    return Html("".join(rows))
+    return Markup("".join(rows))
 
 
-def cookie_tables(policy: Policy, page: Page | None = None) -> Html:
+def cookie_tables(policy: Policy, page: Page | None = None) -> Markup:
     """Per category, the cookies it covers: name, purpose, lifetime and who sets them.
 
     The banner's second layer shows the same tables (read from declaration.json); here
@@ -46,23 +49,23 @@ def cookie_tables(policy: Policy, page: Page | None = None) -> Html:
             page.render("cookie-row.html", name=c.name, purpose=c.purpose, lifetime=c.lifetime,
                         third_party=c.third_party)
             for c in policy.cookies if c.category == category.name)
-        tables.append(page.render("cookie-table.html", name=category.name, label=category.label, cookies=Html(rows)))
-    return Html("".join(tables))
+        tables.append(page.render("cookie-table.html", name=category.name, label=category.label, cookies=Markup(rows)))
+    return Markup("".join(tables))
 
 
-def choice_form(policy: Policy, consent: Consent, *, action: str, next_path: str, page: Page | None = None) -> Html:
+def choice_form(policy: Policy, consent: Consent, *, action: str, next_path: str, page: Page | None = None) -> Markup:
     """The choice form, for the preferences page and for sites' own pages."""
     page = _english(page)
     return page.render("choice-form.html", action=action, next_path=next_path, minor=consent.minor,
                        categories=category_fields(policy, consent, page))
 
 
-def guardian_form(policy: Policy, *, action: str, next_path: str, page: Page | None = None) -> Html:
+def guardian_form(policy: Policy, *, action: str, next_path: str, page: Page | None = None) -> Markup:
     """A minor asks a parent or guardian (GDPR Art 8): their address and what to allow."""
     page = _english(page)
     boxes = "".join(page.render("guardian-category.html", name=c.name, label=c.label)
                     for c in policy.categories if not c.required)
-    return page.render("guardian-form.html", action=action, next_path=next_path, categories=Html(boxes))
+    return page.render("guardian-form.html", action=action, next_path=next_path, categories=Markup(boxes))
 
 
 def preferences_page(policy: Policy, consent: Consent, *, action: str, next_path: str,
@@ -77,7 +80,7 @@ def preferences_page(policy: Policy, consent: Consent, *, action: str, next_path
     return page.document(page.text("privacy_choices"), body)
 
 
-def message_page(page: Page, title: str, message: Html, form: Html | str = "") -> str:
+def message_page(page: Page, title: str, message: Markup, form: Markup | str = "") -> str:
     """A page with a heading, one paragraph and (optionally) a form: texts of ``page``'s
     catalogue (``title`` and ``message`` are already rendered by :meth:`Page.text`)."""
     return page.document(title, page.render("message.html", message=message, form=form))

@@ -3,7 +3,7 @@
 A template is an HTML file with four kinds of tag, and nothing else is special:
 
 ``{{ name }}``
-    A value, HTML-escaped (unless it is :class:`Html`, a fragment already rendered).
+    A value, HTML-escaped (unless it is ``markupsafe.Markup``, a fragment already rendered).
 ``{{ t.key }}``
     The text ``key`` of the visitor's language, escaped; ``{name}`` in the text is
     replaced by the value ``name``, escaped too.
@@ -30,6 +30,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
+
 from consentlib.errors import ConfigurationError
 from consentlib.web.language import choose
 
@@ -40,12 +42,11 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*")
 
 
-class Html(str):
-    """Markup that is already safe (rendered from a template): put in as it is."""
-
-
 def html_text(value: Any) -> str:
-    return value if isinstance(value, Html) else escape(str(value))
+    # A rendered fragment is markupsafe's Markup, the type Jinja and Flask know too, so a
+    # site that puts one into its own templates does not escape it twice. Other values
+    # are escaped with html.escape (quote=True: &quot; and &#x27;), as they always were.
+    return value if isinstance(value, Markup) else escape(str(value))
 
 
 @dataclass(frozen=True)
@@ -160,9 +161,9 @@ class Templates:
     def languages(self) -> list[str]:
         return list(self.catalogues)
 
-    def for_request(self, environ: Mapping[str, Any]) -> Page:
-        """The pages in the language of this request's ``Accept-Language``."""
-        return self.page(choose(environ.get("HTTP_ACCEPT_LANGUAGE"), self._choices, DEFAULT_LANGUAGE))
+    def for_language(self, accept_language: str | None) -> Page:
+        """The pages in the language an ``Accept-Language`` header asks for."""
+        return self.page(choose(accept_language, self._choices, DEFAULT_LANGUAGE))
 
     def page(self, language: str = DEFAULT_LANGUAGE) -> Page:
         return Page(self, self.catalogues[language])
@@ -176,14 +177,14 @@ class Page:
         self.catalogue = catalogue
         self.language = catalogue.tag
 
-    def text(self, key: str, /, **values: Any) -> Html:
+    def text(self, key: str, /, **values: Any) -> Markup:
         """The text ``key``, escaped, with ``{name}`` filled from ``values`` (escaped)."""
         text = escape(self.catalogue.texts[key])
-        return Html(_PLACEHOLDER.sub(lambda m: html_text(values[m.group(1)]) if m.group(1) in values else m.group(0),
+        return Markup(_PLACEHOLDER.sub(lambda m: html_text(values[m.group(1)]) if m.group(1) in values else m.group(0),
                                      text))
 
-    def render(self, template: str, /, **values: Any) -> Html:
-        return Html("".join(self._render(self.templates.templates[template], values)))
+    def render(self, template: str, /, **values: Any) -> Markup:
+        return Markup("".join(self._render(self.templates.templates[template], values)))
 
     def _render(self, nodes: tuple[_Node, ...], values: dict[str, Any]) -> Iterator[str]:
         for node in nodes:
@@ -197,7 +198,7 @@ class Page:
                 yield from self._render(node.then if bool(values.get(node.name)) != node.negate else node.otherwise,
                                         values)
 
-    def document(self, title: Any, body: Html) -> str:
+    def document(self, title: Any, body: Markup) -> str:
         """A whole page: ``title`` (a text, escaped) as its title and heading, then ``body``."""
         return self.render("page.html", lang=self.language, title=title, body=body)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from consentlib.consent import DEFAULT_LIFETIME, Consent, ConsentCookie, CookiePayload
@@ -16,6 +17,7 @@ from consentlib.core import ConsentCore
 from consentlib.policy import Policy
 from consentlib.records.changes import ChangeDelivery
 from consentlib.store import Store
+from consentlib.web.exchange import BODY_METHODS, Request, settle
 from consentlib.web.pixel import untrackable_response, wants_image
 
 if TYPE_CHECKING:
@@ -179,13 +181,16 @@ class ConsentMiddleware:
 
     def serve_endpoint(self, environ: WSGIEnvironment, start_response: StartResponse, consent: Consent,
                        path: str) -> Iterable[bytes]:
-        """Answer a consent endpoint (a WSGI exchange; it may read and write the store)."""
-        if self.core.secure and environ.get("wsgi.url_scheme") != "https":
-            # secure=True: served over https by a proxy that does not say so. The
-            # endpoints judge Origin (a browser sends https://) and build Location
-            # from the scheme: without this, every choice posted would be a 403.
-            environ = {**environ, "wsgi.url_scheme": "https"}
-        return self.core.endpoints(environ, start_response, consent, path)
+        """Answer a consent endpoint at ``path`` (``PATH_INFO``): its store work runs here,
+        in the request's thread."""
+        method = environ.get("REQUEST_METHOD", "GET")
+        request = Request.from_environ(environ, self.core.max_body if method in BODY_METHODS else None)
+        if request.path != path:
+            request = replace(request, path=path)
+        response = settle(self.core.answer_endpoint(request, consent))
+        start_response(response.status_line, response.headers)
+        return [response.body] if response.body else []
+
 
     def _secure(self, environ: WSGIEnvironment) -> bool:
         return self.core.is_secure(environ.get("wsgi.url_scheme") == "https")

@@ -11,6 +11,7 @@ from flask import Blueprint, abort, current_app, g, redirect, render_template, r
 from markupsafe import Markup
 
 from consentlib import MailTracker, Suppressed
+from consentlib.mail.addresses import email_address
 from consentlib.web.http import cross_origin_refusal
 from consentlib.web.pages import guardian_form
 
@@ -102,8 +103,8 @@ def newsletter():
     refusal = cross_origin_refusal(request.environ, current_app.extensions["consentlib"].core.trusted_origins)
     if refusal:
         return render_template("newsletter.html", sent=None, suppressed=False, error=refusal), 403
-    address = (request.form.get("email") or "").strip()
-    if "@" not in address or len(address) > 254 or any(c in address for c in "\r\n<>,; "):
+    address = email_address(request.form.get("email"))
+    if address is None:
         return render_template("newsletter.html", sent=None, suppressed=False,
                                error="Please give an e-mail address like ana@example.com."), 400
     mail = tracker()
