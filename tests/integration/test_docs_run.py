@@ -29,6 +29,7 @@ ENV = {"CONSENT_SECRET_KEY": "consent-secret-key-for-the-docs-test", "APP_SECRET
 
 RUN = re.compile(r"^<!-- run: (?P<example>[\w-]+) (?P<path>\S+)(?P<appended> appended)? -->\n"
                  r"```[\w-]*\n(?P<code>.*?)^```", re.S | re.M)
+COOKIE_LINES = re.compile(r"^<!-- cookie lines: .*? -->\n```python\n(?P<code>.*?)^```", re.S | re.M)
 FENCE = re.compile(r"^```(?P<lang>[\w-]*)\n(?P<code>.*?)^```", re.S | re.M)
 
 
@@ -205,9 +206,30 @@ def test_every_python_block_of_the_quick_start_is_run():
     # A block added without a mark would be the one that does not run as pasted.
     text = QUICKSTART.read_text(encoding="utf-8")
     marked = {block.code for blocks in run_blocks(text).values() for block in blocks}
+    marked |= {m["code"] for m in COOKIE_LINES.finditer(text)}  # checked below
     unmarked = [m["code"][:80] for m in FENCE.finditer(text) if m["lang"] == "python" and m["code"] not in marked]
     assert not unmarked, f"docs/quickstart.md has python blocks no test runs; mark them <!-- run: ... -->: {unmarked}"
     assert set(FRAMEWORKS) <= set(run_blocks(text)), "a framework's quick start lost its run marks"
+
+
+def test_the_cookie_lines_for_a_login_that_stopped_working_declare_the_frameworks_own_cookies():
+    # "My login stopped working": the lines to paste must build, and name the cookies the
+    # frameworks really set by default, or the reader pastes a fix that fixes nothing.
+    from django.conf import global_settings
+    from django.contrib.messages.storage.cookie import CookieStorage
+    from flask import Flask
+
+    from consentlib import Cookie
+
+    match = COOKIE_LINES.search(QUICKSTART.read_text(encoding="utf-8"))
+    assert match, "docs/quickstart.md lost its Cookie(...) lines for Django's and Flask's own cookies"
+    namespace = {"Cookie": Cookie}
+    exec(compile(f"COOKIES = [\n{match['code']}]", str(QUICKSTART), "exec"), namespace)  # noqa: S102 - our docs
+    declared = {cookie.name: cookie.category for cookie in namespace["COOKIES"]}
+    necessary = {global_settings.SESSION_COOKIE_NAME, global_settings.CSRF_COOKIE_NAME, CookieStorage.cookie_name,
+                 Flask.default_config["SESSION_COOKIE_NAME"]}
+    assert {name for name, category in declared.items() if category == "necessary"} >= necessary
+    assert declared.get(global_settings.LANGUAGE_COOKIE_NAME) == "preferences"  # a choice, not a necessity
 
 
 def _code_lines(code: str) -> list[str]:
