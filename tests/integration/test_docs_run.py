@@ -246,3 +246,28 @@ def test_readme_snippets_are_lines_of_the_quick_starts_that_run():
     assert readme, "README.md has no python snippet left to check"
     stray = [line for code in readme for line in _code_lines(code) if line not in run]
     assert not stray, "README.md has snippet lines that no quick start example runs:\n" + "\n".join(stray)
+
+
+def _consentlib_imports() -> list[pytest.param]:
+    found = []
+    for page in [README, *sorted((ROOT / "docs").rglob("*.md"))]:
+        for block in FENCE.finditer(page.read_text(encoding="utf-8")):
+            if block["lang"] != "python":
+                continue
+            for line in _code_lines(block["code"]):
+                match = re.match(r"from (consentlib[\w.]*) import \(?([\w\s,]+?)\)?$", line)
+                if match:
+                    names = tuple(name.strip() for name in match[2].split(",") if name.strip())
+                    found.append(pytest.param(match[1], names, id=f"{page.relative_to(ROOT)}:{match[1]}"))
+    return found
+
+
+@pytest.mark.parametrize(("module", "names"), _consentlib_imports())
+def test_every_consentlib_import_in_the_docs_imports(module, names):
+    # The package was reorganised; a fragment on any page that names a module that moved
+    # is the first thing a reader pastes.
+    import importlib
+
+    imported = importlib.import_module(module)
+    missing = [name for name in names if not hasattr(imported, name)]
+    assert not missing, f"`from {module} import ...` in the docs names what it does not have: {missing}"
