@@ -7,7 +7,8 @@ import json
 from html import escape
 from typing import TYPE_CHECKING
 
-from consentlib.cli.common import STORE_DOWN, UsageError, add_command, existing_store, load_policy
+from consentlib.cli.common import STORE_DOWN, UsageError, add_command, existing_store, load_policy, \
+    store_option
 
 if TYPE_CHECKING:
     from consentlib.cli.common import Commands
@@ -25,7 +26,7 @@ def register(commands: Commands) -> None:
     cookies.add_argument("--format", choices=("md", "html", "json"), default="md",
                          help="table format (default md)")
     cookies.add_argument("--undeclared", action="store_true", help="list cookies the app set without a declaration")
-    cookies.add_argument("--store", metavar="URL", help="store URL, with --undeclared")
+    store_option(cookies, help="store URL, with --undeclared", required=False)
     cookies.add_argument("--check", action="store_true",
                          help="exit 1 naming each cookie declared necessary that the Open Cookie Database "
                               "knows as analytics or marketing")
@@ -74,7 +75,8 @@ def cookies_command(args: argparse.Namespace) -> int:
 
 def _undeclared(args: argparse.Namespace) -> int:
     if not args.store:
-        raise UsageError("--undeclared needs --store URL (the store the middleware writes to).")
+        raise UsageError("--undeclared needs --store URL or the CONSENTLIB_STORE environment variable "
+                         "(the store the middleware writes to).")
     rows = existing_store(args.store).undeclared_cookies()
     if args.format == "json":
         print(json.dumps(rows, indent=2))
