@@ -6,6 +6,12 @@ reordered, and every other header is kept as it was (RFC 6265 §3, RFC 9110 §5.
 A response whose headers depend on the consent cookie or on ``Sec-GPC`` says so in
 ``Vary`` (RFC 9110 §12.5.5).
 
+With ``third_party_csp`` on, an HTML response (by its ``Content-Type``) also gets the
+third-party Content-Security-Policy of its granted set (consentlib.gate.csp), right after
+its Content-Type; in report mode (``mode="report"``) a line the gate would drop leaves,
+and is told to ``note``. Without either, Content-Type passes like any header and the
+loop below is the enforce mode's as it always was.
+
 Every header is judged by the name a browser will see (consentlib.gate.fields): a name that
 is not an RFC 9110 token, or a value with a line break, is dropped and logged once,
 since a browser could read a ``Set-Cookie``, ``ETag`` or ``Last-Modified`` in it.
@@ -149,8 +155,8 @@ class ResponseGate:
         csp_line: tuple[Any, Any] | None = None
         csp_vary = 0
         if csp is not None:
-            csp_line = csp.line(granted)
-            csp_line = _raw_pairs([csp_line])[0] if raw else csp_line
+            text_line = csp.line(granted)
+            csp_line = _raw_pairs([text_line])[0] if raw else text_line
             csp_vary = csp.vary
         note_validators = note is not None and self._etags is not None and self._etags not in granted
 
@@ -205,7 +211,7 @@ class ResponseGate:
                 else:  # a validator, in report mode
                     if etags_vary > vary:
                         vary = etags_vary
-                    if note_validators:
+                    if note_validators and note is not None:
                         note("validator", _VALIDATOR_NAMES.get(canonical_name(_text(item[0])), "ETag"))
                 append(item)
             if extra_pairs:
