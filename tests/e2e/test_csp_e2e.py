@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from consentlib import Category, ConsentMiddleware, Host, Policy
+from consentlib import Beacon, Category, ConsentMiddleware, Host, Policy
+from consentlib.records.would_block import would_block
 from consentlib.testing.browser import chrome_driver, wait_until
 from consentlib.testing.server import serve_wsgi
 
@@ -163,3 +164,47 @@ def test_chromium_does_not_know_prefetch_src(tmp_path, driver):
         messages = [entry["message"] for entry in driver.get_log("browser")]
     assert any("Unrecognized Content-Security-Policy directive 'prefetch-src'" in m for m in messages), \
         json.dumps(messages)
+
+
+def test_report_mode_lets_a_cookie_a_beacon_and_an_etag_through_and_lists_them(tmp_path, second_origin, driver):
+    """mode="report" in a real browser: the cookie is stored and sent back, the beacon
+    reaches the app, the browser's cache replays the per-visitor ETag to the app, the
+    third party loads; each is listed as what enforce mode would have blocked."""
+    origin, other = second_origin
+    seen: dict[str, list[str]] = {"cookie": [], "if_none_match": [], "paths": []}
+    page = f'<!doctype html><title>report</title><img src="/collect" alt=""><img src="{other}/pixel.gif" alt="">'
+
+    def app(environ, start_response):
+        seen["paths"].append(environ["PATH_INFO"])
+        seen["cookie"].append(environ.get("HTTP_COOKIE", ""))
+        if environ["PATH_INFO"] == "/collect":
+            start_response("200 OK", [("Content-Type", "image/gif"), ("Content-Length", str(len(GIF))),
+                                      ("Cache-Control", "no-store")])
+            return [GIF]
+        replayed = environ.get("HTTP_IF_NONE_MATCH", "")
+        seen["if_none_match"].append(replayed)
+        if replayed.startswith('"uid-'):
+            start_response("304 Not Modified", [("ETag", replayed)])
+            return []
+        body = page.encode()
+        start_response("200 OK", [("Content-Type", "text/html"), ("Content-Length", str(len(body))),
+                                  ("Cache-Control", "no-cache"), ("ETag", '"uid-7f3a"'),
+                                  ("Set-Cookie", "tracker_x=t1; Path=/")])
+        return [body]
+
+    port = other.rsplit(":", 1)[1]
+    policy = Policy(revision=1, categories=[Category("necessary", required=True), Category("analytics")],
+                    beacons=[Beacon("/collect", "analytics")], hosts=[Host(f"127.0.0.1:{port}", "analytics")],
+                    etags="analytics")
+    middleware = ConsentMiddleware(app, policy, secret_key=KEYS, store=f"sqlite:///{tmp_path}/consent.db",
+                                   mode="report", third_party_csp="enforce")
+    with serve_wsgi(middleware) as url:
+        driver.get(url + "/")
+        wait_until(driver, lambda d: "/collect" in seen["paths"] and "/pixel.gif" in origin.reached()
+                   and "img-src" in reported(middleware))
+        driver.get(url + "/")  # the cache revalidates: the app is sent back its own ETag
+        wait_until(driver, lambda d: '"uid-7f3a"' in seen["if_none_match"])
+    assert any("tracker_x=t1" in cookie for cookie in seen["cookie"])
+    middleware.core.would_block.flush()
+    listed = {(row["kind"], row["name"]) for row in would_block(middleware.store)}
+    assert {("cookie", "tracker_x"), ("beacon", "/collect"), ("validator", "ETag"), ("csp", other)} <= listed
