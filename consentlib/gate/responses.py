@@ -87,7 +87,9 @@ class ResponseGate:
         self._etags_vary = (2 if policy.etags in self.gpc_categories else 1) if etags_gated else 0
         # Verdicts per distinct granted set (a handful: subsets of the categories).
         self._verdicts: dict[frozenset[str], BoundedCache[str | bytes, int]] = {}
-        self._usual = _usual_kinds(csp is not None or note is not None)
+        extras = csp is not None or note is not None
+        self._kind_of = {**_KIND_OF, **_EXTRA_KINDS} if extras else _KIND_OF
+        self._usual = _usual_kinds(extras)
         self._kinds = dict(self._usual)
         self._warned: set[str] = set()
         self._gates: dict[tuple[frozenset[str], bool, bool], Callable[[TextHeaders], TextHeaders]] = {}
@@ -185,8 +187,11 @@ class ResponseGate:
                         verdict = self._verdict(verdicts, granted, value)
                     if verdict < _DROP:
                         append(item)
-                    elif note is not None:
-                        append(item)  # report mode: let through, and say what enforce would do
+                    elif note is not None and verdict != _DROP_OWN:
+                        # Report mode: let through, and say what enforce would do. An app's
+                        # line named like consentlib's own cookie still never leaves: it is
+                        # no consent decision, it would overwrite the visitor's choice.
+                        append(item)
                         note("cookie", set_cookie_name(_text(value)) or "(no name)")
                     elif log.isEnabledFor(logging.DEBUG):
                         log.debug("consentlib refused Set-Cookie %r: %s", set_cookie_name(_text(value)),
@@ -234,8 +239,7 @@ class ResponseGate:
     def _kind(self, name: str | bytes) -> str:
         """What to do with header ``name``, judged by the name a browser will see."""
         canonical = canonical_name(_text(name))
-        kinds = {**_KIND_OF, **_EXTRA_KINDS} if self.csp is not None or self.note is not None else _KIND_OF
-        kind = kinds.get(canonical, _PASS) if canonical else _DROP_FIELD
+        kind = self._kind_of.get(canonical, _PASS) if canonical else _DROP_FIELD
         if isinstance(name, (str, bytes)) and len(name) <= _NAME_MAX:
             if len(self._kinds) >= _NAMES_LIMIT:
                 self._kinds = dict(self._usual)

@@ -108,3 +108,22 @@ def test_enforce_mode_holds_no_report_parts(tmp_path):
     core = build("wsgi", tmp_path).core
     assert type(core.visits) is Visits and type(core.routes) is Routes
     assert core.would_block is None and core.responses.note is None and core.csp is None
+
+
+def test_report_mode_still_never_lets_the_app_write_the_visitors_choice(tmp_path):
+    """An app line named like consentlib's own cookie is no consent decision: dropped in
+    both modes, or it would overwrite the choice in the browser."""
+    from werkzeug.test import Client
+
+    from consentlib import ConsentMiddleware
+    from tests.support.cspsite import POLICY
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Set-Cookie", "consent=forged; Path=/"),
+                                  ("Set-Cookie", "tracker_x=t1; Path=/")])
+        return [b"ok"]
+
+    middleware = ConsentMiddleware(app, POLICY, secret_key=["k" * 24], store=f"sqlite:///{tmp_path}/c.db",
+                                   mode="report")
+    lines = Client(middleware).get("/").headers.getlist("Set-Cookie")
+    assert lines == ["tracker_x=t1; Path=/"]
