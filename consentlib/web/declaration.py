@@ -32,5 +32,6 @@ def declaration(policy: Policy) -> dict[str, Any]:
             for c in policy.cookies
         ],
         "beacons": [{"path": b.path, "category": b.category} for b in policy.beacons],
+        "hosts": [{"pattern": h.pattern, "category": h.category, "provider": h.provider} for h in policy.hosts],
         "etags": policy.etags,
     }
