@@ -3,8 +3,13 @@
 In order of authority: the policy given with ``--policy``, the site's own published
 declaration (``GET /_consent/declaration.json`` on a consentlib site), then the Open
 Cookie Database weighed with platform and domain (:mod:`consentlib.data.cookiedb`).
-A name none of them knows is *unknown*: reported, never a violation, because
-guessing would fail clean sites (every site has a session cookie of its own name).
+A name none of them knows is *unknown*, and judged by its value instead: one that differs
+between two fresh browsers is an identifier (:mod:`consentlib.testing.identifiers`);
+one that does not, or that only one browser got, is reported and not judged.
+
+Besides what is stored, before a choice and after a rejection these are violations:
+fingerprinting calls (:mod:`consentlib.testing.instrument`), and a consent manager's
+cookie that grants every purpose (:mod:`consentlib.testing.cmps`).
 """
 from __future__ import annotations
 
@@ -30,11 +35,11 @@ JUDGED = ("before", "rejected")  # the states with violations: after "Accept all
 @dataclass
 class Violation:
     state: str
-    kind: str  # "cookie", "storage", "beacon", "tracker", "etag", "banner"
+    kind: str  # "cookie", "storage", "beacon", "tracker", "etag", "banner", "fingerprint", "consent cookie"
     subject: str
     detail: str
     page: str = ""
-    evidence: str = ""  # "--policy", "declaration", "database", "tracker list", "browser"
+    evidence: str = ""  # "--policy", "declaration", "database", "tracker list", "browser", "EDPB", "CJEU"
 
 
 @dataclass
@@ -67,6 +72,7 @@ class Judge:
         cookies = _named(declared, "cookies", "category")
         self._exact = {c["name"]: c for c in cookies if not c.get("glob")}
         self._globs = [c for c in cookies if c.get("glob")]
+        self.categories = frozenset(c["name"] for c in _named(declared, "categories"))
         self.required = frozenset(c["name"] for c in _named(declared, "categories") if c.get("required") is True)
         self.beacons = [b for b in _named(declared, "beacons", "category", key="path")]
 
@@ -111,6 +117,16 @@ class Judge:
             if verdict["needs_consent"]:
                 found.append(Violation(state, kind, subject, f"{what} ({verdict['category']}: {verdict['source']})",
                                        page, verdict["evidence"]))
+        for call in snapshot.fingerprints:
+            found.append(Violation(state, "fingerprint", call["api"],
+                                   f"fingerprinting: {call['api']} by {call['url']} reads the device to tell "
+                                   "visitors apart (ePrivacy Art 5(3))", page, "browser"))
+        for cookie in snapshot.cookies:
+            if cookie.get("grants_all"):
+                when = ("before any choice: pre-ticked consent is no consent (CJEU C-673/17 Planet49)"
+                        if state == "before" else "after 'Reject all'")
+                found.append(Violation(state, "consent cookie", cookie["name"], f"{cookie['grants_all']} {when}",
+                                       page, "CJEU" if state == "before" else "browser"))
         for request in snapshot.requests:
             path = urlsplit(request["url"]).path
             declared = self.beacon_category(path)
