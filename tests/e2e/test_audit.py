@@ -17,6 +17,7 @@ import pytest
 
 from consentlib.cli import main
 from consentlib.testing.audit import ConsentAudit
+from consentlib.testing.server import serve_wsgi
 from tests.support import audit_corpus
 
 pytestmark = pytest.mark.e2e
@@ -148,6 +149,59 @@ def test_pages_follows_same_site_links(live_server, capsys, tmp_path):
     assert html.count('src="data:image/png;base64,') == 6 and "_ga" in html
 
 
+def test_iframe_of_another_site_storing_an_id_before_any_choice(live_server, capsys, tmp_path):
+    """127.0.0.1 embeds a frame of localhost (another site: another host, RFC 6265 §5.1.3), which
+    gives each visitor its own id in a third-party cookie; the audit's browser accepts it."""
+    with serve_wsgi(audit_corpus.widget_app, host="localhost") as widget:
+        url = live_server(audit_corpus.site_embedding(widget + "/chat"))
+        code, out = audit(url + "/", "--json", str(tmp_path / "r.json"), capsys=capsys)
+    assert code == 1, out
+    report = json.loads((tmp_path / "r.json").read_text())
+    found = {(v["state"], v["subject"], v["evidence"]) for v in report["violations"]}
+    assert ("before", "wvid", "browser") in found and ("rejected", "wvid", "browser") in found, out
+    wvid = next(c for s in report["snapshots"] for c in s["cookies"] if c["name"] == "wvid")
+    assert wvid["domain"] == "localhost" and wvid["verdict"]["category"] == "identifier"
+
+
+def test_site_with_nothing_to_consent_to_needs_no_banner(live_server, capsys, tmp_path):
+    url = live_server(audit_corpus.nothing_to_consent_to)
+    code, out = audit(url + "/", "--json", str(tmp_path / "r.json"), capsys=capsys)
+    assert code == 0, out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["banner"] is None and report["unverified"] == [] and report["pages"] == [url + "/", url + "/about"]
+    assert "needs no banner" in out
+
+
+def test_same_value_for_every_visitor_is_not_an_identifier(live_server, capsys, tmp_path):
+    """An unknown name whose value is the same for two fresh browsers (a theme) is no violation."""
+    app = audit_corpus.careless_site(snippet='<script>localStorage.setItem("sx_theme", "dark");</script>',
+                                     banner="")
+    code, out = audit(live_server(app) + "/", "--json", str(tmp_path / "r.json"), capsys=capsys)
+    assert code == 0, out
+    report = json.loads((tmp_path / "r.json").read_text())
+    theme = next(k for s in report["snapshots"] for k in s["storage"] if k["key"] == "sx_theme")
+    assert theme["verdict"]["evidence"] == "browser" and theme["verdict"]["needs_consent"] is None
+
+
+def test_header_and_lang_reach_every_request(live_server, capsys):
+    """--header goes with every request (a CDN's region header), --lang sets Accept-Language and
+    navigator.language; the page reports the latter back with a plain fetch."""
+    seen = []
+
+    def app(environ, start_response):
+        seen.append((environ["PATH_INFO"], environ.get("QUERY_STRING", ""), environ.get("HTTP_X_REGION"),
+                     environ.get("HTTP_ACCEPT_LANGUAGE", "")))
+        return site(environ, start_response)
+
+    site = audit_corpus.careless_site(snippet='<script>fetch("/lang?l=" + navigator.language);</script>',
+                                      routes={"/lang": audit_corpus._no_content})
+    code, out = audit(live_server(app) + "/", "--header", "X-Region: eu", "--lang", "de", capsys=capsys)
+    assert code == 0, out
+    pages = [s for s in seen if s[0] != "/_consent/declaration.json" and s[0] != "/sitemap.xml"]
+    assert pages and all(region == "eu" and accept.startswith("de") for _, _, region, accept in pages), seen
+    assert {query for path, query, _, _ in pages if path == "/lang"} == {"l=de"}
+
+
 def test_custom_selectors_answer_an_unknown_banner(live_server, capsys):
     page = audit_corpus.page("", banner="""
 <div class="cookie-box"><button class="yes">OK</button><button class="no">No thanks</button></div>
@@ -167,6 +221,8 @@ if (document.cookie.includes('choice=')) document.querySelector('.cookie-box').r
     [
         pytest.param(["not-a-url"], "http://", id="not-a-url"),
         pytest.param(["http://127.0.0.1:9/", "--pages", "0"], "at least 1", id="pages-zero"),
+        pytest.param(["http://127.0.0.1:9/", "--header", "X-Region eu"], "'NAME: VALUE'", id="header-no-colon"),
+        pytest.param(["http://127.0.0.1:9/", "--lang", "de_DE"], "language tag", id="lang-underscore"),
     ],
 )
 def test_usage_errors_exit_2(args, says, capsys):
