@@ -45,9 +45,9 @@ def grants_all(name: str, value: str, declared: Collection[str] = ()) -> str | N
             return "Cookiebot's CookieConsent grants preferences, statistics and marketing"
     elif name == COOKIE_NAME and declared:
         categories = _consentlib_categories(value)
-        optional = set(declared) - {"necessary"}
-        if categories is not None and optional and optional <= categories:
-            return f"consentlib's consent cookie grants every declared category ({', '.join(sorted(optional))})"
+        wanted = set(declared) - {"necessary"}
+        if categories is not None and wanted and wanted <= categories:
+            return f"consentlib's consent cookie grants every declared category ({', '.join(sorted(wanted))})"
     return None
 
 

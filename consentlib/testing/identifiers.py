@@ -13,16 +13,20 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import unquote_plus
-
-if TYPE_CHECKING:
-    from consentlib.testing.recorder import Snapshot
 
 # ISO 8601 dates and times, clock times (JavaScript's Date.toString()), and Unix times in
 # seconds or milliseconds between 2017 and 2033.
 _TIMES = re.compile(r"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"
                     r"|\b\d{1,2}:\d\d(?::\d\d)?\b|(?<!\d)1[5-9]\d{8}(?:\d{3})?(?!\d)")
+
+
+class Snapshot(Protocol):
+    """What is read of a :class:`consentlib.testing.recorder.Snapshot` (which imports this module)."""
+
+    cookies: list[dict[str, Any]]
+    storage: list[dict[str, Any]]
 
 
 def digest(value: str) -> str:
@@ -44,7 +48,7 @@ def _values(snapshots: Iterable[Snapshot]) -> dict[tuple[str, str], set[str]]:
     return seen
 
 
-def compare(mine: list[Snapshot], other: list[Snapshot]) -> dict[tuple[str, str], bool]:
+def compare(mine: Iterable[Snapshot], other: Iterable[Snapshot]) -> dict[tuple[str, str], bool]:
     """(where, name) -> True when it is an identifier, False when the other browser got the same
     value; names the other browser never got are left out (not judged)."""
     first, second = _values(mine), _values(other)

@@ -112,10 +112,10 @@ def record(driver: ChromiumDriver, snapshot: Snapshot, events: list[dict[str, An
     have = {(s["area"], s["key"]) for s in snapshot.storage}
     for area in ("localStorage", "sessionStorage", "indexedDB"):
         for pair in stored.get(area) or []:
-            key, value = (str(pair[0]), str(pair[1])) if isinstance(pair, list) and len(pair) == 2 else (str(pair), "")
-            if (area, key) not in have:
-                have.add((area, key))
-                snapshot.storage.append({"area": area, "key": key, "digest": digest(value) if value else None})
+            name, value = (str(pair[0]), str(pair[1])) if isinstance(pair, list) and len(pair) == 2 else (str(pair), "")
+            if (area, name) not in have:
+                have.add((area, name))
+                snapshot.storage.append({"area": area, "key": name, "digest": digest(value) if value else None})
     return snapshot
 
 
