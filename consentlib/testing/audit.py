@@ -138,11 +138,17 @@ class ConsentAudit(Choices):
             for item in snapshot.storage:
                 item["verdict"] = asdict(self.judge.storage_key(item["key"], snapshot.host))
         judged = [s for s in self.snapshots if s.state in JUDGED]
-        unknown = any(e["verdict"]["needs_consent"] is None for s in judged for e in (*s.cookies, *s.storage))
-        if unknown or replayed_etags(self.snapshots):
+
+        def unknown(state: str) -> bool:
+            return any(e["verdict"]["needs_consent"] is None for s in judged if s.state == state
+                       for e in (*s.cookies, *s.storage))
+
+        if unknown("before") or unknown("rejected") or replayed_etags(self.snapshots):
+            # Names first seen after "Reject all" are compared with a second visitor who rejected too.
+            answer = self.banner if unknown("rejected") and "rejected" in self.states else None
             try:
                 self.fresh = second_visitor(self.pages, fresh_driver=self.fresh_driver, headers=self.headers,
-                                            lang=self.lang)
+                                            lang=self.lang, banner=answer, timeout=self.timeout)
             except Exception as exc:  # no second browser: names stay unknown, ETags unchecked
                 self.notes.append(f"The second, fresh browser failed ({exc}); unknown names were not judged.")
         self._judge_unknown(judged)

@@ -68,10 +68,7 @@ class Choices(Steps):
             return
         selector: str = getattr(banner, button)
         label = {"reject": "'Reject all'", "accept": "'Accept all'"}[button]
-        element = self._wait_for(selector)
-        if element is None and banner.settings and (more := self._find(banner.settings)) is not None:
-            self._click(more)  # no such button on the first layer: look in the settings layer
-            element = self._wait_for(selector)
+        element = self._button(banner, selector)
         if element is None:
             self.unverified.append(Unverified(state, self.url, f"no visible {label} button ({selector}) "
                                                                   f"in the {banner.name} banner"))

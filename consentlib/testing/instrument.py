@@ -88,8 +88,8 @@ return audit.pending === 0 && performance.now() - audit.last >= arguments[0] * 1
 def prepare(driver: ChromiumDriver, *, headers: Mapping[str, str] | None = None, lang: str | None = None) -> None:
     """Set up ``driver`` for an audit: extra headers, language, instrumentation (before any page)."""
     driver.execute_cdp_cmd("Network.enable", {})
-    if headers:
-        driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": dict(headers)})
+    # Always set, even to none: a reused browser must not keep the last audit's headers.
+    driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": dict(headers or {})})
     if lang:
         agent = driver.execute_script("return navigator.userAgent")
         # Accept-Language (RFC 9110 §12.5.4) and navigator.language(s) both follow this override.

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
     from selenium.webdriver.remote.webelement import WebElement
 
+    from consentlib.testing.banners import Banner
+
 T = TypeVar("T")
 
 # A visible element named like a consent banner (id, class or label) that holds a button:
@@ -101,6 +103,14 @@ class Steps:
             element.click()
         except WebDriverException:  # covered by another layer, or inside a shadow root
             self.driver.execute_script("arguments[0].click();", element)
+
+    def _button(self, banner: Banner, selector: str) -> WebElement | None:
+        """The banner's button for ``selector``: on its first layer, or behind its settings button."""
+        element = self._wait_for(selector)
+        if element is None and banner.settings and (more := self._find(banner.settings)) is not None:
+            self._click(more)
+            element = self._wait_for(selector)
+        return element
 
     def _looks_like_banner(self) -> bool:
         return bool(self.driver.execute_script(LOOKS_LIKE_BANNER_JS))

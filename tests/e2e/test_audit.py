@@ -183,7 +183,7 @@ def test_same_value_for_every_visitor_is_not_an_identifier(live_server, capsys, 
     assert theme["verdict"]["evidence"] == "browser" and theme["verdict"]["needs_consent"] is None
 
 
-def test_header_and_lang_reach_every_request(live_server, capsys):
+def test_header_and_lang_reach_every_request(live_server, capsys, browsers):
     """--header goes with every request (a CDN's region header), --lang sets Accept-Language and
     navigator.language; the page reports the latter back with a plain fetch."""
     seen = []
@@ -195,7 +195,11 @@ def test_header_and_lang_reach_every_request(live_server, capsys):
 
     site = audit_corpus.careless_site(snippet='<script>fetch("/lang?l=" + navigator.language);</script>',
                                       routes={"/lang": audit_corpus._no_content})
-    code, out = audit(live_server(app) + "/", "--header", "X-Region: eu", "--lang", "de", capsys=capsys)
+    try:
+        code, out = audit(live_server(app) + "/", "--header", "X-Region: eu", "--lang", "de", capsys=capsys)
+    finally:  # the language stays set in a browser's session: later tests get new browsers
+        while browsers:
+            browsers.pop().quit()
     assert code == 0, out
     pages = [s for s in seen if s[0] != "/_consent/declaration.json" and s[0] != "/sitemap.xml"]
     assert pages and all(region == "eu" and accept.startswith("de") for _, _, region, accept in pages), seen

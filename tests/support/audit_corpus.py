@@ -118,6 +118,10 @@ CARELESS = {
     "session-storage-id": (careless_site(snippet=SESSION_ID), "sx_vid", "before"),
     "indexeddb-id": (careless_site(snippet=INDEXEDDB_ID), "visitor-db", "before"),
     "canvas-fingerprint": (careless_site(snippet=CANVAS_FINGERPRINT), "canvas toDataURL", "before"),
+    # Any answer, "Reject all" too, gets a visitor id under the shop's own name.
+    "id-after-reject": (careless_site(set_cookie=lambda r: ("shop_vid", uuid.uuid4().hex)
+                                      if "consent" in r.cookies and "shop_vid" not in r.cookies else None),
+                        "shop_vid", "rejected"),
     # Only /about sets _ga; the audit looks at three pages unless told otherwise.
     "cookie-on-other-page": (careless_site(set_cookie=_ga_on_about), "_ga", "before"),
 }
