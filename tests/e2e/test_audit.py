@@ -163,6 +163,17 @@ def test_iframe_of_another_site_storing_an_id_before_any_choice(live_server, cap
     assert wvid["domain"] == "localhost" and wvid["verdict"]["category"] == "identifier"
 
 
+def test_beacon_from_a_frame_of_another_site(live_server, capsys, tmp_path):
+    """The frame runs in the page's process in the audit's browser, so its requests are seen."""
+    with serve_wsgi(audit_corpus.widget_app, host="localhost") as widget:
+        url = live_server(audit_corpus.site_embedding(widget + "/stats"))
+        code, out = audit(url + "/", "--pages", "1", "--json", str(tmp_path / "r.json"), capsys=capsys)
+    assert code == 1, out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert {(v["state"], v["kind"], v["subject"]) for v in report["violations"]} >= {
+        ("before", "beacon", widget + "/hit"), ("rejected", "beacon", widget + "/hit")}, out
+
+
 def test_site_with_nothing_to_consent_to_needs_no_banner(live_server, capsys, tmp_path):
     url = live_server(audit_corpus.nothing_to_consent_to)
     code, out = audit(url + "/", "--json", str(tmp_path / "r.json"), capsys=capsys)

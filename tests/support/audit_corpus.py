@@ -211,8 +211,15 @@ nothing_to_consent_to = careless_site(banner="")
 
 
 def widget_app(environ, start_response):
-    """Another site's widget (a chat box, an embedded player): its frame gives every visitor an id
-    in a cookie of its own, SameSite=None so it is sent from inside other sites' pages."""
+    """Another site's widgets. ``/chat`` (a chat box) gives every visitor an id in a cookie of its
+    own, SameSite=None so it is sent from inside other sites' pages; ``/stats`` (a visitor
+    counter) reports each page view from inside its frame with sendBeacon."""
+    path = environ.get("PATH_INFO")
+    if path == "/stats":
+        body = b'<!doctype html><title>Visits</title><script>navigator.sendBeacon("/hit", "view");</script>'
+        return Response(body, content_type="text/html")(environ, start_response)
+    if path == "/hit":
+        return Response(status=204)(environ, start_response)
     response = Response(b"<!doctype html><title>Chat</title><p>Chat with us</p>", content_type="text/html")
     response.set_cookie("wvid", uuid.uuid4().hex, path="/", secure=True, samesite="None", max_age=31536000)
     return response(environ, start_response)
