@@ -6,7 +6,7 @@ Budget: ``<= 12 s`` a site on average. Each site is audited as a user would run 
 command, with its defaults (three pages, ``--timeout 15``, a new Chromium for each
 site, and a second one when a name must be judged by its value): the figure includes
 starting the browsers, which is most of the cost on sites this small. The corpus is
-``tests/support/audit_corpus.py``: every careless site, the iframe of another site
+``tests/support/audit_corpus.py``: every careless site, the two frames of another site
 (served on ``localhost``), and the clean ones. Wall time, one run of each site.
 """
 from __future__ import annotations
@@ -39,6 +39,7 @@ def _corpus() -> Iterator[list[tuple[str, str, int]]]:
         sites = [(name, serve(app) + "/", 1) for name, (app, _, _) in audit_corpus.CARELESS.items()]
         widget = serve(audit_corpus.widget_app, "localhost")
         sites.append(("iframe-of-another-site", serve(audit_corpus.site_embedding(widget + "/chat")) + "/", 1))
+        sites.append(("beacon-from-a-frame", serve(audit_corpus.site_embedding(widget + "/stats")) + "/", 1))
         sites.append(("onetrust-clean", serve(audit_corpus.onetrust_site) + "/", 0))
         sites.append(("nothing-to-consent-to", serve(audit_corpus.nothing_to_consent_to) + "/", 0))
         sites.append(("consentlib-sessionid", serve(audit_corpus.sessionid_site(f"sqlite:///{directory}/c.db")) + "/",
