@@ -94,7 +94,10 @@ def prepare(driver: ChromiumDriver, *, headers: Mapping[str, str] | None = None,
         agent = driver.execute_script("return navigator.userAgent")
         # Accept-Language (RFC 9110 §12.5.4) and navigator.language(s) both follow this override.
         driver.execute_cdp_cmd("Emulation.setUserAgentOverride", {"userAgent": agent, "acceptLanguage": lang})
-        driver.execute_cdp_cmd("Emulation.setLocaleOverride", {"locale": lang.split(",")[0]})
+        try:  # Intl's locale too, when ICU knows the tag; Accept-Language is set either way
+            driver.execute_cdp_cmd("Emulation.setLocaleOverride", {"locale": lang})
+        except Exception:  # selenium's WebDriverException: "Invalid locale name"
+            pass
     driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": INSTRUMENT_JS})
 
 

@@ -38,12 +38,8 @@ for (const el of document.querySelectorAll('body *')) {
 return false;
 """
 
-# What a consent manager may write when it records a choice: cookies and localStorage.
-_STORED_JS = """
-let local = [];
-try { local = Object.entries(localStorage); } catch (e) {}
-return [document.cookie, JSON.stringify(local)];
-"""
+# What a consent manager may write in localStorage when it records a choice.
+_LOCAL_JS = "try { return JSON.stringify(Object.entries(localStorage)); } catch (e) { return ''; }"
 
 
 class Steps:
@@ -116,5 +112,7 @@ class Steps:
         return bool(self.driver.execute_script(LOOKS_LIKE_BANNER_JS))
 
     def _stored(self) -> Any:
-        """The page's cookies and localStorage, to see when a consent manager records a choice."""
-        return self.driver.execute_script(_STORED_JS)
+        """The page's cookies (HttpOnly ones too) and localStorage, to see when a consent
+        manager records a choice."""
+        cookies = sorted((c.get("name", ""), c.get("value", "")) for c in self.driver.get_cookies())
+        return cookies, self.driver.execute_script(_LOCAL_JS)
