@@ -117,7 +117,7 @@ class ConsentAudit(Choices):
 
             self.judge = Judge(declaration(self.policy), evidence="--policy", where=self.policy_name)
             return
-        declared, where = fetch_declaration(self.url, self.timeout)
+        declared, where = fetch_declaration(self.url, self.timeout, self.headers)
         if declared is not None:
             self.judge = Judge(declared, evidence="declaration", where=where)
         else:
@@ -125,7 +125,7 @@ class ConsentAudit(Choices):
 
     def _more_pages(self) -> list[str]:
         limit = self.pages_wanted - 1
-        listed = recorder.sitemap(self.url, self.timeout)
+        listed = recorder.sitemap(self.url, self.timeout, self.headers)
         links = [u for u in listed if u.rstrip("/") != self.url.rstrip("/")][:limit]
         return links or recorder.same_site_links(self.driver, self.url, limit)
 

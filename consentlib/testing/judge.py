@@ -17,6 +17,7 @@ import json
 import socket
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
@@ -158,15 +159,18 @@ def _named(declared: dict[str, Any] | None, section: str, *fields: str, key: str
     return [e for e in entries if isinstance(e, dict) and all(isinstance(e.get(f), str) for f in (key, *fields))]
 
 
-def fetch_declaration(page_url: str, timeout: float) -> tuple[dict[str, Any] | None, str]:
+def fetch_declaration(page_url: str, timeout: float,
+                      headers: Mapping[str, str] | None = None) -> tuple[dict[str, Any] | None, str]:
     """The site's declaration and its URL, or ``(None, why not)``; raises ``ConnectionError``
     when nothing listens at the site's address or its name does not resolve.
 
-    Only a JSON object with categories and cookies counts: a site that answers every
+    ``headers`` (the audit's ``--header`` lines) go with the request. Only a JSON object
+    with categories and cookies counts: a site that answers every
     path with its home page has not declared anything.
     """
     url = urljoin(page_url, DECLARATION_PATH)
-    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "consentlib-audit"})
+    request = urllib.request.Request(url, headers={**(headers or {}), "Accept": "application/json",
+                                                   "User-Agent": "consentlib-audit"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             data = json.loads(response.read(2_000_000))

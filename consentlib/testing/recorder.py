@@ -16,7 +16,7 @@ import hashlib
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -194,11 +194,12 @@ def same_site_links(driver: ChromiumDriver, start: str, limit: int) -> list[str]
     return found
 
 
-def sitemap(url: str, timeout: float) -> list[str]:
-    """Same-origin page URLs of the site's /sitemap.xml, or [] when it has none."""
+def sitemap(url: str, timeout: float, headers: Mapping[str, str] | None = None) -> list[str]:
+    """Same-origin page URLs of the site's /sitemap.xml (asked for with ``headers``), or []."""
     origin = urlsplit(url)[:2]
+    request = urllib.request.Request(urljoin(url, "/sitemap.xml"), headers=dict(headers or {}))
     try:
-        with urllib.request.urlopen(urljoin(url, "/sitemap.xml"), timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             tree = ElementTree.fromstring(response.read(5_000_000))
     except (urllib.error.URLError, OSError, ValueError, ElementTree.ParseError):
         return []

@@ -70,19 +70,17 @@ class Steps:
 
     def _settle(self, condition: Callable[[], T | None]) -> T | None:
         """``condition()`` once it holds; None once the page is quiet without it (or at the timeout)."""
-        quiet: list[bool] = []
+        outcome: list[T] = []
 
-        def check() -> T | bool | None:
+        def check() -> bool | None:
             found = condition()
             if found:
-                return found
-            if instrument.quiet(self.driver):
-                quiet.append(True)
+                outcome.append(found)
                 return True
-            return None
+            return True if instrument.quiet(self.driver) else None
 
-        result = self._wait_for_condition(check)
-        return None if quiet or result is None else result  # type: ignore[return-value]
+        self._wait_for_condition(check)
+        return outcome[0] if outcome else None
 
     def _wait_for(self, selector: str) -> WebElement | None:
         """The first visible element for ``selector``, once it shows; None once the page is quiet."""
