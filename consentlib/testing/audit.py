@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 from consentlib.testing import identifiers, instrument, recorder
 from consentlib.testing.banners import Banner
+from consentlib.testing.choices import Choices
 from consentlib.testing.etags import per_visitor_etags, replayed_etags
 from consentlib.testing.fresh import second_visitor
 from consentlib.testing.judge import JUDGED, Judge, Unverified, Violation, fetch_declaration
 from consentlib.testing.recorder import Snapshot
-from consentlib.testing.choices import Choices
 
 if TYPE_CHECKING:
     from selenium.webdriver.chromium.webdriver import ChromiumDriver
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from consentlib.policy import Policy
 
 STATES = ("before", "rejected", "accepted")
+
 __all__ = ["ConsentAudit", "Unverified", "Violation"]
 
 

@@ -99,6 +99,22 @@ context.textBaseline = "top"; context.font = "14px Arial"; context.fillText("Cwm
 window.visitorPrint = canvas.toDataURL().length;
 </script>"""
 
+# The GPU's own name, which WebGL hides unless asked for through the debug extension.
+WEBGL_FINGERPRINT = """<script>
+const gl = document.createElement("canvas").getContext("webgl");
+const info = gl && gl.getExtension("WEBGL_debug_renderer_info");
+window.visitorGpu = info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : "";
+</script>"""
+
+# The audio fingerprint: a tone rendered off-line through a compressor; the samples differ by device.
+AUDIO_FINGERPRINT = """<script>
+const audio = new OfflineAudioContext(1, 5000, 44100);
+const tone = audio.createOscillator(), squeeze = audio.createDynamicsCompressor();
+tone.type = "triangle"; tone.frequency.value = 10000;
+tone.connect(squeeze); squeeze.connect(audio.destination); tone.start(0);
+audio.startRendering().then(b => { window.visitorSound = b.getChannelData(0).slice(4500).reduce((a, v) => a + Math.abs(v), 0); });
+</script>"""
+
 
 #: name -> (app, what the audit's output must name, the state it happens in)
 CARELESS = {
@@ -118,6 +134,8 @@ CARELESS = {
     "session-storage-id": (careless_site(snippet=SESSION_ID), "sx_vid", "before"),
     "indexeddb-id": (careless_site(snippet=INDEXEDDB_ID), "visitor-db", "before"),
     "canvas-fingerprint": (careless_site(snippet=CANVAS_FINGERPRINT), "canvas toDataURL", "before"),
+    "webgl-fingerprint": (careless_site(snippet=WEBGL_FINGERPRINT), "WebGL UNMASKED", "before"),
+    "audio-fingerprint": (careless_site(snippet=AUDIO_FINGERPRINT), "OfflineAudioContext", "before"),
     # Any answer, "Reject all" too, gets a visitor id under the shop's own name.
     "id-after-reject": (careless_site(set_cookie=lambda r: ("shop_vid", uuid.uuid4().hex)
                                       if "consent" in r.cookies and "shop_vid" not in r.cookies else None),
