@@ -58,7 +58,8 @@ class Choices(Steps):
 
     def _check_first_layer(self, banner: Banner) -> None:
         """Before any choice: a first layer with "Accept all" must have "Reject all" beside it."""
-        if self._wait_for(banner.accept) is not None and self._find(banner.reject) is None:
+        # Waiting until the page is quiet: a "Reject all" drawn a moment after "Accept all" is there.
+        if self._wait_for(banner.accept) is not None and self._wait_for(banner.reject) is None:
             self.violations.append(Violation("before", "banner", "Reject all", NO_REJECT_ON_FIRST_LAYER,
                                              self.url, "EDPB"))
 

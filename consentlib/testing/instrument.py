@@ -11,9 +11,9 @@ there. It records:
   is drawn off-screen), WebGL's ``UNMASKED_VENDOR_WEBGL``/``UNMASKED_RENDERER_WEBGL``
   (the GPU's name), and audio rendered off-line (``OfflineAudioContext.startRendering``)
   or read back through an ``AnalyserNode``. Reading the device to tell visitors apart is
-  "gaining access to information stored in the terminal equipment" (ePrivacy Art 5(3);
-  EDPB Guidelines 2/2023 on its technical scope, §§ 48-50), consent or not: no cookie is
-  needed to be caught;
+  "gaining access to information already stored in the terminal equipment" (ePrivacy
+  Art 5(3); EDPB Guidelines 2/2023 on its technical scope): no cookie is needed for it
+  to need consent;
 - activity: the time of the last DOM change or finished resource and the number of
   fetch/XHR requests in flight, so the audit can tell a page that is done ("quiet")
   from one still working, and wait on that condition instead of a fixed sleep.

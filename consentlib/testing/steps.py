@@ -25,9 +25,10 @@ T = TypeVar("T")
 
 # A visible element named like a consent banner (id, class or label) that holds a button:
 # a banner the audit does not know, which it cannot answer without --accept and --reject.
+# Not "privacy" nor plain links: a footer's "Privacy policy" link is no banner.
 LOOKS_LIKE_BANNER_JS = """
-const words = /cookie|consent|gdpr|privacy|cmp/i;
-const clickable = 'button, [role=button], input[type=button], input[type=submit], a';
+const words = /cookie|consent|gdpr|cmp/i;
+const clickable = 'button, [role=button], input[type=button], input[type=submit]';
 for (const el of document.querySelectorAll('body *')) {
   const name = (el.id || '') + ' ' + (typeof el.className === 'string' ? el.className : '') + ' ' +
                (el.getAttribute('aria-label') || '');

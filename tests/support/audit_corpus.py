@@ -224,8 +224,9 @@ CARELESS["no-reject-on-first-layer"] = (static_site(onetrust_page(reject_on_firs
 
 onetrust_site = static_site(ONETRUST_PAGE)
 
-#: A brochure site: text and a link, nothing stored, nothing sent, so no banner is needed.
-nothing_to_consent_to = careless_site(banner="")
+#: A brochure site: text and links, nothing stored, nothing sent, so no banner is needed.
+nothing_to_consent_to = careless_site(banner="", snippet='<footer class="privacy-footer">'
+                                      '<a href="/about#privacy">Privacy policy</a></footer>')
 
 
 def widget_app(environ, start_response):
