@@ -133,12 +133,14 @@ class Judge:
             declared = self.beacon_category(path)
             if declared is not None and declared in self.required:
                 continue
+            document = request.get("document") or page
+            frame = "" if urlsplit(document)[:2] == urlsplit(page)[:2] else f" (from a frame of {document})"
             if request["why"].startswith("a request to"):
-                found.append(Violation(state, "tracker", request["url"], f"{request['why']}: {request['url']}",
-                                       page, "tracker list"))
+                found.append(Violation(state, "tracker", request["url"],
+                                       f"{request['why']}: {request['url']}{frame}", page, "tracker list"))
             elif request["type"] != "Image" or declared is not None:
                 why = f"declared {declared!r} beacon" if declared else request["why"]
-                found.append(Violation(state, "beacon", request["url"], f"{why} to {request['url']}",
+                found.append(Violation(state, "beacon", request["url"], f"{why} to {request['url']}{frame}",
                                        page, self.evidence if declared else "browser"))
         return found
 

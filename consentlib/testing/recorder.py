@@ -69,8 +69,8 @@ class Snapshot:
     state: str  # "before", "rejected", "accepted"
     page: str
     cookies: list[dict[str, Any]] = field(default_factory=list)
-    storage: list[dict[str, Any]] = field(default_factory=list)  # {"area", "key"}
-    requests: list[dict[str, Any]] = field(default_factory=list)  # {"type", "url", "why"}
+    storage: list[dict[str, Any]] = field(default_factory=list)  # {"area", "key", "digest"}
+    requests: list[dict[str, Any]] = field(default_factory=list)  # {"type", "url", "document", "why"}
     etags: list[dict[str, Any]] = field(default_factory=list)  # {"url", "etag", "body", "replayed"}
     fingerprints: list[dict[str, Any]] = field(default_factory=list)  # {"api", "url"}
     screenshot: str | None = None  # PNG, base64
@@ -135,11 +135,13 @@ def _network(driver: ChromiumDriver, snapshot: Snapshot, events: list[dict[str, 
                 continue
             kind = params.get("type", "Other")
             tracker = tracker_of(url)
+            # The document that made the request: the page's, or a frame's (of this or another site).
+            document = params.get("documentURL", "")
             if kind in _BEACON_TYPES or tracker:
-                snapshot.requests.append({"type": kind, "url": url,
+                snapshot.requests.append({"type": kind, "url": url, "document": document,
                                           "why": f"a request to {tracker}" if tracker else _BEACON_TYPES[kind]})
             elif kind == "Image":
-                snapshot.requests.append({"type": kind, "url": url, "why": "image"})
+                snapshot.requests.append({"type": kind, "url": url, "document": document, "why": "image"})
         elif method == "Network.requestWillBeSentExtraInfo":
             headers = {k.lower(): v for k, v in params.get("headers", {}).items()}
             url = urls.get(params.get("requestId"))

@@ -172,6 +172,7 @@ def test_beacon_from_a_frame_of_another_site(live_server, capsys, tmp_path):
     report = json.loads((tmp_path / "r.json").read_text())
     assert {(v["state"], v["kind"], v["subject"]) for v in report["violations"]} >= {
         ("before", "beacon", widget + "/hit"), ("rejected", "beacon", widget + "/hit")}, out
+    assert f"from a frame of {widget}/stats" in out
 
 
 def test_site_with_nothing_to_consent_to_needs_no_banner(live_server, capsys, tmp_path):
