@@ -33,8 +33,10 @@ _FLAGS = (
 
 
 # The audit's browser sees what a visitor's browser may store and send from every frame:
-# third-party cookies accepted (cookie_controls_mode 0 = allow all), as many browsers
-# still do, so an iframe of another site can set its own; and frames of other sites kept in
+# third-party cookies accepted, as many browsers still do, so an iframe of another site can
+# set its own. Debian's Chromium headless=new blocks them by default; the profile pref
+# cookie_controls_mode 0 ("allow all") lifts that, block_third_party_cookies alone does
+# not (measured); both are set for older builds. And frames of other sites kept in
 # the page's renderer process, so the performance log (which follows the page's DevTools
 # session only) has their requests too; with site isolation an iframe of another site
 # runs in a process of its own and its requests never reach that log.
