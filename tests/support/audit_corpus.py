@@ -1,9 +1,12 @@
 """A corpus of small sites for the audit: careless ones, each careless in one way, and clean ones.
 
-Each careless site has a working banner with consentlib's element ids (except the one
-whose buttons do nothing) and publishes no declaration, so the audit judges it as it
-would any site on the web: by the Open Cookie Database. ``CARELESS`` maps a site's name
-to its app and to what the audit must name; ``make_*`` build the clean ones.
+Most careless sites have a working banner with consentlib's element ids (one has buttons
+that do nothing, two are OneTrust pages configured carelessly) and publish no
+declaration, so the audit judges them as it would any site on the web: by the Open
+Cookie Database, and names it does not know by their values. ``CARELESS`` maps a site's
+name to its app and to what the audit must name; ``widget_app`` is another site whose
+frames ``site_embedding`` embeds (serve it on ``localhost``, the pages on 127.0.0.1);
+the apps and functions after "clean" are the clean ones.
 """
 from __future__ import annotations
 
@@ -155,7 +158,7 @@ def ga_and_dead_buttons():
     return careless_site(banner=DEAD_BANNER, set_cookie=lambda r: ("_ga", "GA1.1.42.1700000000"))
 
 
-# -- clean ------------------------------------------------------------------------------------
+# -- a consent manager's page: careless in its configuration, or clean --------------------------
 
 def onetrust_page(*, reject_on_first_layer: bool = True, preticked: bool = False) -> bytes:
     """A page with OneTrust's element ids: its banner, its preference centre, its cookies.
@@ -221,6 +224,8 @@ CARELESS["cmp-preticked"] = (static_site(onetrust_page(preticked=True)), "Optano
 CARELESS["no-reject-on-first-layer"] = (static_site(onetrust_page(reject_on_first_layer=False)),
                                         "no 'Reject all'", "before")
 
+
+# -- clean ------------------------------------------------------------------------------------
 
 onetrust_site = static_site(ONETRUST_PAGE)
 
