@@ -15,8 +15,8 @@ def register(commands: Commands) -> None:
     audit = add_command(
         commands, "audit", help="browser audit of a site's consent: exit 0 clean, 1 violation, 3 could not verify",
         description="Drive headless Chromium through three states (before any choice, after 'Reject all' "
-                    "and a reload, after 'Accept all' and a reload) and report cookies, storage keys, beacons, "
-                    "tracker requests and per-visitor ETags that need consent.",
+                    "and a reload, after 'Accept all' and a reload) and report cookies, storage keys, identifiers, "
+                    "beacons, tracker requests, fingerprinting, per-visitor ETags and banners that break consent.",
         codes={0: "clean",
                1: "a violation was seen (even if a later state could not be reached)",
                2: "usage error: a missing or malformed argument, a --policy that cannot be loaded",
@@ -31,8 +31,12 @@ def register(commands: Commands) -> None:
     audit.add_argument("--accept", metavar="CSS", help="the banner's 'Accept all' button, for a banner not built in")
     audit.add_argument("--reject", metavar="CSS", help="the banner's 'Reject all' button")
     audit.add_argument("--open", metavar="CSS", help="the control that reopens the banner after a choice")
-    audit.add_argument("--pages", type=_positive, default=1, metavar="N",
-                       help="audit N pages: the URL and same-site pages from its sitemap or links (default 1)")
+    audit.add_argument("--pages", type=_positive, default=3, metavar="N",
+                       help="audit N pages: the URL and same-site pages from its sitemap or links (default 3)")
+    audit.add_argument("--header", action="append", type=_header, default=[], metavar="'NAME: VALUE'",
+                       help="send this header with every request, e.g. a CDN's region header (repeatable)")
+    audit.add_argument("--lang", type=_lang, metavar="xx",
+                       help="the language the browser asks for (Accept-Language and navigator.language), e.g. de")
     audit.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for each step (default 15)")
     audit.set_defaults(handler=audit_command)
 
@@ -50,7 +54,8 @@ def audit_command(args: argparse.Namespace) -> int:
     policy = load_policy(args.policy) if args.policy else None
     return run_audit_command(args.url, policy=policy, policy_name=f"--policy {args.policy}", json_path=args.json,
                              html_path=args.html, junit_path=args.junit, timeout=args.timeout, accept=args.accept,
-                             reject=args.reject, reopen=args.open, pages=args.pages)
+                             reject=args.reject, reopen=args.open, pages=args.pages, headers=dict(args.header),
+                             lang=args.lang)
 
 
 def _http_url(text: str) -> str:
@@ -59,6 +64,26 @@ def _http_url(text: str) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
+    return text
+
+
+def _header(text: str) -> tuple[str, str]:
+    import re
+
+    name, colon, value = text.partition(":")
+    # A field name is a token (RFC 9110 §5.1); a value has no line breaks (§5.5).
+    if not colon or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name.strip()) or re.search(r"[\r\n\0]", value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a header line; write it as 'NAME: VALUE', "
+                                         "e.g. 'X-Region: eu'")
+    return name.strip(), value.strip()
+
+
+def _lang(text: str) -> str:
+    import re
+
+    # A language tag (RFC 5646), e.g. de, de-CH, zh-Hant-TW.
+    if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a language tag; give one like 'de' or 'fr-CH'")
     return text
 
 

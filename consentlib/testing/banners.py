@@ -1,11 +1,12 @@
 """The consent banners the audit knows how to answer, by their element ids and classes.
 
-Each :class:`Banner` names, as CSS selectors, the first layer, its "Accept all" and
-"Reject all" buttons, the control that reopens it after a choice, and a sign that the
-choice was saved (a cookie or storage key the manager writes), so the audit does not
-reload before the choice reached the server. A selector may pierce a shadow root with
-``host >>> inner`` (Usercentrics renders inside one). Sources: each manager's own
-documentation and markup.
+Each :class:`Banner` names, as CSS selectors, the banner (its first layer and its
+settings layer), its "Accept all" and "Reject all" buttons, the control that reopens it
+after a choice, and the first layer's button that opens the settings layer (where a
+banner without "Reject all" on its first layer hides it). A selector may pierce a shadow
+root with ``host >>> inner`` (Usercentrics renders inside one). Sources: each manager's
+own documentation and markup. The audit knows a choice was recorded when the page's
+cookies or localStorage change, whichever manager wrote them.
 """
 from __future__ import annotations
 
@@ -21,43 +22,42 @@ class Banner:
     accept: str
     reject: str
     reopen: str | None = None
-    saved_cookies: tuple[str, ...] = ()  # any of these present: the choice was saved
-    saved_storage: tuple[str, ...] = ()  # or any of these localStorage keys
+    settings: str | None = None  # the first layer's "Settings"/"More options" button
 
 
 BUILT_IN = (
     Banner("consentlib", banner="#consent-banner", accept="#consent-accept-all", reject="#consent-reject-all",
-           reopen="#consent-open", saved_cookies=("consent",)),
+           reopen="#consent-open"),
     # OneTrust: the banner, then the preference centre (reopened by the "Cookie Settings" button).
     Banner("OneTrust", banner="#onetrust-banner-sdk, #onetrust-pc-sdk",
            accept="#onetrust-accept-btn-handler, #accept-recommended-btn-handler",
            reject="#onetrust-reject-all-handler, .ot-pc-refuse-all-handler",
            reopen="#ot-sdk-btn, .ot-sdk-show-settings, .optanon-show-settings",
-           saved_cookies=("OptanonAlertBoxClosed",)),
+           settings="#onetrust-pc-btn-handler"),
     Banner("Cookiebot", banner="#CybotCookiebotDialog",
            accept="#CybotCookiebotDialogBodyLevelButtonLevelOptinAllowAll, #CybotCookiebotDialogBodyButtonAccept",
            reject="#CybotCookiebotDialogBodyButtonDecline",
            reopen="#CookiebotWidget .CookiebotWidget-logo, a[href*='Cookiebot.renew']",
-           saved_cookies=("CookieConsent",)),
+           settings="#CybotCookiebotDialogBodyLevelButtonCustomize, #CybotCookiebotDialogBodyButtonDetails"),
     Banner("Didomi", banner="#didomi-notice, #didomi-popup", accept="#didomi-notice-agree-button",
            reject="#didomi-notice-disagree-button, .didomi-continue-without-agreeing",
            reopen="a[href*='Didomi.preferences.show'], [onclick*='Didomi.preferences.show']",
-           saved_cookies=("didomi_token", "euconsent-v2")),
+           settings="#didomi-notice-learn-more-button"),
     Banner("Usercentrics", banner="#usercentrics-root >>> [data-testid='uc-default-banner'], "
                                   "#usercentrics-root >>> [data-testid='uc-accept-all-button']",
            accept="#usercentrics-root >>> [data-testid='uc-accept-all-button']",
            reject="#usercentrics-root >>> [data-testid='uc-deny-all-button']",
            reopen="#usercentrics-root >>> [data-testid='uc-privacy-button']",
-           saved_storage=("uc_settings", "uc_user_interaction")),
+           settings="#usercentrics-root >>> [data-testid='uc-more-button']"),
     Banner("Klaro", banner=".klaro .cookie-notice, .klaro .cookie-modal",
            accept=".klaro .cm-btn-accept-all, .klaro .cookie-notice .cm-btn-success",
            reject=".klaro .cn-decline, .klaro .cm-btn-decline",
-           reopen="[onclick*='klaro.show'], a[href*='klaro.show']", saved_cookies=("klaro",)),
+           reopen="[onclick*='klaro.show'], a[href*='klaro.show']", settings=".klaro .cn-learn-more"),
     Banner("vanilla-cookieconsent 3", banner="#cc-main .cm, #cc-main .pm",
            accept="#cc-main [data-role='all']", reject="#cc-main [data-role='necessary']",
-           reopen="[data-cc='show-preferencesModal']", saved_cookies=("cc_cookie",)),
+           reopen="[data-cc='show-preferencesModal']", settings="#cc-main [data-role='show']"),
     Banner("vanilla-cookieconsent 2", banner="#cc_div #cm, #cc_div #s-cnt", accept="#c-p-bn, #s-all-bn",
-           reject="#c-s-bn, #s-rall-bn", reopen="[data-cc='c-settings']", saved_cookies=("cc_cookie",)),
+           reject="#c-s-bn, #s-rall-bn", reopen="[data-cc='c-settings']"),
 )
 
 
@@ -72,8 +72,7 @@ def custom(*, accept: str | None, reject: str | None, reopen: str | None, base: 
                              "or neither to let it find a known one.")
         return Banner("custom", banner=f"{accept}, {reject}", accept=accept, reject=reject, reopen=reopen)
     return Banner(f"{base.name} (custom selectors)", banner=base.banner, accept=accept or base.accept,
-                  reject=reject or base.reject, reopen=reopen or base.reopen,
-                  saved_cookies=base.saved_cookies, saved_storage=base.saved_storage)
+                  reject=reject or base.reject, reopen=reopen or base.reopen, settings=base.settings)
 
 
 # In the page: the first visible element for a selector list, piercing ``host >>> inner``.

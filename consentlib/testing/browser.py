@@ -32,6 +32,23 @@ _FLAGS = (
 )
 
 
+# The audit's browser sees what a visitor's browser may store and send from every frame:
+# third-party cookies accepted, as many browsers still do, so an iframe of another site can
+# set its own. Debian's Chromium headless=new blocks them by default; the profile pref
+# cookie_controls_mode 0 ("allow all") lifts that, block_third_party_cookies alone does
+# not (measured); both are set for older builds. And frames of other sites kept in
+# the page's renderer process, so the performance log (which follows the page's DevTools
+# session only) has their requests too; with site isolation an iframe of another site
+# runs in a process of its own and its requests never reach that log.
+AUDIT_FLAGS = ("--disable-site-isolation-trials", "--disable-features=IsolateOrigins,site-per-process")
+AUDIT_PREFS: Mapping[str, Any] = {"profile.cookie_controls_mode": 0, "profile.block_third_party_cookies": False}
+
+
+def audit_driver() -> Chrome:
+    """:func:`chrome_driver` as the audit needs it: third-party cookies and every frame's requests."""
+    return chrome_driver(extra_args=AUDIT_FLAGS, prefs=AUDIT_PREFS)
+
+
 def chrome_driver(*, extra_args: Iterable[str] = (), prefs: Mapping[str, Any] | None = None) -> Chrome:
     """Start headless Chromium with a new, empty profile and return the WebDriver.
 

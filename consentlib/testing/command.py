@@ -8,6 +8,7 @@ argparse's 2.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from consentlib.testing import report as reports
@@ -22,18 +23,19 @@ def run_audit_command(url: str, *, policy: Policy | None = None, policy_name: st
                       json_path: str | None = None, html_path: str | None = None, junit_path: str | None = None,
                       timeout: float = 15.0,
                       accept: str | None = None, reject: str | None = None, reopen: str | None = None,
-                      pages: int = 1) -> int:
+                      pages: int = 3, headers: Mapping[str, str] | None = None, lang: str | None = None) -> int:
     from consentlib.testing.audit import ConsentAudit
-    from consentlib.testing.browser import chrome_driver
+    from consentlib.testing.browser import audit_driver
 
     try:
-        driver = chrome_driver()
+        driver = audit_driver()
     except Exception as exc:  # no browser: the audit could not run at all
         print(f"consentlib audit: cannot start Chromium: {exc}", file=sys.stderr)
         return UNVERIFIED
     try:
         audit = ConsentAudit(driver, url, policy=policy, policy_name=policy_name, accept=accept, reject=reject,
-                             reopen=reopen, pages=pages, timeout=timeout, fresh_driver=chrome_driver)
+                             reopen=reopen, pages=pages, timeout=timeout, fresh_driver=audit_driver,
+                             headers=headers, lang=lang)
         audit.run()
         report = audit.report(screenshots=True)
     except Exception as exc:
@@ -61,11 +63,11 @@ def _print(report: dict[str, Any]) -> None:
     for u in report["unverified"]:
         print(f"NOT VERIFIED [{u['state']}] {u['reason']} (page {u['page']})")
     unknown = sorted({f"{c['name']}" for s in report["snapshots"] for c in s["cookies"]
-                      if c["verdict"]["category"] == "unknown"}
+                      if c["verdict"]["needs_consent"] is None}
                      | {f"{k['key']}" for s in report["snapshots"] for k in s["storage"]
-                        if k["verdict"]["category"] == "unknown"})
+                        if k["verdict"]["needs_consent"] is None})
     if unknown:
-        print(f"unknown (not judged): {', '.join(unknown)}")
+        print(f"unknown, not an identifier or not judged: {', '.join(unknown)}")
     for note in report["notes"]:
         print(f"note: {note}")
     if report["verdict"] == "clean":

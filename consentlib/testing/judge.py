@@ -3,8 +3,13 @@
 In order of authority: the policy given with ``--policy``, the site's own published
 declaration (``GET /_consent/declaration.json`` on a consentlib site), then the Open
 Cookie Database weighed with platform and domain (:mod:`consentlib.data.cookiedb`).
-A name none of them knows is *unknown*: reported, never a violation, because
-guessing would fail clean sites (every site has a session cookie of its own name).
+A name none of them knows is *unknown*, and judged by its value instead: one that differs
+between two fresh browsers is an identifier (:mod:`consentlib.testing.identifiers`);
+one that does not, or that only one browser got, is reported and not judged.
+
+Besides what is stored, before a choice and after a rejection these are violations:
+fingerprinting calls (:mod:`consentlib.testing.instrument`), and a consent manager's
+cookie that grants every purpose (:mod:`consentlib.testing.cmps`).
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import json
 import socket
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
@@ -30,11 +36,11 @@ JUDGED = ("before", "rejected")  # the states with violations: after "Accept all
 @dataclass
 class Violation:
     state: str
-    kind: str  # "cookie", "storage", "beacon", "tracker", "etag", "banner"
+    kind: str  # "cookie", "storage", "beacon", "tracker", "etag", "banner", "fingerprint", "consent cookie"
     subject: str
     detail: str
     page: str = ""
-    evidence: str = ""  # "--policy", "declaration", "database", "tracker list", "browser"
+    evidence: str = ""  # "--policy", "declaration", "database", "tracker list", "browser", "EDPB", "CJEU"
 
 
 @dataclass
@@ -67,6 +73,7 @@ class Judge:
         cookies = _named(declared, "cookies", "category")
         self._exact = {c["name"]: c for c in cookies if not c.get("glob")}
         self._globs = [c for c in cookies if c.get("glob")]
+        self.categories = frozenset(c["name"] for c in _named(declared, "categories"))
         self.required = frozenset(c["name"] for c in _named(declared, "categories") if c.get("required") is True)
         self.beacons = [b for b in _named(declared, "beacons", "category", key="path")]
 
@@ -111,17 +118,29 @@ class Judge:
             if verdict["needs_consent"]:
                 found.append(Violation(state, kind, subject, f"{what} ({verdict['category']}: {verdict['source']})",
                                        page, verdict["evidence"]))
+        for call in snapshot.fingerprints:
+            found.append(Violation(state, "fingerprint", call["api"],
+                                   f"fingerprinting: {call['api']} by {call['url']} reads the device to tell "
+                                   "visitors apart (ePrivacy Art 5(3))", page, "browser"))
+        for cookie in snapshot.cookies:
+            if cookie.get("grants_all"):
+                when = ("before any choice: pre-ticked consent is no consent (CJEU C-673/17 Planet49)"
+                        if state == "before" else "after 'Reject all'")
+                found.append(Violation(state, "consent cookie", cookie["name"], f"{cookie['grants_all']} {when}",
+                                       page, "CJEU" if state == "before" else "browser"))
         for request in snapshot.requests:
             path = urlsplit(request["url"]).path
             declared = self.beacon_category(path)
             if declared is not None and declared in self.required:
                 continue
+            document = request.get("document") or page
+            frame = "" if urlsplit(document)[:2] == urlsplit(page)[:2] else f" (from a frame of {document})"
             if request["why"].startswith("a request to"):
-                found.append(Violation(state, "tracker", request["url"], f"{request['why']}: {request['url']}",
-                                       page, "tracker list"))
+                found.append(Violation(state, "tracker", request["url"],
+                                       f"{request['why']}: {request['url']}{frame}", page, "tracker list"))
             elif request["type"] != "Image" or declared is not None:
                 why = f"declared {declared!r} beacon" if declared else request["why"]
-                found.append(Violation(state, "beacon", request["url"], f"{why} to {request['url']}",
+                found.append(Violation(state, "beacon", request["url"], f"{why} to {request['url']}{frame}",
                                        page, self.evidence if declared else "browser"))
         return found
 
@@ -142,15 +161,18 @@ def _named(declared: dict[str, Any] | None, section: str, *fields: str, key: str
     return [e for e in entries if isinstance(e, dict) and all(isinstance(e.get(f), str) for f in (key, *fields))]
 
 
-def fetch_declaration(page_url: str, timeout: float) -> tuple[dict[str, Any] | None, str]:
+def fetch_declaration(page_url: str, timeout: float,
+                      headers: Mapping[str, str] | None = None) -> tuple[dict[str, Any] | None, str]:
     """The site's declaration and its URL, or ``(None, why not)``; raises ``ConnectionError``
     when nothing listens at the site's address or its name does not resolve.
 
-    Only a JSON object with categories and cookies counts: a site that answers every
+    ``headers`` (the audit's ``--header`` lines) go with the request. Only a JSON object
+    with categories and cookies counts: a site that answers every
     path with its home page has not declared anything.
     """
     url = urljoin(page_url, DECLARATION_PATH)
-    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "consentlib-audit"})
+    request = urllib.request.Request(url, headers={**(headers or {}), "Accept": "application/json",
+                                                   "User-Agent": "consentlib-audit"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             data = json.loads(response.read(2_000_000))

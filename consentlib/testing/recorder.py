@@ -1,10 +1,13 @@
 """What one page held and sent in one state, read from Chromium.
 
-Cookies of every domain with their flags (DevTools ``Storage.getCookies``), the keys of
-localStorage and sessionStorage and the names of IndexedDB databases, the requests that
-report on the visitor (``sendBeacon``/``<a ping>`` and requests to known trackers,
-from the performance log's ``Network`` events), and each ETag received with a digest
-of its body and whether the browser sent it back in ``If-None-Match``.
+Cookies of every domain with their flags (DevTools ``Storage.getCookies``: what every
+frame stored, third parties' too), the keys of localStorage and sessionStorage and the
+names of IndexedDB databases, each with a digest of its value (see
+:mod:`consentlib.testing.identifiers`; values themselves are never kept), the requests
+of every frame that report on the visitor (``sendBeacon``/``<a ping>`` and requests to
+known trackers, from the performance log's ``Network`` events), the fingerprinting calls
+the page made (:mod:`consentlib.testing.instrument`), and each ETag received with a
+digest of its body and whether the browser sent it back in ``If-None-Match``.
 """
 from __future__ import annotations
 
@@ -13,12 +16,15 @@ import hashlib
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 from xml.etree import ElementTree
 
 from consentlib.data.trackers import tracker_of
+from consentlib.testing import cmps, instrument
+from consentlib.testing.identifiers import digest
 
 if TYPE_CHECKING:
     from selenium.webdriver.chromium.webdriver import ChromiumDriver
@@ -27,13 +33,32 @@ _BEACON_TYPES = {"Ping": "sendBeacon or ping", "Beacon": "beacon"}
 _BODIES_PER_SNAPSHOT = 60  # bodies are only read for ETag comparison; a page rarely has more
 _NOT_PAGES = (".pdf", ".zip", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".mp4", ".css", ".js", ".xml")
 
-# Storage keys and IndexedDB names; indexedDB.databases() is asynchronous.
+# Storage keys with their values, and IndexedDB databases with the first records of each
+# object store (enough to tell two visitors apart); IndexedDB is asynchronous throughout.
 _STORAGE_JS = """
 const done = arguments[arguments.length - 1];
-const keys = area => { try { return Object.keys(window[area]); } catch (e) { return []; } };
-const out = {localStorage: keys('localStorage'), sessionStorage: keys('sessionStorage'), indexedDB: []};
+const entries = area => { try { return Object.entries(window[area]); } catch (e) { return []; } };
+const out = {localStorage: entries('localStorage'), sessionStorage: entries('sessionStorage'), indexedDB: []};
+const read = name => new Promise(resolve => {
+  setTimeout(() => resolve([name, '']), 2000);  // a database kept blocked by the page: read nothing
+  let request;
+  try { request = indexedDB.open(name); } catch (e) { resolve([name, '']); return; }
+  request.onerror = () => resolve([name, '']);
+  request.onupgradeneeded = () => request.transaction.abort();  // it was deleted meanwhile: create nothing
+  request.onsuccess = () => {
+    const db = request.result;
+    const stores = Array.from(db.objectStoreNames);
+    if (!stores.length) { db.close(); resolve([name, '']); return; }
+    const tx = db.transaction(stores, 'readonly');
+    const got = {};
+    stores.forEach(s => { const r = tx.objectStore(s).getAll(null, 20); r.onsuccess = () => { got[s] = r.result; }; });
+    const finish = () => { db.close(); let text = ''; try { text = JSON.stringify(got); } catch (e) {} resolve([name, text]); };
+    tx.oncomplete = finish; tx.onerror = finish; tx.onabort = finish;
+  };
+});
 const listing = (window.indexedDB && indexedDB.databases) ? indexedDB.databases() : Promise.resolve([]);
-listing.then(dbs => { out.indexedDB = dbs.map(d => d.name); done(out); }, () => done(out));
+listing.then(dbs => Promise.all(dbs.map(d => read(d.name))))
+       .then(found => { out.indexedDB = found; done(out); }, () => done(out));
 """
 
 
@@ -44,9 +69,10 @@ class Snapshot:
     state: str  # "before", "rejected", "accepted"
     page: str
     cookies: list[dict[str, Any]] = field(default_factory=list)
-    storage: list[dict[str, Any]] = field(default_factory=list)  # {"area", "key"}
-    requests: list[dict[str, Any]] = field(default_factory=list)  # {"type", "url", "why"}
+    storage: list[dict[str, Any]] = field(default_factory=list)  # {"area", "key", "digest"}
+    requests: list[dict[str, Any]] = field(default_factory=list)  # {"type", "url", "document", "why"}
     etags: list[dict[str, Any]] = field(default_factory=list)  # {"url", "etag", "body", "replayed"}
+    fingerprints: list[dict[str, Any]] = field(default_factory=list)  # {"api", "url"}
     screenshot: str | None = None  # PNG, base64
 
     @property
@@ -59,9 +85,16 @@ def drain(driver: ChromiumDriver) -> list[dict[str, Any]]:
     return [json.loads(entry["message"])["message"] for entry in driver.get_log("performance")]
 
 
-def record(driver: ChromiumDriver, snapshot: Snapshot, events: list[dict[str, Any]]) -> Snapshot:
-    """Add what ``events`` and the browser's current storage show to ``snapshot``."""
+def record(driver: ChromiumDriver, snapshot: Snapshot, events: list[dict[str, Any]],
+           categories: Collection[str] = ()) -> Snapshot:
+    """Add what ``events``, the page and the browser's current storage show to ``snapshot``.
+
+    ``categories`` are the site's declared categories, to read consentlib's own consent cookie.
+    """
     _network(driver, snapshot, events)
+    for call in instrument.fingerprint_calls(driver):
+        if not any(f["api"] == call.get("api") for f in snapshot.fingerprints):
+            snapshot.fingerprints.append({"api": str(call.get("api")), "url": str(call.get("url"))})
     try:
         cookies = driver.execute_cdp_cmd("Storage.getCookies", {}).get("cookies", [])
     except Exception:  # older Chromium: the Network domain has the same call
@@ -71,15 +104,19 @@ def record(driver: ChromiumDriver, snapshot: Snapshot, events: list[dict[str, An
         key = (c.get("name", ""), c.get("domain", ""), c.get("path", ""))
         if key not in seen:
             seen.add(key)
-            snapshot.cookies.append({k: c.get(k) for k in ("name", "domain", "path", "httpOnly", "secure",
-                                                            "sameSite", "expires")})
+            entry = {k: c.get(k) for k in ("name", "domain", "path", "httpOnly", "secure", "sameSite", "expires")}
+            value = str(c.get("value", ""))
+            entry["digest"] = digest(value)
+            entry["grants_all"] = cmps.grants_all(key[0], value, categories)
+            snapshot.cookies.append(entry)
     stored = driver.execute_async_script(_STORAGE_JS) or {}
     have = {(s["area"], s["key"]) for s in snapshot.storage}
     for area in ("localStorage", "sessionStorage", "indexedDB"):
-        for key in stored.get(area) or []:
-            if (area, key) not in have:
-                have.add((area, key))
-                snapshot.storage.append({"area": area, "key": str(key)})
+        for pair in stored.get(area) or []:
+            name, value = (str(pair[0]), str(pair[1])) if isinstance(pair, list) and len(pair) == 2 else (str(pair), "")
+            if (area, name) not in have:
+                have.add((area, name))
+                snapshot.storage.append({"area": area, "key": name, "digest": digest(value) if value else None})
     return snapshot
 
 
@@ -98,11 +135,13 @@ def _network(driver: ChromiumDriver, snapshot: Snapshot, events: list[dict[str, 
                 continue
             kind = params.get("type", "Other")
             tracker = tracker_of(url)
+            # The document that made the request: the page's, or a frame's (of this or another site).
+            document = params.get("documentURL", "")
             if kind in _BEACON_TYPES or tracker:
-                snapshot.requests.append({"type": kind, "url": url,
+                snapshot.requests.append({"type": kind, "url": url, "document": document,
                                           "why": f"a request to {tracker}" if tracker else _BEACON_TYPES[kind]})
             elif kind == "Image":
-                snapshot.requests.append({"type": kind, "url": url, "why": "image"})
+                snapshot.requests.append({"type": kind, "url": url, "document": document, "why": "image"})
         elif method == "Network.requestWillBeSentExtraInfo":
             headers = {k.lower(): v for k, v in params.get("headers", {}).items()}
             url = urls.get(params.get("requestId"))
@@ -157,11 +196,12 @@ def same_site_links(driver: ChromiumDriver, start: str, limit: int) -> list[str]
     return found
 
 
-def sitemap(url: str, timeout: float) -> list[str]:
-    """Same-origin page URLs of the site's /sitemap.xml, or [] when it has none."""
+def sitemap(url: str, timeout: float, headers: Mapping[str, str] | None = None) -> list[str]:
+    """Same-origin page URLs of the site's /sitemap.xml (asked for with ``headers``), or []."""
     origin = urlsplit(url)[:2]
+    request = urllib.request.Request(urljoin(url, "/sitemap.xml"), headers=dict(headers or {}))
     try:
-        with urllib.request.urlopen(urljoin(url, "/sitemap.xml"), timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             tree = ElementTree.fromstring(response.read(5_000_000))
     except (urllib.error.URLError, OSError, ValueError, ElementTree.ParseError):
         return []

@@ -66,12 +66,15 @@ def _snapshot_html(snapshot: dict[str, Any]) -> str:
     requests = "".join(f"<li>{escape(r['why'])}: {escape(r['url'])}</li>" for r in snapshot["requests"]) or "<li>None.</li>"
     etags = "".join(f"<li>{escape(t['url'])}: {escape(t['etag'])}{' (sent back in If-None-Match)' if t['replayed'] else ''}</li>"
                     for t in snapshot["etags"]) or "<li>None.</li>"
+    prints = "".join(f"<li>{escape(f['api'])} by {escape(f['url'])}</li>"
+                     for f in snapshot.get("fingerprints", [])) or "<li>None.</li>"
     shot = (f'<img alt="screenshot: {escape(snapshot["state"])}" style="max-width:640px;border:1px solid #888" '
             f'src="data:image/png;base64,{snapshot["screenshot"]}">' if snapshot.get("screenshot") else "")
     return f"""<section><h2>{escape(_STATE_WORDS[snapshot['state']])}: {escape(snapshot['page'])}</h2>{shot}
 <h3>Cookies</h3><table><tr><th>Name</th><th>Category</th><th>Evidence</th><th>Domain</th><th>Path</th><th>HttpOnly</th><th>Secure</th><th>SameSite</th></tr>{cookies}</table>
 <h3>Storage</h3><table><tr><th>Where</th><th>Key</th><th>Category</th><th>Evidence</th></tr>{storage}</table>
 <h3>Beacons, pings, tracker and image requests</h3><ul>{requests}</ul>
+<h3>Fingerprinting calls</h3><ul>{prints}</ul>
 <h3>ETags received</h3><ul>{etags}</ul></section>"""
 
 

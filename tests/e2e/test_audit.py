@@ -17,6 +17,7 @@ import pytest
 
 from consentlib.cli import main
 from consentlib.testing.audit import ConsentAudit
+from consentlib.testing.server import serve_wsgi
 from tests.support import audit_corpus
 
 pytestmark = pytest.mark.e2e
@@ -121,7 +122,7 @@ def test_onetrust_banner_is_found_and_answered(live_server, capsys, tmp_path):
 def test_violation_before_choice_is_kept_when_buttons_do_nothing(live_server, capsys, tmp_path):
     """The issue's site: _ga before any choice, then nothing to click. The _ga stays reported."""
     url = live_server(audit_corpus.ga_and_dead_buttons())
-    code, out = audit(url + "/", "--json", str(tmp_path / "r.json"), capsys=capsys)
+    code, out = audit(url + "/", "--pages", "1", "--json", str(tmp_path / "r.json"), capsys=capsys)
     assert code == 1, out
     report = json.loads((tmp_path / "r.json").read_text())
     assert [v["subject"] for v in report["violations"] if v["state"] == "before"] == ["_ga"]
@@ -148,6 +149,78 @@ def test_pages_follows_same_site_links(live_server, capsys, tmp_path):
     assert html.count('src="data:image/png;base64,') == 6 and "_ga" in html
 
 
+def test_iframe_of_another_site_storing_an_id_before_any_choice(live_server, capsys, tmp_path):
+    """127.0.0.1 embeds a frame of localhost (another site: another host, RFC 6265 §5.1.3), which
+    gives each visitor its own id in a third-party cookie; the audit's browser accepts it."""
+    with serve_wsgi(audit_corpus.widget_app, host="localhost") as widget:
+        url = live_server(audit_corpus.site_embedding(widget + "/chat"))
+        code, out = audit(url + "/", "--json", str(tmp_path / "r.json"), capsys=capsys)
+    assert code == 1, out
+    report = json.loads((tmp_path / "r.json").read_text())
+    found = {(v["state"], v["subject"], v["evidence"]) for v in report["violations"]}
+    assert ("before", "wvid", "browser") in found and ("rejected", "wvid", "browser") in found, out
+    wvid = next(c for s in report["snapshots"] for c in s["cookies"] if c["name"] == "wvid")
+    assert wvid["domain"] == "localhost" and wvid["verdict"]["category"] == "identifier"
+
+
+def test_beacon_from_a_frame_of_another_site(live_server, capsys, tmp_path):
+    """The frame runs in the page's process in the audit's browser, so its requests are seen."""
+    with serve_wsgi(audit_corpus.widget_app, host="localhost") as widget:
+        url = live_server(audit_corpus.site_embedding(widget + "/stats"))
+        code, out = audit(url + "/", "--pages", "1", "--json", str(tmp_path / "r.json"), capsys=capsys)
+    assert code == 1, out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert {(v["state"], v["kind"], v["subject"]) for v in report["violations"]} >= {
+        ("before", "beacon", widget + "/hit"), ("rejected", "beacon", widget + "/hit")}, out
+    assert f"from a frame of {widget}/stats" in out
+
+
+def test_site_with_nothing_to_consent_to_needs_no_banner(live_server, capsys, tmp_path):
+    url = live_server(audit_corpus.nothing_to_consent_to)
+    code, out = audit(url + "/", "--json", str(tmp_path / "r.json"), capsys=capsys)
+    assert code == 0, out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["banner"] is None and report["unverified"] == [] and report["pages"] == [url + "/", url + "/about"]
+    assert "needs no banner" in out
+
+
+def test_same_value_for_every_visitor_is_not_an_identifier(live_server, capsys, tmp_path):
+    """An unknown name whose value is the same for two fresh browsers (a theme) is no violation."""
+    app = audit_corpus.careless_site(snippet='<script>localStorage.setItem("sx_theme", "dark");</script>',
+                                     banner="")
+    code, out = audit(live_server(app) + "/", "--json", str(tmp_path / "r.json"), capsys=capsys)
+    assert code == 0, out
+    report = json.loads((tmp_path / "r.json").read_text())
+    theme = next(k for s in report["snapshots"] for k in s["storage"] if k["key"] == "sx_theme")
+    assert theme["verdict"]["evidence"] == "browser" and theme["verdict"]["needs_consent"] is None
+
+
+def test_header_and_lang_reach_every_request(live_server, capsys, browsers):
+    """--header goes with every request (a CDN's region header), the browser's and the audit's own;
+    --lang sets Accept-Language and navigator.language; the page reports the latter back."""
+    seen = []
+
+    def app(environ, start_response):
+        seen.append((environ["PATH_INFO"], environ.get("QUERY_STRING", ""), environ.get("HTTP_X_REGION"),
+                     environ.get("HTTP_ACCEPT_LANGUAGE", "")))
+        return site(environ, start_response)
+
+    site = audit_corpus.careless_site(snippet='<script>fetch("/lang?l=" + navigator.language);</script>',
+                                      routes={"/lang": audit_corpus._no_content})
+    try:
+        code, out = audit(live_server(app) + "/", "--header", "X-Region: eu", "--lang", "de", capsys=capsys)
+    finally:  # the language stays set in a browser's session: later tests get new browsers
+        while browsers:
+            browsers.pop().quit()
+    assert code == 0, out
+    assert {path for path, _, _, _ in seen} >= {"/", "/about", "/lang", "/_consent/declaration.json", "/sitemap.xml"}
+    assert all(region == "eu" for _, _, region, _ in seen), seen
+    # The declaration and the sitemap are read by the audit itself, not by the browser.
+    browser = [s for s in seen if s[0] not in ("/_consent/declaration.json", "/sitemap.xml")]
+    assert all(accept.startswith("de") for _, _, _, accept in browser), seen
+    assert {query for path, query, _, _ in browser if path == "/lang"} == {"l=de"}
+
+
 def test_custom_selectors_answer_an_unknown_banner(live_server, capsys):
     page = audit_corpus.page("", banner="""
 <div class="cookie-box"><button class="yes">OK</button><button class="no">No thanks</button></div>
@@ -167,6 +240,8 @@ if (document.cookie.includes('choice=')) document.querySelector('.cookie-box').r
     [
         pytest.param(["not-a-url"], "http://", id="not-a-url"),
         pytest.param(["http://127.0.0.1:9/", "--pages", "0"], "at least 1", id="pages-zero"),
+        pytest.param(["http://127.0.0.1:9/", "--header", "X-Region eu"], "'NAME: VALUE'", id="header-no-colon"),
+        pytest.param(["http://127.0.0.1:9/", "--lang", "de_DE"], "language tag", id="lang-underscore"),
     ],
 )
 def test_usage_errors_exit_2(args, says, capsys):
