@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from consentlib.consent import COOKIE_NAME, DEFAULT_LIFETIME, ID_COOKIE_NAME, Consent, ConsentCookie
+from consentlib.consent import ALL_COOKIE_NAMES, DEFAULT_LIFETIME, Consent, ConsentCookie
 from consentlib.errors import ConfigurationError
 from consentlib.gate.beacons import Routes
 from consentlib.gate.cookies import CookieGate, UndeclaredCookies
@@ -51,6 +51,7 @@ class ConsentCore:
         prefix: str = "/_consent/",
         lifetime: int = DEFAULT_LIFETIME,
         secure: bool | None = None,
+        cookie_domain: str | None = None,
         trusted_origins: Iterable[str] = (),
         honour_dnt: bool = False,
         gpc_last_update: str | None = None,
@@ -71,13 +72,14 @@ class ConsentCore:
         # before anything is opened or started.
         given = checked({
             "policy": policy, "secret_key": secret_key, "store": store, "prefix": prefix, "lifetime": lifetime,
-            "secure": secure, "trusted_origins": trusted_origins, "honour_dnt": honour_dnt,
+            "secure": secure, "cookie_domain": cookie_domain, "trusted_origins": trusted_origins, "honour_dnt": honour_dnt,
             "gpc_last_update": gpc_last_update, "max_body": max_body, "etag_body_limit": etag_body_limit,
             "is_minor": is_minor, "guardian_mailer": guardian_mailer, "site_url": site_url,
             "on_change": on_change, "templates": templates,
         }, door=door, owner=owner)
         self.etag_body_limit: int = given["etag_body_limit"]
         self.secure: bool | None = given["secure"]
+        self.cookie_domain: str | None = given["cookie_domain"]
         self.honour_dnt: bool = given["honour_dnt"]
         self.trusted_origins: frozenset[str] = given["trusted_origins"]
         self.gpc_last_update: str | None = given["gpc_last_update"]
@@ -97,11 +99,14 @@ class ConsentCore:
         if on_change is not None:
             self.changes = ChangeDelivery(self.store, on_change, topics=("consent",))
             self.changes.notify()  # what was queued before a restart
-        self.gate = CookieGate(policy, (COOKIE_NAME, ID_COOKIE_NAME))
+        # The consent cookies under every name they have (consentlib.consent.cookie_names)
+        # reach the app as they are, and no app line may set one.
+        self.gate = CookieGate(policy, ALL_COOKIE_NAMES)
         self.routes = Routes(prefix, policy.beacons)
         self.undeclared = UndeclaredCookies(self.store, policy.category_names)
         self.responses = ResponseGate(policy, self.gate, self.undeclared)
-        self.visits = Visits(policy, self.cookie, self.gate, honour_dnt=self.honour_dnt)
+        self.visits = Visits(policy, self.cookie, self.gate, honour_dnt=self.honour_dnt,
+                             cookie_domain=self.cookie_domain)
         self.is_minor = is_minor
         self.guardian_mailer = guardian_mailer
         self.site_url = site_url.rstrip("/") if site_url else None
@@ -111,6 +116,7 @@ class ConsentCore:
             max_body=max_body, trusted_origins=self.trusted_origins, site_url=self.site_url, secure=self.secure,
             honour_dnt=self.honour_dnt, gpc_last_update=self.gpc_last_update, gate=self.gate,
             guardian_mailer=guardian_mailer, changed=self.changed, templates=self.templates,
+            cookie_domain=self.cookie_domain,
         )
         self.guardians = Guardians(self.context, is_minor)
         self.endpoints = Endpoints(self.context, self.guardians)
@@ -127,11 +133,11 @@ class ConsentCore:
 
     # -- what a request decides ------------------------------------------------------------
 
-    def visit_of(self, header: str, gpc: bool, dnt: bool) -> Visit:
+    def visit_of(self, header: str, gpc: bool, dnt: bool, secure: bool = False) -> Visit:
         """What follows from one request's ``Cookie`` header and signals (GPC spec: only
-        the exact value "1" counts; the door says whether it was): remembered per
-        distinct header."""
-        return self.visits.of(header, gpc, dnt)
+        the exact value "1" counts; the door says whether it was), on a request whose
+        cookies are ``secure`` (:meth:`is_secure`): remembered per distinct header."""
+        return self.visits.of(header, gpc, dnt, secure)
 
     def minor_visit(self, visit: Visit, header: str) -> Visit:
         """``visit`` for a visitor the site says is a minor: what a guardian allowed.
