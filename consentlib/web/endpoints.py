@@ -26,6 +26,7 @@ from consentlib.web.assets import lookup as static_asset
 from consentlib.web.choices import Choices, state_of
 from consentlib.web.context import EndpointContext
 from consentlib.web.declaration import declaration
+from consentlib.web.own_cookies import own_cookies
 from consentlib.web.exchange import Answer, Pending, Request, Response
 from consentlib.web.guardian import Guardians
 from consentlib.web.http import respond, respond_html, safe_next, script_reads_answer
@@ -129,7 +130,11 @@ class Endpoints:
     def declaration_json(self, request: Request, consent: Consent) -> Response:
         # The same for every visitor: public, and cacheable for an hour (a new policy
         # revision is picked up within that time).
-        return respond(200, declaration(self.policy), cache="public, max-age=3600")
+        # consentlib's own cookies are listed under the names this scheme gives them.
+        return respond(200, declaration(self.policy, lifetime=self.context.cookie.lifetime,
+                                        secure=self.context.secure_over(request.scheme),
+                                        cookie_domain=self.context.cookie_domain),
+                       cache="public, max-age=3600")
 
     def receipts(self, request: Request, consent: Consent) -> Answer:
         """The visitor's receipts; with ``?download=1``, everything the store holds about
@@ -171,8 +176,11 @@ class Endpoints:
     def preferences(self, request: Request, consent: Consent) -> Response:
         next_path = safe_next(request, request.args.get("next"))
         page = self.context.templates.for_language(request.header("accept-language"))
+        own = own_cookies(self.policy, lifetime=self.context.cookie.lifetime,
+                          secure=self.context.secure_over(request.scheme), cookie_domain=self.context.cookie_domain)
         html = preferences_page(self.policy, consent, action=self.context.prefix, next_path=next_path,
-                                guardians=self.context.guardian_mailer is not None, page=page)
+                                guardians=self.context.guardian_mailer is not None, page=page, own=own,
+                                lifetime=self.context.cookie.lifetime)
         return respond_html(200, html, headers=page.headers)
 
 def _unavailable() -> Response:
