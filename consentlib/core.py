@@ -83,7 +83,7 @@ class ConsentCore:
         self.honour_dnt: bool = given["honour_dnt"]
         self.trusted_origins: frozenset[str] = given["trusted_origins"]
         self.gpc_last_update: str | None = given["gpc_last_update"]
-        self.templates = Templates(templates)
+        self.templates = Templates(templates, prefix=prefix)
         self.policy = policy
         self.prefix = prefix
         self.max_body = max_body
