@@ -21,13 +21,14 @@ from consentlib.gate.cookies import CookieGate, UndeclaredCookies
 from consentlib.gate.responses import ResponseGate
 from consentlib.gate.visits import Visit, Visits
 from consentlib.options import checked
-from consentlib.policy import Policy
+from consentlib.policy import Cookie, Policy
 from consentlib.records.changes import ChangeDelivery
 from consentlib.store import Store, open_store
 from consentlib.web.context import EndpointContext
 from consentlib.web.endpoints import Endpoints
 from consentlib.web.exchange import Answer, Request
 from consentlib.web.guardian import Guardians
+from consentlib.web.own_cookies import own_cookies
 from consentlib.web.templates import Templates
 
 log = logging.getLogger("consentlib")
@@ -174,6 +175,12 @@ class ConsentCore:
         """Whether cookies set on this request get ``Secure``: the ``secure`` option, or
         else whether the request came over https (``X-Forwarded-Proto`` is never trusted)."""
         return self.secure if self.secure is not None else https
+
+    def own_cookies(self, secure: bool) -> tuple[Cookie, Cookie]:
+        """consentlib's two cookies as declarations, for a site's own cookie table: named
+        as on a request whose cookies are ``secure`` (:meth:`is_secure`), with this
+        site's lifetime and ``cookie_domain`` (see :mod:`consentlib.web.own_cookies`)."""
+        return own_cookies(self.policy, lifetime=self.cookie.lifetime, secure=secure, cookie_domain=self.cookie_domain)
 
     def extra_headers(self, visit: Visit, secure: bool) -> Sequence[tuple[str, str]]:
         """``Set-Cookie`` lines the response gets besides the app's own."""

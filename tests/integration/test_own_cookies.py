@@ -2,6 +2,8 @@
 the request's kind of connection gives them, with their purpose and lifetime."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from consentlib import Category, Policy
@@ -61,3 +63,19 @@ def test_they_belong_to_the_policys_required_category():
     assert (consent.category, consent_id.category) == ("essential", "essential")
     assert (consent.name, consent.lifetime) == ("__Host-consent", "1 hour")
     assert own_cookies(POLICY, secure=False)[1].name == "consent_id"
+
+
+@pytest.mark.parametrize(("base_url", "names"), [
+    pytest.param("http://localhost", ["consent", "consent_id"], id="http"),
+    pytest.param(HTTPS, ["__Host-consent", "__Host-consent_id"], id="https"),
+])
+def test_the_reference_sites_cookie_table_lists_them(tmp_path, base_url, names):
+    from examples.flask_site import create_app
+
+    page = create_app(tmp_path).test_client().get("/privacy/cookies", base_url=base_url).get_data(as_text=True)
+    table = page[page.index('id="cookie-table"'):page.index("</table>")]
+    rows = re.findall(r"<tr><td><code>([^<]+)</code></td><td>([^<]+)</td><td>([^<]+)</td><td>([^<]+)</td>", table)
+    assert [row[0] for row in rows[:2]] == names
+    assert [row[1] for row in rows[:2]] == ["necessary", "necessary"]
+    assert [row[3] for row in rows[:2]] == ["180 days", "180 days"]
+    assert "HttpOnly" in rows[1][2] and "HttpOnly" not in rows[0][2]
