@@ -124,7 +124,7 @@ class Visits:
         positions = self._positions.get((shape, secure))
         if positions is None:
             positions = _consent_positions(header.split(";"), self.names[secure])
-            self._positions.remember((shape, secure), positions)
+            self._positions.remember((shape, secure), positions, size=len(shape))
         # Split only as far as the last consent pair (they usually come first).
         consent_at, id_at, last = positions
         parts = header.split(";", last + 1)
