@@ -7,7 +7,7 @@ from consentlib.consent import Consent
 from consentlib.errors import ConfigurationError, ConsentError, StoreUnavailable, UnusableMessage
 from consentlib.mail import MailStats, MailTracker, Suppressed
 from consentlib.wsgi import ConsentMiddleware
-from consentlib.policy import Beacon, Category, Cookie, Policy
+from consentlib.policy import Beacon, Category, Cookie, Host, Policy
 from consentlib.version import __version__ as __version__
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "ConsentError",
     "ConsentMiddleware",
     "Cookie",
+    "Host",
     "MailStats",
     "MailTracker",
     "Policy",

@@ -100,6 +100,18 @@ def function(name: str, value: Any, *, optional: bool = True, shape: str) -> Any
     raise ConfigurationError(f"{name} must be a function {shape}, not {value!r}.")
 
 
+def one_of(name: str, value: Any, *, choices: tuple[str | None, ...], meaning: str) -> Any:
+    """``value`` when it is one of ``choices`` (compared exactly: "Report" is a typo)."""
+    if any(value is choice or (isinstance(value, str) and value == choice) for choice in choices):
+        return value
+    written = " or ".join(repr(choice) for choice in choices)
+    raise ConfigurationError(f"{name} must be {written} ({meaning}), not {value!r}.")
+
+
+MODE_MEANING = "'report' lets everything through and lists what 'enforce' would block"
+CSP_MEANING = "None sends no third-party Content-Security-Policy"
+
+
 def prefix_path(name: str, value: Any) -> str:
     """A URL path that starts and ends with ``/``: the consent endpoints live below it."""
     if not (isinstance(value, str) and value.startswith("/") and value.endswith("/") and len(value) > 2):

@@ -18,13 +18,17 @@ from consentlib.consent import ALL_COOKIE_NAMES, DEFAULT_LIFETIME, Consent, Cons
 from consentlib.errors import ConfigurationError
 from consentlib.gate.beacons import Routes
 from consentlib.gate.cookies import CookieGate, UndeclaredCookies
+from consentlib.gate.csp import ThirdPartyCsp
+from consentlib.gate.report import ReportRoutes, ReportVisits
 from consentlib.gate.responses import ResponseGate
 from consentlib.gate.visits import Visit, Visits
 from consentlib.options import checked
 from consentlib.policy import Cookie, Policy
 from consentlib.records.changes import ChangeDelivery
+from consentlib.records.would_block import WouldBlock
 from consentlib.store import Store, open_store
 from consentlib.web.context import EndpointContext
+from consentlib.web.csp_report import CspReports
 from consentlib.web.endpoints import Endpoints
 from consentlib.web.exchange import Answer, Request
 from consentlib.web.guardian import Guardians
@@ -63,6 +67,8 @@ class ConsentCore:
         site_url: str | None = None,
         on_change: Callable[[dict[str, Any]], object] | None = None,
         templates: str | os.PathLike[str] | None = None,
+        mode: str = "enforce",
+        third_party_csp: str | None = None,
         door: str = "wsgi",
         owner: str = "ConsentMiddleware",
     ) -> None:
@@ -76,7 +82,7 @@ class ConsentCore:
             "secure": secure, "cookie_domain": cookie_domain, "trusted_origins": trusted_origins, "honour_dnt": honour_dnt,
             "gpc_last_update": gpc_last_update, "max_body": max_body, "etag_body_limit": etag_body_limit,
             "is_minor": is_minor, "guardian_mailer": guardian_mailer, "site_url": site_url,
-            "on_change": on_change, "templates": templates,
+            "on_change": on_change, "templates": templates, "mode": mode, "third_party_csp": third_party_csp,
         }, door=door, owner=owner)
         self.etag_body_limit: int = given["etag_body_limit"]
         self.secure: bool | None = given["secure"]
@@ -103,11 +109,23 @@ class ConsentCore:
         # The consent cookies under every name they have (consentlib.consent.cookie_names)
         # reach the app as they are, and no app line may set one.
         self.gate = CookieGate(policy, ALL_COOKIE_NAMES)
-        self.routes = Routes(prefix, policy.beacons)
+        #: "enforce" blocks; "report" lets everything through and lists what it would block.
+        self.mode: str = given["mode"]
+        self.enforcing = self.mode == "enforce"
+        self.would_block: WouldBlock | None = None if self.enforcing else WouldBlock(self.store)
+        note = self.would_block.note if self.would_block is not None else None
+        # Report mode sends the third-party CSP Report-Only too: nothing is blocked.
+        csp_mode = given["third_party_csp"] if self.enforcing else given["third_party_csp"] and "report"
+        self.csp = ThirdPartyCsp(policy, prefix, csp_mode) if csp_mode else None
         self.undeclared = UndeclaredCookies(self.store, policy.category_names)
-        self.responses = ResponseGate(policy, self.gate, self.undeclared)
-        self.visits = Visits(policy, self.cookie, self.gate, honour_dnt=self.honour_dnt,
-                             cookie_domain=self.cookie_domain)
+        self.responses = ResponseGate(policy, self.gate, self.undeclared, csp=self.csp, note=note)
+        # The parts a door asks on every request: in report mode, ones that let through
+        # and note (consentlib.gate.report); in enforce mode the enforcing ones, unwrapped.
+        self.routes: Routes | ReportRoutes = Routes(prefix, policy.beacons)
+        self.visits: Visits | ReportVisits = Visits(policy, self.cookie, self.gate, honour_dnt=self.honour_dnt,
+                                                    cookie_domain=self.cookie_domain)
+        if note is not None:
+            self.routes, self.visits = ReportRoutes(self.routes, note), ReportVisits(self.visits, note)
         self.is_minor = is_minor
         self.guardian_mailer = guardian_mailer
         self.site_url = site_url.rstrip("/") if site_url else None
@@ -120,7 +138,8 @@ class ConsentCore:
             cookie_domain=self.cookie_domain,
         )
         self.guardians = Guardians(self.context, is_minor)
-        self.endpoints = Endpoints(self.context, self.guardians)
+        csp_reports = CspReports(policy, self.store, note=note) if self.csp is not None else None
+        self.endpoints = Endpoints(self.context, self.guardians, csp_reports=csp_reports)
 
     def changed(self) -> None:
         """A change was queued (a receipt): let ``on_change`` hear of it soon."""

@@ -22,7 +22,7 @@ from typing import Any, Final
 from werkzeug.utils import ImportStringError, import_string
 
 import consentlib.checks as checks
-from consentlib.checks import endpoint_options, flag, function, iso_date, origins, strings, whole_number
+from consentlib.checks import endpoint_options, flag, function, iso_date, one_of, origins, strings, whole_number
 from consentlib.consent import DEFAULT_LIFETIME
 from consentlib.errors import ConfigurationError
 from consentlib.policy import Policy
@@ -123,6 +123,12 @@ OPTIONS: Final[tuple[Option, ...]] = (
     Option("templates", "str | os.PathLike[str] | None", None,
            "A directory whose templates and message catalogues win over the shipped ones.",
            checks.directory),
+    Option("mode", "str", "enforce",
+           "'enforce' blocks what the visitor did not allow; 'report' lets it through and lists it.",
+           partial(one_of, choices=("enforce", "report"), meaning=checks.MODE_MEANING)),
+    Option("third_party_csp", "str | None", None,
+           "'enforce' or 'report': a Content-Security-Policy on HTML that lets pages reach only granted hosts.",
+           partial(one_of, choices=("enforce", "report", None), meaning=checks.CSP_MEANING)),
     Option("consent_mode", "dict[str, list[str]] | None", None,
            "Maps the policy's categories to Google Consent Mode types, for the banner.",
            checks.consent_mode, doors=frozenset({"flask", "django"})),

@@ -1,4 +1,4 @@
-"""What a site declares: its consent categories, cookies and beacon paths.
+"""What a site declares: its consent categories, cookies, beacon paths and third-party hosts.
 
 Everything here is frozen and validated when built, so a wrong declaration fails at
 start-up with a sentence naming what to change, never while serving a request.
@@ -17,6 +17,14 @@ _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 # RFC 6265 §4.1.1: a cookie-name is an RFC 2616 token; glob characters are ours.
 _COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z?\[\]]+$")
 _GLOB_CHARS = frozenset("*?[")
+# CSP3 §2.3.1 host-source, without a path: [ scheme "://" ] host [ ":" port ], where the
+# host is "*." followed by labels, or labels (letters, digits and '-' joined by '.').
+_HOST_SOURCE = re.compile(
+    r"^(?:(?P<scheme>[a-z][a-z0-9+.-]*)://)?"
+    r"(?P<host>(?:\*\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.?)"
+    r"(?::(?P<port>[0-9]{1,5}|\*))?$"
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,67 @@ class Beacon:
             raise ConfigurationError(f"Beacon path {self.path!r} must start with '/'.")
 
 
+@dataclass(frozen=True)
+class Host:
+    """Another origin the site's pages load from or send to (a tag manager, an analytics
+    script, an ad pixel, a video iframe, a font), and the category it serves.
+
+    ``pattern`` is a CSP host source (CSP3 §2.3.1) without a path: ``example.com``,
+    ``*.example.com`` (every subdomain, not ``example.com`` itself), ``example.com:8443``,
+    ``https://cdn.example.net``. With ``third_party_csp`` on, a page may reach the host
+    only when its category is granted (see docs/third-parties.md). ``provider`` names who
+    runs it (``"Google"``), for the declaration.
+    """
+
+    pattern: str
+    category: str
+    provider: str | None = None
+
+    def __post_init__(self) -> None:
+        found = _HOST_SOURCE.match(self.pattern.strip().lower()) if isinstance(self.pattern, str) else None
+        if found is None or self.pattern != self.pattern.strip():
+            raise ConfigurationError(
+                f"Host pattern {self.pattern!r} is not a CSP host source: write a host name such as "
+                "'example.com' or '*.example.com', optionally with a scheme ('https://cdn.example.net') "
+                "or a port ('example.com:8443'); no path, no spaces, no quotes, no ';' or ','."
+            )
+        port = found.group("port")
+        if port not in (None, "*") and not 0 < int(port) < 65536:
+            raise ConfigurationError(f"Host pattern {self.pattern!r} has port {port}: use a port from 1 to 65535.")
+        # Kept lower-case: host names are case-insensitive (RFC 4343), and the pattern is
+        # written into the Content-Security-Policy header as it stands.
+        object.__setattr__(self, "pattern", self.pattern.lower())
+        if self.provider is not None and not isinstance(self.provider, str):
+            raise ConfigurationError(
+                f"Host {self.pattern!r} has provider={self.provider!r}: name the provider as text "
+                "(e.g. provider='Google'), or leave it out."
+            )
+
+    def matches(self, scheme: str, host: str, port: int | None) -> bool:
+        """Whether a request to ``scheme://host:port`` (lower-case; ``port`` None for the
+        scheme's default) is one this pattern allows, as CSP3 §6.7.2.8 matches it."""
+        found = _HOST_SOURCE.match(self.pattern)
+        assert found is not None  # checked when built
+        want_scheme, want_host, want_port = found.group("scheme"), found.group("host").rstrip("."), found.group("port")
+        if want_scheme is not None and want_scheme != scheme and not (
+                (want_scheme, scheme) in (("http", "https"), ("ws", "wss"))):
+            return False  # CSP3 allows the secure upgrade of the scheme written, nothing else
+        host = host.rstrip(".")
+        if want_host.startswith("*."):
+            if not host.endswith(want_host[1:]):
+                return False
+        elif host != want_host:
+            return False
+        if want_port == "*":
+            return True
+        actual = port if port is not None else _DEFAULT_PORTS.get(scheme)
+        if want_port is None:
+            # No port written: the default port of the scheme written, or of the request's.
+            return actual == _DEFAULT_PORTS.get(want_scheme or scheme) or (
+                want_scheme == "http" and actual == 443)
+        return actual == int(want_port)
+
+
 # GDPR Art 8(1): 16 unless a member state chose 13-15. As the member states' laws set
 # them (national GDPR implementation acts), plus the UK (13), China (PIPL Art 31: 14)
 # and the US (COPPA: 13). A site overrides any of them with ``ages_of_consent``.
@@ -128,6 +197,8 @@ class Policy:
     categories: Sequence[Category]
     cookies: Sequence[Cookie] = ()
     beacons: Sequence[Beacon] = ()
+    #: Other origins the site's pages reach (see docs/third-parties.md).
+    hosts: Sequence[Host] = ()
     #: The category that per-visitor ETags need (ePrivacy Art 5(3): an ETag read back
     #: from the browser cache is an identifier). ``None``: ETags always pass through.
     etags: str | None = None
@@ -148,6 +219,7 @@ class Policy:
         object.__setattr__(self, "categories", tuple(self.categories))
         object.__setattr__(self, "cookies", tuple(self.cookies))
         object.__setattr__(self, "beacons", tuple(self.beacons))
+        object.__setattr__(self, "hosts", tuple(self.hosts))
         if isinstance(self.revision, bool) or not isinstance(self.revision, int) or self.revision < 1:
             raise ConfigurationError(f"Policy revision must be a positive integer, not {self.revision!r}.")
         if not self.categories:
@@ -182,6 +254,16 @@ class Policy:
             if not isinstance(beacon, Beacon):
                 raise ConfigurationError(f"Policy beacons must be Beacon objects, not {beacon!r}.")
             self._check_category(beacon.category, f"Beacon {beacon.path!r}")
+        patterns: dict[str, Host] = {}
+        for host in self.hosts:
+            if not isinstance(host, Host):
+                raise ConfigurationError(f"Policy hosts must be Host objects, not {host!r}.")
+            self._check_category(host.category, f"Host {host.pattern!r}")
+            if host.pattern in patterns and patterns[host.pattern].category != host.category:
+                raise ConfigurationError(
+                    f"Host {host.pattern!r} is declared twice (categories {patterns[host.pattern].category!r} "
+                    f"and {host.category!r}); a host serves one category, keep one declaration.")
+            patterns[host.pattern] = host
         if self.etags is not None:
             self._check_category(self.etags, "etags")
         ages = {**DEFAULT_AGES_OF_CONSENT, **{k.upper(): v for k, v in dict(self.ages_of_consent).items()}}
@@ -222,6 +304,13 @@ class Policy:
             return found
         for declared in self._globs:
             if fnmatch.fnmatchcase(name, declared.name):
+                return declared
+        return None
+
+    def host(self, scheme: str, host: str, port: int | None) -> Host | None:
+        """The first declared :class:`Host` that allows ``scheme://host:port``, or None."""
+        for declared in self.hosts:
+            if declared.matches(scheme, host, port):
                 return declared
         return None
 

@@ -102,6 +102,8 @@ class ConsentMiddleware:
         site_url: str | None = None,
         on_change: Callable[[dict[str, Any]], object] | None = None,
         templates: str | os.PathLike[str] | None = None,
+        mode: str = "enforce",
+        third_party_csp: str | None = None,
     ) -> None:
         # The core checks every option (with the same sentences) and holds every cache.
         self.core = ConsentCore(
@@ -109,7 +111,7 @@ class ConsentMiddleware:
             secure=secure, cookie_domain=cookie_domain, trusted_origins=trusted_origins, honour_dnt=honour_dnt,
             gpc_last_update=gpc_last_update, max_body=max_body, etag_body_limit=etag_body_limit,
             is_minor=is_minor, guardian_mailer=guardian_mailer, site_url=site_url, on_change=on_change,
-            templates=templates, door="asgi",
+            templates=templates, mode=mode, third_party_csp=third_party_csp, door="asgi",
         )
         # Recording an undeclared cookie writes to the store: from a worker thread here.
         self._undeclared = _UndeclaredOffLoop(self.core.store, policy.category_names)
@@ -120,7 +122,8 @@ class ConsentMiddleware:
         self._gates: dict[tuple[frozenset[str], bool, bool], Callable[[RawHeaders], RawHeaders]] = {}
         self._etags_category = policy.etags
         self._firewall = app
-        if policy.etags is not None:
+        # In report mode validators pass both ways (the response gate notes them).
+        if policy.etags is not None and self.core.enforcing:
             from consentlib.asgi.etag import ETagFirewall
 
             category = policy.etags

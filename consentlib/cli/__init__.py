@@ -11,21 +11,21 @@ from __future__ import annotations
 
 import argparse
 
-from consentlib.cli import audit, changes, cookies, forget, mail, receipts
-from consentlib.cli.common import EXIT_CODES, UsageError, error
+from consentlib.cli import audit, changes, cookies, forget, hosts, mail, receipts
+from consentlib.cli.common import ENVIRONMENT, EXIT_CODES, UsageError, error
 from consentlib.errors import ConsentError
 
 __all__ = ["build_parser", "main"]
 
 # In the order `consentlib --help` lists them.
-COMMANDS = (receipts, cookies, audit, mail, forget, changes)
+COMMANDS = (receipts, cookies, hosts, audit, mail, forget, changes)
 
 
 def build_parser() -> argparse.ArgumentParser:
     from consentlib.version import __version__
 
     parser = argparse.ArgumentParser(prog="consentlib", description="Keep visitors' privacy choices at the HTTP layer.",
-                                     epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     epilog=f"{EXIT_CODES}\n\n{ENVIRONMENT}", formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"consentlib {__version__}",
                         help="print the installed version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

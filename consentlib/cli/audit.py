@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from consentlib.cli.common import add_command, load_policy
+from consentlib.cli.common import add_command, error, load_policy
 
 if TYPE_CHECKING:
     from consentlib.cli.common import Commands
@@ -20,7 +20,8 @@ def register(commands: Commands) -> None:
         codes={0: "clean",
                1: "a violation was seen (even if a later state could not be reached)",
                2: "usage error: a missing or malformed argument, a --policy that cannot be loaded",
-               3: "could not verify (no banner, a state not reached) or the audit could not run"})
+               3: "could not verify (no banner, a state not reached) or the audit could not run (no "
+                  'Chromium, or selenium missing: pip install "consentlib[testing]")'})
     audit.add_argument("url", type=_http_url, help="the page to audit, e.g. https://staging.example.com/")
     audit.add_argument("--policy", metavar="MOD:ATTR",
                        help="judge by this policy instead of the site's /_consent/declaration.json")
@@ -37,6 +38,13 @@ def register(commands: Commands) -> None:
 
 
 def audit_command(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("selenium") is None:
+        # An optional extra: say the one command that installs it, not an ImportError.
+        error('the audit drives Chromium through selenium, which is not installed: pip install "consentlib[testing]" '
+              "(and Debian's chromium and chromium-driver; nothing is downloaded).")
+        return 3
     from consentlib.testing.command import run_audit_command
 
     policy = load_policy(args.policy) if args.policy else None

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from consentlib.cli.common import STORE_DOWN, STORE_HELP, UsageError, add_command, add_group, store
+from consentlib.cli.common import STORE_DOWN, UsageError, add_command, add_group, store, store_option
 
 if TYPE_CHECKING:
     from consentlib.cli.common import Commands
@@ -25,7 +25,7 @@ def register(commands: Commands) -> None:
                                  2: "usage error: a missing or malformed argument, a --handler that cannot be "
                                     "loaded",
                                  3: STORE_DOWN})
-    deliver.add_argument("--store", required=True, metavar="URL", help=STORE_HELP)
+    store_option(deliver)
     deliver.add_argument("--handler", dest="handler_spec", required=True, metavar="MOD:FUNC",
                          help="called with each change (a dict); raise to have it retried")
     deliver.add_argument("--topic", action="append", choices=("consent", "mail"), help="only these (repeat)")

@@ -1,5 +1,5 @@
-"""What several commands share: exit codes in each --help, the --store and key options,
-usage errors, and how errors are printed."""
+"""What several commands share: exit codes in each --help, the --store and key options
+(with their defaults from the environment), usage errors, and how errors are printed."""
 from __future__ import annotations
 
 import argparse
@@ -30,7 +30,17 @@ USAGE = "usage error: a missing or malformed argument"
 STORE_DOWN = "the store is down or does not exist (a command that only reads or deletes never creates one)"
 STORE_HELP = "store URL, e.g. sqlite:///consent.db"
 WIDTH = 79  # of the exit codes and description in a --help
-KEYS_HELP = "the site's secret key; repeat for older keys, newest first (visible to other users: prefer a file)"
+# The environment gives the defaults, so that a deployment sets them once (twelve-factor
+# style) and a cron line or a shell session need not repeat them; a flag always wins.
+STORE_ENV = "CONSENTLIB_STORE"
+KEYS_ENV = "CONSENTLIB_SECRET_KEYS"
+KEYS_HELP = ("the site's secret key; repeat for older keys, newest first (visible to other users: prefer a file). "
+             f"Default: ${KEYS_ENV}, one key per line; either flag wins over it")
+KEYS_OPTIONS = f"--secret-key-file FILE, --secret-key KEY or the {KEYS_ENV} environment variable (one key per line)"
+ENVIRONMENT = f"""environment:
+  {STORE_ENV}        the default of --store (a --store flag wins)
+  {KEYS_ENV}  the default of the site's keys, one key per line, newest
+                          first (--secret-key and --secret-key-file win)"""
 
 
 class UsageError(Exception):
@@ -98,15 +108,25 @@ def existing_store(url: str, keys: list[str] | None = None) -> SQLiteStore | Pos
     return open_store(url, secret_key=keys)
 
 
+def store_option(parser: argparse.ArgumentParser, *, help: str = STORE_HELP, required: bool = True) -> None:
+    """``--store URL``, by default the ``CONSENTLIB_STORE`` environment variable's; a
+    command that needs a store and has neither is argparse's usage error (exit 2)."""
+    default = os.environ.get(STORE_ENV) or None  # set but empty is unset, as in a shell's ${VAR:-...}
+    parser.add_argument("--store", metavar="URL", default=default, required=required and default is None,
+                        help=f"{help}. Default: ${STORE_ENV}; this flag wins over it")
+
+
 def key_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--secret-key", action="append", metavar="KEY", help=KEYS_HELP)
-    parser.add_argument("--secret-key-file", metavar="FILE", help="the site's keys, one per line, newest first "
-                                                                  "(or CONSENTLIB_SECRET_KEYS)")
+    parser.add_argument("--secret-key-file", metavar="FILE",
+                        help=f"the site's keys, one per line, newest first; wins over ${KEYS_ENV}")
 
 
 def keys(args: argparse.Namespace) -> list[str] | None:
     """The site's keys, newest first: --secret-key, else --secret-key-file, else
-    CONSENTLIB_SECRET_KEYS (one per line)."""
+    CONSENTLIB_SECRET_KEYS. The variable holds one key per line, like the file, so
+    ``CONSENTLIB_SECRET_KEYS="$(cat keys)"`` works and no character a key may hold
+    (a comma included) needs escaping."""
     given: list[str] | None = getattr(args, "secret_key", None)
     if given:
         return given
@@ -117,7 +137,7 @@ def keys(args: argparse.Namespace) -> list[str] | None:
         except OSError as exc:
             raise UsageError(f"Cannot read --secret-key-file: {exc}") from None
     else:
-        text = os.environ.get("CONSENTLIB_SECRET_KEYS", "")
+        text = os.environ.get(KEYS_ENV, "")
     return [line.strip() for line in text.splitlines() if line.strip()] or None
 
 
@@ -125,8 +145,7 @@ def store(args: argparse.Namespace, *, keys_required: str | None = None) -> SQLi
     """The existing store of ``--store``, opened with the site's keys if given."""
     site_keys = keys(args)
     if site_keys is None and keys_required:
-        raise UsageError(f"{keys_required} needs the site's secret key: --secret-key-file FILE, --secret-key KEY "
-                         "or CONSENTLIB_SECRET_KEYS.")
+        raise UsageError(f"{keys_required} needs the site's secret key: give it with {KEYS_OPTIONS}.")
     return existing_store(args.store, site_keys)
 
 

@@ -7,8 +7,9 @@ import json
 from html import escape
 from typing import TYPE_CHECKING
 
-from consentlib.cli.common import STORE_DOWN, UsageError, add_command, existing_store, load_policy
 from consentlib.checks import cookie_domain as checked_domain
+from consentlib.cli.common import STORE_DOWN, UsageError, add_command, existing_store, load_policy, \
+    store_option
 from consentlib.consent import DEFAULT_LIFETIME
 from consentlib.errors import ConfigurationError
 from consentlib.web.own_cookies import own_cookies
@@ -29,7 +30,7 @@ def register(commands: Commands) -> None:
     cookies.add_argument("--format", choices=("md", "html", "json"), default="md",
                          help="table format (default md)")
     cookies.add_argument("--undeclared", action="store_true", help="list cookies the app set without a declaration")
-    cookies.add_argument("--store", metavar="URL", help="store URL, with --undeclared")
+    store_option(cookies, help="store URL, with --undeclared", required=False)
     cookies.add_argument("--lifetime", type=int, metavar="SECONDS", default=DEFAULT_LIFETIME,
                          help="the site's consent lifetime, for consentlib's own cookies (default 180 days)")
     cookies.add_argument("--cookie-domain", metavar="DOMAIN",
@@ -97,7 +98,8 @@ def _named(row: dict[str, str]) -> str:
 
 def _undeclared(args: argparse.Namespace) -> int:
     if not args.store:
-        raise UsageError("--undeclared needs --store URL (the store the middleware writes to).")
+        raise UsageError("--undeclared needs --store URL or the CONSENTLIB_STORE environment variable "
+                         "(the store the middleware writes to).")
     rows = existing_store(args.store).undeclared_cookies()
     if args.format == "json":
         print(json.dumps(rows, indent=2))

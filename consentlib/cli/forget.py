@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from consentlib.cli.common import STORE_DOWN, STORE_HELP, UsageError, add_command, key_options, store
+from consentlib.cli.common import STORE_DOWN, UsageError, add_command, key_options, store, store_option
 
 if TYPE_CHECKING:
     from consentlib.cli.common import Commands
@@ -18,7 +18,7 @@ def register(commands: Commands) -> None:
                                 2: "usage error: a missing or malformed argument, a malformed address, or no "
                                    "secret key",
                                 3: STORE_DOWN})
-    forget.add_argument("--store", required=True, metavar="URL", help=STORE_HELP)
+    store_option(forget)
     who = forget.add_mutually_exclusive_group(required=True)
     who.add_argument("--recipient", metavar="ADDRESS", help="erase this address; its unsubscribes stay as a keyed hash")
     who.add_argument("--consent-id", metavar="ID", help="minimise this visitor's receipts to the proof; the id "

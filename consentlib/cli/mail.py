@@ -7,8 +7,8 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from consentlib.cli.common import STORE_DOWN, STORE_HELP, add_command, add_group, days, existing_store, \
-    retention_cutoff, store
+from consentlib.cli.common import STORE_DOWN, add_command, add_group, days, existing_store, retention_cutoff, \
+    store, store_option
 
 if TYPE_CHECKING:
     from consentlib.cli.common import Commands
@@ -21,14 +21,14 @@ def register(commands: Commands) -> None:
     stats = add_command(mail_commands, "stats",
                         help="per campaign: opens and clicks (human / machine), unsubscribes",
                         codes={0: "the figures were written", 3: STORE_DOWN})
-    stats.add_argument("--store", required=True, metavar="URL", help=STORE_HELP)
+    store_option(stats)
     stats.add_argument("--campaign", help="only this campaign")
     stats.add_argument("--json", action="store_true", help="JSON Lines instead of a table")
     stats.set_defaults(handler=mail_stats)
 
     export = add_command(mail_commands, "export", help="tracking permissions and unsubscribes as JSON Lines",
                          codes={0: "the permissions were written (none is no error)", 3: STORE_DOWN})
-    export.add_argument("--store", required=True, metavar="URL", help=STORE_HELP)
+    store_option(export)
     export.add_argument("--recipient", help="only this address")
     export.set_defaults(handler=mail_export)
 
@@ -37,7 +37,7 @@ def register(commands: Commands) -> None:
                         codes={0: "pruned; the counts are printed, also when they are 0",
                                2: "usage error: a missing or malformed argument, or no retention given",
                                3: STORE_DOWN})
-    prune.add_argument("--store", required=True, metavar="URL", help="store URL; ?mail_days=N sets the retention")
+    store_option(prune, help="store URL; ?mail_days=N in it sets the retention")
     prune.add_argument("--older-than", type=days, metavar="DAYS", help="overrides the URL's mail_days")
     prune.set_defaults(handler=mail_prune)
 

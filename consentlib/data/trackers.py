@@ -47,6 +47,15 @@ TRACKER_HOSTS = {
     "adnxs.com": "Xandr",
 }
 
+# The category a site usually declares each service's hosts under: advertising and
+# retargeting services are "marketing", measurement services "analytics" (the category
+# names of the docs' examples). A suggestion for `consentlib hosts`.
+MARKETING_SERVICES = frozenset({
+    "Google Ads (DoubleClick)", "Google Ads", "Google AdSense", "Meta Pixel", "Microsoft Advertising",
+    "LinkedIn Insight", "TikTok Pixel", "Pinterest Tag", "X (Twitter) Pixel", "Snap Pixel", "Criteo",
+    "Taboola", "Outbrain", "Xandr", "Quantcast",
+})
+
 # Paths that are a tracker wherever they are served from (a server-side tag proxy on
 # the site's own domain still sends the same hits).
 TRACKER_PATHS = {
@@ -68,3 +77,12 @@ def tracker_of(url: str) -> str | None:
     if parts.path in TRACKER_PATHS and ("tid=" in parts.query or "id=" in parts.query):
         return TRACKER_PATHS[parts.path]
     return None
+
+
+def suggested_category(url: str) -> tuple[str, str] | None:
+    """The service a request to ``url`` reports to and the category its hosts are usually
+    declared under (``"marketing"`` or ``"analytics"``), or None for a host not listed."""
+    service = tracker_of(url)
+    if service is None:
+        return None
+    return service, "marketing" if service in MARKETING_SERVICES else "analytics"

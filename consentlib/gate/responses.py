@@ -6,6 +6,12 @@ reordered, and every other header is kept as it was (RFC 6265 §3, RFC 9110 §5.
 A response whose headers depend on the consent cookie or on ``Sec-GPC`` says so in
 ``Vary`` (RFC 9110 §12.5.5).
 
+With ``third_party_csp`` on, an HTML response (by its ``Content-Type``) also gets the
+third-party Content-Security-Policy of its granted set (consentlib.gate.csp), right after
+its Content-Type; in report mode (``mode="report"``) a line the gate would drop leaves,
+and is told to ``note``. Without either, Content-Type passes like any header and the
+loop below is the enforce mode's as it always was.
+
 Every header is judged by the name a browser will see (consentlib.gate.fields): a name that
 is not an RFC 9110 token, or a value with a line break, is dropped and logged once,
 since a browser could read a ``Set-Cookie``, ``ETag`` or ``Last-Modified`` in it.
@@ -18,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from consentlib.gate.bounded import BoundedCache
 from consentlib.gate.cookies import UNDECLARED, CookieGate, UndeclaredCookies, set_cookie_name
+from consentlib.gate.csp import ThirdPartyCsp, is_html
 from consentlib.gate.fields import canonical_name, warn_dropped
 from consentlib.policy import Policy
 
@@ -33,12 +40,17 @@ RawHeaders = list[tuple[bytes, bytes]]  # ASGI's headers
 # What the gate does with a header, by its name: pass it on, gate it as a cookie, merge
 # Vary, mark a validator (whose presence depends on consent), or drop it (not a token).
 _PASS, _SET_COOKIE, _VARY, _VALIDATOR, _DROP_FIELD = "pass", "set-cookie", "vary", "validator", "drop"
+# Content-Type, judged only with third_party_csp on (otherwise it passes like any header).
+_CONTENT_TYPE = "content-type"
 _KIND_OF = {"set-cookie": _SET_COOKIE, "vary": _VARY, "etag": _VALIDATOR, "last-modified": _VALIDATOR}
 # The names apps send most, known up front; any other is judged once and remembered.
 _USUAL_NAMES = (
     "Set-Cookie", "set-cookie", "Vary", "vary", "ETag", "Etag", "etag", "Last-Modified", "last-modified",
     "Content-Type", "Content-Length", "Cache-Control", "Location", "Expires", "Date", "Content-Encoding",
 )
+_REPORTED_VALIDATOR = "reported-validator"
+_EXTRA_KINDS = {"content-type": _CONTENT_TYPE, "etag": _REPORTED_VALIDATOR, "last-modified": _REPORTED_VALIDATOR}
+_VALIDATOR_NAMES = {"etag": "ETag", "last-modified": "Last-Modified"}
 _NAMES_LIMIT = 256
 _NAME_MAX = 128
 # A Set-Cookie line's verdict: kept (required: no Vary), kept or dropped by consent
@@ -59,9 +71,15 @@ _GATES_LIMIT = 64
 class ResponseGate:
     """Builds the gated ``start_response`` for each request of one middleware."""
 
-    def __init__(self, policy: Policy, cookies: CookieGate, undeclared: UndeclaredCookies) -> None:
+    def __init__(self, policy: Policy, cookies: CookieGate, undeclared: UndeclaredCookies, *,
+                 csp: ThirdPartyCsp | None = None, note: Callable[[str, str], None] | None = None) -> None:
         self.cookies = cookies
         self.undeclared = undeclared
+        # third_party_csp: the header added to HTML responses (consentlib.gate.csp).
+        self.csp = csp
+        # mode="report": what would be dropped is let through and told to note(kind, name).
+        self.note = note
+        self._etags = policy.etags
         self.required = policy.required
         self.gpc_categories = policy.gpc_categories
         # Whether a validator's presence depends on consent (the ETag firewall runs).
@@ -69,7 +87,10 @@ class ResponseGate:
         self._etags_vary = (2 if policy.etags in self.gpc_categories else 1) if etags_gated else 0
         # Verdicts per distinct granted set (a handful: subsets of the categories).
         self._verdicts: dict[frozenset[str], BoundedCache[str | bytes, int]] = {}
-        self._kinds = _usual_kinds()
+        extras = csp is not None or note is not None
+        self._kind_of = {**_KIND_OF, **_EXTRA_KINDS} if extras else _KIND_OF
+        self._usual = _usual_kinds(extras)
+        self._kinds = dict(self._usual)
         self._warned: set[str] = set()
         self._gates: dict[tuple[frozenset[str], bool, bool], Callable[[TextHeaders], TextHeaders]] = {}
 
@@ -129,6 +150,17 @@ class ResponseGate:
         # For bytes, ints: 'in' then searches for a byte without taking a buffer each time.
         lf, cr, nul, equals = (10, 13, 0, b"=") if raw else ("\n", "\r", "\0", "=")
         extra_pairs: Sequence[tuple[Any, Any]] = _raw_pairs(extra) if raw and extra else extra
+        # Only with third_party_csp or report mode on do Content-Type and the validators
+        # take the last branch below (see _usual_kinds): the enforce mode's loop is unchanged.
+        note = self.note
+        csp = self.csp
+        csp_line: tuple[Any, Any] | None = None
+        csp_vary = 0
+        if csp is not None:
+            text_line = csp.line(granted)
+            csp_line = _raw_pairs([text_line])[0] if raw else text_line
+            csp_vary = csp.vary
+        note_validators = note is not None and self._etags is not None and self._etags not in granted
 
         # One loop for both doors: the pairs are text or bytes, as ``raw`` says.
         def gate(headers: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
@@ -155,6 +187,12 @@ class ResponseGate:
                         verdict = self._verdict(verdicts, granted, value)
                     if verdict < _DROP:
                         append(item)
+                    elif note is not None and verdict != _DROP_OWN:
+                        # Report mode: let through, and say what enforce would do. An app's
+                        # line named like consentlib's own cookie still never leaves: it is
+                        # no consent decision, it would overwrite the visitor's choice.
+                        append(item)
+                        note("cookie", set_cookie_name(_text(value)) or "(no name)")
                     elif log.isEnabledFor(logging.DEBUG):
                         log.debug("consentlib refused Set-Cookie %r: %s", set_cookie_name(_text(value)),
                                   _why_refused(verdict, granted))
@@ -164,10 +202,22 @@ class ResponseGate:
                     continue
                 if kind is _VARY:
                     vary_lines = (vary_lines or []) + [value]
-                elif etags_vary > vary:
-                    # Which validator leaves (the app's ETag and Last-Modified, or the
-                    # firewall's ETag) depends on consent.
-                    vary = etags_vary
+                elif kind is _VALIDATOR:
+                    if etags_vary > vary:
+                        # Which validator leaves (the app's ETag and Last-Modified, or the
+                        # firewall's ETag) depends on consent.
+                        vary = etags_vary
+                elif kind is _CONTENT_TYPE:
+                    if csp_line is not None and is_html(_text(value)):
+                        append(item)
+                        item = csp_line  # the page's own policy stays; this one narrows it
+                        if csp_vary > vary:
+                            vary = csp_vary
+                else:  # a validator, in report mode
+                    if etags_vary > vary:
+                        vary = etags_vary
+                    if note_validators and note is not None:
+                        note("validator", _VALIDATOR_NAMES.get(canonical_name(_text(item[0])), "ETag"))
                 append(item)
             if extra_pairs:
                 kept.extend(extra_pairs)
@@ -189,10 +239,10 @@ class ResponseGate:
     def _kind(self, name: str | bytes) -> str:
         """What to do with header ``name``, judged by the name a browser will see."""
         canonical = canonical_name(_text(name))
-        kind = _KIND_OF.get(canonical, _PASS) if canonical else _DROP_FIELD
+        kind = self._kind_of.get(canonical, _PASS) if canonical else _DROP_FIELD
         if isinstance(name, (str, bytes)) and len(name) <= _NAME_MAX:
             if len(self._kinds) >= _NAMES_LIMIT:
-                self._kinds = _usual_kinds()
+                self._kinds = dict(self._usual)
             self._kinds[name] = kind
         return kind
 
@@ -217,7 +267,8 @@ class ResponseGate:
         elif category in granted:
             verdict = _KEEP_VARY_GPC if category in self.gpc_categories else _KEEP_VARY
         elif category == UNDECLARED:
-            if not self.undeclared.note(name):
+            # In report mode the line leaves: noted as would-block, not as blocked.
+            if self.note is None and not self.undeclared.note(name):
                 return _DROP_UNDECLARED  # not recorded yet: try again on the next response
             verdict = _DROP_UNDECLARED
         else:
@@ -236,11 +287,14 @@ def _why_refused(verdict: int, granted: frozenset[str]) -> str:
     return f"its category is not granted on this request (granted: {', '.join(sorted(granted))})"
 
 
-def _usual_kinds() -> dict[str | bytes, str]:
+def _usual_kinds(extras: bool = False) -> dict[str | bytes, str]:
+    """The kinds of the usual names; with ``extras`` (third_party_csp or report mode),
+    Content-Type and the validators get kinds of their own."""
     # Both spellings a door may pass: text (WSGI) and ASGI's lower-case bytes.
     kinds: dict[str | bytes, str] = {}
+    of = {**_KIND_OF, **_EXTRA_KINDS} if extras else _KIND_OF
     for name in _USUAL_NAMES:
-        kinds[name] = kinds[name.lower().encode()] = _KIND_OF.get(name.lower(), _PASS)
+        kinds[name] = kinds[name.lower().encode()] = of.get(name.lower(), _PASS)
     return kinds
 
 

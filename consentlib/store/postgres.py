@@ -28,6 +28,7 @@ import consentlib.store.rights as rights
 from consentlib.errors import ConfigurationError, StoreUnavailable
 from consentlib.store.clock import time_text
 from consentlib.store.mail import MailEvent, build_mail_permissions, build_mail_stats
+from consentlib.store.reports import POSTGRES_REPORTS_SCHEMA, ReportTables
 from consentlib.store.visitor_rights import VisitorRights
 
 # A database that is down must answer fast: a page waits on it only when recording.
@@ -181,7 +182,7 @@ POSTGRES = rights.Dialect("postgres", receipt_out=Jsonb, receipt_in=lambda data:
                           lock=" FOR UPDATE")
 
 
-class PostgresStore(VisitorRights):
+class PostgresStore(VisitorRights, ReportTables):
     """A :class:`~consentlib.store.Store` in a PostgreSQL database (tables created on
     first use, safely when several processes start at once).
 
@@ -235,6 +236,7 @@ class PostgresStore(VisitorRights):
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             rights.run_script(conn, _SCHEMA)
             rights.run_script(conn, rights.POSTGRES_SCHEMA)
+            rights.run_script(conn, POSTGRES_REPORTS_SCHEMA)
             columns = {name for (name,) in conn.execute(
                 "SELECT column_name FROM information_schema.columns "
                 "WHERE table_schema = current_schema() AND table_name = 'receipts'")}

@@ -21,6 +21,7 @@ import consentlib.store.rights as rights
 from consentlib.errors import StoreUnavailable
 from consentlib.store.clock import time_text
 from consentlib.store.mail import SQLiteMailTables
+from consentlib.store.reports import SQLITE_REPORTS_SCHEMA, ReportTables
 from consentlib.store.visitor_rights import VisitorRights
 
 BUSY_TIMEOUT_SECONDS = 15.0
@@ -75,7 +76,7 @@ SQLITE = rights.Dialect("sqlite", receipt_out=lambda receipt: json.dumps(receipt
                         receipt_in=json.loads, clean=lambda value: value, lock="")
 
 
-class SQLiteStore(SQLiteMailTables, VisitorRights):
+class SQLiteStore(SQLiteMailTables, VisitorRights, ReportTables):
     """A :class:`~consentlib.store.Store` in one SQLite file (created on first use)."""
 
     dialect = SQLITE
@@ -122,6 +123,7 @@ class SQLiteStore(SQLiteMailTables, VisitorRights):
                 conn.execute(_GUARDIAN_SCHEMA)
                 self._mail_schema(conn)
                 rights.run_script(conn, rights.SQLITE_SCHEMA)
+                rights.run_script(conn, SQLITE_REPORTS_SCHEMA)
                 columns = {row[1] for row in conn.execute("PRAGMA table_info(receipts)")}
                 rights.migrate(conn, SQLITE, columns)
                 self._extra_schema(conn)

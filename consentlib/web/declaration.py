@@ -42,5 +42,6 @@ def declaration(policy: Policy, *, lifetime: int = DEFAULT_LIFETIME, secure: boo
             for c in (*own, *policy.cookies)
         ],
         "beacons": [{"path": b.path, "category": b.category} for b in policy.beacons],
+        "hosts": [{"pattern": h.pattern, "category": h.category, "provider": h.provider} for h in policy.hosts],
         "etags": policy.etags,
     }

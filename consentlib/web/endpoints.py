@@ -6,6 +6,7 @@ GET   {prefix}preferences   the no-JavaScript preferences form
 GET   {prefix}receipts      this visitor's receipts (GDPR Art 7(1) proof, Art 15 access)
 GET   {prefix}banner.*      the banner's assets
 GET   {prefix}declaration.json  the site's declaration (categories, cookies, beacons)
+POST  {prefix}csp-report    where browsers report what the third-party CSP refused (third_party_csp)
 GET   /.well-known/gpc.json the site's GPC support statement
 
 Each takes a plain :class:`~consentlib.web.exchange.Request` and gives a Response, or a
@@ -24,6 +25,7 @@ from consentlib.errors import StoreUnavailable
 from consentlib.web.assets import lookup as static_asset
 from consentlib.web.choices import Choices, state_of
 from consentlib.web.context import EndpointContext
+from consentlib.web.csp_report import CspReports
 from consentlib.web.declaration import declaration
 from consentlib.web.own_cookies import own_cookies
 from consentlib.web.exchange import Answer, Pending, Request, Response
@@ -44,8 +46,11 @@ GPC_WELL_KNOWN = "/.well-known/gpc.json"
 class Endpoints:
     """The consent endpoints of one site; the guardian and mail endpoints below them."""
 
-    def __init__(self, context: EndpointContext, guardians: Guardians) -> None:
+    def __init__(self, context: EndpointContext, guardians: Guardians, *,
+                 csp_reports: CspReports | None = None) -> None:
         self.context = context
+        # Only with third_party_csp on: otherwise no page is told to report here.
+        self.csp_reports = csp_reports
         self.policy = context.policy
         self.guardians = guardians
         self.choices = Choices(context)
@@ -92,6 +97,8 @@ class Endpoints:
             if method != "POST":
                 return respond(405, {"error": "Use POST here."}, headers=[("Allow", "POST")])
             return self.guardians.request(request, consent)
+        if route == "csp-report" and self.csp_reports is not None:
+            return self.csp_reports(request)
         if route.startswith("guardian/"):
             return self.guardians.page(request, route[len("guardian/"):])
         if route.startswith("m/"):

@@ -192,7 +192,7 @@ class Response:
 
 REASONS = {200: "OK", 204: "No Content", 302: "Found", 303: "See Other", 400: "Bad Request", 403: "Forbidden",
            404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 410: "Gone", 413: "Content Too Large",
-           415: "Unsupported Media Type", 503: "Service Unavailable"}
+           415: "Unsupported Media Type", 429: "Too Many Requests", 503: "Service Unavailable"}
 
 
 def _reraise(exc: Exception) -> Answer:

@@ -79,6 +79,16 @@ class ConsentMiddleware:
         (``Accept-Language``): English and Simplified Chinese ship, and a catalogue adds
         one. Everything put into a template is HTML-escaped; a template that is the
         site's own is trusted like the site's code.
+    ``mode``
+        ``"report"`` decides as ``"enforce"`` does but lets everything through: cookies
+        both ways, beacons, validators. What it would have blocked is logged once each
+        and counted in the store (:func:`consentlib.records.would_block.would_block`).
+        For a first deploy only: in report mode nothing is protected.
+    ``third_party_csp``
+        ``"enforce"`` adds a ``Content-Security-Policy`` to every HTML response that lets
+        the page reach only ``'self'`` and the declared hosts (``Policy(hosts=...)``) of
+        the categories the visitor granted; ``"report"`` sends it Report-Only. Browsers
+        report refusals to ``{prefix}csp-report``; see docs/third-parties.md.
     """
 
     def __init__(
@@ -102,12 +112,15 @@ class ConsentMiddleware:
         site_url: str | None = None,
         on_change: Callable[[dict[str, Any]], object] | None = None,
         templates: str | os.PathLike[str] | None = None,
+        mode: str = "enforce",
+        third_party_csp: str | None = None,
     ) -> None:
         self.core = core = ConsentCore(
             policy, secret_key=secret_key, store=store, prefix=prefix, lifetime=lifetime, secure=secure,
             cookie_domain=cookie_domain, trusted_origins=trusted_origins, honour_dnt=honour_dnt, gpc_last_update=gpc_last_update,
             max_body=max_body, etag_body_limit=etag_body_limit, is_minor=is_minor,
             guardian_mailer=guardian_mailer, site_url=site_url, on_change=on_change, templates=templates,
+            mode=mode, third_party_csp=third_party_csp,
         )
         self.app = app
         # The core's parts __call__ reads on every request, one attribute lookup away.
@@ -140,7 +153,8 @@ class ConsentMiddleware:
         return self.core.changes
 
     def _build_inner(self, app: WSGIApplication, etag_body_limit: int) -> WSGIApplication:
-        if self.policy.etags is None:
+        # In report mode validators pass both ways (the response gate notes them).
+        if self.policy.etags is None or not self.core.enforcing:
             return app
         from consentlib.wsgi.etag import ETagFirewall
 

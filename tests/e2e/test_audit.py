@@ -180,7 +180,7 @@ def test_bad_policy_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as info:
         main(["audit", "http://127.0.0.1:9/", "--policy", "tests.support.apps:KEYS"])
     assert info.value.code == 2
-    assert "not a consentlib.Policy" in capsys.readouterr().err
+    assert "must be a consentlib.Policy" in capsys.readouterr().err
 
 
 def test_unreachable_site_exits_3(capsys):

@@ -1,5 +1,7 @@
-"""The ``consentlib`` command: receipts export/prune, the cookie declaration table, each
-command's exit codes in its --help, --version in a real process."""
+"""The ``consentlib`` command: receipts export/prune/verify (and the keys verify needs), the
+cookie declaration table, each command's exit codes in its --help, the defaults from
+CONSENTLIB_STORE and CONSENTLIB_SECRET_KEYS, the audit without selenium, --version in a
+real process."""
 from __future__ import annotations
 
 import argparse
@@ -19,6 +21,13 @@ from consentlib.store import open_store
 from tests.support.apps import ALL, NECESSARY, POLICY
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _no_defaults_from_the_machine(monkeypatch):
+    # The tests set them where they mean to; a developer's shell must not.
+    monkeypatch.delenv("CONSENTLIB_STORE", raising=False)
+    monkeypatch.delenv("CONSENTLIB_SECRET_KEYS", raising=False)
 
 
 def _add(store, consent_id, days_ago=0, granted=ALL):
@@ -307,3 +316,116 @@ def test_cli_version_in_a_real_process(command):
     done = subprocess.run([*argv, "--version"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"consentlib {__version__}"
+
+
+# -- receipts verify and the keys it needs; the environment's defaults -----------------------
+
+KEY = "the-site-secret-key-for-tests"
+OTHER_KEY = "another-secret-key-not-the-sites"
+
+
+@pytest.fixture
+def sealed(tmp_path):
+    """A store the middleware opened with the site's key: every receipt and the head sealed."""
+    url = f"sqlite:///{tmp_path}/sealed.db"
+    store = open_store(url, secret_key=[KEY])
+    for consent_id in ("aa" * 16, "bb" * 16, "cc" * 16):
+        _add(store, consent_id)
+    store.close()
+    return url
+
+
+def _exit_code(argv: list[str]) -> int:
+    """The code a shell would see: main's return, or argparse's exit for a usage error."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+@pytest.mark.parametrize(
+    ("store", "flags", "env_keys", "code", "says"),
+    [
+        pytest.param("filled", [], None, 0, "none is sealed, so there was no seal to check", id="unsealed-no-key"),
+        pytest.param("sealed", [], None, 2, "--secret-key-file FILE, --secret-key KEY or the CONSENTLIB_SECRET_KEYS",
+                     id="sealed-no-key-is-a-usage-error"),
+        pytest.param("sealed", ["--secret-key", KEY], None, 0, "3 receipt(s) verified (3 sealed)",
+                     id="sealed-key-flag"),
+        pytest.param("sealed", [], KEY, 0, "(3 sealed)", id="sealed-key-from-the-environment"),
+        pytest.param("sealed", [], f"{KEY}\n{OTHER_KEY}\n", 0, "(3 sealed)", id="environment-one-key-a-line"),
+        pytest.param("sealed", ["--secret-key", KEY], OTHER_KEY, 0, "(3 sealed)", id="flag-wins-over-env"),
+        pytest.param("sealed", ["--secret-key", OTHER_KEY], KEY, 3, "seal", id="a-wrong-flag-is-not-rescued-by-env"),
+    ],
+)
+def test_cli_receipts_verify_says_what_it_checked(request, monkeypatch, capsys, store, flags, env_keys, code, says):
+    # "ok (0 sealed)" with exit 0 for a sealed store vouched for seals nobody checked.
+    url = request.getfixturevalue(store)
+    url = url[0] if isinstance(url, tuple) else url
+    if env_keys is not None:
+        monkeypatch.setenv("CONSENTLIB_SECRET_KEYS", env_keys)
+    assert _exit_code(["receipts", "verify", "--store", url, *flags]) == code
+    out, err = capsys.readouterr()
+    assert says in (out if code == 0 else err)
+    assert "(0 sealed)" not in out
+
+
+def test_cli_receipts_verify_of_a_sealed_store_without_key_still_reports_a_broken_chain(sealed, capsys):
+    # A removed receipt is a finding (exit 1) even when the seals cannot be checked.
+    import sqlite3
+
+    path = sealed[len("sqlite:///"):]
+    with sqlite3.connect(path) as db:
+        table = next(name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+                     if "receipt" in name and {"seq", "chain"} <= {c[1] for c in db.execute(f"PRAGMA table_info({name})")})
+        db.execute(f"DELETE FROM {table} WHERE seq = (SELECT MIN(seq) + 1 FROM {table})")
+    assert _exit_code(["receipts", "verify", "--store", sealed]) == 1
+    assert "removed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("env_store", "flag_store", "code"),
+    [
+        pytest.param("filled", None, 0, id="from-the-environment"),
+        pytest.param("typo", "filled", 0, id="the-flag-wins"),
+        pytest.param("filled", "typo", 3, id="the-flag-wins-even-when-wrong"),
+        pytest.param(None, None, 2, id="neither-is-a-usage-error"),
+    ],
+)
+def test_cli_store_defaults_to_consentlib_store(filled, tmp_path, monkeypatch, capsys, env_store, flag_store, code):
+    urls = {"filled": filled[0], "typo": f"sqlite:///{tmp_path}/typo.db"}
+    if env_store:
+        monkeypatch.setenv("CONSENTLIB_STORE", urls[env_store])
+    flags = ["--store", urls[flag_store]] if flag_store else []
+    assert _exit_code(["receipts", "export", *flags]) == code
+    out, err = capsys.readouterr()
+    if code == 0:
+        assert len(_lines(out)) == len(filled[1])
+    elif code == 2:
+        assert "--store" in err
+    assert not (tmp_path / "typo.db").exists()
+
+
+def test_cli_help_names_the_environment_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "CONSENTLIB_STORE" in capsys.readouterr().out
+    store_parsers = [sub for sub in _all_parsers(build_parser())
+                     if any("--store" in action.option_strings for action in sub._actions)]
+    assert store_parsers
+    for sub in store_parsers:
+        text = " ".join(sub.format_help().split())
+        assert "$CONSENTLIB_STORE; this flag wins" in text, sub.prog
+        if "--secret-key" in text:
+            assert "$CONSENTLIB_SECRET_KEYS" in text and "one key per line" in text, sub.prog
+
+
+def test_cli_audit_without_selenium_names_the_extra_to_install():
+    # A real process in which selenium cannot be imported, as on a machine without the extra.
+    script = ("import sys; sys.modules['selenium'] = None\n"
+              "from consentlib.cli import main\n"
+              "sys.exit(main(['audit', 'http://127.0.0.1:9/']))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 3, done.stderr
+    assert 'pip install "consentlib[testing]"' in done.stderr
+    assert "Traceback" not in done.stderr

@@ -45,7 +45,7 @@ def test_documentation_site_builds_with_warnings_as_errors(tmp_path):
 
 def _quickstart_app(tmp_path, monkeypatch):
     text = QUICKSTART.read_text()
-    match = re.search(r"<!-- quickstart-flask:.*?-->\s*```python\n(.*?)```", text, re.S)
+    match = re.search(r"<!-- run: flask app.py -->\s*```python\n(.*?)```", text, re.S)
     assert match, "docs/quickstart.md lost its marked Flask example"
     monkeypatch.chdir(tmp_path)  # its store is sqlite:///consent.db, relative to here
     monkeypatch.setenv("APP_SECRET_KEY", "app-secret-key-for-the-docs-test")

@@ -165,6 +165,8 @@ WRONG = {
     "site_url": "example.com",
     "on_change": "crm",
     "templates": 3,
+    "mode": "Report",
+    "third_party_csp": "on",
     "consent_mode": {"analytics": "analytics_storage"},
     "csp_nonce": "abc123",
 }
