@@ -202,3 +202,32 @@ def test_secure_true_behind_a_proxy_on_a_real_server(live_server, tmp_path):
     conn.request("GET", "/", headers={"Cookie": back.replace("__Host-", "")})
     assert json.loads(conn.getresponse().read())["granted"] == sorted(NECESSARY)
     conn.close()
+
+
+def test_the_guardian_flow_over_https_uses_the_host_names(tmp_path):
+    from werkzeug.test import Client
+
+    mail: list = []
+
+    def page(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Set-Cookie", "_ga=GA1; Path=/")])
+        return [b"ok"]
+
+    middleware = ConsentMiddleware(
+        page, POLICY, secret_key=KEYS, store=f"sqlite:///{tmp_path}/c.db", site_url=HTTPS,
+        is_minor=lambda environ: "minor=1" in environ.get("QUERY_STRING", ""),
+        guardian_mailer=lambda *args: mail.append(args))
+    child = Client(middleware)
+    asked = child.post("/_consent/guardian?minor=1", data={"guardian": "parent@example.com", "category": "analytics"},
+                       base_url=HTTPS)
+    assert asked.status_code == 303
+    # The minor's browser got its consent id under the __Host- names, Secure, and only those.
+    written = sorted(line.split("=", 1)[0] for line in asked.headers.getlist("Set-Cookie"))
+    assert written == sorted(HOST)
+    link = mail[-1][1].removeprefix(HTTPS)
+    assert Client(middleware).post(link, data={"action": "allow"}, base_url=HTTPS).status_code == 200
+    # The guardian's grant is found through the __Host-consent_id cookie the browser sends back.
+    assert child.get("/?minor=1", base_url=HTTPS).headers.getlist("Set-Cookie") == ["_ga=GA1; Path=/"]
+    # Over plain http the same cookies are not the consent cookies: no grant, _ga expired.
+    (line,) = child.get("/?minor=1").headers.getlist("Set-Cookie")
+    assert line.startswith("_ga=;") and "Max-Age=0" in line
