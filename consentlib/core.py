@@ -79,7 +79,8 @@ class ConsentCore:
         # before anything is opened or started.
         given = checked({
             "policy": policy, "secret_key": secret_key, "store": store, "prefix": prefix, "lifetime": lifetime,
-            "secure": secure, "cookie_domain": cookie_domain, "trusted_origins": trusted_origins, "honour_dnt": honour_dnt,
+            "secure": secure, "cookie_domain": cookie_domain, "trusted_origins": trusted_origins,
+            "honour_dnt": honour_dnt,
             "gpc_last_update": gpc_last_update, "max_body": max_body, "etag_body_limit": etag_body_limit,
             "is_minor": is_minor, "guardian_mailer": guardian_mailer, "site_url": site_url,
             "on_change": on_change, "templates": templates, "mode": mode, "third_party_csp": third_party_csp,

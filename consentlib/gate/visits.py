@@ -2,9 +2,9 @@
 
 Every door (the WSGI middleware, the ASGI and Django ones) reads the same four things
 from a request: the ``Cookie`` header, ``Sec-GPC``, ``DNT``, and whether its cookies are
-``Secure`` (which says the consent cookies' names, see :func:`consentlib.consent.cookie_names`). From them follows the
-visitor's :class:`~consentlib.consent.Consent`, the ``Cookie`` header the app may see,
-and the cookies to expire. Nothing here knows a server interface.
+``Secure`` (which names the consent cookies: :func:`consentlib.consent.cookie_names`).
+From them follows the visitor's :class:`~consentlib.consent.Consent`, the ``Cookie``
+header the app may see, and the cookies to expire. Nothing here knows a server interface.
 """
 from __future__ import annotations
 

@@ -49,7 +49,8 @@ def cookie_tables(policy: Policy, page: Page | None = None, *, own: tuple[Cookie
     page = _english(page)
     count, unit = lifetime_parts(lifetime)
     when = page.text(f"lifetime_{unit}" if count == 1 else f"lifetime_{unit}s", count=count)
-    own_rows = [(c, page.text(key), when) for c, key in zip(own or (), ("own_consent_purpose", "own_consent_id_purpose"))]
+    own_rows = [(c, page.text(key), when)
+                for c, key in zip(own or (), ("own_consent_purpose", "own_consent_id_purpose"))]
     tables = []
     for category in policy.categories:
         rows = "".join(
@@ -86,7 +87,8 @@ def preferences_page(policy: Policy, consent: Consent, *, action: str, next_path
         guardian_form=guardian_form(policy, action=action, next_path=next_path, page=page)
         if consent.minor and guardians else "",
         choice_form=choice_form(policy, consent, action=action, next_path=next_path, page=page),
-        cookie_tables=cookie_tables(policy, page, own=own, lifetime=lifetime), notice_url=policy.notice_url, next_path=next_path)
+        cookie_tables=cookie_tables(policy, page, own=own, lifetime=lifetime), notice_url=policy.notice_url,
+        next_path=next_path)
     return page.document(page.text("privacy_choices"), body)
 
 
