@@ -125,6 +125,15 @@ def test_a_choice_is_written_under_the_requests_names(kind, tmp_path, base_url, 
     assert site.get("/_consent/", headers={"Cookie": back}, base_url=base_url).json["decided"] is True
 
 
+def test_a_json_choice_over_https_is_written_and_read_under_the_host_names(kind, tmp_path):
+    site = build_site(kind, tmp_path)
+    r = site.post("/_consent/", json={"categories": ["analytics"]}, base_url=HTTPS)
+    assert r.status_code == 200 and r.json["decided"] is True
+    assert sorted(n for n in r.set_cookie_names if "consent" in n) == sorted(HOST)
+    back = "; ".join(f"{name}={r.consent_cookie(name)}" for name in HOST)
+    assert site.get("/", headers={"Cookie": back}, base_url=HTTPS).json["granted"] == ["analytics", "necessary"]
+
+
 def test_an_old_key_is_re_signed_under_the_host_names(kind, tmp_path):
     site = build_site(kind, tmp_path)
     older = ConsentCookie([KEYS[1]])
