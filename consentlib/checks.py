@@ -9,6 +9,7 @@ says what to write. :data:`consentlib.options.OPTIONS` says which check each opt
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any, Literal, overload
@@ -127,6 +128,29 @@ def site_origin(name: str, value: Any) -> str | None:
             or parts.path.strip("/") or parts.query or parts.fragment:
         raise ConfigurationError(f"{name} must be the site's origin, like 'https://example.com', not {value!r}.")
     return str(value).rstrip("/")
+
+
+# A DNS name (RFC 1035 §2.3.1, in ASCII: an IDN in its xn-- form) of two labels or more.
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
+
+
+def cookie_domain(name: str, value: Any) -> str | None:
+    """None, or a bare domain (``example.com``) for the consent cookies' ``Domain``.
+
+    A scheme, port or path would make a Domain attribute the browser ignores (RFC 6265bis
+    §5.7.3), and a single label or an IP address shares nothing across subdomains:
+    refused rather than silently giving host-only cookies under other names.
+    """
+    if value is None:
+        return None
+    domain = value.lower() if isinstance(value, str) else None
+    if domain is None or len(domain) > 253 or not _DOMAIN.fullmatch(domain) or domain.rpartition(".")[2].isdigit():
+        raise ConfigurationError(
+            f"{name} must be a bare domain the site's hosts share, like 'example.com' (no scheme, port, path or "
+            f"leading dot; an international name in its xn-- form), or None for cookies of this host alone, "
+            f"not {value!r}.")
+    return domain
 
 
 def policy(name: str, value: Any) -> Policy:

@@ -11,6 +11,12 @@ an id cookie that belongs to another decision is ignored. A lasting id that ever
 script on the page could read, even after "Reject all", is exactly the tracking the
 visitor refused (ePrivacy Art 5(3)).
 
+Their names depend on the request (:func:`cookie_names`): over https they carry a
+cookie prefix (RFC 6265bis §4.1.3), ``__Host-consent`` and ``__Host-consent_id``, so
+that no sibling subdomain can plant them; with ``cookie_domain`` they are
+``__Secure-consent`` and ``__Secure-consent_id``, shared with every host under that
+domain. Only the names of the request's kind are read.
+
 Both are signed with itsdangerous, which makes them unforgeable; neither holds a
 secret. Keys rotate without logging anyone out: a cookie signed with an older key is
 accepted and re-signed with the newest one. A ``consent`` cookie of the first format
@@ -37,9 +43,16 @@ from consentlib.gate.bounded import BoundedCache
 from consentlib.errors import ConfigurationError
 from consentlib.policy import Policy
 
+#: The consent cookie's name over plain http; see :func:`cookie_names` for https.
 COOKIE_NAME = "consent"
-#: The HttpOnly cookie that carries the consent id (scripts cannot read it).
+#: The HttpOnly cookie that carries the consent id (scripts cannot read it), over plain http.
 ID_COOKIE_NAME = "consent_id"
+# RFC 6265bis §4.1.3.2: a browser keeps a "__Host-" cookie only when it is Secure, has
+# Path=/ and no Domain: only this very host can have set it.
+HOST_PREFIX = "__Host-"
+# RFC 6265bis §4.1.3.1: a "__Secure-" cookie must be Secure; any host under its Domain
+# may still set it.
+SECURE_PREFIX = "__Secure-"
 DEFAULT_LIFETIME = 180 * 24 * 3600  # CNIL: keep a choice about six months, then ask again.
 # Browsers keep at most 4096 bytes per cookie (RFC 6265 §6.1); anything longer is junk.
 MAX_COOKIE_LENGTH = 4096
@@ -51,6 +64,38 @@ _CACHE_BUDGET = 1024 * 1024
 CLOCK_SKEW = 300
 # The units a decision time readable by scripts is floored to, coarsest first.
 _TIME_UNITS = (24 * 3600, 3600, 60, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class CookieNames:
+    """The two consent cookies' names on one kind of request, and their ``Domain``."""
+
+    consent: str
+    consent_id: str
+    domain: str | None = None  # None: host-only, the browser sends them to this host alone
+
+
+def cookie_names(secure: bool, domain: str | None = None) -> CookieNames:
+    """The consent cookies' names for a request whose cookies are ``Secure`` (or not).
+
+    Secure and host-only: ``__Host-consent``/``__Host-consent_id``; a browser accepts
+    them from this host alone, so a sibling subdomain cannot plant a genuine "accept
+    all" pair (which identifies nobody, so any visitor's would do) and fix a consent
+    id. Secure with ``domain``: ``__Secure-consent``/``__Secure-consent_id``, which any
+    host under ``domain`` can read and set. Over plain http (development) a prefix
+    cannot be had (browsers refuse to set either prefix without ``Secure``):
+    ``consent``/``consent_id``.
+    """
+    if not secure:
+        return CookieNames(COOKIE_NAME, ID_COOKIE_NAME, domain)
+    prefix = SECURE_PREFIX if domain else HOST_PREFIX
+    return CookieNames(prefix + COOKIE_NAME, prefix + ID_COOKIE_NAME, domain)
+
+
+#: Every name a consent cookie has on some request: the gate passes these to the app
+#: and drops an app's ``Set-Cookie`` line named like one of them.
+ALL_COOKIE_NAMES: tuple[str, ...] = tuple(
+    prefix + name for prefix in ("", HOST_PREFIX, SECURE_PREFIX) for name in (COOKIE_NAME, ID_COOKIE_NAME))
 
 
 def time_resolution(lifetime: int) -> int:

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from consentlib.consent import COOKIE_NAME, DEFAULT_LIFETIME, ID_COOKIE_NAME, Consent, ConsentCookie
+from consentlib.consent import ALL_COOKIE_NAMES, DEFAULT_LIFETIME, Consent, ConsentCookie
 from consentlib.errors import ConfigurationError
 from consentlib.gate.beacons import Routes
 from consentlib.gate.cookies import CookieGate, UndeclaredCookies
@@ -23,7 +23,7 @@ from consentlib.gate.report import ReportRoutes, ReportVisits
 from consentlib.gate.responses import ResponseGate
 from consentlib.gate.visits import Visit, Visits
 from consentlib.options import checked
-from consentlib.policy import Policy
+from consentlib.policy import Cookie, Policy
 from consentlib.records.changes import ChangeDelivery
 from consentlib.records.would_block import WouldBlock
 from consentlib.store import Store, open_store
@@ -32,6 +32,7 @@ from consentlib.web.csp_report import CspReports
 from consentlib.web.endpoints import Endpoints
 from consentlib.web.exchange import Answer, Request
 from consentlib.web.guardian import Guardians
+from consentlib.web.own_cookies import own_cookies
 from consentlib.web.templates import Templates
 
 log = logging.getLogger("consentlib")
@@ -55,6 +56,7 @@ class ConsentCore:
         prefix: str = "/_consent/",
         lifetime: int = DEFAULT_LIFETIME,
         secure: bool | None = None,
+        cookie_domain: str | None = None,
         trusted_origins: Iterable[str] = (),
         honour_dnt: bool = False,
         gpc_last_update: str | None = None,
@@ -77,17 +79,19 @@ class ConsentCore:
         # before anything is opened or started.
         given = checked({
             "policy": policy, "secret_key": secret_key, "store": store, "prefix": prefix, "lifetime": lifetime,
-            "secure": secure, "trusted_origins": trusted_origins, "honour_dnt": honour_dnt,
+            "secure": secure, "cookie_domain": cookie_domain, "trusted_origins": trusted_origins,
+            "honour_dnt": honour_dnt,
             "gpc_last_update": gpc_last_update, "max_body": max_body, "etag_body_limit": etag_body_limit,
             "is_minor": is_minor, "guardian_mailer": guardian_mailer, "site_url": site_url,
             "on_change": on_change, "templates": templates, "mode": mode, "third_party_csp": third_party_csp,
         }, door=door, owner=owner)
         self.etag_body_limit: int = given["etag_body_limit"]
         self.secure: bool | None = given["secure"]
+        self.cookie_domain: str | None = given["cookie_domain"]
         self.honour_dnt: bool = given["honour_dnt"]
         self.trusted_origins: frozenset[str] = given["trusted_origins"]
         self.gpc_last_update: str | None = given["gpc_last_update"]
-        self.templates = Templates(templates)
+        self.templates = Templates(templates, prefix=prefix)
         self.policy = policy
         self.prefix = prefix
         self.max_body = max_body
@@ -103,7 +107,9 @@ class ConsentCore:
         if on_change is not None:
             self.changes = ChangeDelivery(self.store, on_change, topics=("consent",))
             self.changes.notify()  # what was queued before a restart
-        self.gate = CookieGate(policy, (COOKIE_NAME, ID_COOKIE_NAME))
+        # The consent cookies under every name they have (consentlib.consent.cookie_names)
+        # reach the app as they are, and no app line may set one.
+        self.gate = CookieGate(policy, ALL_COOKIE_NAMES)
         #: "enforce" blocks; "report" lets everything through and lists what it would block.
         self.mode: str = given["mode"]
         self.enforcing = self.mode == "enforce"
@@ -117,7 +123,8 @@ class ConsentCore:
         # The parts a door asks on every request: in report mode, ones that let through
         # and note (consentlib.gate.report); in enforce mode the enforcing ones, unwrapped.
         self.routes: Routes | ReportRoutes = Routes(prefix, policy.beacons)
-        self.visits: Visits | ReportVisits = Visits(policy, self.cookie, self.gate, honour_dnt=self.honour_dnt)
+        self.visits: Visits | ReportVisits = Visits(policy, self.cookie, self.gate, honour_dnt=self.honour_dnt,
+                                                    cookie_domain=self.cookie_domain)
         if note is not None:
             self.routes, self.visits = ReportRoutes(self.routes, note), ReportVisits(self.visits, note)
         self.is_minor = is_minor
@@ -129,6 +136,7 @@ class ConsentCore:
             max_body=max_body, trusted_origins=self.trusted_origins, site_url=self.site_url, secure=self.secure,
             honour_dnt=self.honour_dnt, gpc_last_update=self.gpc_last_update, gate=self.gate,
             guardian_mailer=guardian_mailer, changed=self.changed, templates=self.templates,
+            cookie_domain=self.cookie_domain,
         )
         self.guardians = Guardians(self.context, is_minor)
         csp_reports = CspReports(policy, self.store, note=note) if self.csp is not None else None
@@ -146,11 +154,11 @@ class ConsentCore:
 
     # -- what a request decides ------------------------------------------------------------
 
-    def visit_of(self, header: str, gpc: bool, dnt: bool) -> Visit:
+    def visit_of(self, header: str, gpc: bool, dnt: bool, secure: bool = False) -> Visit:
         """What follows from one request's ``Cookie`` header and signals (GPC spec: only
-        the exact value "1" counts; the door says whether it was): remembered per
-        distinct header."""
-        return self.visits.of(header, gpc, dnt)
+        the exact value "1" counts; the door says whether it was), on a request whose
+        cookies are ``secure`` (:meth:`is_secure`): remembered per distinct header."""
+        return self.visits.of(header, gpc, dnt, secure)
 
     def minor_visit(self, visit: Visit, header: str) -> Visit:
         """``visit`` for a visitor the site says is a minor: what a guardian allowed.
@@ -187,6 +195,12 @@ class ConsentCore:
         """Whether cookies set on this request get ``Secure``: the ``secure`` option, or
         else whether the request came over https (``X-Forwarded-Proto`` is never trusted)."""
         return self.secure if self.secure is not None else https
+
+    def own_cookies(self, secure: bool) -> tuple[Cookie, Cookie]:
+        """consentlib's two cookies as declarations, for a site's own cookie table: named
+        as on a request whose cookies are ``secure`` (:meth:`is_secure`), with this
+        site's lifetime and ``cookie_domain`` (see :mod:`consentlib.web.own_cookies`)."""
+        return own_cookies(self.policy, lifetime=self.cookie.lifetime, secure=secure, cookie_domain=self.cookie_domain)
 
     def extra_headers(self, visit: Visit, secure: bool) -> Sequence[tuple[str, str]]:
         """``Set-Cookie`` lines the response gets besides the app's own."""

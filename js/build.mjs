@@ -1,7 +1,7 @@
 // Builds the banner into consentlib/web/static/ (or the folder given as the first argument):
 // banner.<hash>.js and banner.<hash>.css (what a page loads), banner-customize.<hash>.js
-// and .css (the second layer, loaded only when a visitor opens "Customize") and
-// manifest.json, where
+// and .css (the second layer, loaded only when a visitor opens "Customize"), pages.<hash>.css
+// (consentlib's own pages: preferences, receipts) and manifest.json, where
 // <hash> is the first 10 hex digits of the SHA-256 of the file's bytes. Deterministic: the
 // same source and the same (locked) esbuild give the same bytes, so CI can rebuild and
 // compare.
@@ -30,19 +30,19 @@ const style = (entry) => build({ ...common, entryPoints: [join(here, 'src', entr
 
 const hashed = (name, bytes) => name.replace('.', `.${createHash('sha256').update(bytes).digest('hex').slice(0, 10)}.`);
 
-/** Build into `out`; returns the manifest. Old banner*.<hash>.js/css files there are removed. */
+/** Build into `out`; returns the manifest. Old banner*.<hash> and pages.<hash> files there are removed. */
 export async function buildInto(out) {
   // Each file names the next one's hash: customize.css <- banner-customize.js <- banner.js,
   // all found next to the banner's own file.
-  const [css, layerCss] = await Promise.all([style('banner.css'), style('customize.css')]);
+  const [css, layerCss, pagesCss] = await Promise.all([style('banner.css'), style('customize.css'), style('pages.css')]);
   const layerCssFile = hashed('banner-customize.css', layerCss.outputFiles[0].contents);
   const layer = await script('customize-entry.js', { CUSTOMIZE_CSS: JSON.stringify(layerCssFile) });
   const layerFile = hashed('banner-customize.js', layer.outputFiles[0].contents);
   const js = await script('index.js', { CUSTOMIZE_CHUNK: JSON.stringify(layerFile) });
   mkdirSync(out, { recursive: true });
-  for (const f of readdirSync(out)) if (/^banner(-customize)?\.[0-9a-f]+\.(js|css)$/.test(f)) rmSync(join(out, f));
+  for (const f of readdirSync(out)) if (/^(banner|banner-customize|pages)\.[0-9a-f]+\.(js|css)$/.test(f)) rmSync(join(out, f));
   const manifest = {};
-  const files = [['banner.js', js], ['banner.css', css], ['banner-customize.js', layer], ['banner-customize.css', layerCss]];
+  const files = [['banner.js', js], ['banner.css', css], ['banner-customize.js', layer], ['banner-customize.css', layerCss], ['pages.css', pagesCss]];
   for (const [name, result] of files) {
     const bytes = result.outputFiles[0].contents;
     const file = hashed(name, bytes);

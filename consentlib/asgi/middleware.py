@@ -91,6 +91,7 @@ class ConsentMiddleware:
         prefix: str = "/_consent/",
         lifetime: int = DEFAULT_LIFETIME,
         secure: bool | None = None,
+        cookie_domain: str | None = None,
         trusted_origins: Iterable[str] = (),
         honour_dnt: bool = False,
         gpc_last_update: str | None = None,
@@ -107,7 +108,7 @@ class ConsentMiddleware:
         # The core checks every option (with the same sentences) and holds every cache.
         self.core = ConsentCore(
             policy, secret_key=secret_key, store=store, prefix=prefix, lifetime=lifetime,
-            secure=secure, trusted_origins=trusted_origins, honour_dnt=honour_dnt,
+            secure=secure, cookie_domain=cookie_domain, trusted_origins=trusted_origins, honour_dnt=honour_dnt,
             gpc_last_update=gpc_last_update, max_body=max_body, etag_body_limit=etag_body_limit,
             is_minor=is_minor, guardian_mailer=guardian_mailer, site_url=site_url, on_change=on_change,
             templates=templates, mode=mode, third_party_csp=third_party_csp, door="asgi",
@@ -153,7 +154,7 @@ class ConsentMiddleware:
 
     def read_consent(self, scope: Scope) -> tuple[Consent, CookiePayload | None]:
         """The visitor's consent on this connection, and the verified cookie payload."""
-        return self.core.visit_of(*request_signals(scope.get("headers", ())))[:2]
+        return self.core.visit_of(*request_signals(scope.get("headers", ())), self._secure(scope))[:2]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -163,7 +164,8 @@ class ConsentMiddleware:
         core = self.core
         headers = scope["headers"]
         header, gpc, dnt = request_signals(headers)
-        visit = core.visits.of(header, gpc, dnt)
+        secure = self._secure(scope)  # the consent cookies' names follow it
+        visit = core.visits.of(header, gpc, dnt, secure)
         if core.is_minor is not None:
             visit = await to_thread.run_sync(self._minor_visit, scope, visit, header)
         consent, _, filtered, refused, _, stripped, gpc_refused, resign = visit
@@ -186,7 +188,7 @@ class ConsentMiddleware:
             # The app sees fewer cookies than were sent: what it answers depends on consent.
             scope["headers"] = with_cookie(headers, filtered)
         if refused or resign:
-            gate = core.responses.headers_gate(granted, core.extra_headers(visit, self._secure(scope)),
+            gate = core.responses.headers_gate(granted, core.extra_headers(visit, secure),
                                                gpc_refused, stripped, raw=True)
         else:
             # Nothing of this request's own to add: the gate for this consent is reused.
@@ -248,7 +250,8 @@ class ConsentMiddleware:
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         core = self.core
         header, gpc, dnt = request_signals(scope["headers"])
-        visit = core.visits.of(header, gpc, dnt)
+        secure = self._secure(scope)
+        visit = core.visits.of(header, gpc, dnt, secure)
         if core.is_minor is not None:
             visit = await to_thread.run_sync(self._minor_visit, scope, visit, header)
         consent, _, filtered, _, _, stripped, gpc_refused, _ = visit
@@ -263,7 +266,7 @@ class ConsentMiddleware:
         scope = {**scope, SCOPE_KEY: consent, MIDDLEWARE_KEY: self}
         if stripped:
             scope["headers"] = with_cookie(scope["headers"], filtered)
-        gate = core.responses.headers_gate(consent.granted, core.extra_headers(visit, self._secure(scope)),
+        gate = core.responses.headers_gate(consent.granted, core.extra_headers(visit, secure),
                                            gpc_refused, stripped, raw=True)
 
         async def gated_send(message: Message) -> None:

@@ -7,8 +7,12 @@ import json
 from html import escape
 from typing import TYPE_CHECKING
 
+from consentlib.checks import cookie_domain as checked_domain
 from consentlib.cli.common import STORE_DOWN, UsageError, add_command, existing_store, load_policy, \
     store_option
+from consentlib.consent import DEFAULT_LIFETIME
+from consentlib.errors import ConfigurationError
+from consentlib.web.own_cookies import own_cookies
 
 if TYPE_CHECKING:
     from consentlib.cli.common import Commands
@@ -27,6 +31,10 @@ def register(commands: Commands) -> None:
                          help="table format (default md)")
     cookies.add_argument("--undeclared", action="store_true", help="list cookies the app set without a declaration")
     store_option(cookies, help="store URL, with --undeclared", required=False)
+    cookies.add_argument("--lifetime", type=int, metavar="SECONDS", default=DEFAULT_LIFETIME,
+                         help="the site's consent lifetime, for consentlib's own cookies (default 180 days)")
+    cookies.add_argument("--cookie-domain", metavar="DOMAIN",
+                         help="the site's cookie_domain option, which names consentlib's own cookies")
     cookies.add_argument("--check", action="store_true",
                          help="exit 1 naming each cookie declared necessary that the Open Cookie Database "
                               "knows as analytics or marketing")
@@ -48,10 +56,20 @@ def cookies_command(args: argparse.Namespace) -> int:
         print(f"{len(problems)} known analytics or marketing cookie(s) declared as necessary" if problems
               else "ok: no cookie declared as necessary is a known analytics or marketing cookie")
         return 1 if problems else 0
+    if args.lifetime <= 0:
+        raise UsageError(f"--lifetime must be a positive number of seconds, not {args.lifetime}.")
+    try:
+        args.cookie_domain = checked_domain("--cookie-domain", args.cookie_domain)
+    except ConfigurationError as exc:
+        raise UsageError(str(exc)) from None
+    # consentlib's own two cookies first, under their https names (what a site in
+    # production sets), with the name they have over plain http beside it.
+    secure = own_cookies(policy, lifetime=args.lifetime, secure=True, cookie_domain=args.cookie_domain)
+    plain = own_cookies(policy, lifetime=args.lifetime, secure=False, cookie_domain=args.cookie_domain)
     rows = [
         {"name": c.name, "category": c.category, "purpose": c.purpose, "lifetime": c.lifetime,
-         "third_party": c.third_party}
-        for c in policy.cookies
+         "third_party": c.third_party, **({"http_name": http.name} if http else {})}
+        for c, http in [*zip(secure, plain), *((c, None) for c in policy.cookies)]
     ]
     if args.format == "json":
         print(json.dumps(rows, indent=2))
@@ -60,7 +78,7 @@ def cookies_command(args: argparse.Namespace) -> int:
     set_by = [r["third_party"] or "this site" for r in rows]
     if args.format == "html":
         cells = "".join(
-            f"<tr><td>{escape(r['name'])}</td><td>{escape(r['category'])}</td>"
+            f"<tr><td>{escape(_named(r))}</td><td>{escape(r['category'])}</td>"
             f"<td>{escape(r['purpose'])}</td><td>{escape(r['lifetime'])}</td><td>{escape(by)}</td></tr>\n"
             for r, by in zip(rows, set_by)
         )
@@ -69,8 +87,13 @@ def cookies_command(args: argparse.Namespace) -> int:
     else:
         print("| Name | Category | Purpose | Lifetime | Set by |\n|---|---|---|---|---|")
         for r, by in zip(rows, set_by):
-            print(f"| `{r['name']}` | {r['category']} | {r['purpose']} | {r['lifetime']} | {by} |")
+            name = f"`{r['name']}` (`{r['http_name']}` over http)" if "http_name" in r else f"`{r['name']}`"
+            print(f"| {name} | {r['category']} | {r['purpose']} | {r['lifetime']} | {by} |")
     return 0
+
+
+def _named(row: dict[str, str]) -> str:
+    return f"{row['name']} ({row['http_name']} over http)" if "http_name" in row else row["name"]
 
 
 def _undeclared(args: argparse.Namespace) -> int:

@@ -1,9 +1,10 @@
 """A request's visit: what its ``Cookie`` header and privacy signals decide, on plain values.
 
-Every door (the WSGI middleware, the ASGI and Django ones) reads the same three things
-from a request: the ``Cookie`` header, ``Sec-GPC`` and ``DNT``. From them follows the
-visitor's :class:`~consentlib.consent.Consent`, the ``Cookie`` header the app may see,
-and the cookies to expire. Nothing here knows a server interface.
+Every door (the WSGI middleware, the ASGI and Django ones) reads the same four things
+from a request: the ``Cookie`` header, ``Sec-GPC``, ``DNT``, and whether its cookies are
+``Secure`` (which names the consent cookies: :func:`consentlib.consent.cookie_names`).
+From them follows the visitor's :class:`~consentlib.consent.Consent`, the ``Cookie``
+header the app may see, and the cookies to expire. Nothing here knows a server interface.
 """
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ import time
 from typing import NamedTuple
 
 from consentlib.gate.bounded import BoundedCache
-from consentlib.consent import CLOCK_SKEW, COOKIE_NAME, ID_COOKIE_NAME, Consent, ConsentCookie, CookiePayload
+from consentlib.consent import (
+    CLOCK_SKEW,
+    COOKIE_NAME,
+    Consent,
+    ConsentCookie,
+    CookieNames,
+    CookiePayload,
+    cookie_names,
+)
 from consentlib.gate.cookies import CookieGate
 from consentlib.policy import Policy
 
@@ -62,35 +71,39 @@ class Visits:
     """Visits worked out once per distinct ``Cookie`` header and remembered, within a
     memory budget; the consent cookies' signatures checked once per visitor."""
 
-    def __init__(self, policy: Policy, cookie: ConsentCookie, gate: CookieGate, *, honour_dnt: bool) -> None:
+    def __init__(self, policy: Policy, cookie: ConsentCookie, gate: CookieGate, *, honour_dnt: bool,
+                 cookie_domain: str | None = None) -> None:
         self.policy = policy
+        # Indexed by "the request's cookies are Secure": only that kind's names are read.
+        self.names = (cookie_names(False, cookie_domain), cookie_names(True, cookie_domain))
         self.cookie = cookie
         self.gate = gate
         self.honour_dnt = honour_dnt
         self._required = policy.required
         self._gpc_categories = policy.gpc_categories
         self._names = frozenset(policy.category_names)
-        self.cache: BoundedCache[tuple[str, bool, bool], Visit] = BoundedCache(
+        self.cache: BoundedCache[tuple[str, bool, bool, bool], Visit] = BoundedCache(
             budget=_VISIT_CACHE_BUDGET, max_size=2 * _VISIT_CACHE_MAX_HEADER)
         self._unkept = _ADMIT_EVERY - 1  # the first header is kept
         self._decisions: BoundedCache[tuple[tuple[str, ...], tuple[str, ...], bool, bool], _Decision] = BoundedCache(
             budget=_DECISION_CACHE_BUDGET, max_size=_DECISION_SIZE + _VISIT_CACHE_MAX_HEADER)
-        self._positions: BoundedCache[str, _Positions] = BoundedCache(
+        self._positions: BoundedCache[tuple[str, bool], _Positions] = BoundedCache(
             budget=_SHAPES_BUDGET, max_size=_VISIT_CACHE_MAX_HEADER)
         # (shape, granted) pairs whose every pair passes: the header reaches the app whole.
         self._passes_whole: BoundedCache[tuple[str, frozenset[str]], bool] = BoundedCache(
             budget=_SHAPES_BUDGET, max_size=_VISIT_CACHE_MAX_HEADER)
 
-    def of(self, header: str, gpc: bool, dnt: bool) -> Visit:
+    def of(self, header: str, gpc: bool, dnt: bool, secure: bool = False) -> Visit:
         """The visit of a request with this ``Cookie`` header, ``Sec-GPC: 1`` (``gpc``)
-        and ``DNT: 1`` (``dnt``)."""
-        key = (header, gpc, dnt)
+        and ``DNT: 1`` (``dnt``), whose cookies are ``Secure`` (``secure``: the door's
+        ``ConsentCore.is_secure``), which decides the consent cookies' names."""
+        key = (header, gpc, dnt, secure)
         visit = self.cache.get(key)
         # A cached visit holds what the signature proved and what was derived from it;
         # the lifetime is checked again on every request, so no answer ever changes.
         if visit is not None and time.time() < visit.valid_until:
             return visit
-        visit = self._new_visit(header, gpc, dnt)
+        visit = self._new_visit(header, gpc, dnt, secure)
         # Most headers are seen once (GA4's session cookie changes on every page view).
         # Keeping one new header in _ADMIT_EVERY spares the others the insert and the
         # churn; a header that recurs (a page's assets, a reload) is kept within a few
@@ -101,17 +114,17 @@ class Visits:
             self.cache.remember(key, visit, size=2 * len(header))
         return visit
 
-    def _new_visit(self, header: str, gpc: bool, dnt: bool) -> Visit:
+    def _new_visit(self, header: str, gpc: bool, dnt: bool, secure: bool) -> Visit:
         # What the consent cookies prove depends on their values alone, not on the rest
         # of the header (GA4's _ga_<id> changes on every page view): remembered per
         # visitor, so many visitors cost a header scan each, not two signature checks.
         # The scan itself is done once per shape (the header without its values); each
         # request only cuts the values out (in C) and reads its consent pairs by position.
         shape = _VALUES.sub("=", header)
-        positions = self._positions.get(shape)
+        positions = self._positions.get((shape, secure))
         if positions is None:
-            positions = _consent_positions(header.split(";"))
-            self._positions.remember(shape, positions)
+            positions = _consent_positions(header.split(";"), self.names[secure])
+            self._positions.remember((shape, secure), positions, size=len(shape))
         # Split only as far as the last consent pair (they usually come first).
         consent_at, id_at, last = positions
         parts = header.split(";", last + 1)
@@ -177,18 +190,24 @@ class Visits:
         return Visit(consent, payload, filtered, tuple(refused), valid_until, filtered is not header, gpc_refused, resign)
 
     def _verified_payload(self, consent_values: tuple[str, ...], id_values: tuple[str, ...]) -> CookiePayload | None:
-        """The best genuine consent cookie (a current one, else any genuine one, for its
-        id), with the consent id of the ``consent_id`` cookie that belongs to it."""
-        fallback = None
-        for value in consent_values:
-            # A browser may hold several (other paths, a stale one from an old revision):
-            # the first current one counts, wherever it stands.
-            payload = self.cookie.verify(value)
-            if payload is not None:
-                if self.cookie.is_current(payload, self.policy):
-                    return self.cookie.bind(payload, id_values)
-                fallback = fallback or payload
-        return self.cookie.bind(fallback, id_values) if fallback is not None else None
+        """The one genuine consent cookie, with the consent id of the ``consent_id`` cookie
+        that belongs to it; None unless exactly one consent cookie was sent.
+
+        Fail closed on several of one name. consentlib sets one of each (Path=/), so a
+        second one was set by someone else: with ``cookie_domain`` any host under it (a
+        Domain or a longer Path shadows ours, and RFC 6265bis §5.8.3 sends the longer
+        path first), or a client that is no browser (a browser keeps one ``__Host-``
+        cookie per name and host). Which of them is the visitor's own cannot be told,
+        so none counts and the visitor is asked again; likewise, of several id cookies
+        none is bound, since an id cookie of any visitor who chose alike the same day
+        names the same decision.
+        """
+        if len(consent_values) != 1:
+            return None
+        payload = self.cookie.verify(consent_values[0])
+        if payload is None:
+            return None
+        return self.cookie.bind(payload, id_values) if len(id_values) == 1 else payload
 
 
 def _values_at(parts: list[str], positions: _Positions) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -199,17 +218,26 @@ def _values_at(parts: list[str], positions: _Positions) -> tuple[tuple[str, ...]
             tuple(parts[i].strip().partition("=")[2].strip('"') for i in id_at))
 
 
-def _consent_positions(parts: list[str]) -> _Positions:
-    """Where in ``parts`` (a Cookie header split at ';') the ``consent`` and ``consent_id``
-    pairs stand, in order: pairs whose name, up to the first '=', is exactly theirs."""
+def _consent_positions(parts: list[str], names: CookieNames) -> _Positions:
+    """Where in ``parts`` (a Cookie header split at ';') the consent and consent id pairs
+    of ``names`` stand, in order: pairs whose name, up to the first '=', is exactly theirs.
+
+    Exactly, case and all. The other kind's names are not the consent cookies here: a
+    planted ``consent`` on https, and a ``__Host-consent`` over plain http, which no
+    browser sets without ``Secure``, so it came from no browser. Nor are case variants
+    (``__host-consent``): RFC 6265bis §4.1.3 has servers match a prefix case-sensitively,
+    while its user agents match it case-insensitively only since draft 11 (2022), so a
+    browser from before may have taken one from any host, without ``Secure``.
+    """
     consent_at: list[int] = []
     id_at: list[int] = []
+    consent_name, id_name = names.consent, names.consent_id
     for index, part in enumerate(parts):
         if COOKIE_NAME in part:
             name, sep, _ = part.strip().partition("=")
             if sep:
-                if name == COOKIE_NAME:
+                if name == consent_name:
                     consent_at.append(index)
-                elif name == ID_COOKIE_NAME:
+                elif name == id_name:
                     id_at.append(index)
     return tuple(consent_at), tuple(id_at), max(consent_at + id_at, default=-1)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from werkzeug.http import dump_cookie
 
-from consentlib.consent import COOKIE_NAME, ID_COOKIE_NAME, ConsentCookie, CookiePayload
+from consentlib.consent import ConsentCookie, CookieNames, CookiePayload, cookie_names
 from consentlib.gate.cookies import CookieGate
 from consentlib.policy import Policy
 from consentlib.web.templates import Templates
@@ -43,6 +43,7 @@ class EndpointContext:
     guardian_mailer: Callable[[str, str, list[str]], None] | None
     changed: Callable[[], None]  # a change was queued: on_change hears of it soon
     templates: Templates  # the pages' templates and message catalogues
+    cookie_domain: str | None = None  # the consent cookies' Domain; None: host-only (see cookie_names)
 
     def is_secure(self, environ: WSGIEnvironment) -> bool:
         """:meth:`secure_over` for a WSGI environ's ``wsgi.url_scheme``."""
@@ -52,6 +53,10 @@ class EndpointContext:
         """Whether cookies set on a request over ``scheme`` get ``Secure``: the ``secure``
         option, or else whether it came over https (``X-Forwarded-Proto`` is never trusted)."""
         return self.secure if self.secure is not None else scheme == "https"
+
+    def cookie_names(self, secure: bool) -> CookieNames:
+        """The consent cookies' names on a request whose cookies are ``Secure`` (or not)."""
+        return cookie_names(secure, self.cookie_domain)
 
     def consent_cookie_headers(self, environ: WSGIEnvironment, payload: CookiePayload) -> list[tuple[str, str]]:
         """The ``Set-Cookie`` lines that record ``payload`` on this request."""
@@ -63,12 +68,18 @@ class EndpointContext:
         ``consent`` is not HttpOnly: the banner reads its revision and categories, and it
         holds no id. ``consent_id`` is HttpOnly (scripts cannot read it) and only written
         when the id is known. Both live exactly as long as the choice counts.
+
+        Their names follow ``secure`` (:func:`~consentlib.consent.cookie_names`): a
+        ``__Host-`` cookie must be Secure with Path=/ and no Domain, a ``__Secure-`` one
+        Secure (RFC 6265bis §4.1.3), which these lines always are.
         """
         consent, consent_id = self.cookie.values(payload)
         max_age = max(self.cookie.remaining(payload), 0)
-        headers = [("Set-Cookie", dump_cookie(COOKIE_NAME, consent, max_age=max_age, path="/", secure=secure,
-                                              samesite="Lax"))]
+        names = self.cookie_names(secure)
+        headers = [("Set-Cookie", dump_cookie(names.consent, consent, max_age=max_age, path="/", secure=secure,
+                                              domain=names.domain, samesite="Lax"))]
         if consent_id is not None:
-            headers.append(("Set-Cookie", dump_cookie(ID_COOKIE_NAME, consent_id, max_age=max_age, path="/",
-                                                      secure=secure, samesite="Lax", httponly=True)))
+            headers.append(("Set-Cookie", dump_cookie(names.consent_id, consent_id, max_age=max_age, path="/",
+                                                      domain=names.domain, secure=secure, samesite="Lax",
+                                                      httponly=True)))
         return headers

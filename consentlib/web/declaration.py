@@ -9,14 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from consentlib.consent import DEFAULT_LIFETIME
 from consentlib.policy import Policy
+from consentlib.web.own_cookies import own_cookies
 
 #: Bump when a key is renamed or removed; adding a key does not change it.
 SCHEMA_VERSION = 1
 
 
-def declaration(policy: Policy) -> dict[str, Any]:
-    """The policy as plain JSON data (no visitor state in it)."""
+def declaration(policy: Policy, *, lifetime: int = DEFAULT_LIFETIME, secure: bool = True,
+                cookie_domain: str | None = None) -> dict[str, Any]:
+    """The policy as plain JSON data (no visitor state in it).
+
+    Its cookies start with consentlib's own two (see :mod:`consentlib.web.own_cookies`),
+    named as on a request whose cookies are ``secure`` (with ``cookie_domain``), living
+    ``lifetime`` seconds; the consent id cookie is the one with ``http_only`` true.
+    """
+    own = own_cookies(policy, lifetime=lifetime, secure=secure, cookie_domain=cookie_domain)
     return {
         "schema": SCHEMA_VERSION,
         "revision": policy.revision,
@@ -28,8 +37,9 @@ def declaration(policy: Policy) -> dict[str, Any]:
         ],
         "cookies": [
             {"name": c.name, "glob": c.is_glob, "category": c.category, "purpose": c.purpose,
-             "lifetime": c.lifetime, "path": c.path, "domain": c.domain, "third_party": c.third_party}
-            for c in policy.cookies
+             "lifetime": c.lifetime, "path": c.path, "domain": c.domain, "third_party": c.third_party,
+             "http_only": c is own[1]}
+            for c in (*own, *policy.cookies)
         ],
         "beacons": [{"path": b.path, "category": b.category} for b in policy.beacons],
         "hosts": [{"pattern": h.pattern, "category": h.category, "provider": h.provider} for h in policy.hosts],

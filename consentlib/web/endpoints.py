@@ -22,16 +22,17 @@ from typing import TYPE_CHECKING, Any
 
 from consentlib.consent import Consent
 from consentlib.errors import StoreUnavailable
-from consentlib.records.receipts import presented
 from consentlib.web.assets import lookup as static_asset
 from consentlib.web.choices import Choices, state_of
 from consentlib.web.context import EndpointContext
 from consentlib.web.csp_report import CspReports
 from consentlib.web.declaration import declaration
+from consentlib.web.own_cookies import own_cookies
 from consentlib.web.exchange import Answer, Pending, Request, Response
 from consentlib.web.guardian import Guardians
-from consentlib.web.http import respond, respond_html, safe_next, script_reads_answer
+from consentlib.web.http import respond, respond_html, safe_next
 from consentlib.web.pages import preferences_page
+from consentlib.web.receipts import receipts as visitor_receipts
 
 if TYPE_CHECKING:
     from consentlib.mail.endpoints import MailEndpoints
@@ -40,11 +41,6 @@ if TYPE_CHECKING:
     Handler = Callable[[Request, Consent], Answer]
 
 GPC_WELL_KNOWN = "/.well-known/gpc.json"
-KEPT_NOTE = (
-    "Receipts are the proof that you made these choices (GDPR Art 7(1)); they are kept for the site's "
-    "retention period even after an erasure request (Art 17(3)(b),(e)), then deleted. Your IP network and "
-    "browser family are erased on request. You are named only by a random consent id."
-)
 
 
 class Endpoints:
@@ -136,50 +132,24 @@ class Endpoints:
     def declaration_json(self, request: Request, consent: Consent) -> Response:
         # The same for every visitor: public, and cacheable for an hour (a new policy
         # revision is picked up within that time).
-        return respond(200, declaration(self.policy), cache="public, max-age=3600")
+        # consentlib's own cookies are listed under the names this scheme gives them.
+        return respond(200, declaration(self.policy, lifetime=self.context.cookie.lifetime,
+                                        secure=self.context.secure_over(request.scheme),
+                                        cookie_domain=self.context.cookie_domain),
+                       cache="public, max-age=3600")
 
     def receipts(self, request: Request, consent: Consent) -> Answer:
-        """The visitor's receipts; with ``?download=1``, everything the store holds about
-        them as a JSON file (GDPR Art 15 access, Art 20 portability)."""
-        if script_reads_answer(request):
-            # The consent id and the record ids are lasting identifiers: a script on the
-            # page (fetch, an iframe) must not read them, or HttpOnly would hide nothing.
-            return respond(403, {
-                "error": "Receipts are shown only to a visitor who opens this address, not to scripts on a page."},
-                headers=[("Vary", "Sec-Fetch-Mode, Sec-Fetch-Dest")])
-        store = self.context.store
-        download = request.args.get("download") == "1"
-
-        def read() -> tuple[str | None, list[dict[str, Any]], list[dict[str, Any]]]:
-            consent_id = consent.consent_id
-            if consent_id is not None and store.consent_id_forgotten(consent_id):
-                # An erased id (GDPR Art 17) is answered as no id: its kept proof is the
-                # site's, not shown again to whoever holds the old cookie.
-                consent_id = None
-            if consent_id is None:
-                return None, [], []
-            return consent_id, store.receipts(consent_id=consent_id), store.changes(subject=consent_id) if download else []
-
-        def answer(found: tuple[str | None, list[dict[str, Any]], list[dict[str, Any]]]) -> Response:
-            consent_id, receipts, changes = found
-            body: dict[str, Any] = {"consent_id": consent_id, "receipts": presented(receipts)}
-            # Opened in a window by a page's script (window.open), the answer is a sandboxed,
-            # opaque-origin document that the opener cannot read; never framed.
-            headers = [("Vary", "Cookie, Sec-Fetch-Mode, Sec-Fetch-Dest"),
-                       ("Content-Security-Policy", "sandbox; frame-ancestors 'none'")]
-            if download:
-                body["pending_changes"] = changes
-                body["kept"] = KEPT_NOTE
-                headers.append(("Content-Disposition", 'attachment; filename="my-consent-data.json"'))
-            return respond(200, body, headers=headers)
-
-        return Pending(read, answer)
+        """The visitor's receipts: a page or JSON (see :mod:`consentlib.web.receipts`)."""
+        return visitor_receipts(self.context, request, consent)
 
     def preferences(self, request: Request, consent: Consent) -> Response:
         next_path = safe_next(request, request.args.get("next"))
         page = self.context.templates.for_language(request.header("accept-language"))
+        own = own_cookies(self.policy, lifetime=self.context.cookie.lifetime,
+                          secure=self.context.secure_over(request.scheme), cookie_domain=self.context.cookie_domain)
         html = preferences_page(self.policy, consent, action=self.context.prefix, next_path=next_path,
-                                guardians=self.context.guardian_mailer is not None, page=page)
+                                guardians=self.context.guardian_mailer is not None, page=page, own=own,
+                                lifetime=self.context.cookie.lifetime)
         return respond_html(200, html, headers=page.headers)
 
 def _unavailable() -> Response:

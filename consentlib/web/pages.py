@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
-from consentlib.consent import Consent
-from consentlib.policy import Policy
+from consentlib.consent import DEFAULT_LIFETIME, Consent
+from consentlib.policy import Cookie, Policy
+from consentlib.web.own_cookies import lifetime_parts
 from consentlib.web.templates import Page, default_templates
 
 
@@ -35,20 +36,27 @@ def category_fields(policy: Policy, consent: Consent, page: Page | None = None) 
     return Markup("".join(rows))
 
 
-def cookie_tables(policy: Policy, page: Page | None = None) -> Markup:
+def cookie_tables(policy: Policy, page: Page | None = None, *, own: tuple[Cookie, Cookie] | None = None,
+                  lifetime: int = DEFAULT_LIFETIME) -> Markup:
     """Per category, the cookies it covers: name, purpose, lifetime and who sets them.
 
     The banner's second layer shows the same tables (read from declaration.json); here
     they need no JavaScript. ePrivacy Art 5(3) asks for clear and comprehensive
     information on each cookie's purpose, GDPR Art 13(1)(e) for who receives the data.
+    ``own`` are consentlib's two cookies (:func:`~consentlib.web.own_cookies.own_cookies`),
+    listed first in their category with their purpose and ``lifetime`` in the page's language.
     """
     page = _english(page)
+    count, unit = lifetime_parts(lifetime)
+    when = page.text(f"lifetime_{unit}" if count == 1 else f"lifetime_{unit}s", count=count)
+    own_rows = [(c, page.text(key), when)
+                for c, key in zip(own or (), ("own_consent_purpose", "own_consent_id_purpose"))]
     tables = []
     for category in policy.categories:
         rows = "".join(
-            page.render("cookie-row.html", name=c.name, purpose=c.purpose, lifetime=c.lifetime,
-                        third_party=c.third_party)
-            for c in policy.cookies if c.category == category.name)
+            page.render("cookie-row.html", name=c.name, purpose=purpose, lifetime=said, third_party=c.third_party)
+            for c, purpose, said in [*own_rows, *((c, c.purpose, c.lifetime) for c in policy.cookies)]
+            if c.category == category.name)
         tables.append(page.render("cookie-table.html", name=category.name, label=category.label, cookies=Markup(rows)))
     return Markup("".join(tables))
 
@@ -69,14 +77,18 @@ def guardian_form(policy: Policy, *, action: str, next_path: str, page: Page | N
 
 
 def preferences_page(policy: Policy, consent: Consent, *, action: str, next_path: str,
-                     guardians: bool = False, page: Page | None = None) -> str:
+                     guardians: bool = False, page: Page | None = None, own: tuple[Cookie, Cookie] | None = None,
+                     lifetime: int = DEFAULT_LIFETIME) -> str:
+    """The no-JavaScript preferences page: the visitor's state, the choice form, and the
+    cookie tables (with consentlib's ``own`` cookies, living ``lifetime`` seconds)."""
     page = _english(page)
     body = page.render(
         "preferences.html", decided=consent.decided, gpc=consent.gpc, minor=consent.minor,
         guardian_form=guardian_form(policy, action=action, next_path=next_path, page=page)
         if consent.minor and guardians else "",
         choice_form=choice_form(policy, consent, action=action, next_path=next_path, page=page),
-        cookie_tables=cookie_tables(policy, page), notice_url=policy.notice_url, next_path=next_path)
+        cookie_tables=cookie_tables(policy, page, own=own, lifetime=lifetime), notice_url=policy.notice_url,
+        next_path=next_path)
     return page.document(page.text("privacy_choices"), body)
 
 

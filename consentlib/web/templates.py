@@ -18,6 +18,10 @@ tag and further subtags. A key missing from a catalogue falls back to English.
 A site's ``templates`` directory wins over the shipped files: a template there replaces
 the shipped one of the same name; a catalogue there is laid over the shipped one of the
 same language (change one sentence by giving one key), or adds a language.
+
+``page.html`` is the layout every page is put in: the site's own layout replaces it,
+with ``{{ lang }}``, ``{{ title }}``, ``{{ stylesheet }}`` (the URL of the pages'
+stylesheet) and ``{{ body }}`` (the page itself) to place.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ from typing import Any
 from markupsafe import Markup
 
 from consentlib.errors import ConfigurationError
+from consentlib.web.assets import manifest
 from consentlib.web.language import choose
 
 SHIPPED = Path(__file__).parent / "templates"
@@ -118,7 +123,9 @@ class Templates:
     :class:`~consentlib.errors.ConfigurationError` when the middleware is built.
     """
 
-    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, directory: str | os.PathLike[str] | None = None, *, prefix: str = "/_consent/") -> None:
+        #: Where the pages' stylesheet is served: under its hashed name, cached for a year.
+        self.stylesheet = prefix + manifest().get("pages.css", "pages.css")
         if directory is not None:
             if not isinstance(directory, (str, os.PathLike)) or not Path(directory).is_dir():
                 raise ConfigurationError(
@@ -200,7 +207,8 @@ class Page:
 
     def document(self, title: Any, body: Markup) -> str:
         """A whole page: ``title`` (a text, escaped) as its title and heading, then ``body``."""
-        return self.render("page.html", lang=self.language, title=title, body=body)
+        return self.render("page.html", lang=self.language, title=title, body=body,
+                           stylesheet=self.templates.stylesheet)
 
     @property
     def headers(self) -> list[tuple[str, str]]:

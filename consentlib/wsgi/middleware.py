@@ -38,7 +38,14 @@ class ConsentMiddleware:
         ``None`` marks the consent cookies ``Secure`` when the request came over https
         (``wsgi.url_scheme``). Behind a TLS-terminating proxy that does not pass the
         scheme, set ``True``: the consent endpoints then also take the site's origin
-        to be https. ``X-Forwarded-Proto`` is never trusted here.
+        to be https. ``X-Forwarded-Proto`` is never trusted here. Secure consent cookies
+        are named ``__Host-consent`` and ``__Host-consent_id`` (RFC 6265bis §4.1.3: no
+        other host can set them), and only those names are read on such a request.
+    ``cookie_domain``
+        ``"example.com"`` shares the consent cookies with every host under it, named
+        ``__Secure-consent`` and ``__Secure-consent_id`` with that ``Domain``: any of
+        those hosts can then read them, and a compromised one can set them (a choice
+        or a consent id of its making). None keeps them to this host.
     ``trusted_origins``
         Extra origins (``"https://www.example.com"``) whose pages may post choices.
         Every origin listed can change your visitors' consent.
@@ -94,6 +101,7 @@ class ConsentMiddleware:
         prefix: str = "/_consent/",
         lifetime: int = DEFAULT_LIFETIME,
         secure: bool | None = None,
+        cookie_domain: str | None = None,
         trusted_origins: Iterable[str] = (),
         honour_dnt: bool = False,
         gpc_last_update: str | None = None,
@@ -109,7 +117,7 @@ class ConsentMiddleware:
     ) -> None:
         self.core = core = ConsentCore(
             policy, secret_key=secret_key, store=store, prefix=prefix, lifetime=lifetime, secure=secure,
-            trusted_origins=trusted_origins, honour_dnt=honour_dnt, gpc_last_update=gpc_last_update,
+            cookie_domain=cookie_domain, trusted_origins=trusted_origins, honour_dnt=honour_dnt, gpc_last_update=gpc_last_update,
             max_body=max_body, etag_body_limit=etag_body_limit, is_minor=is_minor,
             guardian_mailer=guardian_mailer, site_url=site_url, on_change=on_change, templates=templates,
             mode=mode, third_party_csp=third_party_csp,
@@ -163,7 +171,7 @@ class ConsentMiddleware:
         Anything that is not a genuine, current cookie is "undecided": never an error.
         """
         visit = self.visits.of(environ.get("HTTP_COOKIE") or "", environ.get("HTTP_SEC_GPC") == "1",
-                               environ.get("HTTP_DNT") == "1")
+                               environ.get("HTTP_DNT") == "1", self._secure(environ))
         return visit.consent, visit.payload
 
     # -- serving ------------------------------------------------------------------------
@@ -171,7 +179,8 @@ class ConsentMiddleware:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         # GPC spec: only the exact value "1" counts.
         header = environ.get("HTTP_COOKIE") or ""
-        visit = self.visits.of(header, environ.get("HTTP_SEC_GPC") == "1", environ.get("HTTP_DNT") == "1")
+        secure = self._secure(environ)  # the consent cookies' names follow it
+        visit = self.visits.of(header, environ.get("HTTP_SEC_GPC") == "1", environ.get("HTTP_DNT") == "1", secure)
         if self._is_minor and self.core.guardians.is_minor(environ):
             visit = self.core.minor_visit(visit, header)
         consent, payload, filtered, refused, _, stripped, gpc_refused, resign = visit
@@ -188,7 +197,7 @@ class ConsentMiddleware:
         if stripped:
             # The app sees fewer cookies than were sent: what it answers depends on consent.
             environ["HTTP_COOKIE"] = filtered
-        extra = self.core.extra_headers(visit, self._secure(environ)) if refused or resign else ()
+        extra = self.core.extra_headers(visit, secure) if refused or resign else ()
         # With the etags category granted the firewall has nothing to do: skip its layer.
         app = self.app if self._etags_category in granted else self._inner
         return app(environ, self.responses.start_response(start_response, granted, extra, gpc_refused, stripped))

@@ -103,7 +103,10 @@ def create_app(instance_path: str | os.PathLike | None = None, *, policy=POLICY,
 
     @app.get("/privacy/cookies")
     def cookie_controls():
-        return render_template("cookies.html", policy=policy)
+        # consentlib's own two cookies first, under the names this request gives them.
+        core = app.extensions["consentlib"].core
+        own = core.own_cookies(core.is_secure(request.is_secure))
+        return render_template("cookies.html", policy=policy, cookies=[*own, *policy.cookies])
 
     @app.get("/etag-demo")
     def etag_demo():

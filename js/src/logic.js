@@ -77,19 +77,29 @@ export function pickLang(tag) {
 }
 
 /**
- * The payload of the `consent` cookie ({r, c, t}: revision, categories, decision day) from
+ * The payload of the consent cookie ({r, c, t}: revision, categories, decision day) from
  * a document.cookie string, or null; the banner uses r and c. The consent id is in the
- * HttpOnly `consent_id` cookie, which scripts never see. The signature is not checked
- * here: the server is the authority, and a forged cookie can only fool its own browser's
- * banner, never the server's gating.
+ * HttpOnly id cookie, which scripts never see. The signature is not checked here: the
+ * server is the authority, and a forged cookie can only fool its own browser's banner,
+ * never the server's gating.
+ *
+ * The name is the server's (RFC 6265bis §4.1.3): on an https page `__Host-consent`, or
+ * `__Secure-consent` for a site sharing it across subdomains; an unprefixed `consent`
+ * there may have been planted by a sibling subdomain, so it is not read, and over
+ * http (development) only `consent` is. Names match case and all, as the server reads
+ * them. Of several cookies of the name the first is read: a browser holds one
+ * `__Host-consent`, and a host that can plant a second `__Secure-consent` can as well
+ * overwrite the site's own; the server reads neither (docs/consent-cookies.md).
  */
-export function readCookie(cookies) {
-  const m = /(?:^|;\s*)consent="?([\w-]+)\./.exec(cookies || '');
-  if (!m) return null;
+export function readCookie(cookies, secure) {
   try {
+    // document.cookie joins cookies with "; " (RFC 6265bis §5.8.3); a name counts only
+    // there, never inside another cookie's value. No cookie of the name: m is null, and
+    // reading it throws.
+    const m = (secure ? /(^|; )__(Host|Secure)-consent="?([\w-]+)\./ : /(^|; )()consent="?([\w-]+)\./).exec(cookies);
     // Base64url, and ASCII inside (category names are [a-z0-9_-], the rest numbers), so
     // atob's byte string is the JSON text itself.
-    const p = JSON.parse(atob(m[1].replace(/-/g, '+').replace(/_/g, '/')));
+    const p = JSON.parse(atob(m[3].replace(/-/g, '+').replace(/_/g, '/')));
     return p && Array.isArray(p.c) ? p : null;
   } catch {
     return null;

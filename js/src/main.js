@@ -86,10 +86,12 @@ export function start(win, script, loadLayer) {
         })
         .catch(fallback);
     });
-    const ck = readCookie(doc.cookie);
+    // The server names the consent cookie __Host- (or __Secure-) over https, and reads no
+    // other there: neither does the banner (a visitor upgraded from http is asked again).
+    const ck = readCookie(doc.cookie, win.location.protocol == 'https:');
     // A decided visitor of this revision needs no request; with GPC on, the server must
     // say which categories the signal takes away.
-    if (ck && ck.r === revision && !gpcNav) apply(ck.c);
+    if (ck?.r == revision && !gpcNav) apply(ck.c);
     else load().then((s) => (s.decided ? apply(s.granted) : show(s)), () => {});
   };
   if (doc.readyState == 'loading') doc.addEventListener('DOMContentLoaded', run);

@@ -137,6 +137,20 @@ test('decided visitor of this revision: no request, no banner, gated elements ru
   assert.equal($(b.doc, 'script[src="/a.js"]').getAttribute('type'), null);
 });
 
+test('on an https page the __Host- cookie is read, and a planted unprefixed one is not', async () => {
+  const payload = { r: 3, c: ['necessary', 'analytics'], t: 1 };
+  const b = browser({ cookie: cookieFor(payload, '__Host-consent'), protocol: 'https:' });
+  start(b.win, script(), b.layer);
+  await b.settle();
+  assert.equal(b.calls.length, 0, 'a decided visitor of this revision needs no request');
+  assert.equal($(b.doc, 'script[src="/a.js"]').getAttribute('type'), null);
+  const planted = browser({ cookie: cookieFor(payload), protocol: 'https:' });
+  start(planted.win, script(), planted.layer);
+  await planted.settle();
+  assert.equal(planted.calls.length, 1, 'the server is asked');
+  assert.equal($(planted.doc, 'script[src="/a.js"]'), null, 'nothing gated runs on a planted cookie');
+});
+
 test('a cookie of an older revision asks the server, which may show the banner again', async () => {
   const b = browser({ cookie: cookieFor({ r: 2, c: ['necessary', 'analytics'], t: 1 }) });
   start(b.win, script(), b.layer);

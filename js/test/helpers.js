@@ -40,9 +40,9 @@ export function recorded(names, base = STATE) {
   return { ...base, decided: true, granted };
 }
 
-export function cookieFor(payload) {
+export function cookieFor(payload, name = 'consent') {
   const b64 = Buffer.from(JSON.stringify(payload)).toString('base64url');
-  return `consent=${b64}.sig-nature`;
+  return `${name}=${b64}.sig-nature`;
 }
 
 export const PAGE = `<!doctype html><html lang="en"><head></head><body><main><h1>Page</h1></main>
@@ -57,7 +57,7 @@ export const PAGE = `<!doctype html><html lang="en"><head></head><body><main><h1
  * be a function, and an Error is a failed request) and `recorded()` by POST. Returns
  * { win, doc, calls, reloads, settle, layer }; `layerFails` makes the second layer's load fail.
  */
-export function browser({ html = PAGE, state = STATE, declaration = DECLARATION, cookie = '', gpc, dataLayer, post, layerFails } = {}) {
+export function browser({ html = PAGE, state = STATE, declaration = DECLARATION, cookie = '', gpc, dataLayer, post, layerFails, protocol = 'http:' } = {}) {
   const w = parseHTML(html);
   const doc = w.document;
   let focused = null;
@@ -83,7 +83,7 @@ export function browser({ html = PAGE, state = STATE, declaration = DECLARATION,
     document: doc,
     CustomEvent: w.CustomEvent,
     navigator: gpc === undefined ? {} : { globalPrivacyControl: gpc },
-    location: { reload: () => reloads.push(1), assign: (url) => reloads.push(url) },
+    location: { protocol, reload: () => reloads.push(1), assign: (url) => reloads.push(url) },
     fetch: (url, opts = {}) => {
       const body = opts.body ? JSON.parse(opts.body) : null;
       calls.push({ url, method: opts.method || 'GET', body, opts });

@@ -28,6 +28,26 @@ test('consent cookie: payload read from <payload>.<signature>', () => {
   assert.deepEqual(readCookie(cookieFor({ ...p, id: 'abc' })).c, p.c);
 });
 
+test('consent cookie: on https only a prefixed name is read; over http only the plain one', () => {
+  const p = { r: 3, c: ['necessary', 'analytics'], t: 1700000000 };
+  const cases = [
+    // [document.cookie, secure, read?]
+    [cookieFor(p, '__Host-consent'), true, true],
+    [cookieFor(p, '__Secure-consent'), true, true],
+    ['a=1; ' + cookieFor(p, '__Host-consent') + '; __Host-consent_id=x', true, true],
+    [cookieFor(p), true, false], // planted by a sibling subdomain: not the site's
+    [cookieFor(p, '__host-consent'), true, false], // a case variant is another cookie
+    [cookieFor(p, '__HOST-consent'), true, false],
+    [cookieFor(p, '__Host-consent'), false, false], // over http no browser sets a prefixed one
+    // A planted one first, the site's after: the planted one is skipped, the site's read.
+    [cookieFor({ ...p, c: ['necessary', 'marketing'] }) + '; ' + cookieFor(p, '__Host-consent'), true, true],
+    ['x=a; consent=' + cookieFor(p, '__Host-consent') + '; y=1', true, false], // only a name counts, not a value
+  ];
+  for (const [cookies, secure, read] of cases) {
+    assert.deepEqual(readCookie(cookies, secure), read ? p : null, `${cookies} (secure: ${secure})`);
+  }
+});
+
 test('consent cookie: a consent_id cookie beside it is never read as the consent cookie', () => {
   const p = { r: 3, c: ['necessary'], t: 1699920000 };
   const other = cookieFor({ r: 2, c: ['necessary', 'marketing'], t: 1 }).replace('consent=', 'consent_id=');

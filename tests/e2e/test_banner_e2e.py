@@ -22,6 +22,7 @@ from werkzeug.middleware.lint import LintMiddleware
 from werkzeug.wrappers import Request, Response
 
 from consentlib import Category, ConsentMiddleware, Cookie, Policy
+from consentlib.web.own_cookies import own_cookies
 from consentlib.web.tags import banner_tags
 from consentlib.testing.browser import wait_until
 
@@ -563,7 +564,9 @@ def test_second_layer_shows_each_categorys_cookies_loaded_only_on_customize(driv
     click(driver, "consent-customize")
     wait(driver, EC.visibility_of_element_located((By.ID, "consent-cookies-analytics")))
     assert table_rows(driver, "consent-cookies-analytics") == [head, ["_ga*", "Counts visits", "2 years", "Google"]]
-    assert table_rows(driver, "consent-cookies-necessary")[1] == ["sid", "Keeps you signed in", "session", us]
+    # consentlib's own two cookies first (declaration.json's texts, as written), then the site's.
+    assert [row[0] for row in table_rows(driver, "consent-cookies-necessary")[1:3]] == ["consent", "consent_id"]
+    assert table_rows(driver, "consent-cookies-necessary")[3] == ["sid", "Keeps you signed in", "session", us]
     assert driver.find_element(By.ID, "consent-save").is_displayed()
     after = [url for _, url in requests_sent(driver)]
     assert len([u for u in after if "/_consent/banner-customize." in u]) == 2, after  # its script and stylesheet
@@ -599,7 +602,8 @@ def test_no_js_preferences_page_shows_the_same_cookie_tables(driver, site):
                 for tr in driver.find_elements(By.CSS_SELECTOR, "#consent-cookies-analytics tr")]
         assert rows == [["Cookie", "Purpose", "Lifetime", "Set by"], ["_ga*", "Counts visits", "2 years", "Google"]]
         necessary = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#consent-cookies-necessary tbody td")]
-        assert necessary == ["sid", "Keeps you signed in", "session", "this site"]
+        own = [cell for c in own_cookies(POLICY, secure=False) for cell in (c.name, c.purpose, c.lifetime, "this site")]
+        assert necessary == [*own, "sid", "Keeps you signed in", "session", "this site"]
         assert driver.find_element(By.LINK_TEXT, "Privacy notice").get_attribute("href") == site.base + POLICY.notice_url
         # And the choice works from there, with no script at all.
         driver.find_element(By.CSS_SELECTOR, 'button[value="reject_all"]').click()

@@ -20,6 +20,9 @@ BUDGET = 4096
 # The second layer, loaded only when a visitor opens "Customize".
 SECOND_LAYER = ("banner-customize.js", "banner-customize.css")
 SECOND_LAYER_BUDGET = 2048
+# consentlib's own pages' stylesheet (preferences, receipts), cached for a year.
+PAGES = ("pages.css",)
+PAGES_BUDGET = 2048
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +31,7 @@ def manifest() -> dict[str, str]:
 
 
 def test_manifest_names_every_asset_and_they_exist(manifest):
-    assert set(manifest) == {*FIRST_LOAD, *SECOND_LAYER}
+    assert set(manifest) == {*FIRST_LOAD, *SECOND_LAYER, *PAGES}
     for name, file in manifest.items():
         stem, ext = name.split(".")
         assert re.fullmatch(rf"{stem}\.[0-9a-f]{{10}}\.{ext}", file), file
@@ -42,7 +45,7 @@ def test_hashed_names_match_content(manifest):
 
 
 def test_no_stale_hashed_files_left_behind(manifest):
-    hashed = {p.name for p in STATIC.glob("banner*.*.*")}
+    hashed = {p.name for pattern in ("banner*.*.*", "pages.*.*") for p in STATIC.glob(pattern)}
     assert hashed == set(manifest.values())
 
 
@@ -59,6 +62,11 @@ def test_size_budget_gzip_second_layer(manifest):
     total = _gzipped(manifest, SECOND_LAYER)
     assert total <= SECOND_LAYER_BUDGET, (
         f"banner-customize.js + .css are {total} bytes gzip, over the {SECOND_LAYER_BUDGET}-byte budget")
+
+
+def test_size_budget_gzip_pages_stylesheet(manifest):
+    total = _gzipped(manifest, PAGES)
+    assert total <= PAGES_BUDGET, f"pages.css is {total} bytes gzip, over the {PAGES_BUDGET}-byte budget"
 
 
 def test_first_load_names_the_second_layer_by_hash(manifest):

@@ -113,7 +113,11 @@ def test_cli_cookies_markdown(capsys):
     assert out[0] == "| Name | Category | Purpose | Lifetime | Set by |"
     assert "| `sid` | necessary | Keeps you signed in | session | this site |" in out
     assert "| `_ga*` | analytics | Counts visits | 2 years | Google |" in out
-    assert len(out) == 2 + len(POLICY.cookies)
+    # consentlib's own two cookies first, then the policy's.
+    assert len(out) == 2 + 2 + len(POLICY.cookies)
+    assert out[2].startswith("| `__Host-consent` (`consent` over http) | necessary | Records your choice")
+    assert out[3].startswith("| `__Host-consent_id` (`consent_id` over http) | necessary | Links your choice")
+    assert out[3].endswith("HttpOnly: scripts cannot read it). | 180 days | this site |")
     assert main(["cookies", "--policy", "tests.support.apps:POLICY", "--format", "md"]) == 0
     assert capsys.readouterr().out.splitlines() == out
 
@@ -121,8 +125,9 @@ def test_cli_cookies_markdown(capsys):
 def test_cli_cookies_json(capsys):
     assert main(["cookies", "--policy", "tests.support.apps:POLICY", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["name"] for r in rows] == [c.name for c in POLICY.cookies]
-    assert rows[0] == {"name": "sid", "category": "necessary", "purpose": "Keeps you signed in",
+    assert [r["name"] for r in rows] == ["__Host-consent", "__Host-consent_id", *(c.name for c in POLICY.cookies)]
+    assert [r.get("http_name") for r in rows[:3]] == ["consent", "consent_id", None]
+    assert rows[2] == {"name": "sid", "category": "necessary", "purpose": "Keeps you signed in",
                        "lifetime": "session", "third_party": ""}
     assert {r["name"]: r["third_party"] for r in rows}["_ga*"] == "Google"
 
@@ -247,7 +252,7 @@ def test_cli_python_dash_m_in_a_real_process(filled):
     done = subprocess.run([sys.executable, "-m", "consentlib", "cookies", "--policy", "tests.support.apps:POLICY",
                            "--format", "json"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)[0]["name"] == "sid"
+    assert [row["name"] for row in json.loads(done.stdout)[:3]] == ["__Host-consent", "__Host-consent_id", "sid"]
     done = subprocess.run([sys.executable, "-m", "consentlib"], capture_output=True, text=True, cwd=ROOT,
                           env=env, timeout=120)
     assert done.returncode == 2 and "usage" in done.stderr

@@ -664,12 +664,16 @@ def test_declaration_json_publishes_the_policy_to_every_visitor(site):
     body = r.json
     assert body["revision"] == POLICY.revision
     assert [c["name"] for c in body["categories"]] == list(POLICY.category_names)
-    assert {c["name"]: c["category"] for c in body["cookies"]} == {c.name: c.category for c in POLICY.cookies}
+    # consentlib's own two cookies first (named as over plain http here), then the policy's.
+    own = {"consent": "necessary", "consent_id": "necessary"}
+    assert {c["name"]: c["category"] for c in body["cookies"]} == {**own, **{c.name: c.category for c in POLICY.cookies}}
+    assert [c["http_only"] for c in body["cookies"][:3]] == [False, True, False]
     assert [b["path"] for b in body["beacons"]] == [b.path for b in POLICY.beacons]
     assert body["etags"] == POLICY.etags
     assert body["notice_url"] == POLICY.notice_url
     # Who sets each cookie, for the banner's second layer: a named third party, or "" for the site.
-    assert {c["name"]: c["third_party"] for c in body["cookies"]} == {c.name: c.third_party for c in POLICY.cookies}
+    assert {c["name"]: c["third_party"] for c in body["cookies"]} == {
+        "consent": "", "consent_id": "", **{c.name: c.third_party for c in POLICY.cookies}}
     assert {c["name"]: c["third_party"] for c in body["cookies"]}["_ga*"] == "Google"
     # The same for a decided visitor: nothing in it depends on who asks.
     decided = site.get("/_consent/declaration.json", headers={"Cookie": f"consent={consent_value(site.middleware)}"})

@@ -528,7 +528,10 @@ def test_consent_cookie_attributes(site, name):
     since_midnight = int(time.time()) % 86400
     assert DEFAULT_LIFETIME - since_midnight - 5 <= int(attrs["max-age"].split("=")[1]) <= DEFAULT_LIFETIME
     https = site.post("/_consent/", data={"action": "accept_all"}, base_url="https://localhost")
-    assert "Secure" in https.set_cookie(name)[0]
+    # Over https the name carries the __Host- prefix (RFC 6265bis §4.1.3).
+    assert not https.set_cookie(name)
+    (secure_line,) = https.set_cookie(f"__Host-{name}")
+    assert "Secure" in secure_line and "Domain" not in secure_line
 
 
 @pytest.mark.parametrize("action", ["reject_all", "accept_all"])

@@ -42,6 +42,7 @@ from werkzeug.middleware.lint import HTTPWarning, LintMiddleware, WSGIWarning
 from werkzeug.test import Client
 
 from consentlib import ConsentMiddleware, MailTracker
+from consentlib.consent import ALL_COOKIE_NAMES
 from consentlib.mail.endpoints import mail_endpoints
 from tests.support.apps import KEYS
 from tests.support.fuzz_strategies import (
@@ -229,12 +230,15 @@ def check(req: Request, answer: Answer, site: FuzzSite, variant: Variant) -> Non
 
     # 3. Set-Cookie: required, granted, a deletion, or our own consent cookies where due.
     consent_lines, id_lines = [], []
+    # Secure (https, or secure=True) the consent cookies carry the __Host- prefix (RFC
+    # 6265bis §4.1.3), and nothing of consentlib's is written under the other kind's names.
+    prefix = "__Host-" if variant.middleware.core.is_secure(req.scheme == "https") else ""
     for line in answer.headers.getlist("Set-Cookie"):
         name = set_cookie_name(line)
-        if name == "consent":
+        if name == prefix + "consent":
             consent_lines.append(line)
             continue
-        if name == "consent_id":
+        if name == prefix + "consent_id":
             id_lines.append(line)
             continue
         category = model_category(name)
@@ -288,7 +292,7 @@ def check(req: Request, answer: Answer, site: FuzzSite, variant: Variant) -> Non
         for part in (seen["HTTP_COOKIE"] or "").split(";"):
             name = part.partition("=")[0].strip()
             if part.strip():
-                assert name in ("consent", "consent_id") or model_category(name) in granted, (
+                assert name in ALL_COOKIE_NAMES or model_category(name) in granted, (
                     f"cookie {name!r} reached the app")
         if ETAGS not in granted and req.method in ("GET", "HEAD"):
             for key in ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_RANGE"):
@@ -442,7 +446,7 @@ def test_consent_cookie_and_gate_never_raise(fuzz_site, value, header):
     for part in filtered.split(";"):
         if part.strip():
             name = part.partition("=")[0].strip()
-            assert name in ("consent", "consent_id") or model_category(name) in REQUIRED
+            assert name in ALL_COOKIE_NAMES or model_category(name) in REQUIRED
     for name in refused:
         assert model_category(name) is not None
         assert is_expiry(middleware.core.gate.expiry_header(name, secure=False))

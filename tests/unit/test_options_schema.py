@@ -154,6 +154,7 @@ WRONG = {
     "prefix": "_consent",
     "lifetime": 0,
     "secure": "no",
+    "cookie_domain": "https://example.com",
     "trusted_origins": "https://www.example.com",
     "honour_dnt": "no",
     "gpc_last_update": "27/11/2026",
