@@ -21,7 +21,10 @@ import re
 from collections.abc import Collection
 from urllib.parse import parse_qs, unquote
 
-from consentlib.consent import COOKIE_NAME
+from consentlib.consent import COOKIE_NAME, HOST_PREFIX, SECURE_PREFIX
+
+# consentlib's choice cookie under each name it takes (https: __Host-, a cookie_domain: __Secure-).
+_CONSENTLIB_CHOICE = frozenset(prefix + COOKIE_NAME for prefix in ("", HOST_PREFIX, SECURE_PREFIX))
 
 _COOKIEBOT_PURPOSES = ("preferences", "statistics", "marketing")
 
@@ -43,7 +46,7 @@ def grants_all(name: str, value: str, declared: Collection[str] = ()) -> str | N
         flags = dict(re.findall(r"(\w+):(true|false)", text))
         if all(flags.get(p) == "true" for p in _COOKIEBOT_PURPOSES):
             return "Cookiebot's CookieConsent grants preferences, statistics and marketing"
-    elif name == COOKIE_NAME and declared:
+    elif name in _CONSENTLIB_CHOICE and declared:
         categories = _consentlib_categories(value)
         wanted = set(declared) - {"necessary"}
         if categories is not None and wanted and wanted <= categories:

@@ -23,13 +23,14 @@ from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from consentlib.consent import COOKIE_NAME, ID_COOKIE_NAME
+from consentlib.consent import ALL_COOKIE_NAMES
 from consentlib.data import cookiedb
 from consentlib.testing.recorder import Snapshot
 
 DECLARATION_PATH = "/_consent/declaration.json"
-# consentlib's own cookies: the choice, and the HttpOnly id that links its receipts.
-CONSENTLIB_COOKIES = (COOKIE_NAME, ID_COOKIE_NAME)
+# consentlib's own cookies: the choice, and the HttpOnly id that links its receipts, under
+# each name they take (plain over http, __Host- over https, __Secure- with a cookie_domain).
+CONSENTLIB_COOKIES = ALL_COOKIE_NAMES
 JUDGED = ("before", "rejected")  # the states with violations: after "Accept all" everything may run
 
 

@@ -67,3 +67,14 @@ def test_compare_leaves_out_what_the_other_browser_never_got():
     mine = [_snapshot(vid="a1", theme="dark", only_mine="x")]
     other = [_snapshot(vid="b2", theme="dark")]
     assert compare(mine, other) == {("cookie", "vid"): True, ("cookie", "theme"): False}
+
+
+@pytest.mark.parametrize("name", ["consent", "__Host-consent", "__Secure-consent"])
+def test_consentlibs_own_choice_cookie_is_read_under_each_name_it_takes(name):
+    """Over https consentlib names its cookie __Host-consent (__Secure- with a
+    cookie_domain): a pre-ticked one is a finding whatever the prefix."""
+    from consentlib.testing.judge import CONSENTLIB_COOKIES
+
+    assert name in CONSENTLIB_COOKIES
+    value = _consentlib_cookie({"necessary", "analytics", "marketing"})
+    assert grants_all(name, value, ["necessary", "analytics", "marketing"])
