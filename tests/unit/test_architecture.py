@@ -458,7 +458,7 @@ def test_no_door_matches_a_path_or_a_cookie_name():
     pytest.param("OURS = ('consent', 'consent_id')\nok = name not in OURS", "compares with the consent cookie name 'consent'",
                  id="consent-tuple-constant"),
     pytest.param("from consentlib.testing.judge import CONSENTLIB_COOKIES as C\nok = n in C",
-                 "compares with the consent cookie name COOKIE_NAME", id="consent-tuple-imported"),
+                 "compares with the consent cookie name ALL_COOKIE_NAMES", id="consent-tuple-imported"),
     # Translation, which a door does: nothing found.
     pytest.param("ok = path[len(root)] == '/'", None, id="ok-separator-char"),
     pytest.param("ok = path.startswith(root) and path.endswith('/')", None, id="ok-mount-point"),
