@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import argparse
 
-from consentlib.cli import audit, changes, cookies, forget, mail, receipts
+from consentlib.cli import audit, changes, cookies, forget, mail, receipts, report
 from consentlib.cli.common import EXIT_CODES, UsageError, error
 from consentlib.errors import ConsentError
 
 __all__ = ["build_parser", "main"]
 
 # In the order `consentlib --help` lists them.
-COMMANDS = (receipts, cookies, audit, mail, forget, changes)
+COMMANDS = (receipts, report, cookies, audit, mail, forget, changes)
 
 
 def build_parser() -> argparse.ArgumentParser:
