@@ -89,7 +89,8 @@ def receipt_page(store: ReadableStore, filters: ReceiptFilter, *, offset: int = 
     """Up to ``limit`` receipts after ``offset``, newest first, and whether more follow.
     ``optional``: :func:`refusable`'s answer, if the caller has it (the action filter needs it)."""
     sql = _sql(store)
-    where, params = ["1 = 1"], []
+    where: list[str] = ["1 = 1"]
+    params: list[Any] = []
     if filters.category is not None:
         where.append(sql.grants(1))
         params.append(filters.category)
