@@ -10,16 +10,18 @@ SQL differs between SQLite and PostgreSQL only in how a JSON field is read
 
 The receipts are read once (the JSON of each parsed once): per day and choice, how
 many receipts and how many of them are their visitor's latest, through the indexes
-every store has, receipts_time for ``--since`` and receipts_consent for "latest".
+every store has, receipts_time for the period and receipts_consent for "latest".
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any, Protocol
 
 from consentlib.store.rights import Dialect, Params, Row
 
+MMAP_BYTES = 1 << 32  # an upper bound: SQLite maps at most the file's size
 # The fields read from a receipt's JSON, in the order the queries return them.
 FIELDS = ("revision", "granted", "denied", "method", "gpc", "region", "language")
 _SQLITE_FIELDS = {
@@ -100,33 +102,50 @@ class DayGroup:
 
 def day_groups(store: ReadableStore, since: str) -> list[DayGroup]:
     """Receipts from ``since`` on (the stores' time text; "" for all), grouped by UTC
-    day and by what they record, in one pass over the receipts.
+    day and by what they record, each receipt read once.
 
     ``latest`` counts the receipts no later receipt of the same consent id follows:
-    each visitor once, by the latest choice. It is looked up in the receipts_consent
-    index, (consent_id, seq), one seek per receipt. A visitor whose latest receipt is
-    in the period is counted by it; one whose latest is before ``since`` has no
-    receipt in the period (times grow with seq) and is not counted.
+    each visitor once, by the latest choice. It is one seek per receipt in the
+    receipts_consent index, (consent_id, seq). A visitor whose latest receipt is in
+    the period is counted by it; one whose latest is before ``since`` has no receipt
+    in the period (times grow with seq) and is not counted.
     """
     # substr of the fixed-width time text (consentlib.store.clock) is its UTC date, in both.
-    # Without --since there is no WHERE: a plain scan beats walking the time index.
-    where = "WHERE r.time >= ? " if since else ""
     sql = store.dialect.q(
         f"SELECT substr(r.time, 1, 10), {_fields(store)}, COUNT(*), "
         "SUM(CASE WHEN NOT EXISTS (SELECT 1 FROM receipts o WHERE o.consent_id = r.consent_id AND o.seq > r.seq) "
-        f"THEN 1 ELSE 0 END) FROM receipts r {where}GROUP BY 1, 2, 3, 4, 5, 6, 7, 8")
-    sqlite = store.dialect.name == "sqlite"
-    if sqlite:
-        # The GROUP BY sorts one row per receipt; SQLite spills a large sort to temporary
-        # files unless told to keep it in memory, and that alone doubles the time on a
-        # million receipts (about 150 MB of memory for the sort, for this statement).
-        store._read("PRAGMA temp_store = MEMORY")
-    try:
-        rows = store._read(sql, (since,) if since else ())
-    finally:
-        if sqlite:
-            store._read("PRAGMA temp_store = DEFAULT")
+        "THEN 1 ELSE 0 END) FROM receipts r WHERE r.time >= ? AND r.time < ? GROUP BY 1, 2, 3, 4, 5, 6, 7, 8")
+    if store.dialect.name == "sqlite":
+        rows = _sqlite_day_by_day(store, sql, since)
+    else:
+        # PostgreSQL aggregates with a hash table in work_mem: one statement for all.
+        rows = store._read(sql, (since, "9"))
     return [DayGroup(str(row[0]), _decision(row[1:8]), int(row[8]), int(row[9] or 0)) for row in rows]
+
+
+def _sqlite_day_by_day(store: ReadableStore, sql: str, since: str) -> list[Row]:
+    """SQLite groups by sorting every row first: a million receipts in one statement is
+    a sort of about 800 MB, spilled to temporary files or held in memory. Day by day
+    (a range of the receipts_time index) each sort holds one day's receipts, kept in
+    memory. The file is read through mmap meanwhile: the "latest" seeks jump around the
+    consent-id index, and mapped pages (the OS's file cache, not the process's memory)
+    make them about a quarter cheaper than SQLite's own small page cache."""
+    bounds = store._read("SELECT MIN(time), MAX(time) FROM receipts WHERE time >= ?", (since,))
+    if not bounds or bounds[0][0] is None:
+        return []
+    day, last = date.fromisoformat(bounds[0][0][:10]), date.fromisoformat(bounds[0][1][:10])
+    saved = {name: store._read(f"PRAGMA {name}")[0][0] for name in ("temp_store", "mmap_size")}
+    store._read("PRAGMA temp_store = MEMORY")
+    store._read(f"PRAGMA mmap_size = {MMAP_BYTES}")
+    rows: list[Row] = []
+    try:
+        while day <= last:
+            rows += store._read(sql, (max(day.isoformat(), since), (day + timedelta(days=1)).isoformat()))
+            day += timedelta(days=1)
+    finally:
+        for name, value in saved.items():
+            store._read(f"PRAGMA {name} = {int(value)}")
+    return rows
 
 
 @dataclass(frozen=True)
