@@ -15,8 +15,10 @@ from typing import Any
 from consentlib.records.report import ACTIONS, HIDDEN
 
 LABELS = {"accept_all": "Accept all", "reject_all": "Reject all", "customised": "Customised"}
-# Distinct in lightness as well as hue, so a greyscale printout still tells them apart.
-COLOURS = {"accept_all": "#1b7837", "reject_all": "#b2182b", "customised": "#f4a442"}
+# Each at least 4.5:1 against white (WCAG 2.2 SC 1.4.3); colour is never the only cue
+# (SC 1.4.1): bars are labelled, and each line has its own dash, shown in the legend.
+COLOURS = {"accept_all": "#1b7837", "reject_all": "#b2182b", "customised": "#9c4a00"}
+DASHES = {"accept_all": "", "reject_all": "7 3", "customised": "2 3"}
 BAR = "#2166ac"
 
 _STYLE = """
@@ -84,12 +86,14 @@ def line_chart(title: str, labels: list[str], series: dict[str, list[Any]]) -> s
              f'<line x1="{left}" y1="{top + height}" x2="{left + width}" y2="{top + height}" stroke="#999"/>',
              f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">{peak}</text>',
              f'<text x="{left - 6}" y="{top + height}" text-anchor="end">0</text>']
+    every = max(1, -(-70 // max(int(step), 1)))  # a label each 70 px at least: they never overlap
     for i, label in enumerate(labels):
-        if len(labels) <= 12 or i % max(len(labels) // 12, 1) == 0:
+        if i % every == 0:
             parts.append(f'<text x="{left + i * step:.1f}" y="{top + height + 18}" text-anchor="middle">'
                          f'{escape(label)}</text>')
     for n, (name, values) in enumerate(series.items()):
-        colour = COLOURS.get(name, BAR)
+        colour, dash = COLOURS.get(name, BAR), DASHES.get(name, "")
+        stroke = f'stroke="{colour}" stroke-width="2"' + (f' stroke-dasharray="{dash}"' if dash else "")
         segment: list[str] = []
         for i, value in enumerate([*values, None]):
             if isinstance(value, int):
@@ -97,14 +101,14 @@ def line_chart(title: str, labels: list[str], series: dict[str, list[Any]]) -> s
                 continue
             if segment:
                 if len(segment) == 1:
-                    x, y = segment[0].split(",")
-                    parts.append(f'<circle cx="{x}" cy="{y}" r="3" fill="{colour}"/>')
+                    cx, cy = segment[0].split(",")
+                    parts.append(f'<circle cx="{cx}" cy="{cy}" r="3" fill="{colour}"/>')
                 else:
-                    parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
-                                 f'points="{" ".join(segment)}"/>')
+                    parts.append(f'<polyline fill="none" {stroke} points="{" ".join(segment)}"/>')
             segment = []
-        parts.append(f'<text x="{left + width + 12}" y="{top + 14 + n * 18}" fill="{colour}">'
-                     f'{escape(LABELS.get(name, name))}</text>')
+        row = top + 14 + n * 18
+        parts.append(f'<line x1="{left + width + 12}" y1="{row - 4}" x2="{left + width + 36}" y2="{row - 4}" {stroke}/>'
+                     f'<text x="{left + width + 42}" y="{row}">{escape(LABELS.get(name, name))}</text>')
     return "".join(parts) + "</svg>"
 
 
