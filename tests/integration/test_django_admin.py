@@ -61,6 +61,11 @@ def site(tmp_path):
            "custom": [_add(store, frozenset({"necessary", "analytics"}))],
            "revision2": [_add(store, ALL, when=DAY + timedelta(days=1), policy=REVISION_2)]}
     setting = {"POLICY": POLICY, "SECRET_KEYS": KEYS, "STORE": url}
+    # Installing the admin registers its system checks for good; the other Django tests
+    # run `check` without the admin installed, so its checks go again afterwards.
+    from django.core.checks.registry import registry
+
+    checks = set(registry.registered_checks), set(registry.deployment_checks)
     with override_settings(INSTALLED_APPS=APPS, MIDDLEWARE=MIDDLEWARE, TEMPLATES=TEMPLATES, ROOT_URLCONF=__name__,
                            CONSENTLIB=setting):
         call_command("migrate", run_syncdb=True, verbosity=0)
@@ -70,6 +75,7 @@ def site(tmp_path):
         client = Client()
         client.force_login(user)
         yield client, store, ids
+    registry.registered_checks, registry.deployment_checks = checks
     store.close()
 
 

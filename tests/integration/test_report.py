@@ -16,6 +16,7 @@ from consentlib.cli import main
 from consentlib.records.receipts import build_receipt
 from consentlib.records.report import HIDDEN, action, build_report
 from consentlib.records.report_page import render_html
+from consentlib.store import open_store
 from consentlib.store.clock import time_text
 from consentlib.store.mail import MailEvent
 from consentlib.store.report import Decision
@@ -210,7 +211,7 @@ def test_cli_writes_html_json_and_a_text_summary(filled, tmp_path, capsys, backe
 )
 def test_cli_usage_errors_exit_2(tmp_path, capsys, arguments, code, says):
     url = f"sqlite:///{tmp_path / 'consent.db'}"
-    _add(__import__("consentlib.store", fromlist=["open_store"]).open_store(url), granted=ALL, when=WEEK_A)
+    _add(open_store(url), granted=ALL, when=WEEK_A)
     arguments = [a.replace("{missing}", str(tmp_path / "no" / "such")) for a in arguments]
     with pytest.raises(SystemExit) as info:
         main(["report", "--store", url, *arguments])
@@ -233,3 +234,16 @@ def test_cli_help_lists_the_exit_codes(capsys):
     text = capsys.readouterr().out
     section = text.split("exit codes:\n", 1)[1]
     assert [line[2] for line in section.splitlines() if line[:2] == "  " and line[2:3].isdigit()] == ["0", "2", "3"]
+
+
+def test_an_empty_store_reports_nothing_hidden_as_nothing(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'consent.db'}"
+    open_store(url).receipts()  # creates the tables
+    html, out = tmp_path / "report.html", tmp_path / "report.json"
+    assert main(["report", "--store", url, "--html", str(html), "--json", str(out)]) == 0
+    figures = json.loads(out.read_text(encoding="utf-8"))
+    assert figures["visitors"] == HIDDEN and figures["by_week"] == [] and figures["mail"] == []
+    assert all(a["share"] is None for a in figures["actions"])
+    page = Page()
+    page.feed(html.read_text(encoding="utf-8"))
+    assert "svg" in page.tags
