@@ -1,6 +1,7 @@
 """The consent receipts in Django's admin: listed and filtered from the store the
 middleware writes, read-only (add and change refused), and erasure only after a
-confirmation page. Through ``django.test.Client``, logged in as a superuser."""
+confirmation page. Through ``django.test.Client``, logged in as a superuser; on SQLite,
+and on PostgreSQL when ``CONSENTLIB_TEST_POSTGRES`` is set."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,6 +14,7 @@ pytest.importorskip("django")
 
 from consentlib.records.receipts import build_receipt  # noqa: E402
 from consentlib.store import open_store  # noqa: E402
+from tests.integration.test_store_contract import backend  # noqa: E402,F401  (the fixture: sqlite, postgres)
 from tests.support import django_site  # noqa: E402
 from tests.support.apps import ALL, KEYS, NECESSARY, POLICY  # noqa: E402
 
@@ -48,14 +50,14 @@ def _add(store, granted, *, when=DAY, policy=POLICY, consent_id=None):
 
 
 @pytest.fixture
-def site(tmp_path):
+def site(backend):  # noqa: F811
     """A store with 3 accept all, 2 reject all and 1 customised (revision 1, 3 November),
     and 1 accept all under revision 2 a day later; an admin client logged in."""
     django_site.configure()
     from django.core.management import call_command
     from django.test import Client, override_settings
 
-    url = f"sqlite:///{tmp_path / 'consent.db'}"
+    url = backend.url()
     store = open_store(url, secret_key=KEYS)
     ids = {"accept": [_add(store, ALL) for _ in range(3)], "reject": [_add(store, NECESSARY) for _ in range(2)],
            "custom": [_add(store, frozenset({"necessary", "analytics"}))],
