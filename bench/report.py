@@ -125,37 +125,54 @@ def _insert(store: Any, running: str, seq: int, batch: list[dict[str, Any]], pos
 
 def measure(count: int = RECEIPTS, keep: str | None = None) -> dict[str, float]:
     """Seconds to fill and to report, per backend."""
-    from consentlib.records.report import build_report
-
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         urls = {"sqlite": f"sqlite:///{keep or os.path.join(tmp, 'report.db')}"}
+        schema = None
         if os.environ.get("CONSENTLIB_TEST_POSTGRES"):
-            urls["postgres"] = _fresh_schema(os.environ["CONSENTLIB_TEST_POSTGRES"])
-        for name, url in urls.items():
-            started = time.perf_counter()
-            fill(url, count)
-            results[f"{name} fill"] = time.perf_counter() - started
-            store = open_store(url)
-            started, cpu = time.perf_counter(), time.process_time()
-            figures = build_report(store)
-            results[f"{name} report"] = time.perf_counter() - started
-            # SQLite works in this process: its CPU time is the report's cost whatever else
-            # runs on a shared machine (as bench/common.py's clock). PostgreSQL works in the
-            # server, so only its wall time means anything.
-            results[f"{name} report cpu"] = time.process_time() - cpu
-            results[f"{name} visitors"] = figures["visitors"]
-            store.close()
+            schema = f"bench_report_{uuid.uuid4().hex[:8]}"
+            urls["postgres"] = _fresh_schema(os.environ["CONSENTLIB_TEST_POSTGRES"], schema)
+        try:
+            _measure_each(urls, count, results)
+        finally:
+            if schema is not None:
+                _drop_schema(os.environ["CONSENTLIB_TEST_POSTGRES"], schema)
     return results
 
 
-def _fresh_schema(url: str) -> str:
+def _measure_each(urls: dict[str, str], count: int, results: dict[str, float]) -> None:
+    from consentlib.records.report import build_report
+
+    for name, url in urls.items():
+        started = time.perf_counter()
+        fill(url, count)
+        results[f"{name} fill"] = time.perf_counter() - started
+        store = open_store(url)
+        started, cpu = time.perf_counter(), time.process_time()
+        figures = build_report(store)
+        results[f"{name} report"] = time.perf_counter() - started
+        # SQLite works in this process: its CPU time is the report's cost whatever else
+        # runs on a shared machine (as bench/common.py's clock). PostgreSQL works in the
+        # server, so only its wall time means anything.
+        if name == "sqlite":
+            results["sqlite report cpu"] = time.process_time() - cpu
+        results[f"{name} visitors"] = figures["visitors"]
+        store.close()
+
+
+def _drop_schema(url: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def _fresh_schema(url: str, schema: str) -> str:
     """A new schema in the test database, named in the URL's search_path."""
     from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
     import psycopg
 
-    schema = f"bench_report_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     parts = urlsplit(url)
