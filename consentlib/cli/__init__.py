@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import argparse
 
-from consentlib.cli import audit, changes, cookies, forget, hosts, mail, receipts
+from consentlib.cli import audit, changes, cookies, forget, hosts, mail, receipts, report
 from consentlib.cli.common import ENVIRONMENT, EXIT_CODES, UsageError, error
 from consentlib.errors import ConsentError
 
 __all__ = ["build_parser", "main"]
 
 # In the order `consentlib --help` lists them.
-COMMANDS = (receipts, cookies, hosts, audit, mail, forget, changes)
+COMMANDS = (receipts, report, cookies, hosts, audit, mail, forget, changes)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,6 @@ Each test names the rule (docs/rules.md) it proves. Waits are on conditions, nev
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 

@@ -127,3 +127,20 @@ def test_report_mode_still_never_lets_the_app_write_the_visitors_choice(tmp_path
                                    mode="report")
     lines = Client(middleware).get("/").headers.getlist("Set-Cookie")
     assert lines == ["tracker_x=t1; Path=/"]
+
+
+def test_report_would_block_lists_what_report_mode_let_through(tmp_path, capsys):
+    """`consentlib report --would-block --store URL`: the first-deploy list, by the owner's command."""
+    door = build("wsgi", tmp_path, mode="report")
+    door.get("/collect")
+    door.get("/")
+    door.core.would_block.flush()
+    store = f"sqlite:///{tmp_path}/consent.db"
+    listed = would_block(door.core.store)
+    assert main(["report", "--would-block", "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert {"/collect", "tracker_x"} <= {row["name"] for row in listed}
+    assert all(f"{row['kind']}\t{row['name']}\t" in out for row in listed)
+    with pytest.raises(SystemExit) as info:
+        main(["report", "--would-block", "--json", "-", "--store", store])
+    assert info.value.code == 2

@@ -55,6 +55,9 @@ def configure() -> None:
         SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies",
         APPEND_SLASH=False,
         INSTALLED_APPS=["consentlib.django"],
+        # For the tests that install the admin (tests/integration/test_django_admin.py): its
+        # users and sessions; the gate itself never touches Django's database.
+        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
         TEMPLATES=[{
             "BACKEND": "django.template.backends.django.DjangoTemplates",
             "DIRS": [],
