@@ -153,6 +153,14 @@ def _exchange(sock: socket.socket, request: bytes) -> tuple[int, bytes, bool]:
 def _client(pipe, streams: dict[str, list[bytes]]) -> None:
     """Serve the parent's orders: (port, stream, first index, count) -> (answered, last head)."""
     connections: dict[int, socket.socket] = {}
+
+    def connection(port: int) -> socket.socket:
+        sock = connections.get(port)
+        if sock is None:
+            sock = connections[port] = socket.create_connection(("127.0.0.1", port))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
     while True:
         order = pipe.recv()
         if order is None:
@@ -160,18 +168,22 @@ def _client(pipe, streams: dict[str, list[bytes]]) -> None:
         port, stream, first, count = order
         requests = streams[stream]
         head = b""
-        for i in range(first, first + count):
-            sock = connections.get(port)
-            if sock is None:
-                sock = connections[port] = socket.create_connection(("127.0.0.1", port))
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            status, head, closes = _exchange(sock, requests[i % len(requests)])
-            if status != 200:
-                pipe.send(("error", f"{stream} request {i} to port {port} answered {status}"))
-                break
-            if closes:
-                sock.close()
-                del connections[port]
+        try:
+            for i in range(first, first + count):
+                request = requests[i % len(requests)]
+                try:
+                    status, head, closes = _exchange(connection(port), request)
+                except ConnectionError:
+                    # A server closes a keep-alive connection left idle while the others
+                    # had their turn (uvicorn after 5 s): a new one, the request again.
+                    connections.pop(port).close()
+                    status, head, closes = _exchange(connection(port), request)
+                if status != 200:
+                    raise AssertionError(f"{stream} request {i} to port {port} answered {status}")
+                if closes:
+                    connections.pop(port).close()
+        except Exception as exc:  # told to the parent, which stops the servers
+            pipe.send(("error", f"{type(exc).__name__}: {exc}"))
         else:
             pipe.send((count, head))
 
@@ -220,6 +232,9 @@ def measure(rounds: int = 5, chunk: int = 1500, seconds: float = 150, visitors: 
 
     def client(order: tuple) -> tuple:
         parent.send(order)
+        while not parent.poll(1):
+            if not process.is_alive():
+                raise RuntimeError(f"the load client exited with {process.exitcode}")
         answer = parent.recv()
         if answer[0] == "error":
             raise AssertionError(answer[1])
