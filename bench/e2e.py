@@ -1,6 +1,6 @@
 """The cost users see: each server process's CPU time per request, through a real server.
 
-    python -m bench.e2e [--rounds 5] [--chunk 1500] [--seconds 150]
+    python -m bench.e2e [--rounds 16] [--chunk 500] [--seconds 120]
 
 In process (bench/asgi.py, bench/many_visitors.py) consentlib adds a few microseconds;
 through a server the many-visitors cost is larger, because the server's own work per
@@ -223,7 +223,7 @@ def _family(name: str, servers: dict[str, object], client: Callable, rounds: int
     return best
 
 
-def measure(rounds: int = 5, chunk: int = 1500, seconds: float = 150, visitors: int = VISITORS) -> list[dict]:
+def measure(rounds: int = 16, chunk: int = 500, seconds: float = 120, visitors: int = VISITORS) -> list[dict]:
     """One row per (server, stream): CPU µs per request of each kind and the two ratios."""
     streams = _streams(visitors + rounds * chunk, visitors)
     parent, child = multiprocessing.Pipe()
@@ -282,9 +282,9 @@ def format_rows(rows: list[dict]) -> str:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--chunk", type=int, default=1500)
-    parser.add_argument("--seconds", type=float, default=150)
+    parser.add_argument("--rounds", type=int, default=16)
+    parser.add_argument("--chunk", type=int, default=500)
+    parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--visitors", type=int, default=VISITORS)
     options = parser.parse_args()
     print(format_rows(measure(options.rounds, options.chunk, options.seconds, options.visitors)))

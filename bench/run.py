@@ -9,7 +9,8 @@ absolute requests/second drift.
 A second table gives each server process's CPU time per request through uvicorn and
 gunicorn (bare, wrapped, the least possible gate; bench/e2e.py), a third what other
 middleware adds per request beside consentlib (bench/peers.py), and the last absolute
-rates of the reference site under gunicorn (receipts and email pixel opens per second, 1 and 4 workers, SQLite and PostgreSQL): bench/scale.py.
+rates of the reference site under gunicorn (receipts and email pixel opens per second,
+1 and 4 workers, SQLite and PostgreSQL): bench/scale.py.
 """
 from __future__ import annotations
 
