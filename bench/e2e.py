@@ -3,9 +3,10 @@
     python -m bench.e2e [--rounds 24] [--chunk 400] [--seconds 120]
 
 In process (bench/asgi.py, bench/many_visitors.py) consentlib adds a few microseconds;
-through a server the many-visitors cost is larger, because the server's own work per
+through a server the same code costs about twice that: the server's own work per
 request (its parser, its event loop, its sockets) leaves the CPU's caches cold for the
-gate's. So here the same page is served by a real server on 127.0.0.1:
+gate's (copying a 4 MiB buffer between in-process requests does the same). So here the
+same page is served by a real server on 127.0.0.1:
 
 * uvicorn (httptools, one process) serving bare Starlette, the same app wrapped in
   ``consentlib.asgi.ConsentMiddleware``, and the least possible gate (bench/floor.py);
