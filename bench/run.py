@@ -6,8 +6,11 @@ Each row compares contenders measured side by side in this one run (interleaved
 rounds, best of each), so the ratio holds on a noisy shared machine even when the
 absolute requests/second drift.
 
-A second table gives absolute rates of the reference site under gunicorn (receipts and
-email pixel opens per second, 1 and 4 workers, SQLite and PostgreSQL): bench/scale.py.
+A second table gives each server process's CPU time per request through uvicorn and
+gunicorn (bare, wrapped, the least possible gate; bench/e2e.py), a third what other
+middleware adds per request beside consentlib (bench/peers.py), and the last absolute
+rates of the reference site under gunicorn (receipts and email pixel opens per second,
+1 and 4 workers, SQLite and PostgreSQL): bench/scale.py.
 """
 from __future__ import annotations
 
@@ -99,6 +102,15 @@ def main() -> int:
     print(f"{'budget'.ljust(width)}  {'measured':>9}  {'limit':>10}  detail")
     for label, measured, limit, detail in rows:
         print(f"{label.ljust(width)}  {measured:>9}  {limit:>10}  {detail}")
+    print()
+    # Through a real server: each server process's CPU time per request (bench/e2e.py).
+    e2e = importlib.import_module("bench.e2e")
+    served = e2e.measure()
+    failed |= any(row["ratio"] < row["budget"] for row in served)
+    print(e2e.format_rows(served))
+    print()
+    peers = importlib.import_module("bench.peers")
+    print(peers.format_table(peers.measure()))
     print()
     try:
         scale = importlib.import_module("bench.scale")
