@@ -185,8 +185,15 @@ class ConsentCore:
         return self.regions.of(country, subdivision, client) if self.reads_region else None
 
     def region_vary(self) -> tuple[str, ...]:
-        """The request headers every response varies on through the region (RFC 9110 §12.5.5)."""
-        return self.regions.vary if self.reads_region else ()
+        """The request headers every response varies on through the region (RFC 9110 §12.5.5):
+        the trusted headers, and ``Sec-GPC`` where an opt-out region lets GPC deny the
+        sale_or_share categories (the gate marks it for gpc categories alone)."""
+        if not self.reads_region:
+            return ()
+        policy = self.policy
+        opt_out = policy.default_regime == "opt-out" or any(r.regime == "opt-out" for r in policy.regions)
+        gpc = ("Sec-GPC",) if opt_out and policy.sale_or_share_categories else ()
+        return (*self.regions.vary, *gpc)
 
     def minor_visit(self, visit: Visit, header: str) -> Visit:
         """``visit`` for a visitor the site says is a minor: what a guardian allowed.

@@ -68,7 +68,7 @@ class GeoIP:
                 "with your CDN's country header instead.") from None
         try:
             self._reader: Any = maxminddb.open_database(path)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
             raise ConfigurationError(
                 f"geoip={path!r} could not be opened as a MaxMind database ({exc}); give the path of a "
                 ".mmdb file such as GeoLite2-City.mmdb.") from None
