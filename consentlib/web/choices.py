@@ -44,6 +44,8 @@ def state_of(policy: Policy, consent: Consent) -> dict[str, Any]:
         # the regime there (docs/regions.md).
         "region": consent.region,
         "regime": consent.regime,
+        # The law there grants before a choice (opt-out, notice): the banner is a notice.
+        "notice_only": consent.regime != "opt-in" and not consent.decided,
         "categories": [
             {"name": c.name, "label": c.label, "description": c.description, "required": c.required, "gpc": c.gpc,
              "sale_or_share": c.sale_or_share, "separate": c.separate}
@@ -80,6 +82,12 @@ class Choices:
             # GDPR Art 8: below the age of digital consent only a guardian can opt in;
             # a minor may narrow what the guardian allowed, never widen it.
             return respond(403, {"error": ASK_GUARDIAN, "minor": True})
+        if method == "banner" and chosen:
+            # PIPL Art 23, 29, 39: a separate category needs its own act of consent, which
+            # the banner's one-step choice ("Accept all") is not. The banner keeps it as it
+            # stands; only "Reject all" (nothing chosen) withdraws it with the rest.
+            separate = self.policy.separate
+            chosen = (chosen - separate) | (consent.chosen & separate if consent.decided else frozenset())
         return self.store(request, consent, chosen, method, target, is_json=is_json)
 
     def store(self, request: Request, consent: Consent, chosen: frozenset[str], method: str, target: str | None,

@@ -206,3 +206,36 @@ def test_the_declaration_lists_the_regions(site):
     data = json.loads(body)
     assert data["default_regime"] == "opt-in"
     assert {"name": "California", "regime": "opt-out", "countries": ["US-CA"]} in data["regions"]
+
+
+@pytest.mark.parametrize(("method", "granted"), [
+    pytest.param("banner", ["analytics", "necessary"], id="banner-accept-all-is-not-separate-consent"),
+    pytest.param("api", ["analytics", "necessary", "transfer"], id="api-names-it-explicitly"),
+])
+def test_a_json_choice_grants_a_separate_category_only_when_not_the_banners(site, method, granted):
+    middleware, url = site
+    status, _, _ = send(url, "/_consent/", [("Content-Type", "application/json"), ("Origin", url)], "POST",
+                        json.dumps({"categories": ["analytics", "transfer"], "method": method}))
+    assert status == 200
+    assert middleware.store.receipts()[-1]["granted"] == granted
+
+
+def test_the_banner_keeps_a_separate_grant_and_reject_all_withdraws_it(site):
+    middleware, url = site
+    json_post = [("Content-Type", "application/json"), ("Origin", url)]
+    _, headers, _ = send(url, "/_consent/", json_post, "POST", json.dumps({"categories": ["transfer"]}))
+    consent = next(v.partition(";")[0] for n, v in headers if n.lower() == "set-cookie" and v.startswith("consent="))
+    _, headers, _ = send(url, "/_consent/", [*json_post, ("Cookie", consent)], "POST",
+                         json.dumps({"categories": ["analytics"], "method": "banner"}))
+    assert middleware.store.receipts()[-1]["granted"] == ["analytics", "necessary", "transfer"]
+    consent = next(v.partition(";")[0] for n, v in headers if n.lower() == "set-cookie" and v.startswith("consent="))
+    send(url, "/_consent/", [*json_post, ("Cookie", consent)], "POST", json.dumps({"categories": [], "method": "banner"}))
+    assert middleware.store.receipts()[-1]["granted"] == ["necessary"]
+
+
+def test_the_state_gives_an_opt_out_regions_banner_its_link(site):
+    _, url = site
+    body = state(url, [("CF-IPCountry", "US"), ("CF-Region-Code", "CA")])
+    assert body["notice_only"] is True
+    assert body["opt_out"] == ["/_consent/opt-out", "Do Not Sell or Share My Personal Information"]
+    assert "opt_out" not in state(url, [("CF-IPCountry", "DE")])
