@@ -28,7 +28,7 @@ from consentlib.asgi.bridge import (
 from consentlib.records.changes import ChangeDelivery
 from consentlib.consent import DEFAULT_LIFETIME, Consent, ConsentCookie, CookiePayload
 from consentlib.gate.cookies import _UNDECLARED_NAMES_LIMIT, UndeclaredCookies
-from consentlib.gate.responses import RawHeaders
+from consentlib.gate.responses import RawHeaders, add_vary
 from consentlib.core import ConsentCore
 from consentlib.gate.regions import vary_raw
 from consentlib.web.exchange import BODY_METHODS, Pending
@@ -264,7 +264,10 @@ class ConsentMiddleware:
                 answer = answer.failed(exc)
             else:
                 answer = answer.then(result)
-        headers = vary_raw(answer.headers, self._region_vary) if self._region_vary else answer.headers
+        headers = answer.headers
+        if self._region_vary:
+            headers = list(headers)
+            add_vary(headers, self._region_vary, [value for name, value in headers if name.lower() == "vary"])
         await send_response(send, answer.status, headers, answer.body)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
