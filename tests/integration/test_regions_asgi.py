@@ -51,3 +51,25 @@ def test_the_asgi_state_says_region_and_regime(door):
     assert status == 200 and any(n.lower() == "vary" and "CF-IPCountry" in v for n, v in headers)
     body = json.loads(body_of(sent))
     assert (body["region"], body["regime"]) == ("US-CA", "opt-out")
+
+
+def test_geoip_reads_the_peer_address_through_both_doors(tmp_path):
+    from werkzeug.test import Client
+
+    from consentlib import ConsentMiddleware as WsgiMiddleware
+    from tests.integration.test_regions_http import app as wsgi_shop
+    from tests.unit.test_regions import _mmdb
+
+    database = _mmdb(tmp_path)
+    wsgi = WsgiMiddleware(wsgi_shop, POLICY, secret_key=KEYS, store=f"sqlite:///{tmp_path}/w.db", geoip=database)
+    # 203.0.113.0/24 is US-CA in the test database, 198.51.100.0/24 DE; a new browser each.
+    ca = Client(wsgi).get("/", environ_base={"REMOTE_ADDR": "203.0.113.9", "HTTP_CF_IPCOUNTRY": "DE"})
+    assert {"_ga", "ad_id"} <= cookies_set(ca.headers.items())  # no region_header: CF-IPCountry ignored
+    de = Client(wsgi).get("/", environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    assert cookies_set(de.headers.items()) == {"sid"}
+
+    asgi = ConsentMiddleware(shop, POLICY, secret_key=KEYS, store=f"sqlite:///{tmp_path}/a.db", geoip=database)
+    scope = scope_of("/")
+    scope["client"] = ("203.0.113.9", 50000)
+    _, sent = start_of(run(asgi, scope))
+    assert {"_ga", "ad_id"} <= cookies_set(sent)
