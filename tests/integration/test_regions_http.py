@@ -239,3 +239,16 @@ def test_the_state_gives_an_opt_out_regions_banner_its_link(site):
     assert body["notice_only"] is True
     assert body["opt_out"] == ["/_consent/opt-out", "Do Not Sell or Share My Personal Information"]
     assert "opt_out" not in state(url, [("CF-IPCountry", "DE")])
+
+
+@pytest.mark.parametrize("where", [pytest.param([("CF-IPCountry", "US"), ("CF-Region-Code", "CA")], id="opt-out"),
+                                   pytest.param([("CF-IPCountry", "DE")], id="opt-in")])
+def test_the_preferences_page_asks_a_separate_category_apart_and_unticked(site, where):
+    _, url = site
+    status, _, body = send(url, "/_consent/preferences", where)
+    assert status == 200
+    page = body.decode()
+    assert "Transfer needs your separate consent" in page
+    assert page.index("separate consent") < page.index('value="transfer"')
+    transfer = next(line for line in page.splitlines() if 'value="transfer"' in line)
+    assert " checked" not in transfer
