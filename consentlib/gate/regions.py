@@ -127,6 +127,7 @@ def with_vary(start_response: Callable[..., Any], fields: tuple[str, ...]) -> Ca
     one visitor's answer to a visitor elsewhere (RFC 9110 §12.5.5)."""
 
     def varied(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+        headers = list(headers)  # a copy: an endpoint's answer may be shared (a static asset)
         add_vary(headers, fields, [value for name, value in headers if name.lower() == "vary"])
         return start_response(status, headers, *exc_info)
 
