@@ -236,7 +236,9 @@ class ConsentMiddleware:
 
     def _minor_visit(self, scope: Scope, visit: Visit, header: str) -> Visit:
         core = self.core
-        return core.minor_visit(visit, header) if core.guardians.is_minor(scope) else visit
+        # The site's rule may read the visitor's region (scope[SCOPE_KEY].region) for the
+        # age of digital consent there: Policy.is_minor(age, jurisdiction=consent.region).
+        return core.minor_visit(visit, header) if core.guardians.is_minor({**scope, SCOPE_KEY: visit.consent}) else visit
 
     def _region(self, scope: Scope) -> str | None:
         """The region the core reads from this request's trusted header or address:

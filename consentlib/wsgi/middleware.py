@@ -197,8 +197,12 @@ class ConsentMiddleware:
                                region)
         if self._region_vary:
             start_response = with_vary(start_response, self._region_vary)
-        if self._is_minor and self.core.guardians.is_minor(environ):
-            visit = self.core.minor_visit(visit, header)
+        if self._is_minor:
+            # The site's rule may read the visitor's region (consent.region) for the age of
+            # digital consent there: Policy.is_minor(age, jurisdiction=consent.region).
+            environ[ENVIRON_KEY] = visit.consent
+            if self.core.guardians.is_minor(environ):
+                visit = self.core.minor_visit(visit, header)
         consent, payload, filtered, refused, _, stripped, gpc_refused, resign = visit
         environ[ENVIRON_KEY] = consent
         path = environ.get("PATH_INFO", "")

@@ -252,3 +252,19 @@ def test_the_preferences_page_asks_a_separate_category_apart_and_unticked(site, 
     assert page.index("separate consent") < page.index('value="transfer"')
     transfer = next(line for line in page.splitlines() if 'value="transfer"' in line)
     assert " checked" not in transfer
+
+
+@pytest.mark.parametrize(("where", "minor"), [
+    pytest.param([("CF-IPCountry", "DE")], True, id="DE-16"),
+    pytest.param([("CF-IPCountry", "US"), ("CF-Region-Code", "CA")], False, id="US-CA-13"),
+    pytest.param([], True, id="unknown-the-policy-default-16"),
+])
+def test_the_age_of_consent_follows_the_resolved_regions_country(tmp_path, live_server, where, minor):
+    def is_minor(environ) -> bool:  # a 14-year-old, by the site's own records
+        return POLICY.is_minor(14, jurisdiction=environ["consentlib.consent"].region)
+
+    middleware = ConsentMiddleware(app, POLICY, secret_key=KEYS, store=f"sqlite:///{tmp_path}/m.db",
+                                   region_header="CF-IPCountry", subdivision_header="CF-Region-Code",
+                                   is_minor=is_minor)
+    url = live_server(middleware)
+    assert state(url, where)["minor"] is minor
