@@ -7,7 +7,7 @@ from consentlib.consent import Consent
 from consentlib.errors import ConfigurationError, ConsentError, StoreUnavailable, UnusableMessage
 from consentlib.mail import MailStats, MailTracker, Suppressed
 from consentlib.wsgi import ConsentMiddleware
-from consentlib.policy import Beacon, Category, Cookie, Host, Policy
+from consentlib.policy import Beacon, Category, Cookie, Host, Policy, Region
 from consentlib.version import __version__ as __version__
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "MailStats",
     "MailTracker",
     "Policy",
+    "Region",
     "StoreUnavailable",
     "Suppressed",
     "UnusableMessage",

@@ -186,6 +186,38 @@ def directory(name: str, value: Any) -> Any:
     return value
 
 
+# RFC 9110 §5.1: a field name is a token.
+_FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# Headers every client can set and no CDN overwrites: naming one would let any visitor
+# choose their own law.
+_CLIENT_HEADERS = frozenset({"cookie", "user-agent", "accept-language", "referer", "host", "origin",
+                             "x-forwarded-for", "forwarded"})
+
+
+def header_name(name: str, value: Any) -> str | None:
+    """None, or the name of a request header the site's CDN or proxy sets on every request."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _FIELD_NAME.fullmatch(value):
+        raise ConfigurationError(f"{name} must be a header name, like 'CF-IPCountry' or "
+                                 f"'CloudFront-Viewer-Country', or None, not {value!r}.")
+    if value.lower() in _CLIENT_HEADERS:
+        raise ConfigurationError(f"{name}={value!r} names a header any client writes as it likes; name the "
+                                 "header your CDN or proxy sets (and overwrites) on every request, like "
+                                 "'CF-IPCountry'.")
+    return value
+
+
+def geoip_path(name: str, value: Any) -> str | None:
+    """None, or the path of a MaxMind database file; it is opened where it is read."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)) or not os.path.isfile(value):
+        raise ConfigurationError(f"{name} must be the path of a MaxMind database file, like "
+                                 f"'GeoLite2-City.mmdb', or None; {value!r} is not a file.")
+    return os.fspath(value)
+
+
 def consent_mode(name: str, value: Any) -> dict[str, list[str]] | None:
     """``{"analytics": ["analytics_storage"]}``: Google Consent Mode types per category."""
     if value is None:
@@ -196,6 +228,14 @@ def consent_mode(name: str, value: Any) -> dict[str, list[str]] | None:
             f"{{'analytics': ['analytics_storage']}}, not {value!r}.")
     return {category: strings(f"{name}[{category!r}]", types, "analytics_storage")
             for category, types in value.items()}
+
+
+def subdivision_needs_region(subdivision_header: Any, region_header: Any) -> None:
+    """A rule across two options: a subdivision ("CA") means nothing without its country."""
+    if subdivision_header is not None and region_header is None:
+        raise ConfigurationError(
+            f"subdivision_header={subdivision_header!r} needs region_header too: a subdivision code is read "
+            "with its country. Set region_header, like region_header='CF-IPCountry'.")
 
 
 def mailer_needs_site_url(guardian_mailer: Any, site_url: Any) -> None:

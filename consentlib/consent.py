@@ -131,6 +131,10 @@ class Consent:
     minor: bool = False
     #: For a minor: what a guardian allowed, the most the minor can choose themselves.
     guardian_allowed: frozenset[str] = frozenset()
+    #: Where the visitor is (ISO 3166 code from the site's trusted header), None: unknown.
+    region: str | None = None
+    #: The regime there (:data:`consentlib.policy.REGIMES`): "opt-in" unless the policy says.
+    regime: str = "opt-in"
 
     def allows(self, category: str) -> bool:
         """True when processing for ``category`` may happen on this request."""

@@ -19,6 +19,7 @@ from consentlib.errors import ConfigurationError
 from consentlib.gate.beacons import Routes
 from consentlib.gate.cookies import CookieGate, UndeclaredCookies
 from consentlib.gate.csp import ThirdPartyCsp
+from consentlib.gate.regions import Regions, environ_key
 from consentlib.gate.report import ReportRoutes, ReportVisits
 from consentlib.gate.responses import ResponseGate
 from consentlib.gate.visits import Visit, Visits
@@ -69,6 +70,9 @@ class ConsentCore:
         templates: str | os.PathLike[str] | None = None,
         mode: str = "enforce",
         third_party_csp: str | None = None,
+        region_header: str | None = None,
+        subdivision_header: str | None = None,
+        geoip: str | None = None,
         door: str = "wsgi",
         owner: str = "ConsentMiddleware",
     ) -> None:
@@ -84,7 +88,20 @@ class ConsentCore:
             "gpc_last_update": gpc_last_update, "max_body": max_body, "etag_body_limit": etag_body_limit,
             "is_minor": is_minor, "guardian_mailer": guardian_mailer, "site_url": site_url,
             "on_change": on_change, "templates": templates, "mode": mode, "third_party_csp": third_party_csp,
+            "region_header": region_header, "subdivision_header": subdivision_header, "geoip": geoip,
         }, door=door, owner=owner)
+        #: Where a request's region is read (consentlib.gate.regions): only these.
+        self.regions = Regions(given["region_header"], given["subdivision_header"], given["geoip"])
+        header, sub = self.regions.header, self.regions.subdivision_header
+        #: The environ keys (PEP 3333) of the trusted headers, for the WSGI door; None: not read.
+        self.region_environ: tuple[str | None, str | None] = (
+            environ_key(header) if header else None, environ_key(sub) if sub else None)
+        #: The lower-case names of the trusted headers, for the ASGI door.
+        self.region_names: tuple[str | None, str | None] = (
+            header.lower() if header else None, sub.lower() if sub else None)
+        #: Whether a request's region is looked up at all (a site without regions or
+        #: region options reads nothing and pays nothing).
+        self.reads_region = self.regions.configured and bool(policy.regions or policy.default_regime != "opt-in")
         self.etag_body_limit: int = given["etag_body_limit"]
         self.secure: bool | None = given["secure"]
         self.cookie_domain: str | None = given["cookie_domain"]
@@ -154,11 +171,29 @@ class ConsentCore:
 
     # -- what a request decides ------------------------------------------------------------
 
-    def visit_of(self, header: str, gpc: bool, dnt: bool, secure: bool = False) -> Visit:
+    def visit_of(self, header: str, gpc: bool, dnt: bool, secure: bool = False, region: str | None = None) -> Visit:
         """What follows from one request's ``Cookie`` header and signals (GPC spec: only
         the exact value "1" counts; the door says whether it was), on a request whose
-        cookies are ``secure`` (:meth:`is_secure`): remembered per distinct header."""
-        return self.visits.of(header, gpc, dnt, secure)
+        cookies are ``secure`` (:meth:`is_secure`), from ``region`` (:meth:`region_of`):
+        remembered per distinct header."""
+        return self.visits.of(header, gpc, dnt, secure, region)
+
+    def region_of(self, country: str | None, subdivision: str | None = None, client: str | None = None) -> str | None:
+        """The region code of a request whose trusted headers (``region_header``,
+        ``subdivision_header``) say ``country`` and ``subdivision``, from address
+        ``client`` (for ``geoip``): None when unknown or when the site reads no region."""
+        return self.regions.of(country, subdivision, client) if self.reads_region else None
+
+    def region_vary(self) -> tuple[str, ...]:
+        """The request headers every response varies on through the region (RFC 9110 §12.5.5):
+        the trusted headers, and ``Sec-GPC`` where an opt-out region lets GPC deny the
+        sale_or_share categories (the gate marks it for gpc categories alone)."""
+        if not self.reads_region:
+            return ()
+        policy = self.policy
+        opt_out = policy.default_regime == "opt-out" or any(r.regime == "opt-out" for r in policy.regions)
+        gpc = ("Sec-GPC",) if opt_out and policy.sale_or_share_categories else ()
+        return (*self.regions.vary, *gpc)
 
     def minor_visit(self, visit: Visit, header: str) -> Visit:
         """``visit`` for a visitor the site says is a minor: what a guardian allowed.

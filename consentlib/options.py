@@ -129,6 +129,15 @@ OPTIONS: Final[tuple[Option, ...]] = (
     Option("third_party_csp", "str | None", None,
            "'enforce' or 'report': a Content-Security-Policy on HTML that lets pages reach only granted hosts.",
            partial(one_of, choices=("enforce", "report", None), meaning=checks.CSP_MEANING)),
+    Option("region_header", "str | None", None,
+           "The header your CDN sets to the visitor's country, like 'CF-IPCountry'; it decides the regime.",
+           checks.header_name),
+    Option("subdivision_header", "str | None", None,
+           "The header your CDN sets to the visitor's ISO 3166-2 subdivision, like 'CF-Region-Code'.",
+           checks.header_name),
+    Option("geoip", "str | None", None,
+           "The path of a MaxMind database that gives a visitor's country when no region_header does.",
+           checks.geoip_path),
     Option("consent_mode", "dict[str, list[str]] | None", None,
            "Maps the policy's categories to Google Consent Mode types, for the banner.",
            checks.consent_mode, doors=frozenset({"flask", "django"})),
@@ -174,6 +183,7 @@ def checked(values: Mapping[str, Any], door: str = "wsgi", owner: str = "Consent
             raise ConfigurationError(f"{owner} needs {option.name}: {option.doc}")
         result[option.name] = option.check(option.name, value)
     checks.mailer_needs_site_url(result.get("guardian_mailer"), result.get("site_url"))
+    checks.subdivision_needs_region(result.get("subdivision_header"), result.get("region_header"))
     return result
 
 

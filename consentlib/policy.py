@@ -34,6 +34,13 @@ class Category:
     ``required=True`` marks strictly necessary processing, which needs no consent and
     cannot be refused. ``gpc=True`` marks sale/sharing purposes that a Global Privacy
     Control signal (``Sec-GPC: 1``) denies whatever the stored choice says.
+    ``sale_or_share=True`` marks the sale or sharing of personal information (Cal. Civ.
+    Code §1798.120, §1798.140(ad), (ah)): in an "opt-out" region a GPC signal denies it
+    (11 CCR §7025), as it denies a ``gpc`` category everywhere. ``separate=True`` marks
+    processing that needs its own, separate consent (PIPL Art 23 sharing with another
+    handler, Art 29 sensitive data, Art 39 cross-border transfer): never granted by
+    "Accept all", nor by default in an "opt-out" or "notice" region, only when the
+    visitor ticks it on its own (see docs/regions.md).
     """
 
     name: str
@@ -41,6 +48,8 @@ class Category:
     gpc: bool = False
     label: str = ""
     description: str = ""
+    sale_or_share: bool = False
+    separate: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -54,6 +63,13 @@ class Category:
                 "category cannot be refused, so a GPC signal could not deny it. "
                 "Drop gpc=True or required=True."
             )
+        for flag in ("sale_or_share", "separate"):
+            if self.required and getattr(self, flag):
+                raise ConfigurationError(
+                    f"Category {self.name!r} is required and {flag}=True at once: a required category is "
+                    f"granted without asking, so it cannot need an opt-out or a separate consent. "
+                    f"Drop {flag}=True or required=True."
+                )
         if not self.label:
             object.__setattr__(self, "label", self.name.replace("_", " ").capitalize())
 
@@ -177,6 +193,53 @@ class Host:
         return actual == int(want_port)
 
 
+#: The regimes a region can follow, strictest first (see docs/regions.md).
+REGIMES: tuple[str, ...] = ("opt-in", "opt-out", "notice")
+# ISO 3166-1 alpha-2 ("DE"), or ISO 3166-2: the country, '-', 1-3 letters or digits ("US-CA").
+_REGION_CODE = re.compile(r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")
+
+
+def _regime_error(regime: object, where: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"{where} has regime {regime!r}: use one of {', '.join(map(repr, REGIMES))} "
+        "(opt-in: ask first, as GDPR and ePrivacy Art 5(3) require; opt-out: allowed until the visitor "
+        "opts out, as CCPA/CPRA; notice: allowed, with a notice).")
+
+
+@dataclass(frozen=True)
+class Region:
+    """Where a visitor is, and the consent regime the law there asks for.
+
+    ``countries`` holds ISO 3166-1 alpha-2 codes (``"DE"``) and ISO 3166-2 subdivision
+    codes (``"US-CA"``); a subdivision wins over its country. ``regime`` is
+    ``"opt-in"`` (ask before, GDPR Art 6(1)(a), 7 and ePrivacy Art 5(3)), ``"opt-out"``
+    (allowed until the visitor opts out: Cal. Civ. Code §1798.120, §1798.135 and the
+    state laws like it) or ``"notice"`` (allowed, with a dismissible notice).
+    """
+
+    name: str
+    regime: str
+    countries: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ConfigurationError(f"A Region needs a name, like Region('California', 'opt-out', ['US-CA']), not {self.name!r}.")
+        if self.regime not in REGIMES:
+            raise _regime_error(self.regime, f"Region {self.name!r}")
+        if isinstance(self.countries, str) or not isinstance(self.countries, Sequence):
+            raise ConfigurationError(
+                f"Region {self.name!r} has countries={self.countries!r}: give a list of codes, like ['US-CA'].")
+        object.__setattr__(self, "countries", tuple(self.countries))
+        for code in self.countries:
+            if not isinstance(code, str) or not _REGION_CODE.match(code):
+                raise ConfigurationError(
+                    f"Region {self.name!r} lists {code!r}, which is not an ISO 3166 code: write a country as two "
+                    "capital letters ('DE', ISO 3166-1 alpha-2) or a subdivision as country, '-', its code "
+                    "('US-CA', ISO 3166-2).")
+        if not self.countries:
+            raise ConfigurationError(f"Region {self.name!r} lists no countries; name at least one, like ['DE'].")
+
+
 # GDPR Art 8(1): 16 unless a member state chose 13-15. As the member states' laws set
 # them (national GDPR implementation acts), plus the UK (13), China (PIPL Art 31: 14)
 # and the US (COPPA: 13). A site overrides any of them with ``ages_of_consent``.
@@ -210,13 +273,21 @@ class Policy:
     age_of_consent: int = 16
     #: Per-jurisdiction ages (ISO 3166-1 alpha-2), merged over DEFAULT_AGES_OF_CONSENT.
     ages_of_consent: Mapping[str, int] = field(default_factory=dict, hash=False)
+    #: Where the law asks for another regime than ``default_regime`` (docs/regions.md).
+    regions: Sequence[Region] = ()
+    #: The regime of a visitor in no region, or whose region is unknown: the strictest
+    #: by default, since an unknown visitor may be where consent is asked first.
+    default_regime: str = "opt-in"
 
     _by_name: dict[str, Category] = field(init=False, repr=False, compare=False)
     _exact: dict[str, Cookie] = field(init=False, repr=False, compare=False)
     _globs: tuple[Cookie, ...] = field(init=False, repr=False, compare=False)
+    _regions: dict[str, Region] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "categories", tuple(self.categories))
+        object.__setattr__(self, "regions", tuple(self.regions))
+        self._check_regions()
         object.__setattr__(self, "cookies", tuple(self.cookies))
         object.__setattr__(self, "beacons", tuple(self.beacons))
         object.__setattr__(self, "hosts", tuple(self.hosts))
@@ -272,6 +343,41 @@ class Policy:
                 raise ConfigurationError(f"The age of consent for {where} must be a whole number of years, not {age!r}.")
         object.__setattr__(self, "ages_of_consent", MappingProxyType(ages))
 
+    def _check_regions(self) -> None:
+        if self.default_regime not in REGIMES:
+            raise _regime_error(self.default_regime, "Policy default_regime")
+        by_code: dict[str, Region] = {}
+        for region in self.regions:
+            if not isinstance(region, Region):
+                raise ConfigurationError(f"Policy regions must be Region objects, not {region!r}.")
+            for code in region.countries:
+                if code in by_code:
+                    raise ConfigurationError(
+                        f"{code!r} is in two regions, {by_code[code].name!r} and {region.name!r}: a place follows "
+                        "one law here, so list it in one of them.")
+                by_code[code] = region
+        object.__setattr__(self, "_regions", by_code)
+
+    def region(self, code: str | None) -> Region | None:
+        """The region of ``code`` (``"US-CA"``, ``"DE"``): its subdivision's, else its country's."""
+        if not code:
+            return None
+        return self._regions.get(code) or self._regions.get(code[:2])
+
+    def regime_of(self, code: str | None) -> str:
+        """The regime a visitor at ``code`` (None: unknown) is under."""
+        region = self.region(code)
+        return region.regime if region is not None else self.default_regime
+
+    @property
+    def sale_or_share_categories(self) -> frozenset[str]:
+        return frozenset(c.name for c in self.categories if c.sale_or_share)
+
+    @property
+    def separate(self) -> frozenset[str]:
+        """Categories only their own, explicit action grants (PIPL Art 23, 29, 39)."""
+        return frozenset(c.name for c in self.categories if c.separate)
+
     def _check_category(self, name: str, what: str) -> None:
         if name not in self._by_name:
             known = ", ".join(sorted(self._by_name))
@@ -315,9 +421,11 @@ class Policy:
         return None
 
     def age_of_consent_in(self, jurisdiction: str | None) -> int:
-        """The age of digital consent in ``jurisdiction`` (e.g. "DE", "CN"), else the default."""
+        """The age of digital consent in ``jurisdiction`` (e.g. "DE", "CN", or a resolved
+        region such as "US-CA", whose country counts), else the default."""
         if jurisdiction:
-            return self.ages_of_consent.get(jurisdiction.upper(), self.age_of_consent)
+            code = jurisdiction.upper()
+            return self.ages_of_consent.get(code, self.ages_of_consent.get(code[:2], self.age_of_consent))
         return self.age_of_consent
 
     def is_minor(self, age: int | None, jurisdiction: str | None = None) -> bool:

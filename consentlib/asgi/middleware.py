@@ -28,8 +28,9 @@ from consentlib.asgi.bridge import (
 from consentlib.records.changes import ChangeDelivery
 from consentlib.consent import DEFAULT_LIFETIME, Consent, ConsentCookie, CookiePayload
 from consentlib.gate.cookies import _UNDECLARED_NAMES_LIMIT, UndeclaredCookies
-from consentlib.gate.responses import RawHeaders
+from consentlib.gate.responses import RawHeaders, add_vary
 from consentlib.core import ConsentCore
+from consentlib.gate.regions import vary_raw
 from consentlib.web.exchange import BODY_METHODS, Pending
 from consentlib.web.pixel import is_image_request, untrackable
 from consentlib.policy import Policy
@@ -104,6 +105,9 @@ class ConsentMiddleware:
         templates: str | os.PathLike[str] | None = None,
         mode: str = "enforce",
         third_party_csp: str | None = None,
+        region_header: str | None = None,
+        subdivision_header: str | None = None,
+        geoip: str | None = None,
     ) -> None:
         # The core checks every option (with the same sentences) and holds every cache.
         self.core = ConsentCore(
@@ -111,7 +115,8 @@ class ConsentMiddleware:
             secure=secure, cookie_domain=cookie_domain, trusted_origins=trusted_origins, honour_dnt=honour_dnt,
             gpc_last_update=gpc_last_update, max_body=max_body, etag_body_limit=etag_body_limit,
             is_minor=is_minor, guardian_mailer=guardian_mailer, site_url=site_url, on_change=on_change,
-            templates=templates, mode=mode, third_party_csp=third_party_csp, door="asgi",
+            templates=templates, mode=mode, third_party_csp=third_party_csp,
+            region_header=region_header, subdivision_header=subdivision_header, geoip=geoip, door="asgi",
         )
         # Recording an undeclared cookie writes to the store: from a worker thread here.
         self._undeclared = _UndeclaredOffLoop(self.core.store, policy.category_names)
@@ -121,6 +126,7 @@ class ConsentMiddleware:
         # Gates by (granted, a refused cookie is of a gpc category, cookies stripped).
         self._gates: dict[tuple[frozenset[str], bool, bool], Callable[[RawHeaders], RawHeaders]] = {}
         self._etags_category = policy.etags
+        self._region_vary = self.core.region_vary()
         self._firewall = app
         # In report mode validators pass both ways (the response gate notes them).
         if policy.etags is not None and self.core.enforcing:
@@ -154,7 +160,8 @@ class ConsentMiddleware:
 
     def read_consent(self, scope: Scope) -> tuple[Consent, CookiePayload | None]:
         """The visitor's consent on this connection, and the verified cookie payload."""
-        return self.core.visit_of(*request_signals(scope.get("headers", ())), self._secure(scope))[:2]
+        return self.core.visit_of(*request_signals(scope.get("headers", ())), self._secure(scope),
+                                  self._region(scope))[:2]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -165,7 +172,7 @@ class ConsentMiddleware:
         headers = scope["headers"]
         header, gpc, dnt = request_signals(headers)
         secure = self._secure(scope)  # the consent cookies' names follow it
-        visit = core.visits.of(header, gpc, dnt, secure)
+        visit = core.visits.of(header, gpc, dnt, secure, self._region(scope) if core.reads_region else None)
         if core.is_minor is not None:
             visit = await to_thread.run_sync(self._minor_visit, scope, visit, header)
         consent, _, filtered, refused, _, stripped, gpc_refused, resign = visit
@@ -200,6 +207,8 @@ class ConsentMiddleware:
                 cached = self._gates[key] = core.responses.headers_gate(granted, (), gpc_refused, stripped,
                                                                         raw=True)
             gate = cached
+        if self._region_vary:
+            gate = _with_region_vary(gate, self._region_vary)
         undeclared = self._undeclared
 
         # Not a coroutine of its own: it hands back ``send``'s awaitable (the app awaits
@@ -227,7 +236,19 @@ class ConsentMiddleware:
 
     def _minor_visit(self, scope: Scope, visit: Visit, header: str) -> Visit:
         core = self.core
-        return core.minor_visit(visit, header) if core.guardians.is_minor(scope) else visit
+        # The site's rule may read the visitor's region (scope[SCOPE_KEY].region) for the
+        # age of digital consent there: Policy.is_minor(age, jurisdiction=consent.region).
+        return core.minor_visit(visit, header) if core.guardians.is_minor({**scope, SCOPE_KEY: visit.consent}) else visit
+
+    def _region(self, scope: Scope) -> str | None:
+        """The region the core reads from this request's trusted header or address:
+        several lines of it are joined, as RFC 9110 §5.3 says, into a value no CDN sends."""
+        country, subdivision = self.core.region_names
+        headers = scope.get("headers", ())
+        client = scope.get("client")
+        return self.core.region_of(header_text(headers, country.encode()) or None if country else None,
+                                   header_text(headers, subdivision.encode()) or None if subdivision else None,
+                                   client[0] if client else None)
 
     def _secure(self, scope: Scope) -> bool:
         return self.core.is_secure(scope.get("scheme") in ("https", "wss"))
@@ -245,13 +266,17 @@ class ConsentMiddleware:
                 answer = answer.failed(exc)
             else:
                 answer = answer.then(result)
-        await send_response(send, answer.status, answer.headers, answer.body)
+        headers = answer.headers
+        if self._region_vary:
+            headers = list(headers)
+            add_vary(headers, self._region_vary, [value for name, value in headers if name.lower() == "vary"])
+        await send_response(send, answer.status, headers, answer.body)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         core = self.core
         header, gpc, dnt = request_signals(scope["headers"])
         secure = self._secure(scope)
-        visit = core.visits.of(header, gpc, dnt, secure)
+        visit = core.visits.of(header, gpc, dnt, secure, self._region(scope) if core.reads_region else None)
         if core.is_minor is not None:
             visit = await to_thread.run_sync(self._minor_visit, scope, visit, header)
         consent, _, filtered, _, _, stripped, gpc_refused, _ = visit
@@ -278,6 +303,12 @@ class ConsentMiddleware:
             await send(message)
 
         await self.app(scope, receive, gated_send)
+
+
+def _with_region_vary(gate: Callable[[RawHeaders], RawHeaders],
+                      fields: tuple[str, ...]) -> Callable[[RawHeaders], RawHeaders]:
+    """``gate`` that also names the region headers in ``Vary`` (RFC 9110 §12.5.5)."""
+    return lambda headers: vary_raw(gate(headers), fields)
 
 
 async def _record_then_send(undeclared: _UndeclaredOffLoop, send: Send, message: Message) -> None:

@@ -32,8 +32,8 @@ class ReportVisits:
         self.inner = visits
         self.note = note
 
-    def of(self, header: str, gpc: bool, dnt: bool, secure: bool = False) -> Visit:
-        return self._let_through(self.inner.of(header, gpc, dnt, secure), header)
+    def of(self, header: str, gpc: bool, dnt: bool, secure: bool = False, region: str | None = None) -> Visit:
+        return self._let_through(self.inner.of(header, gpc, dnt, secure, region), header)
 
     def derive(self, consent: Consent, payload: CookiePayload | None, header: str, valid_until: float) -> Visit:
         return self._let_through(self.inner.derive(consent, payload, header, valid_until), header)

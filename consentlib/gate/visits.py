@@ -81,11 +81,16 @@ class Visits:
         self.honour_dnt = honour_dnt
         self._required = policy.required
         self._gpc_categories = policy.gpc_categories
+        # Under an opt-out regime GPC also denies sale or sharing (11 CCR §7025(c)(1)).
+        self._opt_out_denied = policy.gpc_categories | policy.sale_or_share_categories
         self._names = frozenset(policy.category_names)
-        self.cache: BoundedCache[tuple[str, bool, bool, bool], Visit] = BoundedCache(
+        # What an undecided visitor has in an opt-out or notice region: every category
+        # but those that need their own explicit consent (PIPL Art 23, 29, 39).
+        self._by_default = self._names - policy.separate
+        self.cache: BoundedCache[tuple[str, bool, bool, bool, str | None], Visit] = BoundedCache(
             budget=_VISIT_CACHE_BUDGET, max_size=2 * _VISIT_CACHE_MAX_HEADER)
         self._unkept = _ADMIT_EVERY - 1  # the first header is kept
-        self._decisions: BoundedCache[tuple[tuple[str, ...], tuple[str, ...], bool, bool], _Decision] = BoundedCache(
+        self._decisions: BoundedCache[tuple[tuple[str, ...], tuple[str, ...], bool, bool, str | None], _Decision] = BoundedCache(
             budget=_DECISION_CACHE_BUDGET, max_size=_DECISION_SIZE + _VISIT_CACHE_MAX_HEADER)
         self._positions: BoundedCache[tuple[str, bool], _Positions] = BoundedCache(
             budget=_SHAPES_BUDGET, max_size=_VISIT_CACHE_MAX_HEADER)
@@ -93,17 +98,18 @@ class Visits:
         self._passes_whole: BoundedCache[tuple[str, frozenset[str]], bool] = BoundedCache(
             budget=_SHAPES_BUDGET, max_size=_VISIT_CACHE_MAX_HEADER)
 
-    def of(self, header: str, gpc: bool, dnt: bool, secure: bool = False) -> Visit:
+    def of(self, header: str, gpc: bool, dnt: bool, secure: bool = False, region: str | None = None) -> Visit:
         """The visit of a request with this ``Cookie`` header, ``Sec-GPC: 1`` (``gpc``)
         and ``DNT: 1`` (``dnt``), whose cookies are ``Secure`` (``secure``: the door's
-        ``ConsentCore.is_secure``), which decides the consent cookies' names."""
-        key = (header, gpc, dnt, secure)
+        ``ConsentCore.is_secure``), which decides the consent cookies' names, from
+        ``region`` (an ISO 3166 code, None: unknown), which decides the regime."""
+        key = (header, gpc, dnt, secure, region)
         visit = self.cache.get(key)
         # A cached visit holds what the signature proved and what was derived from it;
         # the lifetime is checked again on every request, so no answer ever changes.
         if visit is not None and time.time() < visit.valid_until:
             return visit
-        visit = self._new_visit(header, gpc, dnt, secure)
+        visit = self._new_visit(header, gpc, dnt, secure, region)
         # Most headers are seen once (GA4's session cookie changes on every page view).
         # Keeping one new header in _ADMIT_EVERY spares the others the insert and the
         # churn; a header that recurs (a page's assets, a reload) is kept within a few
@@ -114,7 +120,7 @@ class Visits:
             self.cache.remember(key, visit, size=2 * len(header))
         return visit
 
-    def _new_visit(self, header: str, gpc: bool, dnt: bool, secure: bool) -> Visit:
+    def _new_visit(self, header: str, gpc: bool, dnt: bool, secure: bool, region: str | None) -> Visit:
         # What the consent cookies prove depends on their values alone, not on the rest
         # of the header (GA4's _ga_<id> changes on every page view): remembered per
         # visitor, so many visitors cost a header scan each, not two signature checks.
@@ -135,10 +141,10 @@ class Visits:
             id_values = (parts[id_at[0]].strip().partition("=")[2].strip('"'),)
         else:
             consent_values, id_values = _values_at(parts, positions)
-        key = (consent_values, id_values, gpc, dnt)
+        key = (consent_values, id_values, gpc, dnt, region)
         decided = self._decisions.get(key)
         if decided is None or time.time() >= decided[2]:
-            decided = self._decide(consent_values, id_values, gpc, dnt)
+            decided = self._decide(consent_values, id_values, gpc, dnt, region)
             self._decisions.remember(key, decided, size=_DECISION_SIZE + sum(map(len, consent_values + id_values)))
         consent, payload, valid_until = decided
         if self._passes_whole.get((shape, consent.granted)):
@@ -151,21 +157,28 @@ class Visits:
         return visit
 
     def _decide(self, consent_values: tuple[str, ...], id_values: tuple[str, ...], gpc: bool,
-                dnt: bool) -> _Decision:
-        """The visitor's consent from their consent cookies' values, and until when it holds."""
+                dnt: bool, region: str | None = None) -> _Decision:
+        """The visitor's consent from their consent cookies' values and the regime of
+        their region, and until when it holds."""
         payload = self._verified_payload(consent_values, id_values)
-        denied = self._gpc_categories if (gpc or (dnt and self.honour_dnt)) else frozenset()
+        regime = self.policy.regime_of(region)
+        signal = gpc or (dnt and self.honour_dnt)
+        denied = (self._opt_out_denied if regime == "opt-out" else self._gpc_categories) if signal else frozenset()
         valid_until = _FOREVER
         if payload is not None and self.cookie.is_current(payload, self.policy):
             chosen = payload.categories & self._names
             granted = (self._required | chosen) - denied
             consent = Consent(True, granted, chosen, payload.consent_id, payload.revision,
-                              payload.decided_at, gpc, dnt)
+                              payload.decided_at, gpc, dnt, region=region, regime=regime)
             valid_until = payload.decided_at + self.cookie.lifetime
         else:
             consent_id = payload.consent_id if payload is not None else None
-            consent = Consent(False, self._required, frozenset(), consent_id, self.policy.revision,
-                              None, gpc, dnt)
+            # opt-in (GDPR Art 6(1)(a), ePrivacy Art 5(3)): only what is required until
+            # the visitor chooses. opt-out (Cal. Civ. Code §1798.120) and notice: all but
+            # the separate categories, less what a GPC signal opts out of.
+            granted = self._required if regime == "opt-in" else (self._by_default | self._required) - denied
+            consent = Consent(False, granted, frozenset(), consent_id, self.policy.revision,
+                              None, gpc, dnt, region=region, regime=regime)
             if payload is not None and payload.revision == self.policy.revision:
                 starts = payload.decided_at - CLOCK_SKEW
                 if starts > time.time():

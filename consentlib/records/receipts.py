@@ -15,7 +15,7 @@ from consentlib.policy import Policy
 from consentlib.store.clock import time_text
 
 SCHEMA = "consentlib.receipt/1 (ISO/IEC TS 27560:2023)"
-METHODS = frozenset({"banner", "form", "api", "withdraw", "guardian"})
+METHODS = frozenset({"banner", "form", "api", "withdraw", "guardian", "opt-out"})
 
 
 def truncate_ip(address: str | None) -> str | None:
@@ -56,8 +56,14 @@ def build_receipt(
     ip: str | None,
     user_agent: str | None,
     when: datetime | None = None,
+    region: str | None = None,
+    regime: str = "opt-in",
 ) -> dict[str, Any]:
-    """One receipt for one decision. ``granted`` must hold only the policy's categories."""
+    """One receipt for one decision. ``granted`` must hold only the policy's categories.
+
+    ``region`` (ISO 3166, None: unknown) and ``regime`` say which law the choice was
+    made under (docs/regions.md): a "given" under opt-out means "not opted out".
+    """
     when = when or datetime.now(timezone.utc)
     statuses = {}
     for name in policy.category_names:
@@ -82,6 +88,8 @@ def build_receipt(
         "method": method,
         # ISO/IEC TS 27560 Annex F: signals present when the choice was made.
         "signals": {"gpc": gpc, "dnt": dnt},
+        "region": region,
+        "regime": regime,
         "ip_network": truncate_ip(ip),
         "user_agent": user_agent_family(user_agent),
         "replaces": None,

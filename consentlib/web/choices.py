@@ -40,8 +40,15 @@ def state_of(policy: Policy, consent: Consent) -> dict[str, Any]:
         "gpc": consent.gpc,
         "dnt": consent.dnt,
         "minor": consent.minor,
+        # Where the visitor is, as the site's trusted header says (None: unknown), and
+        # the regime there (docs/regions.md).
+        "region": consent.region,
+        "regime": consent.regime,
+        # The law there grants before a choice (opt-out, notice): the banner is a notice.
+        "notice_only": consent.regime != "opt-in" and not consent.decided,
         "categories": [
-            {"name": c.name, "label": c.label, "description": c.description, "required": c.required, "gpc": c.gpc}
+            {"name": c.name, "label": c.label, "description": c.description, "required": c.required, "gpc": c.gpc,
+             "sale_or_share": c.sale_or_share, "separate": c.separate}
             for c in policy.categories
         ],
     }
@@ -75,9 +82,24 @@ class Choices:
             # GDPR Art 8: below the age of digital consent only a guardian can opt in;
             # a minor may narrow what the guardian allowed, never widen it.
             return respond(403, {"error": ASK_GUARDIAN, "minor": True})
+        if method == "banner" and chosen:
+            # PIPL Art 23, 29, 39: a separate category needs its own act of consent, which
+            # the banner's one-step choice ("Accept all") is not. The banner keeps it as it
+            # stands; only "Reject all" (nothing chosen) withdraws it with the rest.
+            separate = self.policy.separate
+            chosen = (chosen - separate) | (consent.chosen & separate if consent.decided else frozenset())
+        return self.store(request, consent, chosen, method, target, is_json=is_json)
+
+    def store(self, request: Request, consent: Consent, chosen: frozenset[str], method: str, target: str | None,
+              *, is_json: bool = False) -> Answer:
+        """Record ``chosen`` (the policy's category names) for the visitor of ``consent``:
+        the receipt, both cookies, and the answer (JSON, or a 303 to ``target``)."""
         if consent.gpc or (consent.dnt and self.context.honour_dnt):
-            # GPC wins over an opt-in made while the signal is on (11 CCR §7025(c)).
+            # GPC wins over an opt-in made while the signal is on (11 CCR §7025(c)); in an
+            # opt-out region it is also an opt-out of sale or sharing (§7025(c)(1)).
             chosen -= self.policy.gpc_categories
+            if consent.regime == "opt-out":
+                chosen -= self.policy.sale_or_share_categories
         granted = chosen | self.policy.required
         # What the visitor had recorded, not what this request grants: under GPC a stored
         # opt-in for a gpc category that is now taken back is "withdrawn".
@@ -99,6 +121,8 @@ class Choices:
             method=choice.method,
             gpc=consent.gpc,
             dnt=consent.dnt,
+            region=consent.region,
+            regime=consent.regime,
             lifetime=self.context.cookie.lifetime,
             ip=request.client,
             user_agent=request.header("user-agent"),
@@ -112,7 +136,8 @@ class Choices:
         headers += self._expire_withdrawn(request, granted, secure)
         if choice.is_json:
             new_consent = Consent(True, granted, granted, consent_id, self.policy.revision, decision.decided_at,
-                                  consent.gpc, consent.dnt, consent.minor)
+                                  consent.gpc, consent.dnt, consent.minor, region=consent.region,
+                                  regime=consent.regime)
             answer = respond(200, state_of(self.policy, new_consent), headers=headers)
         else:
             location = safe_next(request, choice.target)
@@ -156,7 +181,9 @@ class Choices:
             raise BadChoice(f"Unknown action {action[:40]!r}; use one of: {', '.join(_FORM_ACTIONS)}.")
         target = form.get("next")
         if action == "accept_all":
-            return frozenset(self.policy.category_names), "form", target
+            # PIPL Art 23, 29, 39: a separate category needs its own consent, which one
+            # button for everything is not; it is granted only when ticked on its own.
+            return frozenset(self.policy.category_names) - self.policy.separate, "form", target
         if action in ("reject_all", "withdraw"):
             return frozenset(), "withdraw" if action == "withdraw" else "form", target
         return self._known(form.getlist("category")), "form", target

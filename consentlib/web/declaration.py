@@ -32,7 +32,8 @@ def declaration(policy: Policy, *, lifetime: int = DEFAULT_LIFETIME, secure: boo
         "notice_url": policy.notice_url,
         "controller": policy.controller,
         "categories": [
-            {"name": c.name, "required": c.required, "gpc": c.gpc, "label": c.label, "description": c.description}
+            {"name": c.name, "required": c.required, "gpc": c.gpc, "label": c.label, "description": c.description,
+             "sale_or_share": c.sale_or_share, "separate": c.separate}
             for c in policy.categories
         ],
         "cookies": [
@@ -44,4 +45,7 @@ def declaration(policy: Policy, *, lifetime: int = DEFAULT_LIFETIME, secure: boo
         "beacons": [{"path": b.path, "category": b.category} for b in policy.beacons],
         "hosts": [{"pattern": h.pattern, "category": h.category, "provider": h.provider} for h in policy.hosts],
         "etags": policy.etags,
+        # Which law the site follows where (docs/regions.md): the same for every visitor.
+        "regions": [{"name": r.name, "regime": r.regime, "countries": list(r.countries)} for r in policy.regions],
+        "default_regime": policy.default_regime,
     }

@@ -3,6 +3,7 @@
 GET   {prefix}              the visitor's state as JSON
 POST  {prefix}              record a choice (form or JSON)
 GET   {prefix}preferences   the no-JavaScript preferences form
+GET   {prefix}opt-out       "Do Not Sell or Share My Personal Information" (POST: opt out)
 GET   {prefix}receipts      this visitor's receipts (GDPR Art 7(1) proof, Art 15 access)
 GET   {prefix}banner.*      the banner's assets
 GET   {prefix}declaration.json  the site's declaration (categories, cookies, beacons)
@@ -27,6 +28,7 @@ from consentlib.web.choices import Choices, state_of
 from consentlib.web.context import EndpointContext
 from consentlib.web.csp_report import CspReports
 from consentlib.web.declaration import declaration
+from consentlib.web.opt_out import TEXTS as OPT_OUT_TEXTS, OptOut
 from consentlib.web.own_cookies import own_cookies
 from consentlib.web.exchange import Answer, Pending, Request, Response
 from consentlib.web.guardian import Guardians
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     Handler = Callable[[Request, Consent], Answer]
 
 GPC_WELL_KNOWN = "/.well-known/gpc.json"
+OPT_OUT_TITLE = OPT_OUT_TEXTS["title"]
 
 
 class Endpoints:
@@ -54,6 +57,7 @@ class Endpoints:
         self.policy = context.policy
         self.guardians = guardians
         self.choices = Choices(context)
+        self.opt_out = OptOut(context, self.choices)
         self._mail: MailEndpoints | None = None
         self._mail_lock = threading.Lock()
 
@@ -87,6 +91,8 @@ class Endpoints:
             return self._get_only(request, "GET, HEAD, POST", self.state_response, consent)
         if route == "preferences":
             return self._get_only(request, "GET, HEAD", self.preferences, consent)
+        if route == "opt-out":
+            return self.opt_out(request, consent)
         if route == "receipts":
             return self._get_only(request, "GET, HEAD", self.receipts, consent)
         if route == "gpc":
@@ -121,7 +127,13 @@ class Endpoints:
         return state_of(self.policy, consent)
 
     def state_response(self, request: Request, consent: Consent) -> Response:
-        return respond(200, self.state(consent), headers=[("Vary", "Cookie, Sec-GPC")])
+        state = self.state(consent)
+        if consent.regime == "opt-out":
+            # Cal. Civ. Code §1798.135(a)(1): the banner links the opt-out page under its
+            # title; given here, so the banner carries no text of its own for it.
+            state["opt_out"] = [f"{self.context.prefix}opt-out", OPT_OUT_TITLE]
+        # The region's header is added to Vary by the door, with every other answer's.
+        return respond(200, state, headers=[("Vary", "Cookie, Sec-GPC")])
 
     def gpc_json(self, request: Request, consent: Consent) -> Response:
         body: dict[str, Any] = {"gpc": True}

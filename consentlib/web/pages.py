@@ -18,11 +18,21 @@ def _english(page: Page | None) -> Page:
     return page if page is not None else default_templates().page()
 
 
+#: The sentence that asks a separate category apart (PIPL Art 23, 29, 39), in English:
+#: it awaits its place in the message catalogues.
+SEPARATE_SENTENCE = ("{label} needs your separate consent: it is on only when you tick it here and save "
+                     "your choices. \u201cAccept all\u201d leaves it off.")
+
+
 def category_fields(policy: Policy, consent: Consent, page: Page | None = None) -> Markup:
-    """One checkbox per category: required ones on and locked, none pre-ticked otherwise."""
+    """One checkbox per category: required ones on and locked, none pre-ticked otherwise.
+    A ``separate`` category comes last, each with its own sentence that asks it apart."""
     page = _english(page)
     rows = []
-    for category in policy.categories:
+    for category in sorted(policy.categories, key=lambda c: c.separate):
+        if category.separate:
+            rows.append(Markup('<p class="consent-separate">{}</p>').format(
+                SEPARATE_SENTENCE.format(label=category.label)))
         # GPC turns gpc categories off; a minor cannot switch on what no guardian allowed.
         gpc_off = consent.gpc and category.gpc
         locked_off = gpc_off or (

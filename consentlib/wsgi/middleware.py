@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from consentlib.consent import DEFAULT_LIFETIME, Consent, ConsentCookie, CookiePayload
 from consentlib.core import ConsentCore
+from consentlib.gate.regions import with_vary
 from consentlib.policy import Policy
 from consentlib.records.changes import ChangeDelivery
 from consentlib.store import Store
@@ -89,6 +90,11 @@ class ConsentMiddleware:
         the page reach only ``'self'`` and the declared hosts (``Policy(hosts=...)``) of
         the categories the visitor granted; ``"report"`` sends it Report-Only. Browsers
         report refusals to ``{prefix}csp-report``; see docs/third-parties.md.
+    ``region_header``, ``subdivision_header``, ``geoip``
+        Where a visitor's region is read, which decides the regime of ``Policy.regions``
+        (see docs/regions.md). Name only a header your CDN or proxy sets and overwrites
+        on every request (``CF-IPCountry``): a client can send any header, and one the
+        CDN passes through unchanged lets a visitor pick the law that suits a tracker.
     """
 
     def __init__(
@@ -114,18 +120,24 @@ class ConsentMiddleware:
         templates: str | os.PathLike[str] | None = None,
         mode: str = "enforce",
         third_party_csp: str | None = None,
+        region_header: str | None = None,
+        subdivision_header: str | None = None,
+        geoip: str | None = None,
     ) -> None:
         self.core = core = ConsentCore(
             policy, secret_key=secret_key, store=store, prefix=prefix, lifetime=lifetime, secure=secure,
             cookie_domain=cookie_domain, trusted_origins=trusted_origins, honour_dnt=honour_dnt, gpc_last_update=gpc_last_update,
             max_body=max_body, etag_body_limit=etag_body_limit, is_minor=is_minor,
             guardian_mailer=guardian_mailer, site_url=site_url, on_change=on_change, templates=templates,
-            mode=mode, third_party_csp=third_party_csp,
+            mode=mode, third_party_csp=third_party_csp, region_header=region_header,
+            subdivision_header=subdivision_header, geoip=geoip,
         )
         self.app = app
         # The core's parts __call__ reads on every request, one attribute lookup away.
         self.visits, self.routes, self.responses = core.visits, core.routes, core.responses
         self._is_minor = is_minor is not None
+        self._reads_region = core.reads_region
+        self._region_vary = core.region_vary()
         # Whether a response's validator depends on consent (the ETag firewall runs).
         self._etags_category = policy.etags
         self._inner = self._build_inner(app, core.etag_body_limit)
@@ -171,7 +183,7 @@ class ConsentMiddleware:
         Anything that is not a genuine, current cookie is "undecided": never an error.
         """
         visit = self.visits.of(environ.get("HTTP_COOKIE") or "", environ.get("HTTP_SEC_GPC") == "1",
-                               environ.get("HTTP_DNT") == "1", self._secure(environ))
+                               environ.get("HTTP_DNT") == "1", self._secure(environ), self._region(environ))
         return visit.consent, visit.payload
 
     # -- serving ------------------------------------------------------------------------
@@ -180,9 +192,17 @@ class ConsentMiddleware:
         # GPC spec: only the exact value "1" counts.
         header = environ.get("HTTP_COOKIE") or ""
         secure = self._secure(environ)  # the consent cookies' names follow it
-        visit = self.visits.of(header, environ.get("HTTP_SEC_GPC") == "1", environ.get("HTTP_DNT") == "1", secure)
-        if self._is_minor and self.core.guardians.is_minor(environ):
-            visit = self.core.minor_visit(visit, header)
+        region = self._region(environ) if self._reads_region else None
+        visit = self.visits.of(header, environ.get("HTTP_SEC_GPC") == "1", environ.get("HTTP_DNT") == "1", secure,
+                               region)
+        if self._region_vary:
+            start_response = with_vary(start_response, self._region_vary)
+        if self._is_minor:
+            # The site's rule may read the visitor's region (consent.region) for the age of
+            # digital consent there: Policy.is_minor(age, jurisdiction=consent.region).
+            environ[ENVIRON_KEY] = visit.consent
+            if self.core.guardians.is_minor(environ):
+                visit = self.core.minor_visit(visit, header)
         consent, payload, filtered, refused, _, stripped, gpc_refused, resign = visit
         environ[ENVIRON_KEY] = consent
         path = environ.get("PATH_INFO", "")
@@ -214,6 +234,13 @@ class ConsentMiddleware:
         start_response(response.status_line, response.headers)
         return [response.body] if response.body else []
 
+
+    def _region(self, environ: WSGIEnvironment) -> str | None:
+        """The region the core reads from this request's trusted header or address."""
+        country_key, subdivision_key = self.core.region_environ
+        return self.core.region_of(environ.get(country_key) if country_key else None,
+                                   environ.get(subdivision_key) if subdivision_key else None,
+                                   environ.get("REMOTE_ADDR"))
 
     def _secure(self, environ: WSGIEnvironment) -> bool:
         return self.core.is_secure(environ.get("wsgi.url_scheme") == "https")

@@ -15,7 +15,7 @@ from flask import Flask, Response, g, render_template, request
 from consentlib import MailTracker
 from consentlib.flask import FlaskConsent
 from consentlib.web.pixel import TRANSPARENT_GIF
-from examples.flask_site import mailviews
+from examples.flask_site import mailviews, regions
 from examples.flask_site.counters import Counters
 from examples.flask_site.outbox import Outbox
 from examples.flask_site.policy import POLICY
@@ -46,9 +46,10 @@ def _secret_keys(instance: Path) -> list[str]:
 
 
 def create_app(instance_path: str | os.PathLike | None = None, *, policy=POLICY,
-               site_url: str = "http://127.0.0.1:5000", **consent_options) -> Flask:
+               site_url: str = "http://127.0.0.1:5000", demo_regions: bool = False, **consent_options) -> Flask:
     """The site, its data in ``instance_path``; ``site_url`` is its public origin, used in
-    the links it mails (never taken from a request's Host header)."""
+    the links it mails (never taken from a request's Host header). ``demo_regions``
+    (development only) adds the region switcher at ``/region``, which plays the CDN."""
     instance = Path(instance_path or Path.cwd() / "instance").resolve()
     instance.mkdir(parents=True, exist_ok=True)
     app = Flask(__name__, instance_path=str(instance))
@@ -66,8 +67,16 @@ def create_app(instance_path: str | os.PathLike | None = None, *, policy=POLICY,
         "guardian_mailer": lambda address, url, labels: mailviews.send_guardian_mail(app, address, url, labels),
         **consent_options,
     }
+    if demo_regions:
+        options.setdefault("region_header", "CF-IPCountry")
+        options.setdefault("subdivision_header", "CF-Region-Code")
     consent.init_app(app, policy, **options)
     app.wsgi_app = mailviews.remember_outbox_key(app.wsgi_app)  # type: ignore[method-assign]
+    if demo_regions:
+        # Outermost, where a CDN would be: it sets the header before consentlib reads it.
+        app.register_blueprint(regions.bp)
+        app.config["DEMO_REGIONS"] = True
+        app.wsgi_app = regions.PlayCdn(app.wsgi_app)  # type: ignore[method-assign]
     site = app.extensions["consentlib"]
     app.extensions["site_tracker"] = MailTracker(base_url=site.core.site_url, secret_key=list(site.core.secret_keys),
                                                  store=site.store, prefix=site.prefix)

@@ -10,6 +10,7 @@ parser.add_argument("--host", default="127.0.0.1")
 parser.add_argument("--port", type=int, default=5000)
 parser.add_argument("--instance", default="instance", help="folder for the SQLite store, outbox and secret key")
 args = parser.parse_args()
-app = create_app(args.instance, site_url=f"http://{args.host}:{args.port}")
+# The development server: with the region switcher (/region), which plays the CDN.
+app = create_app(args.instance, site_url=f"http://{args.host}:{args.port}", demo_regions=True)
 print(f"consentlib reference site on http://{args.host}:{args.port}/ (data in {args.instance}/)")
 app.run(host=args.host, port=args.port, threaded=True)

@@ -15,7 +15,9 @@ export function categories(doc, lang, state, gpc, declaration) {
   const t = CUSTOMIZE_TEXTS[lang];
   const row = (tag, cells, attrs) => h(doc, 'tr', {}, ...cells.map((c) => h(doc, tag, attrs, c)));
   const items = state.categories.map((c) => {
-    const locked = c.required || gpcLocked(c, gpc);
+    // A separate category (PIPL Art 23, 29, 39) is asked apart, on the preferences page:
+    // the banner shows it as it stands and changes it only by "Reject all" (docs/regions.md).
+    const locked = c.required || c.separate || gpcLocked(c, gpc);
     const d = 'consent-d-' + c.name;
     const cookies = cookiesOf(declaration, c.name);
     return h(doc, 'div', { class: 'cl-i' },
@@ -24,13 +26,13 @@ export function categories(doc, lang, state, gpc, declaration) {
           type: 'checkbox',
           name: 'category',
           value: c.name,
-          checked: !!c.required || (!locked && state.granted.includes(c.name)),
+          checked: !!c.required || (!gpcLocked(c, gpc) && state.granted.includes(c.name)),
           disabled: locked,
           'aria-describedby': c.description ? d : null,
         }),
         ' ',
         c.label || c.name),
-      locked && h(doc, 'span', { class: 'cl-s' }, c.required ? t.on : t.off),
+      locked && !c.separate && h(doc, 'span', { class: 'cl-s' }, c.required ? t.on : t.off),
       c.description && h(doc, 'p', { id: d }, c.description),
       declaration && (cookies.length
         ? h(doc, 'table', { class: 'cl-t', id: 'consent-cookies-' + c.name },

@@ -26,6 +26,17 @@ test('GPC locks gpc categories off, with the words', () => {
   assert.match(f.textContent, /\(off: Global Privacy Control\)/);
 });
 
+test('PIPL Art 23, 29, 39: a separate category is shown as it stands and locked (the preferences page asks it)', () => {
+  const transfer = { name: 'transfer', label: 'Transfer abroad', required: false, gpc: false, separate: true };
+  const off = build({ ...STATE, categories: [...STATE.categories, transfer] }).querySelector('input[value="transfer"]');
+  assert.deepEqual([off.checked, off.disabled], [false, true]);
+  const on = build({ ...STATE, granted: ['necessary', 'transfer'], categories: [...STATE.categories, transfer] })
+    .querySelector('input[value="transfer"]');
+  // Checked and disabled: the banner's Save sends it back unchanged.
+  assert.deepEqual([on.checked, on.disabled], [true, true]);
+  assert.doesNotMatch(on.closest('div').textContent, /Global Privacy Control/);
+});
+
 test('ePrivacy Art 5(3): each cookie\'s name, purpose, lifetime and who sets it, under its category', () => {
   const f = build();
   const cells = (id) => [...f.querySelectorAll(`#${id} tbody td`)].map((td) => td.textContent);

@@ -167,6 +167,9 @@ WRONG = {
     "templates": 3,
     "mode": "Report",
     "third_party_csp": "on",
+    "region_header": "CF IPCountry",
+    "subdivision_header": 42,
+    "geoip": "no-such-GeoLite2-City.mmdb",
     "consent_mode": {"analytics": "analytics_storage"},
     "csp_nonce": "abc123",
 }
