@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from consentlib.consent import Consent, new_consent_id
 from consentlib.locale.texts import localized
 from consentlib.policy import Policy
-from consentlib.records.receipts import build_receipt
+from consentlib.records.receipts import build_receipt, shown
 from consentlib.store.base import ForgottenConsentId
 from consentlib.web.context import EndpointContext
 from consentlib.web.exchange import Answer, Pending, Request, Response
@@ -95,8 +95,11 @@ class Choices:
         """The whole answer for a choice under ``consent_id``, waiting for its receipt to
         be stored (the store raises ForgottenConsentId for an erased id)."""
         request, consent, granted = choice.request, choice.consent, choice.granted
+        # What the visitor read: the texts of the request's language (receipts' "shown").
+        page = self.context.templates.for_request(request)
         receipt = build_receipt(
             policy=self.policy,
+            shown=shown(page.language, page.catalogue.texts, self.policy),
             consent_id=consent_id,
             granted=granted,
             previously_granted=previously,

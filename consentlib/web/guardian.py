@@ -31,7 +31,7 @@ from consentlib.locale.texts import localized
 from consentlib.consent import CLOCK_SKEW, Consent, new_consent_id
 from consentlib.errors import StoreUnavailable
 from consentlib.mail.addresses import email_address
-from consentlib.records.receipts import build_receipt
+from consentlib.records.receipts import build_receipt, shown
 from consentlib.store.base import ForgottenConsentId
 from consentlib.web.context import EndpointContext
 from consentlib.web.exchange import Answer, Pending, Request, Response
@@ -304,6 +304,7 @@ class Guardians:
     def _record(self, request: Request, consent_id: str, granted: frozenset[str], method: str,
                 consent: Consent | None, token: dict[str, Any] | None) -> None:
         """Store a receipt (store work: reads the guardian's grant, then writes)."""
+        page = self.context.templates.for_request(request)  # what the guardian (or child) read
         previous = self.grant(Consent(False, frozenset(), consent_id=consent_id)) if method == "guardian" else None
         if previous is not None and previous[1] is not None:
             previous = (previous[0] & previous[1], None)
@@ -312,6 +313,7 @@ class Guardians:
             previously_granted=previous[0] if previous else frozenset(), method=method,
             gpc=consent.gpc if consent else False, dnt=consent.dnt if consent else False,
             lifetime=self.context.cookie.lifetime, ip=request.client, user_agent=request.header("user-agent"),
+            shown=shown(page.language, page.catalogue.texts, self.policy),
         )
         if token is not None:
             receipt["guardian"] = {"id": token["g"], "verified_by": "signed e-mail link", "token": token["n"]}

@@ -266,3 +266,37 @@ def test_a_policy_with_translations_stays_hashable():
     assert hash(TRANSLATED.categories[1]) == hash(Category(
         "analytics", label={"ar": "إحصاءات", "de": "Statistik", "en": "Statistics"},
         description=TRANSLATED.categories[1].description))
+
+
+@pytest.mark.parametrize("header, language", [
+    pytest.param("de-DE", "de", id="de"), pytest.param("ar", "ar", id="ar"), pytest.param(None, "en", id="default"),
+])
+def test_receipt_records_what_was_shown(tmp_path, header, language):
+    import hashlib
+    import json
+
+    middleware = ConsentMiddleware(lambda e, s: [], TRANSLATED, secret_key=KEYS, store=f"sqlite:///{tmp_path}/c.db")
+    client = Client(middleware)
+    headers = {"Origin": "http://localhost", **({"Accept-Language": header} if header else {})}
+    answer = client.post("/_consent/", json={"categories": ["analytics"], "method": "banner"}, headers=headers)
+    assert answer.status_code == 200
+    [receipt] = middleware.store.receipts()
+    assert receipt["shown"]["language"] == language
+    # A third party recomputes the hash from the published texts, as docs/languages.md says.
+    messages = json.loads((locale.COMPILED / f"{language}.json").read_text("utf-8"))["texts"]
+    label = {"en": "Statistics", "de": "Statistik", "ar": "إحصاءات"}[language]
+    purpose = {"de": "Zählt Besuche"}.get(language, "Counts visits")
+    canonical = {"language": language, "messages": messages, "policy": {
+        "categories": [{"name": "necessary", "label": "Necessary", "description": ""},
+                       {"name": "analytics", "label": label, "description": "Counts visits."}],
+        "cookies": [{"name": "_ga", "purpose": purpose}]}}
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert receipt["shown"]["texts_sha256"] == hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def test_the_hash_changes_with_a_single_text(tmp_path):
+    from consentlib.records.receipts import shown
+
+    english = locale.shipped_english()
+    assert shown("en", english, TRANSLATED) != shown("en", {**english, "reject_all": "Reject"}, TRANSLATED)
+    assert shown("en", english, TRANSLATED) != shown("de", english, TRANSLATED)
