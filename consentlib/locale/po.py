@@ -70,11 +70,11 @@ def parse(text: str, name: str) -> Catalogue:
             raise ConfigurationError(f"{name}: every entry needs a msgid and a msgstr ({entry}).")
         if entry["msgid"] == "" and "msgctxt" not in entry:
             for header in entry["msgstr"].splitlines():
-                key, _, value = header.partition(":")
-                if key.strip().lower() == "language":
+                field_name, _, value = header.partition(":")
+                if field_name.strip().lower() == "language":
                     catalogue.language = value.strip().replace("_", "-")
             continue
-        key = entry.get("msgctxt")
+        key = entry.get("msgctxt", "")
         if not key:
             raise ConfigurationError(f"{name}: the entry {entry['msgid'][:40]!r} has no msgctxt, its key.")
         catalogue.english[key] = entry["msgid"]
