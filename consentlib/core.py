@@ -84,7 +84,8 @@ class ConsentCore:
             "honour_dnt": honour_dnt,
             "gpc_last_update": gpc_last_update, "max_body": max_body, "etag_body_limit": etag_body_limit,
             "is_minor": is_minor, "guardian_mailer": guardian_mailer, "site_url": site_url,
-            "on_change": on_change, "templates": templates, "locale_dirs": locale_dirs, "mode": mode, "third_party_csp": third_party_csp,
+            "on_change": on_change, "templates": templates, "locale_dirs": locale_dirs, "mode": mode,
+            "third_party_csp": third_party_csp,
         }, door=door, owner=owner)
         self.etag_body_limit: int = given["etag_body_limit"]
         self.secure: bool | None = given["secure"]

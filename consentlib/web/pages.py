@@ -60,8 +60,8 @@ def cookie_tables(policy: Policy, page: Page | None = None, *, own: tuple[Cookie
             for c, purpose, said in [*own_rows, *((c, localized(c.purpose, page.language), c.lifetime)
                                                   for c in policy.cookies)]
             if c.category == category.name)
-        tables.append(page.render("cookie-table.html", name=category.name, label=localized(category.label, page.language),
-                                  cookies=Markup(rows)))
+        label = localized(category.label, page.language)
+        tables.append(page.render("cookie-table.html", name=category.name, label=label, cookies=Markup(rows)))
     return Markup("".join(tables))
 
 
