@@ -1,9 +1,9 @@
 """Compile the ``.po`` catalogues into what the server and the banner load.
 
-``python -m consentlib.locale`` writes ``compiled/<tag>.json`` next to this file
-for every shipped ``<tag>/LC_MESSAGES/consentlib.po`` (``npm run build`` in js/ runs it
-first); the test suite fails when a ``.po`` changed and its JSON was not rebuilt. A
-site's ``locale_dirs`` are compiled the same way, in memory, when the middleware starts.
+``python -m consentlib.locale`` writes ``compiled/<tag>.json`` next to this file for
+every shipped ``<tag>/LC_MESSAGES/consentlib.po``; the test suite fails when a ``.po``
+changed and its JSON was not rebuilt. A site's ``locale_dirs`` are compiled the same
+way, in memory, when the middleware starts.
 
 A compiled catalogue is ``{"language": tag, "dir": "ltr" | "rtl", "texts": {key: text}}``
 with every key of the template; an empty ``msgstr`` is gettext's "not translated yet",

@@ -35,7 +35,7 @@ def test_compiled_catalogue_is_up_to_date(tag):
     compiled = locale.compiled(po.read(po.sources(LOCALE)[tag]), tag, ENGLISH)
     path = locale.COMPILED / f"{tag}.json"
     assert path.is_file() and path.read_text("utf-8") == locale.render(compiled), (
-        f"{path.name} is not the compiled {tag}.po: run `python -m consentlib.locale` (or `npm run build` in js/)")
+        f"{path.name} is not the compiled {tag}.po: run `python -m consentlib.locale` and commit it")
 
 
 def test_no_compiled_catalogue_without_its_source():
