@@ -138,6 +138,9 @@ OPTIONS: Final[tuple[Option, ...]] = (
     Option("csp_nonce", "Callable[[], str | None] | None", None,
            "Returns this request's CSP nonce; None reads g.csp_nonce, else request.environ['csp_nonce'].",
            partial(function, shape="returning this request's nonce or None"), doors=frozenset({"flask"})),
+    Option("locale_selector", "Callable[[], str | None] | None", None,
+           "Returns this request's language (as Flask-Babel's locale_selector), before Accept-Language.",
+           partial(function, shape="returning this request's language tag or None"), doors=frozenset({"flask"})),
 )
 
 

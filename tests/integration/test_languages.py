@@ -300,3 +300,23 @@ def test_the_hash_changes_with_a_single_text(tmp_path):
     english = locale.shipped_english()
     assert shown("en", english, TRANSLATED) != shown("en", {**english, "reject_all": "Reject"}, TRANSLATED)
     assert shown("en", english, TRANSLATED) != shown("de", english, TRANSLATED)
+
+
+def test_flask_locale_selector_chooses_for_banner_and_pages(tmp_path):
+    from flask import request
+
+    app = Flask("lang_selector_test")
+
+    @app.route("/page")
+    def page():
+        return render_template_string("{{ consent_banner() }}")
+
+    # As Flask-Babel's selector would: the user's setting, here a query parameter.
+    FlaskConsent(app, POLICY, secret_key=KEYS, store=f"sqlite:///{tmp_path}/c.db",
+                 locale_selector=lambda: request.args.get("lang"))
+    client = Client(app)
+    html = client.get("/page?lang=fr", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert _banner_language(html) == ("fr", "ltr")
+    assert _page_language(client.get("/_consent/preferences?lang=ar", headers={"Accept-Language": "de"})) == "ar"
+    # None: no choice of the site's, so Accept-Language.
+    assert _page_language(client.get("/_consent/preferences", headers={"Accept-Language": "de"})) == "de"

@@ -3,6 +3,8 @@ Accept-Language with subtag fallback, then the default; junk never breaks it."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consentlib.web.language import choose
 
@@ -61,3 +63,12 @@ def test_policy_default_language():
 def test_site_json_accepts_patterns():
     # A site's messages/<tag>.json may name further ranges it serves ("@accepts").
     assert choose("x-klingon", [("en", ()), ("tlh", ("x-klingon*",))], "en") == "tlh"
+
+
+@settings(max_examples=300, deadline=None)
+@given(header=st.text(max_size=200) | st.lists(
+    st.sampled_from(["de", "fr-FR", "zh-TW", "*", "q=0.5", ";", ",", "-", "ar", "\x00", "é", "1"]),
+    max_size=30).map("".join), site=st.none() | st.text(max_size=20))
+def test_any_header_and_site_choice_give_a_shipped_language(header, site):
+    # Whatever a client sends, the answer is one of the catalogues, never an exception.
+    assert choose(header, SHIPPED, "en", site) in {tag for tag, _ in SHIPPED}

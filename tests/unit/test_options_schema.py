@@ -170,6 +170,7 @@ WRONG = {
     "third_party_csp": "on",
     "consent_mode": {"analytics": "analytics_storage"},
     "csp_nonce": "abc123",
+    "locale_selector": "de",
 }
 
 
