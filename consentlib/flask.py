@@ -30,7 +30,7 @@ from consentlib.web.tags import banner_tags, script_tag
 from consentlib.wsgi.middleware import ENVIRON_KEY, ConsentMiddleware
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
     from consentlib.store import Store
 
@@ -69,7 +69,9 @@ class FlaskConsent:
     None means "not given". Besides :class:`~consentlib.ConsentMiddleware`'s options:
     ``csp_nonce`` is a callable that returns this request's CSP nonce (default:
     ``g.csp_nonce``, else ``request.environ["csp_nonce"]``), added to the tags rendered;
-    ``consent_mode`` maps categories to Google Consent Mode types for the banner.
+    ``consent_mode`` maps categories to Google Consent Mode types for the banner;
+    ``locale_selector`` (e.g. the one you give Flask-Babel) returns the request's language,
+    which the banner and consentlib's pages then use before ``Accept-Language``.
     A keyword that is no option raises :class:`~consentlib.ConfigurationError`, naming
     the nearest option.
     """
@@ -95,6 +97,7 @@ class FlaskConsent:
         site_url: str | None = None,
         on_change: Callable[[dict[str, Any]], object] | None = None,
         templates: str | os.PathLike[str] | None = None,
+        locale_dirs: Sequence[str | os.PathLike[str]] | None = None,
         mode: str | None = None,
         third_party_csp: str | None = None,
         region_header: str | None = None,
@@ -102,6 +105,7 @@ class FlaskConsent:
         geoip: str | None = None,
         consent_mode: dict[str, list[str]] | None = None,
         csp_nonce: Callable[[], str | None] | None = None,
+        locale_selector: Callable[[], str | None] | None = None,
         **typos: NoReturn,
     ) -> None:
         # Checked now, not at init_app: a mistake is found where it was written.
@@ -131,6 +135,7 @@ class FlaskConsent:
         site_url: str | None = None,
         on_change: Callable[[dict[str, Any]], object] | None = None,
         templates: str | os.PathLike[str] | None = None,
+        locale_dirs: Sequence[str | os.PathLike[str]] | None = None,
         mode: str | None = None,
         third_party_csp: str | None = None,
         region_header: str | None = None,
@@ -138,6 +143,7 @@ class FlaskConsent:
         geoip: str | None = None,
         consent_mode: dict[str, list[str]] | None = None,
         csp_nonce: Callable[[], str | None] | None = None,
+        locale_selector: Callable[[], str | None] | None = None,
         **typos: NoReturn,
     ) -> None:
         """Gate ``app``: options from keywords, else ``app.config["CONSENTLIB_*"]``."""
@@ -168,6 +174,7 @@ class FlaskConsent:
             raise ConfigurationError(f"consent_mode names categories the policy does not have: {', '.join(unknown)}; "
                                      f"its categories are: {', '.join(policy.category_names)}.")
         csp_nonce = settings.pop("csp_nonce", None) or _default_nonce
+        locale_selector = settings.pop("locale_selector", None)
         if "store" not in settings:
             # Flask's place for per-instance data; not the working directory, which
             # differs between `flask run`, a WSGI server and a test runner.
@@ -175,6 +182,8 @@ class FlaskConsent:
             settings["store"] = "sqlite:///" + os.path.join(app.instance_path, "consent.db")
         middleware = ConsentMiddleware(app.wsgi_app, settings.pop("policy"), **settings)
         app.wsgi_app = middleware  # type: ignore[method-assign]  # Flask's documented way to wrap its WSGI app
+        if locale_selector is not None:
+            app.wsgi_app = _LanguageChooser(app, middleware, locale_selector)  # type: ignore[method-assign]
         app.extensions["consentlib"] = middleware
         app.extensions[_CONSENT_MODE] = consent_mode
         app.extensions[_CSP_NONCE] = csp_nonce
@@ -232,6 +241,23 @@ class FlaskConsent:
 
     def script(self, category: str, *, src: str | None = None, **attrs: str) -> Markup:
         return Markup(script_tag(self.current, category, src=src, nonce=_nonce(), **attrs))
+
+
+class _LanguageChooser:
+    """Asks the app's ``locale_selector`` for the request's language, in a request context
+    of its own, before the middleware answers (its pages too), and leaves the answer in
+    ``environ["consentlib.language"]``, the site's own choice (consentlib.web.language)."""
+
+    def __init__(self, app: Flask, middleware: ConsentMiddleware, selector: Callable[[], str | None]) -> None:
+        self.app, self.middleware, self.selector = app, middleware, selector
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if "consentlib.language" not in environ:
+            with self.app.request_context(environ):
+                language = self.selector()
+            if language:
+                environ["consentlib.language"] = str(language)
+        return self.middleware(environ, start_response)
 
 
 def _nonce() -> str | None:

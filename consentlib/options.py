@@ -123,6 +123,9 @@ OPTIONS: Final[tuple[Option, ...]] = (
     Option("templates", "str | os.PathLike[str] | None", None,
            "A directory whose templates and message catalogues win over the shipped ones.",
            checks.directory),
+    Option("locale_dirs", "Sequence[str | os.PathLike[str]]", (),
+           "Directories of gettext catalogues (<language>/LC_MESSAGES/consentlib.po) laid over the shipped ones.",
+           checks.directories),
     Option("mode", "str", "enforce",
            "'enforce' blocks what the visitor did not allow; 'report' lets it through and lists it.",
            partial(one_of, choices=("enforce", "report"), meaning=checks.MODE_MEANING)),
@@ -144,6 +147,9 @@ OPTIONS: Final[tuple[Option, ...]] = (
     Option("csp_nonce", "Callable[[], str | None] | None", None,
            "Returns this request's CSP nonce; None reads g.csp_nonce, else request.environ['csp_nonce'].",
            partial(function, shape="returning this request's nonce or None"), doors=frozenset({"flask"})),
+    Option("locale_selector", "Callable[[], str | None] | None", None,
+           "Returns this request's language (as Flask-Babel's locale_selector), before Accept-Language.",
+           partial(function, shape="returning this request's language tag or None"), doors=frozenset({"flask"})),
 )
 
 

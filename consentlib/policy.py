@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from consentlib.errors import ConfigurationError
+from consentlib.locale.texts import Text, text_of
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 # RFC 6265 §4.1.1: a cookie-name is an RFC 2616 token; glob characters are ours.
@@ -46,8 +47,9 @@ class Category:
     name: str
     required: bool = False
     gpc: bool = False
-    label: str = ""
-    description: str = ""
+    #: A text, ``{"en": ..., "de": ...}``, or a lazy translation string (consentlib.locale.texts).
+    label: Text = ""
+    description: Text = ""
     sale_or_share: bool = False
     separate: bool = False
 
@@ -70,7 +72,9 @@ class Category:
                     f"granted without asking, so it cannot need an opt-out or a separate consent. "
                     f"Drop {flag}=True or required=True."
                 )
-        if not self.label:
+        object.__setattr__(self, "label", text_of(self.label, f"Category {self.name!r} label"))
+        object.__setattr__(self, "description", text_of(self.description, f"Category {self.name!r} description"))
+        if isinstance(self.label, str) and not self.label:
             object.__setattr__(self, "label", self.name.replace("_", " ").capitalize())
 
 
@@ -90,7 +94,7 @@ class Cookie:
 
     name: str
     category: str
-    purpose: str = ""
+    purpose: Text = ""  # a text, {"en": ..., "de": ...}, or a lazy translation string
     lifetime: str = ""
     path: str = "/"
     domain: str | None = None
@@ -101,6 +105,7 @@ class Cookie:
             raise ConfigurationError(
                 f"Cookie name {self.name!r} is not a valid cookie name (RFC 6265 token) or glob."
             )
+        object.__setattr__(self, "purpose", text_of(self.purpose, f"Cookie {self.name!r} purpose"))
         if not isinstance(self.third_party, str):
             raise ConfigurationError(
                 f"Cookie {self.name!r} has third_party={self.third_party!r}: name the provider as text "
@@ -278,6 +283,9 @@ class Policy:
     #: The regime of a visitor in no region, or whose region is unknown: the strictest
     #: by default, since an unknown visitor may be where consent is asked first.
     default_regime: str = "opt-in"
+    #: The language of a visitor whose browser asks for none consentlib has (BCP 47 tag,
+    #: one of the shipped or ``locale_dirs`` catalogues; consentlib.web.language).
+    default_language: str = "en"
 
     _by_name: dict[str, Category] = field(init=False, repr=False, compare=False)
     _exact: dict[str, Cookie] = field(init=False, repr=False, compare=False)
@@ -293,6 +301,9 @@ class Policy:
         object.__setattr__(self, "hosts", tuple(self.hosts))
         if isinstance(self.revision, bool) or not isinstance(self.revision, int) or self.revision < 1:
             raise ConfigurationError(f"Policy revision must be a positive integer, not {self.revision!r}.")
+        if not isinstance(self.default_language, str) or not self.default_language:
+            raise ConfigurationError(f"Policy default_language must be a language tag like 'en' or 'de', "
+                                     f"not {self.default_language!r}.")
         if not self.categories:
             raise ConfigurationError("A Policy needs at least one Category, e.g. Category('necessary', required=True).")
         by_name: dict[str, Category] = {}

@@ -6,11 +6,15 @@ proof is not itself a tracker.
 """
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import json
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from consentlib.locale.texts import localized
 from consentlib.policy import Policy
 from consentlib.store.clock import time_text
 
@@ -58,8 +62,10 @@ def build_receipt(
     when: datetime | None = None,
     region: str | None = None,
     regime: str = "opt-in",
+    shown: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """One receipt for one decision. ``granted`` must hold only the policy's categories.
+    """One receipt for one decision. ``granted`` must hold only the policy's categories;
+    ``shown`` is what the visitor read (:func:`shown`), None when unknown.
 
     ``region`` (ISO 3166, None: unknown) and ``regime`` say which law the choice was
     made under (docs/regions.md): a "given" under opt-out means "not opted out".
@@ -93,7 +99,42 @@ def build_receipt(
         "ip_network": truncate_ip(ip),
         "user_agent": user_agent_family(user_agent),
         "replaces": None,
+        "shown": dict(shown) if shown is not None else None,
     }
+
+
+def canonical_texts(language: str, messages: Mapping[str, str], policy: Policy) -> bytes:
+    """The texts a visitor was shown, as the bytes a receipt's ``texts_sha256`` hashes.
+
+    A JSON object (RFC 8259) of ``language``, ``messages`` (every text of that language's
+    catalogue, as the site had it: the banner's two layers and the pages, by key) and
+    ``policy`` (each category's name, label and description, each cookie's name and
+    purpose, in that language and in the policy's order), written with sorted keys, no
+    whitespace (``","`` and ``":"``), non-ASCII characters as themselves, encoded UTF-8:
+    ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``.
+    For these values (strings, lists, objects) that is the RFC 8785 canonical form, so a
+    third party holding the same texts gets the same bytes in any language.
+    """
+    def said(text: Any) -> str:
+        return localized(text, language, policy.default_language)
+
+    value = {
+        "language": language,
+        "messages": dict(messages),
+        "policy": {
+            "categories": [{"name": c.name, "label": said(c.label), "description": said(c.description)}
+                           for c in policy.categories],
+            "cookies": [{"name": c.name, "purpose": said(c.purpose)} for c in policy.cookies],
+        },
+    }
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def shown(language: str, messages: Mapping[str, str], policy: Policy) -> dict[str, str]:
+    """A receipt's ``shown``: the language and the SHA-256 (hex) of :func:`canonical_texts`,
+    so that what the visitor read can be proven later from the texts kept in version control."""
+    return {"language": language,
+            "texts_sha256": hashlib.sha256(canonical_texts(language, messages, policy)).hexdigest()}
 
 
 def presented(receipts: list[dict[str, Any]], now: datetime | None = None) -> list[dict[str, Any]]:

@@ -15,8 +15,9 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from consentlib.consent import Consent, new_consent_id
+from consentlib.locale.texts import localized
 from consentlib.policy import Policy
-from consentlib.records.receipts import build_receipt
+from consentlib.records.receipts import build_receipt, shown
 from consentlib.store.base import ForgottenConsentId
 from consentlib.web.context import EndpointContext
 from consentlib.web.exchange import Answer, Pending, Request, Response
@@ -31,8 +32,9 @@ class BadChoice(Exception):
     """A posted choice that cannot be recorded; the message goes to the client (400)."""
 
 
-def state_of(policy: Policy, consent: Consent) -> dict[str, Any]:
-    """The visitor's state, as ``GET {prefix}`` and a JSON choice answer it."""
+def state_of(policy: Policy, consent: Consent, language: str = "en") -> dict[str, Any]:
+    """The visitor's state, as ``GET {prefix}`` and a JSON choice answer it; the categories'
+    labels and descriptions in ``language`` (the banner shows them)."""
     return {
         "revision": policy.revision,
         "decided": consent.decided,
@@ -47,8 +49,9 @@ def state_of(policy: Policy, consent: Consent) -> dict[str, Any]:
         # The law there grants before a choice (opt-out, notice): the banner is a notice.
         "notice_only": consent.regime != "opt-in" and not consent.decided,
         "categories": [
-            {"name": c.name, "label": c.label, "description": c.description, "required": c.required, "gpc": c.gpc,
-             "sale_or_share": c.sale_or_share, "separate": c.separate}
+            {"name": c.name, "label": localized(c.label, language, policy.default_language),
+             "description": localized(c.description, language, policy.default_language),
+             "required": c.required, "gpc": c.gpc, "sale_or_share": c.sale_or_share, "separate": c.separate}
             for c in policy.categories
         ],
     }
@@ -113,8 +116,11 @@ class Choices:
         """The whole answer for a choice under ``consent_id``, waiting for its receipt to
         be stored (the store raises ForgottenConsentId for an erased id)."""
         request, consent, granted = choice.request, choice.consent, choice.granted
+        # What the visitor read: the texts of the request's language (receipts' "shown").
+        page = self.context.templates.for_request(request)
         receipt = build_receipt(
             policy=self.policy,
+            shown=shown(page.language, page.catalogue.texts, self.policy),
             consent_id=consent_id,
             granted=granted,
             previously_granted=previously,
@@ -138,11 +144,12 @@ class Choices:
             new_consent = Consent(True, granted, granted, consent_id, self.policy.revision, decision.decided_at,
                                   consent.gpc, consent.dnt, consent.minor, region=consent.region,
                                   regime=consent.regime)
-            answer = respond(200, state_of(self.policy, new_consent), headers=headers)
+            page = self.context.templates.for_request(request)
+            answer = respond(200, state_of(self.policy, new_consent, page.language), headers=[*headers, *page.headers])
         else:
             location = safe_next(request, choice.target)
             headers.append(("Location", site_location(self.context.site_url, request, location)))
-            page = self.context.templates.for_language(request.header("accept-language"))
+            page = self.context.templates.for_request(request)
             headers += page.headers
             answer = respond_html(303, redirect_page(location, page=page), headers=headers)
 

@@ -123,17 +123,20 @@ class Endpoints:
 
     # -- state -------------------------------------------------------------------------------
 
-    def state(self, consent: Consent) -> dict[str, Any]:
-        return state_of(self.policy, consent)
+    def state(self, consent: Consent, language: str = "en") -> dict[str, Any]:
+        return state_of(self.policy, consent, language)
 
     def state_response(self, request: Request, consent: Consent) -> Response:
-        state = self.state(consent)
+        # The labels are in the request's language (consentlib.web.language).
+        page = self.context.templates.for_request(request)
+        state = self.state(consent, page.language)
         if consent.regime == "opt-out":
             # Cal. Civ. Code §1798.135(a)(1): the banner links the opt-out page under its
             # title; given here, so the banner carries no text of its own for it.
             state["opt_out"] = [f"{self.context.prefix}opt-out", OPT_OUT_TITLE]
         # The region's header is added to Vary by the door, with every other answer's.
-        return respond(200, state, headers=[("Vary", "Cookie, Sec-GPC")])
+        return respond(200, state,
+                       headers=[("Vary", "Cookie, Sec-GPC, Accept-Language"), ("Content-Language", page.language)])
 
     def gpc_json(self, request: Request, consent: Consent) -> Response:
         body: dict[str, Any] = {"gpc": True}
@@ -144,11 +147,13 @@ class Endpoints:
     def declaration_json(self, request: Request, consent: Consent) -> Response:
         # The same for every visitor: public, and cacheable for an hour (a new policy
         # revision is picked up within that time).
-        # consentlib's own cookies are listed under the names this scheme gives them.
+        # consentlib's own cookies are listed under the names this scheme gives them; the
+        # texts are in the request's language, so caches keep one per Accept-Language.
+        page = self.context.templates.for_request(request)
         return respond(200, declaration(self.policy, lifetime=self.context.cookie.lifetime,
                                         secure=self.context.secure_over(request.scheme),
-                                        cookie_domain=self.context.cookie_domain),
-                       cache="public, max-age=3600")
+                                        cookie_domain=self.context.cookie_domain, page=page),
+                       headers=page.headers, cache="public, max-age=3600")
 
     def receipts(self, request: Request, consent: Consent) -> Answer:
         """The visitor's receipts: a page or JSON (see :mod:`consentlib.web.receipts`)."""
@@ -156,7 +161,7 @@ class Endpoints:
 
     def preferences(self, request: Request, consent: Consent) -> Response:
         next_path = safe_next(request, request.args.get("next"))
-        page = self.context.templates.for_language(request.header("accept-language"))
+        page = self.context.templates.for_request(request)
         own = own_cookies(self.policy, lifetime=self.context.cookie.lifetime,
                           secure=self.context.secure_over(request.scheme), cookie_domain=self.context.cookie_domain)
         html = preferences_page(self.policy, consent, action=self.context.prefix, next_path=next_path,

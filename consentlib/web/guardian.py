@@ -27,10 +27,11 @@ from typing import TYPE_CHECKING, Any
 from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
+from consentlib.locale.texts import localized
 from consentlib.consent import CLOCK_SKEW, Consent, new_consent_id
 from consentlib.errors import StoreUnavailable
 from consentlib.mail.addresses import email_address
-from consentlib.records.receipts import build_receipt
+from consentlib.records.receipts import build_receipt, shown
 from consentlib.store.base import ForgottenConsentId
 from consentlib.web.context import EndpointContext
 from consentlib.web.exchange import Answer, Pending, Request, Response
@@ -176,7 +177,7 @@ class Guardians:
                     revision=self.policy.revision, categories=self.policy.required, consent_id=consent_id),
                     self.context.secure_over(request.scheme))
             location = safe_next(request, form.get("next"))
-            page = self.context.templates.for_language(request.header("accept-language"))
+            page = self.context.templates.for_request(request)
             answer = redirect_page(location, "sent", page=page)
             token = self.serializer.dumps({"id": consent_id, "c": categories, "g": self.guardian_id(guardian),
                                            "n": secrets.token_hex(8), "k": "confirm"})
@@ -188,7 +189,7 @@ class Guardians:
                 if new_id != consent.consent_id:
                     self._record(request, new_id, self.policy.required, "form", consent, None)
                 try:
-                    mailer(guardian, url, [self._label(c) for c in categories])
+                    mailer(guardian, url, [self._label(c, page.language) for c in categories])
                 except Exception:
                     log.exception("consentlib: guardian_mailer raised")
                     return False
@@ -217,7 +218,7 @@ class Guardians:
         method = request.method
         if method not in ("GET", "HEAD", "POST"):
             return respond(405, {"error": "Use GET or POST here."}, headers=[("Allow", "GET, HEAD, POST")])
-        page = self.context.templates.for_language(request.header("accept-language"))
+        page = self.context.templates.for_request(request)
         data, problem = self._load(token)
         if problem or data is None:
             status, text = problem or (404, "link_invalid")
@@ -285,16 +286,17 @@ class Guardians:
             return None, (410, "link_expired")
         return data, None
 
-    def _label(self, name: str) -> str:
-        """The label of category ``name`` (checked to be the policy's when the link was read)."""
+    def _label(self, name: str, language: str) -> str:
+        """The label of category ``name`` in ``language`` (checked to be the policy's when
+        the link was read)."""
         category = self.policy.category(name)
-        return category.label if category is not None else name
+        return localized(category.label, language, self.policy.default_language) if category is not None else name
 
     def _used(self, data: dict[str, Any]) -> bool:
         return self.context.store.guardian_token_used(data["id"], data["n"])
 
     def _question(self, data: dict[str, Any], page: Page) -> str:
-        labels = page.catalogue.texts["separator"].join(self._label(c) for c in data["c"])
+        labels = page.catalogue.texts["separator"].join(self._label(c, page.language) for c in data["c"])
         chosen = page.render("guardian-labels.html", labels=labels or page.text("nothing_optional"))
         body = page.render("guardian-question.html", withdraw=data["k"] == "withdraw", labels=chosen)
         return page.document(page.text("guardian_title"), body)
@@ -302,6 +304,7 @@ class Guardians:
     def _record(self, request: Request, consent_id: str, granted: frozenset[str], method: str,
                 consent: Consent | None, token: dict[str, Any] | None) -> None:
         """Store a receipt (store work: reads the guardian's grant, then writes)."""
+        page = self.context.templates.for_request(request)  # what the guardian (or child) read
         previous = self.grant(Consent(False, frozenset(), consent_id=consent_id)) if method == "guardian" else None
         if previous is not None and previous[1] is not None:
             previous = (previous[0] & previous[1], None)
@@ -310,6 +313,7 @@ class Guardians:
             previously_granted=previous[0] if previous else frozenset(), method=method,
             gpc=consent.gpc if consent else False, dnt=consent.dnt if consent else False,
             lifetime=self.context.cookie.lifetime, ip=request.client, user_agent=request.header("user-agent"),
+            shown=shown(page.language, page.catalogue.texts, self.policy),
         )
         if token is not None:
             receipt["guardian"] = {"id": token["g"], "verified_by": "signed e-mail link", "token": token["n"]}

@@ -1,15 +1,28 @@
-"""Which language a visitor reads, from ``Accept-Language`` (RFC 9110 §12.5.4).
+"""Which language a visitor reads: one rule, applied once per request.
 
-The visitor's language ranges are taken in their order of preference (q-values, highest
-first; equal q-values keep the header's order; ``q=0`` means "not this one"), and the
-first one a message catalogue accepts wins; without one, the default language. The
-banner chooses the same way (``pickLang``): Simplified Chinese for ``zh``, ``zh-CN``,
-``zh-SG`` and ``zh-Hans``..., so ``zh-TW`` and ``zh-Hant`` get the default.
+1. The site's own choice: ``environ["consentlib.language"]`` / ``scope["consentlib.language"]``,
+   set by the application or an outer middleware (the Django door sets Django's active
+   language there), when a catalogue serves it.
+2. ``Accept-Language`` (RFC 9110 §12.5.4): the visitor's ranges by q-value, highest first
+   (equal q-values keep the header's order; ``q=0`` means "not this one"); the first range a
+   catalogue serves wins; ``*`` means "any", so the default.
+3. The default language (the policy's ``default_language``, "en" unless it says otherwise).
+
+A catalogue serves a range (RFC 4647 §3.4 lookup, case-insensitive) when its tag equals the
+range, or the range with subtags taken off its end: ``de-AT`` -> ``de``, ``pt-BR`` -> ``pt-BR``
+before ``pt`` (European Portuguese). Chinese is matched by script first, as browsers send
+regions: ``zh``, ``zh-CN``, ``zh-SG`` -> ``zh-Hans``; ``zh-TW``, ``zh-HK``, ``zh-MO`` -> ``zh-Hant``.
+A site's JSON catalogue may list further ranges under ``"@accepts"`` (a trailing ``*`` takes
+further subtags: ``"fr*"`` takes ``fr`` and ``fr-CA``).
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+
+from consentlib.locale.match import accepts, serving
+
+__all__ = ["MAX_RANGES", "accepts", "choose", "preferred_ranges", "serving"]
 
 # Only so many ranges are read: a visitor lists a handful, and a huge header must cost
 # no more than a small one.
@@ -40,32 +53,19 @@ def preferred_ranges(header: str | None) -> list[str]:
     return [language for _, _, language in sorted(weighted)]
 
 
-def accepts(patterns: Sequence[str], language_range: str) -> bool:
-    """Whether a catalogue's ``patterns`` take ``language_range`` (both lower-case).
-
-    ``"zh"`` takes exactly ``zh``; ``"zh-cn*"`` takes ``zh-cn`` and ``zh-cn-...``
-    (a trailing ``*`` stands for further subtags, never for more letters).
-    """
-    for pattern in patterns:
-        if pattern.endswith("*"):
-            stem = pattern[:-1]
-            if language_range == stem or language_range.startswith(stem + "-"):
-                return True
-        elif language_range == pattern:
-            return True
-    return False
-
-
-def choose(header: str | None, catalogues: Sequence[tuple[str, Sequence[str]]], default: str) -> str:
-    """The tag of the first catalogue, by the visitor's preference, that accepts one of
-    their ranges; ``default`` when none does (``*`` means "any", so the default too).
-
-    ``catalogues`` are (tag, lower-case patterns) pairs.
-    """
+def choose(header: str | None, catalogues: Sequence[tuple[str, Sequence[str]]], default: str,
+           site: str | None = None) -> str:
+    """The language of a request: the ``site``'s own choice when a catalogue serves it, else
+    the first of the visitor's ``Accept-Language`` ranges one serves, else ``default``."""
+    site = site.replace("_", "-") if site else None  # Python's and gettext's de_AT is BCP 47's de-AT
+    if site and _RANGE.fullmatch(site) and site != "*":
+        chosen = serving(site, catalogues)
+        if chosen is not None:
+            return chosen
     for language_range in preferred_ranges(header):
         if language_range == "*":
             return default
-        for tag, patterns in catalogues:
-            if accepts(patterns, language_range):
-                return tag
+        chosen = serving(language_range, catalogues)
+        if chosen is not None:
+            return chosen
     return default

@@ -19,6 +19,7 @@ from markupsafe import Markup
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
+from consentlib.locale.texts import localized
 from consentlib.consent import Consent
 from consentlib.records.receipts import presented
 from consentlib.web.context import EndpointContext
@@ -57,7 +58,7 @@ def receipts(context: EndpointContext, request: Request, consent: Consent) -> An
     store = context.store
     download = request.args.get("download") == "1"
     page = None if download or not wants_html(request.header("accept")) else \
-        context.templates.for_language(request.header("accept-language"))
+        context.templates.for_request(request)
 
     def read() -> _Found:
         consent_id = consent.consent_id
@@ -87,7 +88,8 @@ def receipts(context: EndpointContext, request: Request, consent: Consent) -> An
 
 def receipts_page(context: EndpointContext, page: Page, consent_id: str | None, shown: list[dict[str, Any]]) -> str:
     """The receipts as a page in ``page``'s language, newest first."""
-    labels = {c.name: c.label or c.name for c in context.policy.categories}
+    labels = {c.name: localized(c.label, page.language, context.policy.default_language) or c.name
+              for c in context.policy.categories}
     separator = page.text("separator")
 
     def said(names: list[str]) -> Markup | str:

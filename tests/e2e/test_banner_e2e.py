@@ -90,6 +90,8 @@ class Site:
     def page(environ, path: str) -> str:
         nonce = NONCE if path == "/nonce" else None
         lang = "zh-CN" if path == "/zh" else "en"
+        if path == "/zh":  # the site's own choice of language, before Accept-Language (docs/languages.md)
+            environ["consentlib.language"] = "zh-CN"
         own = '<p><a id="consent-open" href="/_consent/preferences">Cookie settings</a></p>' if path == "/own-open" else ""
         inline = (f'<script type="text/plain" data-consent="analytics" nonce="{NONCE}">window.inlineRan = true;</script>'
                   if nonce else "")

@@ -675,9 +675,11 @@ def test_declaration_json_publishes_the_policy_to_every_visitor(site):
     assert {c["name"]: c["third_party"] for c in body["cookies"]} == {
         "consent": "", "consent_id": "", **{c.name: c.third_party for c in POLICY.cookies}}
     assert {c["name"]: c["third_party"] for c in body["cookies"]}["_ga*"] == "Google"
-    # The same for a decided visitor: nothing in it depends on who asks.
+    # The same for a decided visitor: nothing in it depends on who asks, only on the
+    # language asked for (its texts are in the request's language, docs/languages.md).
     decided = site.get("/_consent/declaration.json", headers={"Cookie": f"consent={consent_value(site.middleware)}"})
-    assert decided.json == body and "Vary" not in decided.headers
+    assert decided.json == body and decided.headers["Vary"] == "Accept-Language"
+    assert body["language"] == r.headers["Content-Language"] == "en"
     assert site.calls == []
 
 

@@ -165,6 +165,7 @@ WRONG = {
     "site_url": "example.com",
     "on_change": "crm",
     "templates": 3,
+    "locale_dirs": "mysite/locale",
     "mode": "Report",
     "third_party_csp": "on",
     "region_header": "CF IPCountry",
@@ -172,6 +173,7 @@ WRONG = {
     "geoip": "no-such-GeoLite2-City.mmdb",
     "consent_mode": {"analytics": "analytics_storage"},
     "csp_nonce": "abc123",
+    "locale_selector": "de",
 }
 
 
