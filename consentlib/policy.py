@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from consentlib.errors import ConfigurationError
+from consentlib.locale.texts import Text, text_of
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 # RFC 6265 §4.1.1: a cookie-name is an RFC 2616 token; glob characters are ours.
@@ -39,8 +40,9 @@ class Category:
     name: str
     required: bool = False
     gpc: bool = False
-    label: str = ""
-    description: str = ""
+    #: A text, ``{"en": ..., "de": ...}``, or a lazy translation string (consentlib.locale.texts).
+    label: Text = ""
+    description: Text = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -54,7 +56,9 @@ class Category:
                 "category cannot be refused, so a GPC signal could not deny it. "
                 "Drop gpc=True or required=True."
             )
-        if not self.label:
+        object.__setattr__(self, "label", text_of(self.label, f"Category {self.name!r} label"))
+        object.__setattr__(self, "description", text_of(self.description, f"Category {self.name!r} description"))
+        if isinstance(self.label, str) and not self.label:
             object.__setattr__(self, "label", self.name.replace("_", " ").capitalize())
 
 
@@ -74,7 +78,7 @@ class Cookie:
 
     name: str
     category: str
-    purpose: str = ""
+    purpose: Text = ""  # a text, {"en": ..., "de": ...}, or a lazy translation string
     lifetime: str = ""
     path: str = "/"
     domain: str | None = None
@@ -85,6 +89,7 @@ class Cookie:
             raise ConfigurationError(
                 f"Cookie name {self.name!r} is not a valid cookie name (RFC 6265 token) or glob."
             )
+        object.__setattr__(self, "purpose", text_of(self.purpose, f"Cookie {self.name!r} purpose"))
         if not isinstance(self.third_party, str):
             raise ConfigurationError(
                 f"Cookie {self.name!r} has third_party={self.third_party!r}: name the provider as text "

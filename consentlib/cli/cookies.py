@@ -7,6 +7,7 @@ import json
 from html import escape
 from typing import TYPE_CHECKING
 
+from consentlib.locale.texts import localized
 from consentlib.checks import cookie_domain as checked_domain
 from consentlib.cli.common import STORE_DOWN, UsageError, add_command, existing_store, load_policy, \
     store_option
@@ -67,7 +68,9 @@ def cookies_command(args: argparse.Namespace) -> int:
     secure = own_cookies(policy, lifetime=args.lifetime, secure=True, cookie_domain=args.cookie_domain)
     plain = own_cookies(policy, lifetime=args.lifetime, secure=False, cookie_domain=args.cookie_domain)
     rows = [
-        {"name": c.name, "category": c.category, "purpose": c.purpose, "lifetime": c.lifetime,
+        {"name": c.name, "category": c.category, "lifetime": c.lifetime,
+         # A translated purpose in the policy's default language (consentlib.locale.texts).
+         "purpose": localized(c.purpose, policy.default_language, policy.default_language),
          "third_party": c.third_party, **({"http_name": http.name} if http else {})}
         for c, http in [*zip(secure, plain), *((c, None) for c in policy.cookies)]
     ]

@@ -15,6 +15,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from consentlib.consent import Consent, new_consent_id
+from consentlib.locale.texts import localized
 from consentlib.policy import Policy
 from consentlib.records.receipts import build_receipt
 from consentlib.store.base import ForgottenConsentId
@@ -31,8 +32,9 @@ class BadChoice(Exception):
     """A posted choice that cannot be recorded; the message goes to the client (400)."""
 
 
-def state_of(policy: Policy, consent: Consent) -> dict[str, Any]:
-    """The visitor's state, as ``GET {prefix}`` and a JSON choice answer it."""
+def state_of(policy: Policy, consent: Consent, language: str = "en") -> dict[str, Any]:
+    """The visitor's state, as ``GET {prefix}`` and a JSON choice answer it; the categories'
+    labels and descriptions in ``language`` (the banner shows them)."""
     return {
         "revision": policy.revision,
         "decided": consent.decided,
@@ -41,7 +43,9 @@ def state_of(policy: Policy, consent: Consent) -> dict[str, Any]:
         "dnt": consent.dnt,
         "minor": consent.minor,
         "categories": [
-            {"name": c.name, "label": c.label, "description": c.description, "required": c.required, "gpc": c.gpc}
+            {"name": c.name, "label": localized(c.label, language, policy.default_language),
+             "description": localized(c.description, language, policy.default_language),
+             "required": c.required, "gpc": c.gpc}
             for c in policy.categories
         ],
     }
@@ -113,7 +117,8 @@ class Choices:
         if choice.is_json:
             new_consent = Consent(True, granted, granted, consent_id, self.policy.revision, decision.decided_at,
                                   consent.gpc, consent.dnt, consent.minor)
-            answer = respond(200, state_of(self.policy, new_consent), headers=headers)
+            page = self.context.templates.for_request(request)
+            answer = respond(200, state_of(self.policy, new_consent, page.language), headers=[*headers, *page.headers])
         else:
             location = safe_next(request, choice.target)
             headers.append(("Location", site_location(self.context.site_url, request, location)))

@@ -3,40 +3,51 @@
 Served at ``GET {prefix}declaration.json`` so that audits, cookie tables and the
 banner's second layer read the site's own words instead of guessing (ePrivacy Art 5(3)
 asks for clear and comprehensive information about each cookie's purpose). It is built
-from the policy alone: the same for every visitor, public and cacheable.
+from the policy alone: the same for every visitor of a language, public and cacheable;
+labels, descriptions, purposes and lifetimes are in the request's language.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from consentlib.consent import DEFAULT_LIFETIME
+from consentlib.locale.texts import Text, localized
 from consentlib.policy import Policy
 from consentlib.web.own_cookies import own_cookies
+from consentlib.web.templates import Page
 
 #: Bump when a key is renamed or removed; adding a key does not change it.
 SCHEMA_VERSION = 1
 
 
 def declaration(policy: Policy, *, lifetime: int = DEFAULT_LIFETIME, secure: bool = True,
-                cookie_domain: str | None = None) -> dict[str, Any]:
+                cookie_domain: str | None = None, page: Page | None = None) -> dict[str, Any]:
     """The policy as plain JSON data (no visitor state in it).
 
     Its cookies start with consentlib's own two (see :mod:`consentlib.web.own_cookies`),
     named as on a request whose cookies are ``secure`` (with ``cookie_domain``), living
-    ``lifetime`` seconds; the consent id cookie is the one with ``http_only`` true.
+    ``lifetime`` seconds; the consent id cookie is the one with ``http_only`` true. The
+    texts are in ``page``'s language (English without one), said in ``"language"``.
     """
-    own = own_cookies(policy, lifetime=lifetime, secure=secure, cookie_domain=cookie_domain)
+    own = own_cookies(policy, lifetime=lifetime, secure=secure, cookie_domain=cookie_domain, page=page)
+    language = page.language if page is not None else "en"
+
+    def said(text: Text) -> str:
+        return localized(text, language, policy.default_language)
+
     return {
         "schema": SCHEMA_VERSION,
+        "language": language,
         "revision": policy.revision,
         "notice_url": policy.notice_url,
         "controller": policy.controller,
         "categories": [
-            {"name": c.name, "required": c.required, "gpc": c.gpc, "label": c.label, "description": c.description}
+            {"name": c.name, "required": c.required, "gpc": c.gpc, "label": said(c.label),
+             "description": said(c.description)}
             for c in policy.categories
         ],
         "cookies": [
-            {"name": c.name, "glob": c.is_glob, "category": c.category, "purpose": c.purpose,
+            {"name": c.name, "glob": c.is_glob, "category": c.category, "purpose": said(c.purpose),
              "lifetime": c.lifetime, "path": c.path, "domain": c.domain, "third_party": c.third_party,
              "http_only": c is own[1]}
             for c in (*own, *policy.cookies)

@@ -117,11 +117,14 @@ class Endpoints:
 
     # -- state -------------------------------------------------------------------------------
 
-    def state(self, consent: Consent) -> dict[str, Any]:
-        return state_of(self.policy, consent)
+    def state(self, consent: Consent, language: str = "en") -> dict[str, Any]:
+        return state_of(self.policy, consent, language)
 
     def state_response(self, request: Request, consent: Consent) -> Response:
-        return respond(200, self.state(consent), headers=[("Vary", "Cookie, Sec-GPC")])
+        # The labels are in the request's language (consentlib.web.language).
+        page = self.context.templates.for_request(request)
+        return respond(200, self.state(consent, page.language),
+                       headers=[("Vary", "Cookie, Sec-GPC, Accept-Language"), ("Content-Language", page.language)])
 
     def gpc_json(self, request: Request, consent: Consent) -> Response:
         body: dict[str, Any] = {"gpc": True}
@@ -132,11 +135,13 @@ class Endpoints:
     def declaration_json(self, request: Request, consent: Consent) -> Response:
         # The same for every visitor: public, and cacheable for an hour (a new policy
         # revision is picked up within that time).
-        # consentlib's own cookies are listed under the names this scheme gives them.
+        # consentlib's own cookies are listed under the names this scheme gives them; the
+        # texts are in the request's language, so caches keep one per Accept-Language.
+        page = self.context.templates.for_request(request)
         return respond(200, declaration(self.policy, lifetime=self.context.cookie.lifetime,
                                         secure=self.context.secure_over(request.scheme),
-                                        cookie_domain=self.context.cookie_domain),
-                       cache="public, max-age=3600")
+                                        cookie_domain=self.context.cookie_domain, page=page),
+                       headers=page.headers, cache="public, max-age=3600")
 
     def receipts(self, request: Request, consent: Consent) -> Answer:
         """The visitor's receipts: a page or JSON (see :mod:`consentlib.web.receipts`)."""

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
+from consentlib.locale.texts import localized
 from consentlib.consent import CLOCK_SKEW, Consent, new_consent_id
 from consentlib.errors import StoreUnavailable
 from consentlib.mail.addresses import email_address
@@ -188,7 +189,7 @@ class Guardians:
                 if new_id != consent.consent_id:
                     self._record(request, new_id, self.policy.required, "form", consent, None)
                 try:
-                    mailer(guardian, url, [self._label(c) for c in categories])
+                    mailer(guardian, url, [self._label(c, page.language) for c in categories])
                 except Exception:
                     log.exception("consentlib: guardian_mailer raised")
                     return False
@@ -285,16 +286,17 @@ class Guardians:
             return None, (410, "link_expired")
         return data, None
 
-    def _label(self, name: str) -> str:
-        """The label of category ``name`` (checked to be the policy's when the link was read)."""
+    def _label(self, name: str, language: str) -> str:
+        """The label of category ``name`` in ``language`` (checked to be the policy's when
+        the link was read)."""
         category = self.policy.category(name)
-        return category.label if category is not None else name
+        return localized(category.label, language, self.policy.default_language) if category is not None else name
 
     def _used(self, data: dict[str, Any]) -> bool:
         return self.context.store.guardian_token_used(data["id"], data["n"])
 
     def _question(self, data: dict[str, Any], page: Page) -> str:
-        labels = page.catalogue.texts["separator"].join(self._label(c) for c in data["c"])
+        labels = page.catalogue.texts["separator"].join(self._label(c, page.language) for c in data["c"])
         chosen = page.render("guardian-labels.html", labels=labels or page.text("nothing_optional"))
         body = page.render("guardian-question.html", withdraw=data["k"] == "withdraw", labels=chosen)
         return page.document(page.text("guardian_title"), body)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from markupsafe import Markup
 
 from consentlib.consent import DEFAULT_LIFETIME, Consent
+from consentlib.locale.texts import localized
 from consentlib.policy import Cookie, Policy
 from consentlib.web.own_cookies import lifetime_parts
 from consentlib.web.templates import Page, default_templates
@@ -28,7 +29,8 @@ def category_fields(policy: Policy, consent: Consent, page: Page | None = None) 
         locked_off = gpc_off or (
             consent.minor and not category.required and category.name not in consent.granted)
         rows.append(page.render(
-            "category.html", name=category.name, label=category.label, description=category.description,
+            "category.html", name=category.name, label=localized(category.label, page.language),
+            description=localized(category.description, page.language),
             checked=category.required or (category.name in consent.granted and not locked_off),
             disabled=category.required or locked_off, required=category.required,
             gpc_off=not category.required and gpc_off,
@@ -55,9 +57,11 @@ def cookie_tables(policy: Policy, page: Page | None = None, *, own: tuple[Cookie
     for category in policy.categories:
         rows = "".join(
             page.render("cookie-row.html", name=c.name, purpose=purpose, lifetime=said, third_party=c.third_party)
-            for c, purpose, said in [*own_rows, *((c, c.purpose, c.lifetime) for c in policy.cookies)]
+            for c, purpose, said in [*own_rows, *((c, localized(c.purpose, page.language), c.lifetime)
+                                                  for c in policy.cookies)]
             if c.category == category.name)
-        tables.append(page.render("cookie-table.html", name=category.name, label=category.label, cookies=Markup(rows)))
+        tables.append(page.render("cookie-table.html", name=category.name, label=localized(category.label, page.language),
+                                  cookies=Markup(rows)))
     return Markup("".join(tables))
 
 
@@ -71,7 +75,7 @@ def choice_form(policy: Policy, consent: Consent, *, action: str, next_path: str
 def guardian_form(policy: Policy, *, action: str, next_path: str, page: Page | None = None) -> Markup:
     """A minor asks a parent or guardian (GDPR Art 8): their address and what to allow."""
     page = _english(page)
-    boxes = "".join(page.render("guardian-category.html", name=c.name, label=c.label)
+    boxes = "".join(page.render("guardian-category.html", name=c.name, label=localized(c.label, page.language))
                     for c in policy.categories if not c.required)
     return page.render("guardian-form.html", action=action, next_path=next_path, categories=Markup(boxes))
 

@@ -19,6 +19,7 @@ from markupsafe import Markup
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
+from consentlib.locale.texts import localized
 from consentlib.consent import Consent
 from consentlib.records.receipts import presented
 from consentlib.web.context import EndpointContext
@@ -87,7 +88,8 @@ def receipts(context: EndpointContext, request: Request, consent: Consent) -> An
 
 def receipts_page(context: EndpointContext, page: Page, consent_id: str | None, shown: list[dict[str, Any]]) -> str:
     """The receipts as a page in ``page``'s language, newest first."""
-    labels = {c.name: c.label or c.name for c in context.policy.categories}
+    labels = {c.name: localized(c.label, page.language, context.policy.default_language) or c.name
+              for c in context.policy.categories}
     separator = page.text("separator")
 
     def said(names: list[str]) -> Markup | str:

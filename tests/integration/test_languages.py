@@ -11,7 +11,7 @@ import pytest
 from flask import Flask, render_template_string
 from werkzeug.test import Client
 
-from consentlib import Category, ConfigurationError, ConsentMiddleware, Policy
+from consentlib import Category, ConfigurationError, ConsentMiddleware, Cookie, Policy
 from consentlib.flask import FlaskConsent
 from consentlib.locale import compile as locale
 from consentlib.web.tags import banner_tags
@@ -198,3 +198,73 @@ def test_asgi_banner_in_the_scope_language(tmp_path):
     assert _banner_language(client.open("/", headers={"Accept-Language": "ar"}).get_data().decode()) == ("ar", "rtl")
     assert _banner_language(client.open("/chosen", headers={"Accept-Language": "ar"}).get_data().decode()) == (
         "fr", "ltr")
+
+
+class _Lazy:
+    """What gettext_lazy gives: a text made when str() is called, in the active language."""
+
+    active = "en"
+
+    def __init__(self, texts: dict[str, str]) -> None:
+        self.texts = texts
+
+    def __str__(self) -> str:
+        return self.texts[_Lazy.active]
+
+
+TRANSLATED = Policy(revision=1, categories=[
+    Category("necessary", required=True),
+    Category("analytics", label={"en": "Statistics", "de": "Statistik", "ar": "إحصاءات"},
+             description=_Lazy({"en": "Counts visits.", "de": "Zählt Besuche."})),
+], cookies=[Cookie("_ga", "analytics", purpose={"en": "Counts visits", "de-AT": "Zählt Besuche (AT)",
+                                                 "de": "Zählt Besuche"})])
+
+
+@pytest.mark.parametrize("header, label, purpose, own_purpose", [
+    pytest.param("de-DE", "Statistik", "Zählt Besuche", "Speichert Ihre Auswahl", id="de"),
+    # One language per request: the page is in de, so are the site's texts (not its de-AT one).
+    pytest.param("de-AT", "Statistik", "Zählt Besuche", "Speichert Ihre Auswahl", id="de-AT-follows-the-page"),
+    pytest.param("ar", "إحصاءات", "Counts visits", "يسجّل اختيارك", id="ar-purpose-falls-back-to-english"),
+    pytest.param("sv", "Statistics", "Counts visits", "Records your choice", id="unserved"),
+])
+def test_declaration_in_the_request_language(tmp_path, header, label, purpose, own_purpose):
+    client = _wsgi(tmp_path, policy=TRANSLATED)
+    answer = client.get("/_consent/declaration.json", headers={"Accept-Language": header})
+    body = answer.get_json()
+    assert answer.headers["Content-Language"] == body["language"]
+    assert "Accept-Language" in answer.headers["Vary"]
+    assert [c["label"] for c in body["categories"]] == ["Necessary", label]
+    assert [c["purpose"] for c in body["cookies"] if c["name"] == "_ga"] == [purpose]
+    assert body["cookies"][0]["purpose"].startswith(own_purpose)
+
+
+def test_lazy_texts_are_read_per_request(tmp_path):
+    client = _wsgi(tmp_path, policy=TRANSLATED)
+    _Lazy.active = "de"
+    try:
+        page = client.get("/_consent/preferences", headers={"Accept-Language": "de"}).get_data(as_text=True)
+        assert "Zählt Besuche." in page and "Statistik" in page
+        state = client.get("/_consent/", headers={"Accept-Language": "de", "Accept": "application/json"})
+        assert state.get_json()["categories"][1] == {"name": "analytics", "label": "Statistik",
+                                                     "description": "Zählt Besuche.", "required": False,
+                                                     "gpc": False}
+        assert "Accept-Language" in state.headers["Vary"]
+    finally:
+        _Lazy.active = "en"
+    assert "Counts visits." in client.get("/_consent/preferences").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("value, message", [
+    pytest.param({"en": 3}, "must map language tags to texts", id="not-text"),
+    pytest.param({}, "must map language tags to texts", id="empty-mapping"),
+    pytest.param(3, "must be a text, a mapping", id="number"),
+])
+def test_translated_texts_refused(value, message):
+    with pytest.raises(ConfigurationError, match=message):
+        Category("analytics", label=value)
+
+
+def test_a_policy_with_translations_stays_hashable():
+    assert hash(TRANSLATED.categories[1]) == hash(Category(
+        "analytics", label={"ar": "إحصاءات", "de": "Statistik", "en": "Statistics"},
+        description=TRANSLATED.categories[1].description))
