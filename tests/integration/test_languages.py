@@ -225,7 +225,8 @@ TRANSLATED = Policy(revision=1, categories=[
     # One language per request: the page is in de, so are the site's texts (not its de-AT one).
     pytest.param("de-AT", "Statistik", "Zählt Besuche", "Speichert Ihre Auswahl", id="de-AT-follows-the-page"),
     pytest.param("ar", "إحصاءات", "Counts visits", "يسجّل اختيارك", id="ar-purpose-falls-back-to-english"),
-    pytest.param("sv", "Statistics", "Counts visits", "Records your choice", id="unserved"),
+    pytest.param("sv", "Statistics", "Counts visits", "Sparar ditt val", id="sv-site-texts-fall-back-to-english"),
+    pytest.param("eo", "Statistics", "Counts visits", "Records your choice", id="unserved"),
 ])
 def test_declaration_in_the_request_language(tmp_path, header, label, purpose, own_purpose):
     client = _wsgi(tmp_path, policy=TRANSLATED)
