@@ -130,6 +130,7 @@ def request_of(scope: Scope, body: bytes, over_limit: bool, path: str | None = N
         scheme=scope.get("scheme", "http"),
         client=str(client[0]) if client else None,
         server=(str(server[0]), str(server[1]) if server[1] is not None else "80"),
+        language=scope["consentlib.language"] if isinstance(scope.get("consentlib.language"), str) else None,
     )
 
 

@@ -222,7 +222,7 @@ class MailEndpoints:
               data_link: str | None = None, **values: Any) -> Response:
         """A page of the texts ``title`` and ``message`` (keys of the visitor's catalogue),
         with the template ``form`` and a link to the recipient's data page under it."""
-        page = self.context.templates.for_language(request.header("accept-language"))
+        page = self.context.templates.for_request(request)
         below = "".join([page.render(form, **values) if form else "",
                          page.render("data-link.html", href=data_link) if data_link else ""])
         html = message_page(page, page.text(title), page.text(message, **values), Markup(below))
@@ -230,7 +230,7 @@ class MailEndpoints:
         return respond_html(status, html, headers=[("Referrer-Policy", "no-referrer"), *page.headers])
 
     def _not_allowed(self, request: Request, allow: str) -> Response:
-        page = self.context.templates.for_language(request.header("accept-language"))
+        page = self.context.templates.for_request(request)
         html = message_page(page, page.text("method_not_allowed_title"), page.text("use_methods", allow=allow))
         return respond_html(405, html, headers=[("Allow", allow), *page.headers])
 

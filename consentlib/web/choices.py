@@ -117,7 +117,7 @@ class Choices:
         else:
             location = safe_next(request, choice.target)
             headers.append(("Location", site_location(self.context.site_url, request, location)))
-            page = self.context.templates.for_language(request.header("accept-language"))
+            page = self.context.templates.for_request(request)
             headers += page.headers
             answer = respond_html(303, redirect_page(location, page=page), headers=headers)
 

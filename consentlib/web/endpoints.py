@@ -144,7 +144,7 @@ class Endpoints:
 
     def preferences(self, request: Request, consent: Consent) -> Response:
         next_path = safe_next(request, request.args.get("next"))
-        page = self.context.templates.for_language(request.header("accept-language"))
+        page = self.context.templates.for_request(request)
         own = own_cookies(self.policy, lifetime=self.context.cookie.lifetime,
                           secure=self.context.secure_over(request.scheme), cookie_domain=self.context.cookie_domain)
         html = preferences_page(self.policy, consent, action=self.context.prefix, next_path=next_path,

@@ -76,6 +76,9 @@ class Request:
     scheme: str = "http"
     client: str | None = None  # the peer's address (REMOTE_ADDR)
     server: tuple[str, str] = ("localhost", "80")  # for a Host-less request's origin (PEP 3333)
+    # The site's own choice of language (environ/scope "consentlib.language"), before
+    # Accept-Language (consentlib.web.language).
+    language: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, Any], body_limit: int | None = None) -> Request:
@@ -95,6 +98,7 @@ class Request:
             method=environ.get("REQUEST_METHOD", "GET"), path=environ.get("PATH_INFO", ""),
             query=environ.get("QUERY_STRING", ""), headers=headers, body=body, over_limit=over,
             scheme=environ.get("wsgi.url_scheme", "http"), client=environ.get("REMOTE_ADDR"),
+            language=_language(environ.get("consentlib.language")),
             server=(str(environ.get("SERVER_NAME", "")), str(environ.get("SERVER_PORT", ""))),
         )
 
@@ -222,3 +226,8 @@ def settle(answer: Answer) -> Response:
         else:
             answer = answer.then(result)
     return answer
+
+
+def _language(value: Any) -> str | None:
+    """The site's language choice, if it is a text (Django's ``gettext_lazy`` too)."""
+    return str(value) or None if value is not None else None

@@ -176,7 +176,7 @@ class Guardians:
                     revision=self.policy.revision, categories=self.policy.required, consent_id=consent_id),
                     self.context.secure_over(request.scheme))
             location = safe_next(request, form.get("next"))
-            page = self.context.templates.for_language(request.header("accept-language"))
+            page = self.context.templates.for_request(request)
             answer = redirect_page(location, "sent", page=page)
             token = self.serializer.dumps({"id": consent_id, "c": categories, "g": self.guardian_id(guardian),
                                            "n": secrets.token_hex(8), "k": "confirm"})
@@ -217,7 +217,7 @@ class Guardians:
         method = request.method
         if method not in ("GET", "HEAD", "POST"):
             return respond(405, {"error": "Use GET or POST here."}, headers=[("Allow", "GET, HEAD, POST")])
-        page = self.context.templates.for_language(request.header("accept-language"))
+        page = self.context.templates.for_request(request)
         data, problem = self._load(token)
         if problem or data is None:
             status, text = problem or (404, "link_invalid")

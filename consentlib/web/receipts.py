@@ -57,7 +57,7 @@ def receipts(context: EndpointContext, request: Request, consent: Consent) -> An
     store = context.store
     download = request.args.get("download") == "1"
     page = None if download or not wants_html(request.header("accept")) else \
-        context.templates.for_language(request.header("accept-language"))
+        context.templates.for_request(request)
 
     def read() -> _Found:
         consent_id = consent.consent_id

@@ -10,17 +10,19 @@ A template is an HTML file with four kinds of tag, and nothing else is special:
 ``{% if name %}`` ... ``{% else %}`` ... ``{% endif %}`` (and ``{% if not name %}``)
     A part shown when the value is true (or false); they nest.
 
-A catalogue, ``messages/<language tag>.json``, maps keys to plain texts (not HTML: they
-are escaped). ``"@accepts"`` lists the ``Accept-Language`` ranges it serves (a trailing
-``*`` takes further subtags: ``"fr*"`` takes ``fr`` and ``fr-CA``); by default its own
-tag and further subtags. A key missing from a catalogue falls back to English.
+The texts come from the shipped catalogues (``consentlib/locale``, compiled from
+gettext ``.po`` files), then a site's ``locale_dirs`` (``<tag>/LC_MESSAGES/consentlib.po``,
+compiled when the middleware starts), then a site's ``templates/messages/<tag>.json``
+(keys to plain texts, laid over the catalogue of that language: change one sentence by
+giving one key). Texts are plain, not HTML: they are escaped. A key missing from a
+catalogue falls back to English. Which language a request reads is
+:mod:`consentlib.web.language`'s one rule.
 
 A site's ``templates`` directory wins over the shipped files: a template there replaces
-the shipped one of the same name; a catalogue there is laid over the shipped one of the
-same language (change one sentence by giving one key), or adds a language.
+the shipped one of the same name.
 
 ``page.html`` is the layout every page is put in: the site's own layout replaces it,
-with ``{{ lang }}``, ``{{ title }}``, ``{{ stylesheet }}`` (the URL of the pages'
+with ``{{ lang }}``, ``{{ dir }}`` (``ltr`` or ``rtl``), ``{{ title }}``, ``{{ stylesheet }}`` (the URL of the pages'
 stylesheet) and ``{{ body }}`` (the page itself) to place.
 """
 from __future__ import annotations
@@ -28,17 +30,21 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
 from consentlib.errors import ConfigurationError
+from consentlib.locale import compile as locale
 from consentlib.web.assets import manifest
 from consentlib.web.language import choose
+
+if TYPE_CHECKING:
+    from consentlib.web.exchange import Request
 
 SHIPPED = Path(__file__).parent / "templates"
 DEFAULT_LANGUAGE = "en"
@@ -113,6 +119,7 @@ class Catalogue:
     tag: str
     patterns: tuple[str, ...]
     texts: Mapping[str, str]
+    direction: str = "ltr"
 
 
 class Templates:
@@ -123,7 +130,8 @@ class Templates:
     :class:`~consentlib.errors.ConfigurationError` when the middleware is built.
     """
 
-    def __init__(self, directory: str | os.PathLike[str] | None = None, *, prefix: str = "/_consent/") -> None:
+    def __init__(self, directory: str | os.PathLike[str] | None = None, *, prefix: str = "/_consent/",
+                 locale_dirs: Sequence[str | os.PathLike[str]] = (), default_language: str = DEFAULT_LANGUAGE) -> None:
         #: Where the pages' stylesheet is served: under its hashed name, cached for a year.
         self.stylesheet = prefix + manifest().get("pages.css", "pages.css")
         if directory is not None:
@@ -134,7 +142,15 @@ class Templates:
             directory = Path(directory)
         shipped = {path.name: parse(path.read_text("utf-8"), path.name) for path in SHIPPED.glob("*.html")}
         self.templates = dict(shipped)
-        catalogues = {path.stem: _read_catalogue(path) for path in (SHIPPED / "messages").glob("*.json")}
+        compiled = shipped_catalogues()
+        english = dict(compiled[DEFAULT_LANGUAGE]["texts"])
+        for locale_dir in locale_dirs:
+            for tag, catalogue in locale.compile_directory(Path(locale_dir), english).items():
+                if tag in compiled:  # the site's translation is laid over the shipped one
+                    catalogue["texts"] = {**compiled[tag]["texts"], **{
+                        k: v for k, v in catalogue["texts"].items() if v != english[k]}}
+                compiled[tag] = catalogue
+        catalogues: dict[str, dict[str, Any]] = {tag: dict(c["texts"]) for tag, c in compiled.items()}
         if directory is not None:
             for path in directory.glob("*.html"):
                 if path.name not in shipped:
@@ -148,11 +164,16 @@ class Templates:
         for tag, texts in sorted(catalogues.items(), key=lambda item: item[0] != DEFAULT_LANGUAGE):
             if not _LANGUAGE_TAG.fullmatch(tag):
                 raise ConfigurationError(f"Catalogue {tag}.json: name it by its language tag, like fr.json or pt-BR.json.")
-            patterns = texts.get("@accepts", [f"{tag}*"])
+            patterns = texts.get("@accepts", [])
             if not (isinstance(patterns, list) and all(isinstance(p, str) for p in patterns)):
                 raise ConfigurationError(f'Catalogue {tag}.json: "@accepts" must be a list like ["{tag}*"].')
             merged = {**english, **{k: v for k, v in texts.items() if not k.startswith("@")}}
-            self.catalogues[tag] = Catalogue(tag, tuple(p.lower() for p in patterns), merged)
+            self.catalogues[tag] = Catalogue(tag, tuple(p.lower() for p in patterns), merged, locale.direction(tag))
+        if default_language not in self.catalogues:
+            raise ConfigurationError(
+                f"default_language {default_language!r} has no catalogue; the languages are: "
+                f"{', '.join(self.catalogues)} (add one with locale_dirs).")
+        self.default_language = default_language
         self._choices = [(c.tag, c.patterns) for c in self.catalogues.values()]
         for name, nodes in self.templates.items():
             known = {key for kind, key in _names(shipped[name]) if kind != "message"}
@@ -168,9 +189,18 @@ class Templates:
     def languages(self) -> list[str]:
         return list(self.catalogues)
 
-    def for_language(self, accept_language: str | None) -> Page:
-        """The pages in the language an ``Accept-Language`` header asks for."""
-        return self.page(choose(accept_language, self._choices, DEFAULT_LANGUAGE))
+    def choose(self, accept_language: str | None, site: str | None = None) -> str:
+        """The language of a request (:mod:`consentlib.web.language`): the ``site``'s own
+        choice, else ``Accept-Language``, else the default language."""
+        return choose(accept_language, self._choices, self.default_language, site)
+
+    def for_language(self, accept_language: str | None, site: str | None = None) -> Page:
+        """The pages in the language an ``Accept-Language`` header (or the site) asks for."""
+        return self.page(self.choose(accept_language, site))
+
+    def for_request(self, request: Request) -> Page:
+        """The pages in the request's language: chosen once, by the one rule."""
+        return self.for_language(request.header("accept-language"), request.language)
 
     def page(self, language: str = DEFAULT_LANGUAGE) -> Page:
         return Page(self, self.catalogues[language])
@@ -183,6 +213,7 @@ class Page:
         self.templates = templates
         self.catalogue = catalogue
         self.language = catalogue.tag
+        self.direction = catalogue.direction
 
     def text(self, key: str, /, **values: Any) -> Markup:
         """The text ``key``, escaped, with ``{name}`` filled from ``values`` (escaped)."""
@@ -207,7 +238,7 @@ class Page:
 
     def document(self, title: Any, body: Markup) -> str:
         """A whole page: ``title`` (a text, escaped) as its title and heading, then ``body``."""
-        return self.render("page.html", lang=self.language, title=title, body=body,
+        return self.render("page.html", lang=self.language, dir=self.direction, title=title, body=body,
                            stylesheet=self.templates.stylesheet)
 
     @property
@@ -226,6 +257,17 @@ def _read_catalogue(path: Path) -> dict[str, Any]:
             isinstance(v, str) for k, v in texts.items() if not k.startswith("@")):
         raise ConfigurationError(f'Catalogue {path} must be a JSON object of texts, like {{"accept_all": "..."}}.')
     return texts
+
+
+_SHIPPED: dict[str, dict[str, Any]] | None = None
+
+
+def shipped_catalogues() -> dict[str, dict[str, Any]]:
+    """The compiled shipped catalogues (``consentlib/locale/compiled/<tag>.json``), by tag."""
+    global _SHIPPED
+    if _SHIPPED is None:
+        _SHIPPED = {path.stem: json.loads(path.read_text("utf-8")) for path in sorted(locale.COMPILED.glob("*.json"))}
+    return {tag: dict(catalogue) for tag, catalogue in _SHIPPED.items()}
 
 
 _DEFAULT: Templates | None = None

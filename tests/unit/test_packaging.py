@@ -44,7 +44,7 @@ def test_wheel_ships_what_it_claims(wheel):
     shipped = ROOT / "consentlib" / "web" / "templates"
     for path in [*shipped.glob("*.html"), *shipped.glob("messages/*.json")]:
         assert f"consentlib/web/{path.relative_to(shipped.parent).as_posix()}" in names
-    assert {"consentlib/web/templates/page.html", "consentlib/web/templates/messages/zh-Hans.json"} <= names
+    assert {"consentlib/web/templates/page.html", "consentlib/locale/zh-Hans/LC_MESSAGES/consentlib.po", "consentlib/locale/compiled/zh-Hans.json"} <= names
     classifiers = _metadata(wheel).get_all("Classifier")
     assert "Typing :: Typed" in classifiers and "Framework :: Flask" in classifiers
 
