@@ -35,10 +35,10 @@ def _nonce(request: Any, scope: dict[str, Any]) -> str | None:
     return nonce or scope.get("csp_nonce")
 
 
-def _user_agent(scope: dict[str, Any]) -> str | None:
+def _header(scope: dict[str, Any], wanted: bytes) -> str | None:
     headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
     for name, value in headers:
-        if name.lower() == b"user-agent":
+        if name.lower() == wanted:
             return value.decode("latin-1")
     return None
 
@@ -54,9 +54,12 @@ def consent_banner(request: Any, *, nonce: str | None = None,
     scope = _scope(request)
     middleware = scope[MIDDLEWARE_KEY]
     policy = middleware.policy
-    return Markup(banner_html(_user_agent(scope), prefix=middleware.prefix, revision=policy.revision,
+    language = scope.get("consentlib.language")
+    page = middleware.core.templates.for_language(_header(scope, b"accept-language"),
+                                                  language if isinstance(language, str) else None)
+    return Markup(banner_html(_header(scope, b"user-agent"), prefix=middleware.prefix, revision=policy.revision,
                               nonce=nonce or _nonce(request, scope), consent_mode=consent_mode,
-                              notice_url=policy.notice_url))
+                              notice_url=policy.notice_url, page=page))
 
 
 def consent_script(request: Any, category: str, *, src: str | None = None, body: str = "",

@@ -12,9 +12,29 @@ from typing import TYPE_CHECKING
 from consentlib.mail.agents import is_crawler
 from consentlib.consent import Consent
 from consentlib.web.assets import manifest
+from consentlib.web.templates import Page, Templates, default_templates
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
+
+#: Where the WSGI door leaves its templates (the site's catalogues) for the banner tag.
+TEMPLATES_KEY = "consentlib.templates"
+#: Where the site (or an outer middleware) names the request's language.
+LANGUAGE_KEY = "consentlib.language"
+# The banner's texts travel in its tag, in the request's language only; their keys there
+# are the catalogue's without the prefix ("banner_title" -> "title", "banner2_cats" -> "cats").
+_PREFIXES = ("banner_", "banner2_")
+
+
+def banner_texts(page: Page) -> dict[str, str]:
+    """The banner's texts (both layers) in ``page``'s language, by their short keys."""
+    return {key.split("_", 1)[1]: text for key, text in page.catalogue.texts.items() if key.startswith(_PREFIXES)}
+
+
+def _single_quoted(text: str) -> str:
+    """``text`` for a single-quoted attribute (HTML Living Standard 13.1.2.3): JSON's many
+    double quotes stay one byte each rather than ``&quot;``."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("'", "&#39;")
 
 
 def _nonce_attr(nonce: str | None) -> str:
@@ -22,7 +42,8 @@ def _nonce_attr(nonce: str | None) -> str:
 
 
 def banner_tags(environ: WSGIEnvironment, *, prefix: str, revision: int, nonce: str | None = None,
-                consent_mode: dict[str, list[str]] | None = None, notice_url: str = "/privacy") -> str:
+                consent_mode: dict[str, list[str]] | None = None, notice_url: str = "/privacy",
+                templates: Templates | None = None) -> str:
     """The banner's stylesheet and script, or "" for crawlers.
 
     Crawlers get no banner: they stay undecided, so nothing optional runs for them.
@@ -33,14 +54,24 @@ def banner_tags(environ: WSGIEnvironment, *, prefix: str, revision: int, nonce: 
     ``notice_url`` is the privacy notice the banner's first layer links (the policy's
     ``notice_url``). The second layer's script and stylesheet are not named here: the
     banner loads them from next to its own file when a visitor opens "Customize".
+
+    The tag carries the banner's texts in the request's language, chosen by the rule the
+    pages follow (:mod:`consentlib.web.language`: ``environ["consentlib.language"]``, then
+    ``Accept-Language``, then the default), from ``templates`` (by default the ones the
+    middleware left in the environ): ``lang``, ``dir`` and ``data-consent-texts``.
     """
+    language = environ.get(LANGUAGE_KEY)
+    page = (templates or environ.get(TEMPLATES_KEY) or default_templates()).for_language(
+        environ.get("HTTP_ACCEPT_LANGUAGE"), str(language) if language is not None else None)
     return banner_html(environ.get("HTTP_USER_AGENT"), prefix=prefix, revision=revision, nonce=nonce,
-                       consent_mode=consent_mode, notice_url=notice_url)
+                       consent_mode=consent_mode, notice_url=notice_url, page=page)
 
 
 def banner_html(user_agent: str | None, *, prefix: str, revision: int, nonce: str | None = None,
-                consent_mode: dict[str, list[str]] | None = None, notice_url: str = "/privacy") -> str:
-    """:func:`banner_tags` for any server interface, from the ``User-Agent`` header."""
+                consent_mode: dict[str, list[str]] | None = None, notice_url: str = "/privacy",
+                page: Page | None = None) -> str:
+    """:func:`banner_tags` for any server interface, from the ``User-Agent`` header; ``page``
+    is the request's language (:meth:`Templates.for_language`), English without it."""
     if is_crawler(user_agent):
         return ""
     names = manifest()
@@ -49,11 +80,16 @@ def banner_html(user_agent: str | None, *, prefix: str, revision: int, nonce: st
     mapping = ""
     if consent_mode is not None:
         mapping = f' data-consent-mode="{escape(json.dumps(consent_mode, separators=(",", ":")))}"'
+    page = page or default_templates().page()
+    # ensure_ascii=False: the texts as they are (UTF-8 pages), so the first paint's bytes
+    # are the language's own, not six-byte escapes of every letter of Arabic or Chinese.
+    texts = json.dumps(banner_texts(page), ensure_ascii=False, separators=(",", ":"))
     return (
         f'<link rel="stylesheet" href="{escape(prefix + css)}">'
         f'<script src="{escape(prefix + js)}" data-consent-endpoint="{escape(prefix)}"'
         f' data-consent-revision="{int(revision)}" data-consent-notice="{escape(notice_url)}"'
-        f'{mapping}{_nonce_attr(nonce)}></script>'
+        f' data-consent-lang="{escape(page.language)}" data-consent-dir="{page.direction}"'
+        f" data-consent-texts='{_single_quoted(texts)}'{mapping}{_nonce_attr(nonce)}></script>"
     )
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from consentlib.consent import DEFAULT_LIFETIME, Consent, ConsentCookie, CookiePayload
 from consentlib.core import ConsentCore
+from consentlib.web.tags import TEMPLATES_KEY
 from consentlib.policy import Policy
 from consentlib.records.changes import ChangeDelivery
 from consentlib.store import Store
@@ -185,6 +186,7 @@ class ConsentMiddleware:
             visit = self.core.minor_visit(visit, header)
         consent, payload, filtered, refused, _, stripped, gpc_refused, resign = visit
         environ[ENVIRON_KEY] = consent
+        environ[TEMPLATES_KEY] = self.core.templates  # the banner tag's catalogues (consentlib.web.tags)
         path = environ.get("PATH_INFO", "")
         routes = self.routes
         if routes.is_endpoint(path):

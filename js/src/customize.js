@@ -3,16 +3,15 @@
 // description and a table of its cookies (name, purpose, lifetime, who sets it), read from
 // declaration.json (ePrivacy Art 5(3): clear and comprehensive information on each
 // cookie's purpose; EDPB Guidelines 05/2020: who the third parties are).
-import { CUSTOMIZE_TEXTS, cookiesOf, gpcLocked } from './logic.js';
+import { cookiesOf, gpcLocked } from './logic.js';
 import { h } from './dom.js';
 
 /**
- * The fieldset of categories for `state` (the consent endpoint's answer). `declaration`
- * is declaration.json, or null when it could not be read: then the tables are left out
- * and the choice still works.
+ * The fieldset of categories for `state` (the consent endpoint's answer), in the texts `t`
+ * the banner's tag carries. `declaration` is declaration.json, or null when it could not
+ * be read: then the tables are left out and the choice still works.
  */
-export function categories(doc, lang, state, gpc, declaration) {
-  const t = CUSTOMIZE_TEXTS[lang];
+export function categories(doc, t, state, gpc, declaration) {
   const row = (tag, cells, attrs) => h(doc, 'tr', {}, ...cells.map((c) => h(doc, tag, attrs, c)));
   const items = state.categories.map((c) => {
     const locked = c.required || gpcLocked(c, gpc);

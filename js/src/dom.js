@@ -126,6 +126,10 @@ export function dialog(doc, t, links, gpcNav, post, done, customize, fallback) {
       'aria-labelledby': 'consent-title',
       'aria-describedby': 'consent-desc',
       tabindex: '-1',
+      // The page may be in another language than the banner (the visitor's): say which,
+      // for screen readers and fonts, and the direction for Arabic and Hebrew.
+      lang: t.lang,
+      dir: t.dir,
     },
       h(doc, 'h2', { id: 'consent-title' }, t.title),
       // The purposes, then the preferences page and the privacy notice, one click away

@@ -13,67 +13,17 @@ export const DEFAULT_MODE = {
 // mapping names each of them once.
 export const TYPES = /* @__PURE__ */ Object.values(DEFAULT_MODE).flat();
 
-export const TEXTS = {
-  en: {
-    title: 'Privacy choices',
-    // `%` becomes the categories' labels: the first layer names every purpose.
-    desc: 'We use cookies and similar technologies for these purposes: %. Strictly necessary ones are always on; the others need your consent, which you can change or withdraw at any time with “Privacy choices”.',
-    sep: ', ',
-    more: 'Preferences page',
-    notice: 'Privacy notice',
-    accept: 'Accept all',
-    reject: 'Reject all',
-    custom: 'Customize',
-    save: 'Save choices',
-    gpc: 'Global Privacy Control signal honored',
-    minor: 'You may be under the age of digital consent: ask a parent or guardian before you allow anything optional.',
-    err: 'Your choice could not be saved. Please try again.',
-  },
-  zh: {
-    title: '隐私选项',
-    desc: '我们将 Cookie 及类似技术用于以下目的：%。绝对必要的始终开启；其他的需要您的同意，您可随时通过“隐私选项”更改或撤回。',
-    sep: '、',
-    more: '偏好设置页面',
-    notice: '隐私声明',
-    accept: '全部接受',
-    reject: '全部拒绝',
-    custom: '自定义',
-    save: '保存选择',
-    gpc: '已遵从全球隐私控制（GPC）信号',
-    minor: '您可能未达到可自行同意的年龄：请先询问父母或监护人，再允许任何非必要项目。',
-    err: '未能保存您的选择，请重试。',
-  },
-};
+// The texts are not here: the server puts them, in the visitor's language only, in the
+// banner's tag (data-consent-texts, from consentlib/locale), so the script is the same for
+// every language and the first paint holds one language's strings.
 
-// The second layer's texts: they travel in its lazily loaded chunk, not in the first paint.
-export const CUSTOMIZE_TEXTS = {
-  en: {
-    cats: 'Categories',
-    on: '(always on)',
-    off: '(off: Global Privacy Control)',
-    cookie: 'Cookie',
-    purpose: 'Purpose',
-    life: 'Lifetime',
-    by: 'Set by',
-    us: 'this site',
-    none: 'No cookies.',
-  },
-  zh: {
-    cats: '类别',
-    on: '（始终开启）',
-    off: '（已关闭：全球隐私控制）',
-    cookie: 'Cookie',
-    purpose: '用途',
-    life: '有效期',
-    by: '设置方',
-    us: '本网站',
-    none: '无 Cookie。',
-  },
-};
-
-/** 'zh', 'zh-CN', 'zh-SG', 'zh-Hans(-*)' -> 'zh' (Simplified Chinese); anything else -> 'en'. */
-export function pickLang(tag) {
-  return /^zh(-(cn|sg|hans)\b|$)/i.test(tag || '') ? 'zh' : 'en';
+/** The texts of the tag's data-consent-texts ({title, desc, ...}), or {} when unreadable. */
+export function parseTexts(attr) {
+  try {
+    const t = JSON.parse(attr);
+    if (t && typeof t == 'object') return t;
+  } catch {}
+  return {};
 }
 
 /**
@@ -133,10 +83,10 @@ export function gpcLocked(category, gpc) {
   return !!(gpc && category.gpc && !category.required);
 }
 
-/** The first layer's description: `desc` with every category's label in place of `%`. */
+/** The first layer's description: `desc` with every category's label in place of `{purposes}`. */
 export function purposes(t, categories) {
   // A function, so that a `$&` or `$1` in a label stays text rather than a replacement pattern.
-  return t.desc.replace('%', () => categories.map((c) => c.label || c.name).join(t.sep));
+  return t.desc.replace('{purposes}', () => categories.map((c) => c.label || c.name).join(t.sep));
 }
 
 /** The cookies that declaration.json lists for `category` ([] for a malformed declaration). */

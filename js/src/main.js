@@ -1,7 +1,7 @@
 // The banner's controller: Consent Mode default at once, then (DOM ready) the visitor's
 // state from the consent cookie or the endpoint, the dialog, and the "Privacy choices"
 // control. The server is the authority; this is a view over its endpoint.
-import { TEXTS, pickLang, readCookie, parseMode, modeState, narrowed, once } from './logic.js';
+import { parseTexts, readCookie, parseMode, modeState, narrowed, once } from './logic.js';
 import { h, activate, dialog } from './dom.js';
 
 /**
@@ -16,9 +16,10 @@ export function start(win, script, loadLayer) {
   const revision = Number(data.consentRevision);
   const notice = data.consentNotice || '/privacy';
   const prefs = endpoint + 'preferences';
-  // <html lang> is parsed before any script in <head> runs.
-  const lang = pickLang(doc.documentElement.lang);
-  const t = TEXTS[lang];
+  // The server chose the language (consentlib.web.language) and put its texts in the tag.
+  const t = parseTexts(data.consentTexts);
+  t.lang = data.consentLang || 'en';
+  t.dir = data.consentDir == 'rtl' ? 'rtl' : 'ltr';
   const mapping = parseMode(data.consentMode);
   const gpcNav = win.navigator.globalPrivacyControl === true;
   let granted = null; // the recorded choice (effective set), once known
@@ -52,7 +53,7 @@ export function start(win, script, loadLayer) {
   const declaration = once(() => call('declaration.json'));
   // Without the declaration the second layer still offers the choice, only without tables.
   const customize = (s, gpc) =>
-    Promise.all([layer(), declaration().catch(() => null)]).then(([build, d]) => build(doc, lang, s, gpc, d));
+    Promise.all([layer(), declaration().catch(() => null)]).then(([build, d]) => build(doc, t, s, gpc, d));
   // Withdrawal must stay possible (GDPR Art 7(3)): when the banner cannot, the no-JS form can.
   const fallback = () => win.location.assign(prefs);
   const apply = (g) => {
@@ -73,7 +74,7 @@ export function start(win, script, loadLayer) {
   const run = () => {
     const show = dialog(doc, t, [prefs, notice], gpcNav, post, done, customize, fallback);
     let open = doc.getElementById('consent-open');
-    if (!open) doc.body.append((open = h(doc, 'button', { type: 'button', id: 'consent-open', class: 'cl-open' }, t.title)));
+    if (!open) doc.body.append((open = h(doc, 'button', { type: 'button', id: 'consent-open', class: 'cl-open', lang: t.lang, dir: t.dir }, t.title)));
     open.addEventListener('click', (e) => {
       // A page's own #consent-open may be a link to the no-JS preferences page.
       e.preventDefault();

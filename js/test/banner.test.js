@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { start } from '../src/main.js';
-import { STATE, browser, click, cookieFor, recorded, script } from './helpers.js';
+import { STATE, browser, click, cookieFor, langAttrs, recorded, script } from './helpers.js';
 
 const $ = (doc, sel) => doc.querySelector(sel);
 const boxes = (doc) => Object.fromEntries([...doc.querySelectorAll('input[name="category"]')].map((i) => [i.value, i]));
@@ -266,9 +266,9 @@ test('a minor gets no Accept all and is told to ask a parent or guardian', async
   assert.match($(b.doc, '#consent-banner').textContent, /ask a parent or guardian/);
 });
 
-test('Simplified Chinese chrome for lang=zh-CN; labels still from the server', async () => {
-  const b = browser({ html: '<html lang="zh-CN"><body></body></html>', state: { ...STATE, minor: true, gpc: true } });
-  start(b.win, script(), b.layer);
+test('Simplified Chinese chrome when the tag carries zh-Hans texts; labels still from the server', async () => {
+  const b = browser({ html: '<html lang="en"><body></body></html>', state: { ...STATE, minor: true, gpc: true } });
+  start(b.win, script(langAttrs('zh-Hans')), b.layer);
   await b.settle();
   assert.equal($(b.doc, '#consent-title').textContent, '隐私选项');
   assert.equal($(b.doc, '#consent-reject-all').textContent, '全部拒绝');
@@ -387,7 +387,7 @@ test('first layer: the privacy notice is one click away, at the policy\'s notice
 
 test('first layer in Simplified Chinese: purposes joined with 、, notice and preferences links', async () => {
   const b = browser({ html: '<html lang="zh-Hans"><body></body></html>' });
-  start(b.win, script(), b.layer);
+  start(b.win, script(langAttrs('zh-Hans')), b.layer);
   await b.settle();
   assert.match($(b.doc, '#consent-desc').textContent, /用于以下目的：Strictly necessary、Preferences、Analytics、Marketing。/);
   assert.equal($(b.doc, '#consent-notice').textContent, '隐私声明');
@@ -433,7 +433,7 @@ test('a reopened dialog shows its second layer complete; the declaration is not 
 
 test('second layer in Simplified Chinese: table headers and "this site" in Chinese', async () => {
   const b = browser({ html: '<html lang="zh-CN"><body></body></html>' });
-  start(b.win, script(), b.layer);
+  start(b.win, script(langAttrs('zh-Hans')), b.layer);
   await b.settle();
   click($(b.doc, '#consent-customize'));
   await b.settle();
@@ -465,4 +465,37 @@ test('when the second layer cannot load, Customize goes to the no-JS preferences
   await b.settle();
   assert.deepEqual(b.reloads, ['/_consent/preferences']);
   assert.equal(posted(b).length, 0);
+});
+
+test('the banner speaks the tag\'s language, whatever the page\'s: German, with lang on the dialog', async () => {
+  const b = browser({ html: '<html lang="en"><body></body></html>' });
+  start(b.win, script(langAttrs('de')), b.layer);
+  await b.settle();
+  const dlg = $(b.doc, '#consent-banner');
+  assert.equal(dlg.getAttribute('lang'), 'de');
+  assert.equal(dlg.getAttribute('dir'), 'ltr');
+  assert.equal($(b.doc, '#consent-reject-all').textContent, 'Alle ablehnen');
+  assert.match($(b.doc, '#consent-desc').textContent, /Zwecke: Strictly necessary, Preferences, Analytics, Marketing\./);
+  assert.equal($(b.doc, '#consent-open').textContent, 'Datenschutzeinstellungen');
+});
+
+test('Arabic: the dialog and the reopen button are right to left; the second layer in Arabic', async () => {
+  const b = browser({ html: '<html lang="en"><body></body></html>' });
+  start(b.win, script(langAttrs('ar', 'rtl')), b.layer);
+  await b.settle();
+  assert.equal($(b.doc, '#consent-banner').getAttribute('dir'), 'rtl');
+  assert.equal($(b.doc, '#consent-open').getAttribute('dir'), 'rtl');
+  assert.equal($(b.doc, '#consent-accept-all').textContent, 'قبول الكل');
+  assert.match($(b.doc, '#consent-desc').textContent, /Strictly necessary، Preferences، Analytics، Marketing/);
+  click($(b.doc, '#consent-customize'));
+  await b.settle();
+  assert.equal($(b.doc, 'legend').textContent, 'الفئات');
+});
+
+test('a dir that is not rtl is ltr: the attribute cannot inject anything else', async () => {
+  const b = browser({ html: '<html><body></body></html>' });
+  start(b.win, script({ ...langAttrs('fr'), consentDir: 'auto" onload="x' }), b.layer);
+  await b.settle();
+  assert.equal($(b.doc, '#consent-banner').getAttribute('dir'), 'ltr');
+  assert.equal($(b.doc, '#consent-customize').textContent, 'Personnaliser');
 });

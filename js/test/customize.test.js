@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { categories } from '../src/customize.js';
-import { DECLARATION, STATE, browser } from './helpers.js';
+import { DECLARATION, STATE, browser, textsOf } from './helpers.js';
 
 const build = (state = STATE, { gpc = false, declaration = DECLARATION, lang = 'en' } = {}) => {
   const { doc } = browser();
-  return categories(doc, lang, state, gpc, declaration);
+  return categories(doc, textsOf(lang), state, gpc, declaration);
 };
 
 test('GDPR: consent per purpose: one checkbox per category, none pre-ticked, required ones on and locked', () => {
@@ -44,7 +44,7 @@ test('server text stays text: a cookie purpose with markup is shown, never parse
 });
 
 test('Simplified Chinese: legend, headers, "this site" and "no cookies"', () => {
-  const f = build(STATE, { lang: 'zh' });
+  const f = build(STATE, { lang: 'zh-Hans' });
   assert.equal(f.querySelector('legend').textContent, '类别');
   assert.deepEqual([...f.querySelectorAll('#consent-cookies-analytics th')].map((th) => th.textContent), ['Cookie', '用途', '有效期', '设置方']);
   assert.match(f.textContent, /本网站/);

@@ -1,7 +1,22 @@
 // A tiny browser for the unit tests: linkedom's DOM plus a scripted fetch, a cookie jar,
 // focus tracking and location.reload.
+import { readFileSync } from 'node:fs';
 import { parseHTML } from 'linkedom';
 import { categories } from '../src/customize.js';
+
+/**
+ * The banner's texts of a shipped language as the server puts them in the tag
+ * (consentlib.web.tags.banner_texts): the compiled catalogue's banner_* and banner2_* keys,
+ * without the prefix.
+ */
+export function textsOf(tag) {
+  const url = new URL(`../../consentlib/locale/compiled/${tag}.json`, import.meta.url);
+  const { texts } = JSON.parse(readFileSync(url, 'utf8'));
+  return Object.fromEntries(Object.entries(texts).filter(([k]) => /^banner2?_/.test(k)).map(([k, v]) => [k.replace(/^banner2?_/, ''), v]));
+}
+
+/** The tag's data-consent-* of the language `tag` (its texts, lang and dir). */
+export const langAttrs = (tag, dir = 'ltr') => ({ consentLang: tag, consentDir: dir, consentTexts: JSON.stringify(textsOf(tag)) });
 
 export const STATE = {
   revision: 3,
@@ -106,7 +121,7 @@ export function browser({ html = PAGE, state = STATE, declaration = DECLARATION,
 }
 
 export function script(attrs = {}) {
-  return { dataset: { consentEndpoint: '/_consent/', consentRevision: '3', ...attrs } };
+  return { dataset: { consentEndpoint: '/_consent/', consentRevision: '3', ...langAttrs('en'), ...attrs } };
 }
 
 export const click = (el) => el.dispatchEvent(new el.ownerDocument.defaultView.Event('click'));

@@ -1,22 +1,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CUSTOMIZE_TEXTS, DEFAULT_MODE, TEXTS, TYPES, cookiesOf, gpcLocked, modeState, narrowed, once, parseMode, pickLang, purposes, readCookie,
+  DEFAULT_MODE, TYPES, cookiesOf, gpcLocked, modeState, narrowed, once, parseMode, parseTexts, purposes, readCookie,
 } from '../src/logic.js';
-import { cookieFor } from './helpers.js';
+import { cookieFor, textsOf } from './helpers.js';
 
-test('language: zh, zh-CN, zh-Hans pick Simplified Chinese; others English', () => {
-  for (const tag of ['zh', 'zh-CN', 'zh-cn', 'zh-Hans', 'zh-Hans-CN', 'zh-SG', 'ZH']) assert.equal(pickLang(tag), 'zh', tag);
-  for (const tag of ['', undefined, 'en', 'en-GB', 'zh-TW', 'zh-Hant', 'zh-HK', 'zhx', 'fr']) assert.equal(pickLang(tag), 'en', tag);
+test('texts: from the tag\'s JSON; anything unreadable is no texts rather than an error', () => {
+  assert.deepEqual(parseTexts('{"title":"Datenschutz"}'), { title: 'Datenschutz' });
+  for (const bad of [undefined, '', '{', 'null', '3']) assert.deepEqual(parseTexts(bad), {}, String(bad));
 });
 
-test('texts: both languages carry every key, on both layers; minor text asks a parent or guardian', () => {
-  assert.deepEqual(Object.keys(TEXTS.zh).sort(), Object.keys(TEXTS.en).sort());
-  assert.deepEqual(Object.keys(CUSTOMIZE_TEXTS.zh).sort(), Object.keys(CUSTOMIZE_TEXTS.en).sort());
-  for (const t of [TEXTS.en, TEXTS.zh]) assert.equal(t.desc.split('%').length, 2, 'one place for the purposes');
-  assert.match(TEXTS.en.minor, /ask a parent or guardian/);
-  assert.match(TEXTS.zh.minor, /父母或监护人/);
-  assert.equal(TEXTS.en.gpc, 'Global Privacy Control signal honored');
+test('texts: every shipped language has both layers\' keys, one {purposes} in its description', () => {
+  const keys = Object.keys(textsOf('en')).sort();
+  for (const tag of ['en', 'zh-Hans', 'de', 'fr', 'ar']) {
+    const t = textsOf(tag);
+    assert.deepEqual(Object.keys(t).sort(), keys, tag);
+    assert.equal(t.desc.split('{purposes}').length, 2, `${tag}: one place for the purposes`);
+  }
+  assert.match(textsOf('en').minor, /ask a parent or guardian/);
+  assert.match(textsOf('zh-Hans').minor, /父母或监护人/);
+  assert.equal(textsOf('en').gpc, 'Global Privacy Control signal honored');
 });
 
 test('consent cookie: payload read from <payload>.<signature>', () => {
@@ -108,10 +111,10 @@ test('GPC locks only gpc categories, never required ones, and only with the sign
 
 test('purposes: every category\'s label (its name without one) in the sentence, in page order', () => {
   const cats = [{ name: 'necessary', label: 'Strictly necessary' }, { name: 'ads' }, { name: 'stats', label: 'Statistics' }];
-  assert.equal(purposes({ desc: 'For: %. More.', sep: ', ' }, cats), 'For: Strictly necessary, ads, Statistics. More.');
-  assert.match(purposes(TEXTS.zh, cats), /：Strictly necessary、ads、Statistics。/);
+  assert.equal(purposes({ desc: 'For: {purposes}. More.', sep: ', ' }, cats), 'For: Strictly necessary, ads, Statistics. More.');
+  assert.match(purposes(textsOf('zh-Hans'), cats), /：Strictly necessary、ads、Statistics。/);
   // A label is text: a `$&` in it is not a replacement pattern.
-  assert.equal(purposes({ desc: '%!', sep: '' }, [{ label: '$&$1' }]), '$&$1!');
+  assert.equal(purposes({ desc: '{purposes}!', sep: '' }, [{ label: '$&$1' }]), '$&$1!');
 });
 
 test('cookiesOf: a category\'s cookies from declaration.json; a malformed declaration has none', () => {

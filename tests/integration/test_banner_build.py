@@ -58,6 +58,35 @@ def test_size_budget_gzip_first_load(manifest):
     assert total <= BUDGET, f"banner.js + banner.css are {total} bytes gzip, over the {BUDGET}-byte budget"
 
 
+def _shipped_languages() -> list[str]:
+    from consentlib.locale import compile as locale, po
+
+    return sorted(po.sources(locale.HERE))
+
+
+@pytest.mark.parametrize("language", _shipped_languages())
+def test_size_budget_gzip_first_paint_in_every_language(manifest, language):
+    # The first paint is the two files and the tag that carries the texts of the visitor's
+    # language (and only those): together within the budget, in every shipped language.
+    from consentlib.web.tags import banner_html
+    from consentlib.web.templates import Templates
+
+    page = Templates().page(language)
+    tag = banner_html(None, prefix="/_consent/", revision=1, notice_url="/privacy", page=page)
+    assert f'data-consent-lang="{language}"' in tag
+    total = _gzipped(manifest, FIRST_LOAD) + len(gzip.compress(tag.encode(), compresslevel=9))
+    assert total <= BUDGET, (
+        f"{language}: banner.js + banner.css + the tag's texts are {total} bytes gzip, over the {BUDGET}-byte "
+        f"budget; shorten the banner_* texts of {language}.po")
+
+
+def test_first_paint_holds_one_language(manifest):
+    # No catalogue is built into the script: the texts are only in the tag.
+    js = (STATIC / manifest["banner.js"]).read_text("utf-8")
+    for text in ("Accept all", "Reject all", "全部接受", "Alle ablehnen", "قبول الكل"):
+        assert text not in js
+
+
 def test_size_budget_gzip_second_layer(manifest):
     total = _gzipped(manifest, SECOND_LAYER)
     assert total <= SECOND_LAYER_BUDGET, (
