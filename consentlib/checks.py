@@ -186,6 +186,18 @@ def directory(name: str, value: Any) -> Any:
     return value
 
 
+def directories(name: str, value: Any) -> tuple[str | os.PathLike[str], ...]:
+    """Directories' paths (a list or tuple; one string is refused, not read letter by letter)."""
+    if isinstance(value, (str, os.PathLike)) or not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, (str, os.PathLike)) for v in value):
+        raise ConfigurationError(f"{name} must be a list of directories, like ['mysite/locale'], not {value!r}.")
+    for path in value:
+        if not os.path.isdir(path):
+            raise ConfigurationError(f"{name}: {path!s} is not a directory; give directories laid out like "
+                                     f"consentlib/locale (<language>/LC_MESSAGES/consentlib.po).")
+    return tuple(value)
+
+
 def consent_mode(name: str, value: Any) -> dict[str, list[str]] | None:
     """``{"analytics": ["analytics_storage"]}``: Google Consent Mode types per category."""
     if value is None:

@@ -67,6 +67,7 @@ class ConsentCore:
         site_url: str | None = None,
         on_change: Callable[[dict[str, Any]], object] | None = None,
         templates: str | os.PathLike[str] | None = None,
+        locale_dirs: Sequence[str | os.PathLike[str]] = (),
         mode: str = "enforce",
         third_party_csp: str | None = None,
         door: str = "wsgi",
@@ -83,7 +84,7 @@ class ConsentCore:
             "honour_dnt": honour_dnt,
             "gpc_last_update": gpc_last_update, "max_body": max_body, "etag_body_limit": etag_body_limit,
             "is_minor": is_minor, "guardian_mailer": guardian_mailer, "site_url": site_url,
-            "on_change": on_change, "templates": templates, "mode": mode, "third_party_csp": third_party_csp,
+            "on_change": on_change, "templates": templates, "locale_dirs": locale_dirs, "mode": mode, "third_party_csp": third_party_csp,
         }, door=door, owner=owner)
         self.etag_body_limit: int = given["etag_body_limit"]
         self.secure: bool | None = given["secure"]
@@ -91,7 +92,9 @@ class ConsentCore:
         self.honour_dnt: bool = given["honour_dnt"]
         self.trusted_origins: frozenset[str] = given["trusted_origins"]
         self.gpc_last_update: str | None = given["gpc_last_update"]
-        self.templates = Templates(templates, prefix=prefix)
+        # The site's catalogues are compiled here, once, when the middleware starts.
+        self.templates = Templates(templates, prefix=prefix, locale_dirs=given["locale_dirs"],
+                                   default_language=policy.default_language)
         self.policy = policy
         self.prefix = prefix
         self.max_body = max_body

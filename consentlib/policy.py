@@ -210,6 +210,9 @@ class Policy:
     age_of_consent: int = 16
     #: Per-jurisdiction ages (ISO 3166-1 alpha-2), merged over DEFAULT_AGES_OF_CONSENT.
     ages_of_consent: Mapping[str, int] = field(default_factory=dict, hash=False)
+    #: The language of a visitor whose browser asks for none consentlib has (BCP 47 tag,
+    #: one of the shipped or ``locale_dirs`` catalogues; consentlib.web.language).
+    default_language: str = "en"
 
     _by_name: dict[str, Category] = field(init=False, repr=False, compare=False)
     _exact: dict[str, Cookie] = field(init=False, repr=False, compare=False)
@@ -222,6 +225,9 @@ class Policy:
         object.__setattr__(self, "hosts", tuple(self.hosts))
         if isinstance(self.revision, bool) or not isinstance(self.revision, int) or self.revision < 1:
             raise ConfigurationError(f"Policy revision must be a positive integer, not {self.revision!r}.")
+        if not isinstance(self.default_language, str) or not self.default_language:
+            raise ConfigurationError(f"Policy default_language must be a language tag like 'en' or 'de', "
+                                     f"not {self.default_language!r}.")
         if not self.categories:
             raise ConfigurationError("A Policy needs at least one Category, e.g. Category('necessary', required=True).")
         by_name: dict[str, Category] = {}

@@ -102,6 +102,7 @@ class ConsentMiddleware:
         site_url: str | None = None,
         on_change: Callable[[dict[str, Any]], object] | None = None,
         templates: str | os.PathLike[str] | None = None,
+        locale_dirs: Sequence[str | os.PathLike[str]] = (),
         mode: str = "enforce",
         third_party_csp: str | None = None,
     ) -> None:
@@ -111,7 +112,7 @@ class ConsentMiddleware:
             secure=secure, cookie_domain=cookie_domain, trusted_origins=trusted_origins, honour_dnt=honour_dnt,
             gpc_last_update=gpc_last_update, max_body=max_body, etag_body_limit=etag_body_limit,
             is_minor=is_minor, guardian_mailer=guardian_mailer, site_url=site_url, on_change=on_change,
-            templates=templates, mode=mode, third_party_csp=third_party_csp, door="asgi",
+            templates=templates, locale_dirs=locale_dirs, mode=mode, third_party_csp=third_party_csp, door="asgi",
         )
         # Recording an undeclared cookie writes to the store: from a worker thread here.
         self._undeclared = _UndeclaredOffLoop(self.core.store, policy.category_names)

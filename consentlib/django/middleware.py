@@ -69,6 +69,8 @@ class ConsentMiddleware:
     def _handle(self, request: HttpRequest) -> HttpResponseBase:
         environ = _environ(request)
         environ[_REQUEST] = request
+        if "consentlib.language" not in environ:
+            environ["consentlib.language"] = _django_language(request)
         captured: dict[str, Any] = {}
 
         def start_response(status: str, headers: list[tuple[str, str]],
@@ -127,6 +129,19 @@ class _InnerResponse:
 
 def _no_write(data: bytes) -> None:
     raise RuntimeError("consentlib's Django door does not support the WSGI write() callable.")
+
+
+def _django_language(request: HttpRequest) -> str | None:
+    """Django's language for ``request``, the site's own choice for consentlib's pages and
+    banner (consentlib.web.language): what LocaleMiddleware activates (the language
+    cookie, ``Accept-Language`` among settings.LANGUAGES, else LANGUAGE_CODE); None
+    without USE_I18N, and consentlib reads ``Accept-Language`` itself."""
+    from django.conf import settings
+    from django.utils import translation
+
+    if not settings.USE_I18N:
+        return None
+    return translation.get_language_from_request(request)
 
 
 def _environ(request: HttpRequest) -> dict[str, Any]:

@@ -77,9 +77,12 @@ class ConsentMiddleware:
         A directory whose files win over the shipped templates and message catalogues
         of consentlib's own pages (``page.html``, ``messages/fr.json``...); see
         :mod:`consentlib.web.templates`. The pages speak the visitor's language
-        (``Accept-Language``): English and Simplified Chinese ship, and a catalogue adds
-        one. Everything put into a template is HTML-escaped; a template that is the
-        site's own is trusted like the site's code.
+        (:mod:`consentlib.web.language`). Everything put into a template is HTML-escaped;
+        a template that is the site's own is trusted like the site's code.
+    ``locale_dirs``
+        Directories of gettext catalogues laid out like ``consentlib/locale``
+        (``<language>/LC_MESSAGES/consentlib.po``), compiled now: they add languages
+        or replace shipped texts, for the pages and the banner.
     ``mode``
         ``"report"`` decides as ``"enforce"`` does but lets everything through: cookies
         both ways, beacons, validators. What it would have blocked is logged once each
@@ -113,6 +116,7 @@ class ConsentMiddleware:
         site_url: str | None = None,
         on_change: Callable[[dict[str, Any]], object] | None = None,
         templates: str | os.PathLike[str] | None = None,
+        locale_dirs: Sequence[str | os.PathLike[str]] = (),
         mode: str = "enforce",
         third_party_csp: str | None = None,
     ) -> None:
@@ -121,7 +125,7 @@ class ConsentMiddleware:
             cookie_domain=cookie_domain, trusted_origins=trusted_origins, honour_dnt=honour_dnt, gpc_last_update=gpc_last_update,
             max_body=max_body, etag_body_limit=etag_body_limit, is_minor=is_minor,
             guardian_mailer=guardian_mailer, site_url=site_url, on_change=on_change, templates=templates,
-            mode=mode, third_party_csp=third_party_csp,
+            locale_dirs=locale_dirs, mode=mode, third_party_csp=third_party_csp,
         )
         self.app = app
         # The core's parts __call__ reads on every request, one attribute lookup away.

@@ -165,6 +165,7 @@ WRONG = {
     "site_url": "example.com",
     "on_change": "crm",
     "templates": 3,
+    "locale_dirs": "mysite/locale",
     "mode": "Report",
     "third_party_csp": "on",
     "consent_mode": {"analytics": "analytics_storage"},
