@@ -92,7 +92,7 @@ LANGUAGES = [
     pytest.param("en;q=0, zh-SG", "zh-Hans", id="q0-is-not-acceptable"),
     pytest.param("eo", "en", id="unsupported-is-english"),
     pytest.param("eo-001, eo;q=0.9, zh-sg;q=0.1", "zh-Hans", id="first-supported-wins"),
-    pytest.param("zh-TW, zh-Hant;q=0.9", "en", id="traditional-is-not-simplified"),
+    pytest.param("zh-TW, zh-Hant;q=0.9", "zh-Hant", id="traditional-is-not-simplified"),
     pytest.param("fr-FR,fr;q=0.9,en;q=0.8", "fr", id="fr-FR"),
     pytest.param("de-AT", "de", id="de-AT-is-de"),
     pytest.param("ar-EG", "ar", id="ar-EG-is-ar"),
