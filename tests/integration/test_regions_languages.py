@@ -27,7 +27,7 @@ TITLES = {
     "de": "Meine personenbezogenen Daten nicht verkaufen oder weitergeben",
     "fr": "Ne pas vendre ni partager mes informations personnelles",
 }
-BUTTONS = {"en": "Opt out", "de": "Widersprechen", "fr": "Je m’oppose"}
+BUTTONS = {"en": "Opt out", "de": "Ablehnen", "fr": "Refuser"}
 
 
 @pytest.fixture
@@ -89,8 +89,8 @@ def test_the_separate_consent_sentence_is_in_the_visitors_language(client, accep
 
 
 @pytest.mark.parametrize(("accept", "how"), [
-    pytest.param("de", "einen Widerspruch", id="de"),
-    pytest.param("fr", "une opposition", id="fr"),
+    pytest.param("de", "eine Ablehnung", id="de"),
+    pytest.param("fr", "un refus", id="fr"),
     pytest.param("en", "an opt-out", id="en"),
 ])
 def test_the_receipts_page_names_an_opt_out(client, accept, how):
