@@ -83,6 +83,15 @@ def load_policy(spec: str) -> Policy:
         raise UsageError(str(exc)) from None
 
 
+def since_date(text: str) -> datetime:
+    """``--since``: an ISO date or date and time; one without a zone is UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-01 or 2026-11-01T12:00:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 def days(text: str) -> int:
     """``--older-than``: a whole number of days, at least 1."""
     try:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from consentlib.cli.common import KEYS_OPTIONS, STORE_DOWN, UsageError, add_command, add_group, days, error, \
+from consentlib.cli.common import KEYS_OPTIONS, since_date, STORE_DOWN, UsageError, add_command, add_group, days, error, \
     existing_store, key_options, retention_cutoff, store, store_option
 
 if TYPE_CHECKING:
@@ -24,7 +23,7 @@ def register(commands: Commands) -> None:
                          codes={0: "the receipts were written (none is no error)", 3: STORE_DOWN})
     store_option(export)
     export.add_argument("--id", help="only this consent id")
-    export.add_argument("--since", type=_date, help="only receipts from this date on (UTC)")
+    export.add_argument("--since", type=since_date, help="only receipts from this date on (UTC)")
     export.set_defaults(handler=export_receipts)
 
     prune = add_command(receipt_commands, "prune",
@@ -51,14 +50,6 @@ def register(commands: Commands) -> None:
     store_option(verify)
     key_options(verify)
     verify.set_defaults(handler=verify_receipts)
-
-
-def _date(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-01 or 2026-11-01T12:00:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def export_receipts(args: argparse.Namespace) -> int:

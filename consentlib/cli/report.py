@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from consentlib.cli.common import STORE_DOWN, UsageError, add_command, existing_store, store_option
+from consentlib.cli.common import STORE_DOWN, UsageError, add_command, existing_store, since_date, store_option
 from consentlib.cli.hosts import would_block_command
 
 if TYPE_CHECKING:
@@ -25,21 +24,13 @@ def register(commands: Commands) -> None:
         codes={0: "the report was written", 2: "usage error: a missing or malformed argument, or a --html / "
                                                "--json file that cannot be written", 3: STORE_DOWN})
     store_option(report)
-    report.add_argument("--since", type=_date, metavar="DATE", help="only receipts and mail from this date on (UTC)")
+    report.add_argument("--since", type=since_date, metavar="DATE", help="only receipts and mail from this date on (UTC)")
     report.add_argument("--html", metavar="FILE", help="write the charts as one self-contained HTML page ('-': stdout)")
     report.add_argument("--json", metavar="FILE", help="write the figures as JSON ('-': stdout)")
     report.add_argument("--would-block", action="store_true",
                         help="instead: what mode='report' let through that mode='enforce' would block "
                              "(cookies, beacons, validators, third-party hosts), each with a count")
     report.set_defaults(handler=make_report, kind=None, format="text")
-
-
-def _date(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-01 or 2026-11-01T12:00:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def make_report(args: argparse.Namespace) -> int:
