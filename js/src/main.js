@@ -40,12 +40,11 @@ export function start(win, script, loadLayer) {
     if (!r.ok) throw r;
     return r.json();
   };
-  // JSON both ways. fetch sends the site's cookies to its own origin by default
-  // (credentials: 'same-origin'); a Content-Type on a GET is harmless.
+  // JSON both ways (the endpoints answer JSON whatever the Accept). fetch sends the site's
+  // cookies to its own origin by default (credentials: 'same-origin'); a Content-Type on
+  // a GET is harmless.
   const call = (path, init) =>
-    win
-      .fetch(endpoint + path, { ...init, headers: { 'Content-Type': 'application/json', Accept: 'application/json' } })
-      .then(json);
+    win.fetch(endpoint + path, { ...init, headers: { 'Content-Type': 'application/json' } }).then(json);
   const load = () => call('');
   const post = (names) => call('', { method: 'POST', body: JSON.stringify({ categories: names, method: 'banner' }) });
   // Fetched on the first "Customize" only, once per page.
@@ -93,7 +92,13 @@ export function start(win, script, loadLayer) {
     // A decided visitor of this revision needs no request; with GPC on, the server must
     // say which categories the signal takes away.
     if (ck?.r == revision && !gpcNav) apply(ck.c);
-    else load().then((s) => (s.decided ? apply(s.granted) : show(s)), () => {});
+    // Where the regime grants before a choice (notice_only, never once decided) the granted
+    // categories run at once and the notice shows, unless dismissed this session.
+    else
+      load().then((s) => {
+        if (s.decided || s.notice_only) apply(s.granted);
+        s.decided || (s.notice_only && win.sessionStorage.clNotice) || show(s);
+      }, () => {});
   };
   if (doc.readyState == 'loading') doc.addEventListener('DOMContentLoaded', run);
   else run();
