@@ -24,12 +24,16 @@ export function activate(doc, granted) {
   const ok = (el) => el.dataset.consent.split(/\s+/).every((c) => granted.includes(c));
   for (const old of doc.querySelectorAll('script[type="text/plain"][data-consent]')) {
     if (!ok(old)) continue;
-    const s = doc.createElement('script');
-    for (const a of old.attributes) if (!/^(type|data-consent-src)$/.test(a.name)) s.setAttribute(a.name, a.value);
+    // A copy with every attribute and the text: the old one cannot run, being "already
+    // started"... no: a text/plain script returns before that flag is set (HTML, "prepare
+    // the script element"), but changing its type does not prepare it again; inserting does.
+    const s = old.cloneNode(true);
+    s.removeAttribute('type');
     // Browsers hide the nonce attribute once parsed (it reads ""); the property keeps it.
     if (old.nonce) s.nonce = old.nonce;
-    if (old.dataset.consentSrc) s.src = old.dataset.consentSrc;
-    else s.text = old.textContent;
+    const src = old.dataset.consentSrc;
+    if (src) s.src = src;
+    s.removeAttribute('data-consent-src');
     // Dynamically inserted external scripts are async by default; keep document order.
     s.async = false;
     old.replaceWith(s);
@@ -73,7 +77,8 @@ export function dialog(doc, t, links, gpcNav, post, done, customize, fallback) {
   function open(state, cats) {
     if (overlay) close();
     reopened = !!cats;
-    n = state.notice_only;
+    // Where the regime grants before a choice, what the server granted runs at once.
+    if ((n = state.notice_only)) done(state);
     back = doc.activeElement;
     const gpc = gpcNav || !!state.gpc;
     const btn = (id, label, attrs) => h(doc, 'button', { type: 'button', id, class: 'cl-b', ...attrs }, label);

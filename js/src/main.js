@@ -92,13 +92,9 @@ export function start(win, script, loadLayer) {
     // A decided visitor of this revision needs no request; with GPC on, the server must
     // say which categories the signal takes away.
     if (ck?.r == revision && !gpcNav) apply(ck.c);
-    // Where the regime grants before a choice (notice_only, never once decided) the granted
-    // categories run at once and the notice shows, unless dismissed this session.
-    else
-      load().then((s) => {
-        if (s.decided || s.notice_only) apply(s.granted);
-        s.decided || (s.notice_only && win.sessionStorage.clNotice) || show(s);
-      }, () => {});
+    // A notice (notice_only, docs/regions.md) dismissed this session is not shown again,
+    // but what the server granted runs as it does for a decided visitor.
+    else load().then((s) => (s.decided || (s.notice_only && win.sessionStorage.clNotice) ? apply(s.granted) : show(s)), () => {});
   };
   if (doc.readyState == 'loading') doc.addEventListener('DOMContentLoaded', run);
   else run();

@@ -70,11 +70,15 @@ export const PAGE = `<!doctype html><html lang="en"><head></head><body><main><h1
 /**
  * A window with `state` served by GET, `declaration` by GET declaration.json (either may
  * be a function, and an Error is a failed request) and `recorded()` by POST. Returns
- * { win, doc, calls, reloads, settle, layer }; `layerFails` makes the second layer's load fail.
+ * { win, doc, calls, reloads, settle, layer }; `layerFails` makes the second layer's load fail;
+ * `session` is the tab's sessionStorage (a plain object).
  */
-export function browser({ html = PAGE, state = STATE, declaration = DECLARATION, cookie = '', gpc, dataLayer, post, layerFails, protocol = 'http:' } = {}) {
+export function browser({ html = PAGE, state = STATE, declaration = DECLARATION, cookie = '', gpc, dataLayer, post, layerFails, protocol = 'http:', session = {} } = {}) {
   const w = parseHTML(html);
   const doc = w.document;
+  // One tab's sessionStorage, as both the window and the document's view see it; pass the
+  // same object to two browsers for two pages of one tab.
+  w.sessionStorage = session;
   let focused = null;
   Object.defineProperty(doc, 'activeElement', { get: () => focused || doc.body, configurable: true });
   w.HTMLElement.prototype.focus = function () {
@@ -97,6 +101,7 @@ export function browser({ html = PAGE, state = STATE, declaration = DECLARATION,
   const win = {
     document: doc,
     CustomEvent: w.CustomEvent,
+    sessionStorage: session,
     navigator: gpc === undefined ? {} : { globalPrivacyControl: gpc },
     location: { protocol, reload: () => reloads.push(1), assign: (url) => reloads.push(url) },
     fetch: (url, opts = {}) => {
