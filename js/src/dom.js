@@ -24,9 +24,9 @@ export function activate(doc, granted) {
   const ok = (el) => el.dataset.consent.split(/\s+/).every((c) => granted.includes(c));
   for (const old of doc.querySelectorAll('script[type="text/plain"][data-consent]')) {
     if (!ok(old)) continue;
-    // A copy with every attribute and the text: the old one cannot run, being "already
-    // started"... no: a text/plain script returns before that flag is set (HTML, "prepare
-    // the script element"), but changing its type does not prepare it again; inserting does.
+    // Changing the old one's type would not run it: only inserting a script prepares it.
+    // A copy keeps every attribute and the text, and can run: a text/plain script is never
+    // marked "already started" (HTML, "prepare the script element" returns before that).
     const s = old.cloneNode(true);
     s.removeAttribute('type');
     // Browsers hide the nonce attribute once parsed (it reads ""); the property keeps it.
@@ -53,6 +53,11 @@ export function activate(doc, granted) {
  * granted). "Customize" asks `customize(state, gpc)` for the second layer (a promise of
  * its fieldset, loaded lazily); when that fails, `fallback()` takes the visitor to the
  * no-JavaScript preferences page.
+ *
+ * A state with `notice_only` (an opt-out or notice region, docs/regions.md) opens as a
+ * notice: `done(state)` runs at once (the server granted already), there is no
+ * Accept/Reject pair, the state's `opt_out` link comes first, and "Save choices" (before
+ * "Customize") or Escape closes it without a request, marking it seen in sessionStorage.
  */
 export function dialog(doc, t, links, gpcNav, post, done, customize, fallback) {
   let overlay, dlg, back, reopened, n;
@@ -64,8 +69,8 @@ export function dialog(doc, t, links, gpcNav, post, done, customize, fallback) {
     overlay.remove();
     overlay = null;
     if (back?.isConnected) back.focus?.();
-    // A notice closed stays away for the session (after a choice there is none to show);
-    // last, as storage turned off throws.
+    // A notice closed stays away for the session (after a choice there is none to show).
+    // Last: where the browser blocks storage this throws, after the dialog is gone.
     if (n) doc.defaultView.sessionStorage.clNotice = 1;
   };
 

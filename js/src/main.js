@@ -93,7 +93,8 @@ export function start(win, script, loadLayer) {
     // say which categories the signal takes away.
     if (ck?.r == revision && !gpcNav) apply(ck.c);
     // A notice (notice_only, docs/regions.md) dismissed this session is not shown again,
-    // but what the server granted runs as it does for a decided visitor.
+    // but what the server granted runs as it does for a decided visitor. (Where the
+    // browser blocks all site data, reading it throws: nothing runs and no notice shows.)
     else load().then((s) => (s.decided || (s.notice_only && win.sessionStorage.clNotice) ? apply(s.granted) : show(s)), () => {});
   };
   if (doc.readyState == 'loading') doc.addEventListener('DOMContentLoaded', run);
