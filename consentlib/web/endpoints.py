@@ -28,7 +28,7 @@ from consentlib.web.choices import Choices, state_of
 from consentlib.web.context import EndpointContext
 from consentlib.web.csp_report import CspReports
 from consentlib.web.declaration import declaration
-from consentlib.web.opt_out import TEXTS as OPT_OUT_TEXTS, OptOut
+from consentlib.web.opt_out import OptOut
 from consentlib.web.own_cookies import own_cookies
 from consentlib.web.exchange import Answer, Pending, Request, Response
 from consentlib.web.guardian import Guardians
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     Handler = Callable[[Request, Consent], Answer]
 
 GPC_WELL_KNOWN = "/.well-known/gpc.json"
-OPT_OUT_TITLE = OPT_OUT_TEXTS["title"]
 
 
 class Endpoints:
@@ -132,8 +131,9 @@ class Endpoints:
         state = self.state(consent, page.language)
         if consent.regime == "opt-out":
             # Cal. Civ. Code §1798.135(a)(1): the banner links the opt-out page under its
-            # title; given here, so the banner carries no text of its own for it.
-            state["opt_out"] = [f"{self.context.prefix}opt-out", OPT_OUT_TITLE]
+            # title (in the request's language, as the page it links); given here, so the
+            # banner carries no text of its own for it. JSON: the catalogue's plain text.
+            state["opt_out"] = [f"{self.context.prefix}opt-out", page.catalogue.texts["opt_out_title"]]
         # The region's header is added to Vary by the door, with every other answer's.
         return respond(200, state,
                        headers=[("Vary", "Cookie, Sec-GPC, Accept-Language"), ("Content-Language", page.language)])

@@ -8,8 +8,9 @@ no account or more steps than needed. ``GET`` shows the page and its one-button 
 which from then on grant only the required categories (every regime reads the cookie
 as the visitor's choice). The finer choice per category stays on the preferences page.
 
-The page's texts are English here, in this module's template (:data:`TEXTS`): they
-await their place in the message catalogues.
+The page answers in the visitor's language, from the message catalogues
+(``opt_out_*`` in consentlib/locale): the English title is the statutory one; the other
+languages say the same request plainly, for a visitor of a US state who reads them.
 """
 from __future__ import annotations
 
@@ -23,17 +24,6 @@ from consentlib.web.choices import Choices
 from consentlib.web.context import EndpointContext
 from consentlib.web.exchange import Answer, Request, Response
 from consentlib.web.http import cross_origin_refusal, respond, respond_html, safe_next
-
-#: Every visible text of the page, in English (to be translated; see the module's note).
-TEXTS = {
-    "title": "Do Not Sell or Share My Personal Information",
-    "explain": ("You can opt out of the sale or sharing of your personal information, and of every other "
-                "optional use of it on this site. Only what the site needs to work stays on."),
-    "button": "Opt out",
-    "done": "You have opted out: only what this site needs to work is on.",
-    "gpc": "Your browser sends a Global Privacy Control signal, which this site honours as an opt-out of sale and sharing.",
-    "more": "Choose per purpose",
-}
 
 # Inside page.html's <main>, after its <h1> (the title): the layout of the other pages.
 _BODY = """<p>{explain}</p>{state}
@@ -60,21 +50,23 @@ class OptOut:
 
     def page(self, request: Request, consent: Consent) -> Response:
         next_path = safe_next(request, request.args.get("next"))
+        page = self.context.templates.for_request(request)
         required = self.context.policy.required
         opted_out = consent.decided and consent.chosen <= required
         state = ""
         if opted_out:
-            state += f"\n<p><strong>{escape(TEXTS['done'])}</strong></p>"
+            state += f"\n<p><strong>{page.text('opt_out_done')}</strong></p>"
         if consent.gpc:
-            state += f"\n<p>{escape(TEXTS['gpc'])}</p>"
+            state += f"\n<p>{page.text('opt_out_gpc')}</p>"
         prefix = self.context.prefix
         body = Markup(_BODY.format(
-            explain=escape(TEXTS["explain"]), state=state,
-            action=escape(f"{prefix}opt-out"), next=escape(next_path), button=escape(TEXTS["button"]),
-            preferences=escape(f"{prefix}preferences?next={quote(next_path, safe='/')}"), more=escape(TEXTS["more"])))
-        page = self.context.templates.for_language(None)  # English, as the texts above
-        # The page shows this visitor's state: it varies with their cookies and GPC.
-        return respond_html(200, page.document(TEXTS["title"], body),
+            explain=page.text("opt_out_explain"), state=state,
+            action=escape(f"{prefix}opt-out"), next=escape(next_path), button=page.text("opt_out_button"),
+            preferences=escape(f"{prefix}preferences?next={quote(next_path, safe='/')}"),
+            more=page.text("opt_out_more")))
+        # The page shows this visitor's state: it varies with their cookies and GPC, and
+        # (page.headers) with Accept-Language.
+        return respond_html(200, page.document(page.text("opt_out_title"), body),
                             headers=[*page.headers, ("Vary", "Cookie, Sec-GPC")])
 
     def record(self, request: Request, consent: Consent) -> Answer:

@@ -19,12 +19,6 @@ def _english(page: Page | None) -> Page:
     return page if page is not None else default_templates().page()
 
 
-#: The sentence that asks a separate category apart (PIPL Art 23, 29, 39), in English:
-#: it awaits its place in the message catalogues.
-SEPARATE_SENTENCE = ("{label} needs your separate consent: it is on only when you tick it here and save "
-                     "your choices. \u201cAccept all\u201d leaves it off.")
-
-
 def category_fields(policy: Policy, consent: Consent, page: Page | None = None) -> Markup:
     """One checkbox per category: required ones on and locked, none pre-ticked otherwise.
     A ``separate`` category comes last, each with its own sentence that asks it apart."""
@@ -32,8 +26,9 @@ def category_fields(policy: Policy, consent: Consent, page: Page | None = None) 
     rows = []
     for category in sorted(policy.categories, key=lambda c: c.separate):
         if category.separate:
+            # PIPL Art 23, 29, 39 ask this consent apart: the catalogue's separate_consent.
             rows.append(Markup('<p class="consent-separate">{}</p>').format(
-                SEPARATE_SENTENCE.format(label=category.label)))
+                page.text("separate_consent", label=localized(category.label, page.language))))
         # GPC turns gpc categories off; a minor cannot switch on what no guardian allowed.
         gpc_off = consent.gpc and category.gpc
         locked_off = gpc_off or (
