@@ -323,3 +323,25 @@ def test_flask_locale_selector_chooses_for_banner_and_pages(tmp_path):
     assert _page_language(client.get("/_consent/preferences?lang=ar", headers={"Accept-Language": "de"})) == "ar"
     # None: no choice of the site's, so Accept-Language.
     assert _page_language(client.get("/_consent/preferences", headers={"Accept-Language": "de"})) == "de"
+
+
+@pytest.mark.parametrize("language", sorted(locale.po.sources(locale.HERE)))
+def test_every_shipped_language_answers_the_preferences_page_in_that_language(tmp_path, language):
+    """Informed consent (GDPR Art 4(11), 7(2)): each shipped catalogue really serves the
+    page a visitor reads, not only the banner: its own words, its lang and dir."""
+    from consentlib.web.templates import Templates
+
+    texts = Templates().page(language).catalogue.texts
+    response = _wsgi(tmp_path).get("/_consent/preferences", headers={"Accept-Language": language})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and _page_language(response) == language
+    assert re.search(rf'<html[^>]* lang="{re.escape(language)}"', page), page[:300]
+    assert ('dir="rtl"' in page) == (language in ("ar", "he"))
+    for key in ("status_undecided", "cookies_heading", "privacy_notice"):
+        assert _escaped(texts[key]) in page, f"{language}: {key} is not the catalogue's"
+
+
+def _escaped(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=True)
