@@ -16,7 +16,8 @@ export function start(win, script, loadLayer) {
   const revision = Number(data.consentRevision);
   const notice = data.consentNotice || '/privacy';
   const prefs = endpoint + 'preferences';
-  // The server chose the language (consentlib.web.language) and put its texts in the tag.
+  // The server chose the language (consentlib.web.language) and put the first layer's texts
+  // in the tag.
   const t = parseTexts(data.consentTexts);
   t.lang = data.consentLang || 'en';
   t.dir = data.consentDir == 'rtl' ? 'rtl' : 'ltr';
@@ -49,10 +50,13 @@ export function start(win, script, loadLayer) {
   const post = (names) => call('', { method: 'POST', body: JSON.stringify({ categories: names, method: 'banner' }) });
   // Fetched on the first "Customize" only, once per page.
   const layer = once(loadLayer);
-  const declaration = once(() => call('declaration.json'));
-  // Without the declaration the second layer still offers the choice, only without tables.
-  const customize = (s, gpc) =>
-    Promise.all([layer(), declaration().catch(() => null)]).then(([build, d]) => build(doc, t, s, gpc, d));
+  // The second layer's texts are not in the tag (the first paint never shows them): the
+  // declaration carries them, asked in the tag's language (docs/http.md, declaration.json;
+  // a language tag is letters, digits and hyphens, nothing to escape in a query).
+  const declaration = once(() => call('declaration.json?lang=' + t.lang));
+  // Without the declaration (and its texts) there is no second layer to show: the promise
+  // fails, and the visitor is sent to the no-JS preferences page (fallback) instead.
+  const customize = (s, gpc) => Promise.all([layer(), declaration()]).then(([build, d]) => build(doc, t, s, gpc, d));
   // Withdrawal must stay possible (GDPR Art 7(3)): when the banner cannot, the no-JS form can.
   const fallback = () => win.location.assign(prefs);
   const apply = (g) => {
