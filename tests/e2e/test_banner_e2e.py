@@ -126,6 +126,7 @@ def driver(chrome):
     chrome.get("about:blank")
     chrome.execute_cdp_cmd("Network.enable", {})
     chrome.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
+    chrome.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
     chrome.execute_cdp_cmd("Network.clearBrowserCookies", {})
     chrome.get_log("browser")
     chrome.get_log("performance")
@@ -584,6 +585,18 @@ def test_second_layer_shows_each_categorys_cookies_loaded_only_on_customize(driv
     banner_gone(driver)
     assert consent_payload(driver)["c"] == ["analytics", "necessary"]
     assert_clean_console(driver)
+
+
+def test_without_the_declaration_customize_goes_to_the_preferences_page(driver, site):
+    """The second layer's texts come with declaration.json: when it cannot be loaded, the
+    visitor gets the no-JS preferences page (the same choice, in words), never an empty layer."""
+    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*declaration.json*"]})
+    open_page(driver, site, "/")
+    banner(driver)
+    click(driver, "consent-customize")
+    wait(driver, EC.url_to_be(site.base + "/_consent/preferences"))
+    assert driver.find_elements(By.CSS_SELECTOR, 'input[name="category"][value="analytics"]')
+    assert driver.get_cookie("consent") is None, "opening the choices is not consent"
 
 
 def test_second_layer_loads_under_a_nonce_csp(driver, site):
