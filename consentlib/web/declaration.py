@@ -37,7 +37,7 @@ def asked_language(templates: Templates, lang: str | None) -> Page | None:
     return None
 
 
-def second_layer_texts(page: Page) -> dict[str, str]:
+def _second_layer_texts(page: Page) -> dict[str, str]:
     """The banner's second-layer texts in ``page``'s language, by their short keys."""
     return {key[len(_SECOND_LAYER):]: text for key, text in page.catalogue.texts.items()
             if key.startswith(_SECOND_LAYER)}
@@ -82,5 +82,5 @@ def declaration(policy: Policy, *, lifetime: int = DEFAULT_LIFETIME, secure: boo
         # Which law the site follows where (docs/regions.md): the same for every visitor.
         "regions": [{"name": r.name, "regime": r.regime, "countries": list(r.countries)} for r in policy.regions],
         "default_regime": policy.default_regime,
-        "texts": second_layer_texts(page or default_templates().page()),
+        "texts": _second_layer_texts(page or default_templates().page()),
     }
