@@ -5,6 +5,12 @@ banner's second layer read the site's own words instead of guessing (ePrivacy Ar
 asks for clear and comprehensive information about each cookie's purpose). It is built
 from the policy alone: the same for every visitor of a language, public and cacheable;
 labels, descriptions, purposes and lifetimes are in the request's language.
+
+It also carries, under ``"texts"``, the banner's second-layer texts (the catalogue's
+``banner2_*``, by their short keys: ``banner2_cats`` -> ``cats``): the banner's tag holds
+only the first layer's, to keep the first paint small, and the second layer fetches this
+file in the tag's language (``?lang=``, see :func:`asked_language`) when a visitor first
+opens "Customize".
 """
 from __future__ import annotations
 
@@ -14,10 +20,27 @@ from consentlib.consent import DEFAULT_LIFETIME
 from consentlib.locale.texts import Text, localized
 from consentlib.policy import Policy
 from consentlib.web.own_cookies import own_cookies
-from consentlib.web.templates import Page
+from consentlib.web.templates import Page, Templates, default_templates
 
 #: Bump when a key is renamed or removed; adding a key does not change it.
 SCHEMA_VERSION = 1
+# The second layer's texts in the catalogues (consentlib/locale/consentlib.pot).
+_SECOND_LAYER = "banner2_"
+
+
+def asked_language(templates: Templates, lang: str | None) -> Page | None:
+    """The page of the catalogue ``lang`` names (a shipped or site catalogue's tag, as the
+    banner's tag gives it: ``data-consent-lang``), or None for any other value, when the
+    usual language rule (:mod:`consentlib.web.language`) applies."""
+    if lang is not None and lang in templates.catalogues:
+        return templates.page(lang)
+    return None
+
+
+def _second_layer_texts(page: Page) -> dict[str, str]:
+    """The banner's second-layer texts in ``page``'s language, by their short keys."""
+    return {key[len(_SECOND_LAYER):]: text for key, text in page.catalogue.texts.items()
+            if key.startswith(_SECOND_LAYER)}
 
 
 def declaration(policy: Policy, *, lifetime: int = DEFAULT_LIFETIME, secure: bool = True,
@@ -27,7 +50,8 @@ def declaration(policy: Policy, *, lifetime: int = DEFAULT_LIFETIME, secure: boo
     Its cookies start with consentlib's own two (see :mod:`consentlib.web.own_cookies`),
     named as on a request whose cookies are ``secure`` (with ``cookie_domain``), living
     ``lifetime`` seconds; the consent id cookie is the one with ``http_only`` true. The
-    texts are in ``page``'s language (English without one), said in ``"language"``.
+    texts are in ``page``'s language (English without one), said in ``"language"``;
+    ``"texts"`` holds the banner's second-layer texts in it.
     """
     own = own_cookies(policy, lifetime=lifetime, secure=secure, cookie_domain=cookie_domain, page=page)
     language = page.language if page is not None else "en"
@@ -58,4 +82,5 @@ def declaration(policy: Policy, *, lifetime: int = DEFAULT_LIFETIME, secure: boo
         # Which law the site follows where (docs/regions.md): the same for every visitor.
         "regions": [{"name": r.name, "regime": r.regime, "countries": list(r.countries)} for r in policy.regions],
         "default_regime": policy.default_regime,
+        "texts": _second_layer_texts(page or default_templates().page()),
     }

@@ -6,7 +6,7 @@ GET   {prefix}preferences   the no-JavaScript preferences form
 GET   {prefix}opt-out       "Do Not Sell or Share My Personal Information" (POST: opt out)
 GET   {prefix}receipts      this visitor's receipts (GDPR Art 7(1) proof, Art 15 access)
 GET   {prefix}banner.*      the banner's assets
-GET   {prefix}declaration.json  the site's declaration (categories, cookies, beacons)
+GET   {prefix}declaration.json  the site's declaration (categories, cookies, beacons; ?lang=)
 POST  {prefix}csp-report    where browsers report what the third-party CSP refused (third_party_csp)
 GET   /.well-known/gpc.json the site's GPC support statement
 
@@ -27,7 +27,7 @@ from consentlib.web.assets import lookup as static_asset
 from consentlib.web.choices import Choices, state_of
 from consentlib.web.context import EndpointContext
 from consentlib.web.csp_report import CspReports
-from consentlib.web.declaration import declaration
+from consentlib.web.declaration import asked_language, declaration
 from consentlib.web.opt_out import OptOut
 from consentlib.web.own_cookies import own_cookies
 from consentlib.web.exchange import Answer, Pending, Request, Response
@@ -147,13 +147,18 @@ class Endpoints:
     def declaration_json(self, request: Request, consent: Consent) -> Response:
         # The same for every visitor: public, and cacheable for an hour (a new policy
         # revision is picked up within that time).
-        # consentlib's own cookies are listed under the names this scheme gives them; the
-        # texts are in the request's language, so caches keep one per Accept-Language.
-        page = self.context.templates.for_request(request)
+        # consentlib's own cookies are listed under the names this scheme gives them. The
+        # texts are in the language ?lang= names (the banner's tag's, for its second layer):
+        # such a URL is its own cache entry and depends on no header, so it says its
+        # language but no Vary (RFC 9110 §12.5.5). Without it (or with a lang no catalogue
+        # has), the request's language: caches keep one per Accept-Language.
+        asked = asked_language(self.context.templates, request.args.get("lang"))
+        page = asked or self.context.templates.for_request(request)
+        headers = [("Content-Language", page.language)] if asked else page.headers
         return respond(200, declaration(self.policy, lifetime=self.context.cookie.lifetime,
                                         secure=self.context.secure_over(request.scheme),
                                         cookie_domain=self.context.cookie_domain, page=page),
-                       headers=page.headers, cache="public, max-age=3600")
+                       headers=headers, cache="public, max-age=3600")
 
     def receipts(self, request: Request, consent: Consent) -> Answer:
         """The visitor's receipts: a page or JSON (see :mod:`consentlib.web.receipts`)."""

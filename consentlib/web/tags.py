@@ -21,14 +21,16 @@ if TYPE_CHECKING:
 TEMPLATES_KEY = "consentlib.templates"
 #: Where the site (or an outer middleware) names the request's language.
 LANGUAGE_KEY = "consentlib.language"
-# The banner's texts travel in its tag, in the request's language only; their keys there
-# are the catalogue's without the prefix ("banner_title" -> "title", "banner2_cats" -> "cats").
-_PREFIXES = ("banner_", "banner2_")
+# The banner's first-layer texts travel in its tag, in the request's language only; their
+# keys there are the catalogue's without the prefix ("banner_title" -> "title"). The second
+# layer's (banner2_*) are not in the tag: the first paint never shows them, and they would
+# cost it about 120 bytes gzip; declaration.json carries them (consentlib.web.declaration).
+_PREFIX = "banner_"
 
 
 def banner_texts(page: Page) -> dict[str, str]:
-    """The banner's texts (both layers) in ``page``'s language, by their short keys."""
-    return {key.split("_", 1)[1]: text for key, text in page.catalogue.texts.items() if key.startswith(_PREFIXES)}
+    """The banner's first-layer texts in ``page``'s language, by their short keys."""
+    return {key[len(_PREFIX):]: text for key, text in page.catalogue.texts.items() if key.startswith(_PREFIX)}
 
 
 def _single_quoted(text: str) -> str:
@@ -55,7 +57,7 @@ def banner_tags(environ: WSGIEnvironment, *, prefix: str, revision: int, nonce: 
     ``notice_url``). The second layer's script and stylesheet are not named here: the
     banner loads them from next to its own file when a visitor opens "Customize".
 
-    The tag carries the banner's texts in the request's language, chosen by the rule the
+    The tag carries the banner's first-layer texts in the request's language, chosen by the rule the
     pages follow (:mod:`consentlib.web.language`: ``environ["consentlib.language"]``, then
     ``Accept-Language``, then the default), from ``templates`` (by default the ones the
     middleware left in the environ): ``lang``, ``dir`` and ``data-consent-texts``.

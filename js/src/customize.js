@@ -7,11 +7,16 @@ import { cookiesOf, gpcLocked } from './logic.js';
 import { h } from './dom.js';
 
 /**
- * The fieldset of categories for `state` (the consent endpoint's answer), in the texts `t`
- * the banner's tag carries. `declaration` is declaration.json, or null when it could not
- * be read: then the tables are left out and the choice still works.
+ * The fieldset of categories for `state` (the consent endpoint's answer), in the texts `first`
+ * the banner's tag carries with declaration.json's `texts` (the second layer's, which the
+ * tag leaves out to keep the first paint small). `declaration` is declaration.json: without
+ * its texts this throws, so the banner sends the visitor to the no-JS preferences page
+ * rather than showing a second layer without words.
  */
-export function categories(doc, t, state, gpc, declaration) {
+export function categories(doc, first, state, gpc, declaration) {
+  const texts = declaration && declaration.texts;
+  if (!texts || typeof texts != 'object') throw new Error('declaration.json has no texts');
+  const t = { ...first, ...texts };
   const row = (tag, cells, attrs) => h(doc, 'tr', {}, ...cells.map((c) => h(doc, tag, attrs, c)));
   const items = state.categories.map((c) => {
     // A separate category (PIPL Art 23, 29, 39) is asked apart, on the preferences page:
@@ -33,11 +38,11 @@ export function categories(doc, t, state, gpc, declaration) {
         c.label || c.name),
       locked && !c.separate && h(doc, 'span', { class: 'cl-s' }, c.required ? t.on : t.off),
       c.description && h(doc, 'p', { id: d }, c.description),
-      declaration && (cookies.length
+      cookies.length
         ? h(doc, 'table', { class: 'cl-t', id: 'consent-cookies-' + c.name },
           h(doc, 'thead', {}, row('th', [t.cookie, t.purpose, t.life, t.by], { scope: 'col' })),
           h(doc, 'tbody', {}, ...cookies.map((k) => row('td', [k.name, k.purpose, k.lifetime, k.third_party || t.us]))))
-        : h(doc, 'p', {}, t.none)));
+        : h(doc, 'p', {}, t.none));
   });
   return h(doc, 'fieldset', { class: 'cl-c' }, h(doc, 'legend', {}, t.cats), ...items);
 }

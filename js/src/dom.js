@@ -24,12 +24,16 @@ export function activate(doc, granted) {
   const ok = (el) => el.dataset.consent.split(/\s+/).every((c) => granted.includes(c));
   for (const old of doc.querySelectorAll('script[type="text/plain"][data-consent]')) {
     if (!ok(old)) continue;
-    const s = doc.createElement('script');
-    for (const a of old.attributes) if (!/^(type|data-consent-src)$/.test(a.name)) s.setAttribute(a.name, a.value);
+    // Changing the old one's type would not run it: only inserting a script prepares it.
+    // A copy keeps every attribute and the text, and can run: a text/plain script is never
+    // marked "already started" (HTML, "prepare the script element" returns before that).
+    const s = old.cloneNode(true);
+    s.removeAttribute('type');
     // Browsers hide the nonce attribute once parsed (it reads ""); the property keeps it.
     if (old.nonce) s.nonce = old.nonce;
-    if (old.dataset.consentSrc) s.src = old.dataset.consentSrc;
-    else s.text = old.textContent;
+    const src = old.dataset.consentSrc;
+    if (src) s.src = src;
+    s.removeAttribute('data-consent-src');
     // Dynamically inserted external scripts are async by default; keep document order.
     s.async = false;
     old.replaceWith(s);
@@ -49,9 +53,14 @@ export function activate(doc, granted) {
  * granted). "Customize" asks `customize(state, gpc)` for the second layer (a promise of
  * its fieldset, loaded lazily); when that fails, `fallback()` takes the visitor to the
  * no-JavaScript preferences page.
+ *
+ * A state with `notice_only` (an opt-out or notice region, docs/regions.md) opens as a
+ * notice: `done(state)` runs at once (the server granted already), there is no
+ * Accept/Reject pair, the state's `opt_out` link comes first, and "Save choices" (before
+ * "Customize") or Escape closes it without a request, marking it seen in sessionStorage.
  */
 export function dialog(doc, t, links, gpcNav, post, done, customize, fallback) {
-  let overlay, dlg, back, reopened;
+  let overlay, dlg, back, reopened, n;
 
   const focusables = () =>
     [...dlg.querySelectorAll('a[href],button,input')].filter((e) => !e.disabled && !e.closest('[hidden]'));
@@ -60,6 +69,9 @@ export function dialog(doc, t, links, gpcNav, post, done, customize, fallback) {
     overlay.remove();
     overlay = null;
     if (back?.isConnected) back.focus?.();
+    // A notice closed stays away for the session (after a choice there is none to show).
+    // Last: where the browser blocks storage this throws, after the dialog is gone.
+    if (n) doc.defaultView.sessionStorage.clNotice = 1;
   };
 
   // Keep focus inside while the modal dialog is open (WCAG 2.4.3, ARIA APG dialog pattern).
@@ -70,6 +82,8 @@ export function dialog(doc, t, links, gpcNav, post, done, customize, fallback) {
   function open(state, cats) {
     if (overlay) close();
     reopened = !!cats;
+    // Where the regime grants before a choice, what the server granted runs at once.
+    if ((n = state.notice_only)) done(state);
     back = doc.activeElement;
     const gpc = gpcNav || !!state.gpc;
     const btn = (id, label, attrs) => h(doc, 'button', { type: 'button', id, class: 'cl-b', ...attrs }, label);
@@ -96,10 +110,11 @@ export function dialog(doc, t, links, gpcNav, post, done, customize, fallback) {
     // The first layer: Accept all, Reject all and Customize are the same element with the
     // same class (EDPB cookie-banner taskforce 2023: reject as easy and visible as accept).
     // A minor gets no "Accept all" (GDPR Art 8: only a guardian's consent counts).
-    const accept = !state.minor && btn('consent-accept-all', t.accept);
-    const reject = btn('consent-reject-all', t.reject);
+    // A notice (docs/regions.md) needs no pair: the server granted already.
+    const accept = !state.minor && !n && btn('consent-accept-all', t.accept);
+    const reject = !n && btn('consent-reject-all', t.reject);
     const custom = btn('consent-customize', t.custom, { hidden: reopened });
-    const save = btn('consent-save', t.save, { hidden: !reopened });
+    const save = btn('consent-save', t.save, { hidden: !reopened && !n });
     const show = (fieldset) => {
       err.before(fieldset);
       save.hidden = false;
@@ -108,7 +123,9 @@ export function dialog(doc, t, links, gpcNav, post, done, customize, fallback) {
     const on = (el, fn) => el && el.addEventListener('click', fn);
     on(accept, () => submit(all));
     on(reject, () => submit([]));
-    on(save, () => submit([...dlg.querySelectorAll('input')].filter((i) => i.checked).map((i) => i.value)));
+    // Before the second layer ("Customize" still shown), a notice's "Save" keeps what runs:
+    // it dismisses the notice and records nothing (a notice is not a consent).
+    on(save, () => (custom.hidden ? submit([...dlg.querySelectorAll('input')].filter((i) => i.checked).map((i) => i.value)) : close()));
     on(custom, () => {
       if (loading) return;
       loading = 1;
@@ -137,6 +154,8 @@ export function dialog(doc, t, links, gpcNav, post, done, customize, fallback) {
       h(doc, 'p', { id: 'consent-desc' }, purposes(t, state.categories), ' ',
         h(doc, 'a', { href: links[0] }, t.more), ' · ',
         h(doc, 'a', { href: links[1], id: 'consent-notice' }, t.notice)),
+      // Cal. Civ. Code §1798.135(a)(1): the opt-out link, titled by the server, up front.
+      state.opt_out && h(doc, 'p', { class: 'cl-n' }, h(doc, 'a', { href: state.opt_out[0], id: 'consent-opt-out' }, state.opt_out[1])),
       state.minor && h(doc, 'p', { class: 'cl-n' }, t.minor),
       gpc && h(doc, 'p', { class: 'cl-n', id: 'consent-gpc' }, t.gpc),
       err,
@@ -145,10 +164,10 @@ export function dialog(doc, t, links, gpcNav, post, done, customize, fallback) {
 
     dlg.addEventListener('keydown', (e) => {
       if (e.key == 'Escape') {
-        // Closing is never consent: an undecided visitor keeps the dialog; a decided one
-        // who reopened it keeps the choice already recorded.
+        // Closing is never consent: an undecided visitor keeps the dialog, unless it is a
+        // notice; a decided one who reopened it keeps the choice already recorded.
         e.preventDefault();
-        if (reopened) close();
+        if (reopened || n) close();
       } else if (e.key == 'Tab') {
         const f = focusables();
         const i = f.indexOf(doc.activeElement);

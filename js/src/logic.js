@@ -13,9 +13,10 @@ export const DEFAULT_MODE = {
 // mapping names each of them once.
 export const TYPES = /* @__PURE__ */ Object.values(DEFAULT_MODE).flat();
 
-// The texts are not here: the server puts them, in the visitor's language only, in the
-// banner's tag (data-consent-texts, from consentlib/locale), so the script is the same for
-// every language and the first paint holds one language's strings.
+// The texts are not here: the server puts the first layer's, in the visitor's language
+// only, in the banner's tag (data-consent-texts, from consentlib/locale), and the second
+// layer's in declaration.json's `texts`, so the script is the same for every language and
+// the first paint holds one language's strings of one layer.
 
 /** The texts of the tag's data-consent-texts ({title, desc, ...}), or {} when unreadable. */
 export function parseTexts(attr) {

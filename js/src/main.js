@@ -16,7 +16,8 @@ export function start(win, script, loadLayer) {
   const revision = Number(data.consentRevision);
   const notice = data.consentNotice || '/privacy';
   const prefs = endpoint + 'preferences';
-  // The server chose the language (consentlib.web.language) and put its texts in the tag.
+  // The server chose the language (consentlib.web.language) and put the first layer's texts
+  // in the tag.
   const t = parseTexts(data.consentTexts);
   t.lang = data.consentLang || 'en';
   t.dir = data.consentDir == 'rtl' ? 'rtl' : 'ltr';
@@ -40,20 +41,22 @@ export function start(win, script, loadLayer) {
     if (!r.ok) throw r;
     return r.json();
   };
-  // JSON both ways. fetch sends the site's cookies to its own origin by default
-  // (credentials: 'same-origin'); a Content-Type on a GET is harmless.
+  // JSON both ways (the endpoints answer JSON whatever the Accept). fetch sends the site's
+  // cookies to its own origin by default (credentials: 'same-origin'); a Content-Type on
+  // a GET is harmless.
   const call = (path, init) =>
-    win
-      .fetch(endpoint + path, { ...init, headers: { 'Content-Type': 'application/json', Accept: 'application/json' } })
-      .then(json);
+    win.fetch(endpoint + path, { ...init, headers: { 'Content-Type': 'application/json' } }).then(json);
   const load = () => call('');
   const post = (names) => call('', { method: 'POST', body: JSON.stringify({ categories: names, method: 'banner' }) });
   // Fetched on the first "Customize" only, once per page.
   const layer = once(loadLayer);
-  const declaration = once(() => call('declaration.json'));
-  // Without the declaration the second layer still offers the choice, only without tables.
-  const customize = (s, gpc) =>
-    Promise.all([layer(), declaration().catch(() => null)]).then(([build, d]) => build(doc, t, s, gpc, d));
+  // The second layer's texts are not in the tag (the first paint never shows them): the
+  // declaration carries them, asked in the tag's language (docs/http.md, declaration.json;
+  // a language tag is letters, digits and hyphens, nothing to escape in a query).
+  const declaration = once(() => call('declaration.json?lang=' + t.lang));
+  // Without the declaration (and its texts) there is no second layer to show: the promise
+  // fails, and the visitor is sent to the no-JS preferences page (fallback) instead.
+  const customize = (s, gpc) => Promise.all([layer(), declaration()]).then(([build, d]) => build(doc, t, s, gpc, d));
   // Withdrawal must stay possible (GDPR Art 7(3)): when the banner cannot, the no-JS form can.
   const fallback = () => win.location.assign(prefs);
   const apply = (g) => {
@@ -93,7 +96,10 @@ export function start(win, script, loadLayer) {
     // A decided visitor of this revision needs no request; with GPC on, the server must
     // say which categories the signal takes away.
     if (ck?.r == revision && !gpcNav) apply(ck.c);
-    else load().then((s) => (s.decided ? apply(s.granted) : show(s)), () => {});
+    // A notice (notice_only, docs/regions.md) dismissed this session is not shown again,
+    // but what the server granted runs as it does for a decided visitor. (Where the
+    // browser blocks all site data, reading it throws: nothing runs and no notice shows.)
+    else load().then((s) => (s.decided || (s.notice_only && win.sessionStorage.clNotice) ? apply(s.granted) : show(s)), () => {});
   };
   if (doc.readyState == 'loading') doc.addEventListener('DOMContentLoaded', run);
   else run();

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { categories } from '../src/customize.js';
-import { DECLARATION, STATE, browser, textsOf } from './helpers.js';
+import { DECLARATION, STATE, browser, layerTextsOf, textsOf } from './helpers.js';
 
-const build = (state = STATE, { gpc = false, declaration = DECLARATION, lang = 'en' } = {}) => {
+// The banner hands the second layer its tag's texts and declaration.json in the same language.
+const build = (state = STATE, { gpc = false, lang = 'en', declaration = { ...DECLARATION, texts: layerTextsOf(lang) } } = {}) => {
   const { doc } = browser();
   return categories(doc, textsOf(lang), state, gpc, declaration);
 };
@@ -48,7 +49,7 @@ test('ePrivacy Art 5(3): each cookie\'s name, purpose, lifetime and who sets it,
 });
 
 test('server text stays text: a cookie purpose with markup is shown, never parsed', () => {
-  const declaration = { cookies: [{ name: 'x', category: 'analytics', purpose: '<img src=x onerror=alert(1)>', lifetime: '1 day' }] };
+  const declaration = { ...DECLARATION, cookies: [{ name: 'x', category: 'analytics', purpose: '<img src=x onerror=alert(1)>', lifetime: '1 day' }] };
   const f = build(STATE, { declaration });
   assert.equal(f.querySelector('img'), null);
   assert.equal(f.querySelector('#consent-cookies-analytics tbody td:nth-child(2)').textContent, '<img src=x onerror=alert(1)>');
@@ -62,3 +63,14 @@ test('Simplified Chinese: legend, headers, "this site" and "no cookies"', () => 
   assert.match(f.textContent, /无 Cookie。/);
   assert.match(f.textContent, /（始终开启）/);
 });
+
+for (const [id, declaration] of [
+  ['no declaration', null],
+  ['a declaration without texts (an older server)', { ...DECLARATION, texts: undefined }],
+  ['texts that are not an object', { ...DECLARATION, texts: 'Categories' }],
+]) {
+  test(`without the second layer's texts there is no second layer: ${id}`, () => {
+    // The banner turns the throw into its fallback, the no-JS preferences page.
+    assert.throws(() => build(STATE, { declaration }), /declaration\.json has no texts/);
+  });
+}

@@ -4,16 +4,23 @@ import { readFileSync } from 'node:fs';
 import { parseHTML } from 'linkedom';
 import { categories } from '../src/customize.js';
 
-/**
- * The banner's texts of a shipped language as the server puts them in the tag
- * (consentlib.web.tags.banner_texts): the compiled catalogue's banner_* and banner2_* keys,
- * without the prefix.
- */
-export function textsOf(tag) {
+const catalogue = (tag, prefix) => {
   const url = new URL(`../../consentlib/locale/compiled/${tag}.json`, import.meta.url);
   const { texts } = JSON.parse(readFileSync(url, 'utf8'));
-  return Object.fromEntries(Object.entries(texts).filter(([k]) => /^banner2?_/.test(k)).map(([k, v]) => [k.replace(/^banner2?_/, ''), v]));
-}
+  return Object.fromEntries(Object.entries(texts).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+};
+
+/**
+ * The banner's first-layer texts of a shipped language as the server puts them in the tag
+ * (consentlib.web.tags.banner_texts): the compiled catalogue's banner_* keys, without the prefix.
+ */
+export const textsOf = (tag) => catalogue(tag, 'banner_');
+
+/**
+ * The second layer's texts of a shipped language as declaration.json carries them
+ * (consentlib.web.declaration, "texts"): the catalogue's banner2_* keys, without the prefix.
+ */
+export const layerTextsOf = (tag) => catalogue(tag, 'banner2_');
 
 /** The tag's data-consent-* of the language `tag` (its texts, lang and dir). */
 export const langAttrs = (tag, dir = 'ltr') => ({ consentLang: tag, consentDir: dir, consentTexts: JSON.stringify(textsOf(tag)) });
@@ -45,6 +52,13 @@ export const DECLARATION = {
   ],
   beacons: [],
   etags: null,
+  texts: layerTextsOf('en'),
+};
+
+/** declaration.json as the server answers `url`: in the language its ?lang= names. */
+export const declarationFor = (url) => {
+  const lang = new URL(url, 'http://site.example').searchParams.get('lang') || 'en';
+  return { ...DECLARATION, language: lang, texts: layerTextsOf(lang) };
 };
 
 /** The state the server would answer after recording `names`. */
@@ -69,12 +83,17 @@ export const PAGE = `<!doctype html><html lang="en"><head></head><body><main><h1
 
 /**
  * A window with `state` served by GET, `declaration` by GET declaration.json (either may
- * be a function, and an Error is a failed request) and `recorded()` by POST. Returns
- * { win, doc, calls, reloads, settle, layer }; `layerFails` makes the second layer's load fail.
+ * be a function of the URL, and an Error is a failed request; the declaration is by default
+ * in the language of the URL's ?lang=) and `recorded()` by POST. Returns
+ * { win, doc, calls, reloads, settle, layer }; `layerFails` makes the second layer's load fail;
+ * `session` is the tab's sessionStorage (a plain object).
  */
-export function browser({ html = PAGE, state = STATE, declaration = DECLARATION, cookie = '', gpc, dataLayer, post, layerFails, protocol = 'http:' } = {}) {
+export function browser({ html = PAGE, state = STATE, declaration = declarationFor, cookie = '', gpc, dataLayer, post, layerFails, protocol = 'http:', session = {} } = {}) {
   const w = parseHTML(html);
   const doc = w.document;
+  // One tab's sessionStorage, as both the window and the document's view see it; pass the
+  // same object to two browsers for two pages of one tab.
+  w.sessionStorage = session;
   let focused = null;
   Object.defineProperty(doc, 'activeElement', { get: () => focused || doc.body, configurable: true });
   w.HTMLElement.prototype.focus = function () {
@@ -97,14 +116,15 @@ export function browser({ html = PAGE, state = STATE, declaration = DECLARATION,
   const win = {
     document: doc,
     CustomEvent: w.CustomEvent,
+    sessionStorage: session,
     navigator: gpc === undefined ? {} : { globalPrivacyControl: gpc },
     location: { protocol, reload: () => reloads.push(1), assign: (url) => reloads.push(url) },
     fetch: (url, opts = {}) => {
       const body = opts.body ? JSON.parse(opts.body) : null;
       calls.push({ url, method: opts.method || 'GET', body, opts });
-      let answer = url.endsWith('declaration.json') ? declaration : state;
+      let answer = url.split('?')[0].endsWith('declaration.json') ? declaration : state;
       if (body) answer = post ? post(body) : recorded(body.categories, state);
-      else if (typeof answer == 'function') answer = answer();
+      else if (typeof answer == 'function') answer = answer(url);
       if (answer instanceof Error) return Promise.reject(answer);
       return Promise.resolve({ ok: true, status: 200, json: () => Promise.resolve(answer) });
     },

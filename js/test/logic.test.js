@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import {
   DEFAULT_MODE, TYPES, cookiesOf, gpcLocked, modeState, narrowed, once, parseMode, parseTexts, purposes, readCookie,
 } from '../src/logic.js';
-import { cookieFor, textsOf } from './helpers.js';
+import { cookieFor, layerTextsOf, textsOf } from './helpers.js';
 
 test('texts: from the tag\'s JSON; anything unreadable is no texts rather than an error', () => {
   assert.deepEqual(parseTexts('{"title":"Datenschutz"}'), { title: 'Datenschutz' });
@@ -12,9 +12,12 @@ test('texts: from the tag\'s JSON; anything unreadable is no texts rather than a
 
 test('texts: every shipped language has both layers\' keys, one {purposes} in its description', () => {
   const keys = Object.keys(textsOf('en')).sort();
+  const layerKeys = Object.keys(layerTextsOf('en')).sort();
+  assert.ok(keys.includes('title') && layerKeys.includes('cats'));
   for (const tag of ['en', 'zh-Hans', 'de', 'fr', 'ar']) {
     const t = textsOf(tag);
     assert.deepEqual(Object.keys(t).sort(), keys, tag);
+    assert.deepEqual(Object.keys(layerTextsOf(tag)).sort(), layerKeys, tag);
     assert.equal(t.desc.split('{purposes}').length, 2, `${tag}: one place for the purposes`);
   }
   assert.match(textsOf('en').minor, /ask a parent or guardian/);

@@ -126,6 +126,7 @@ def driver(chrome):
     chrome.get("about:blank")
     chrome.execute_cdp_cmd("Network.enable", {})
     chrome.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
+    chrome.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
     chrome.execute_cdp_cmd("Network.clearBrowserCookies", {})
     chrome.get_log("browser")
     chrome.get_log("performance")
@@ -552,17 +553,17 @@ def test_first_layer_links_the_privacy_notice_one_click_away(driver, site, path,
     assert driver.get_cookie("consent") is None, "reading the notice is not consent"
 
 
-@pytest.mark.parametrize("path, head, us", [
-    pytest.param("/", ["Cookie", "Purpose", "Lifetime", "Set by"], "this site", id="en"),
-    pytest.param("/zh", ["Cookie", "用途", "有效期", "设置方"], "本网站", id="zh"),
+@pytest.mark.parametrize("path, lang, head, us", [
+    pytest.param("/", "en", ["Cookie", "Purpose", "Lifetime", "Set by"], "this site", id="en"),
+    pytest.param("/zh", "zh-Hans", ["Cookie", "用途", "有效期", "设置方"], "本网站", id="zh"),
 ])
-def test_second_layer_shows_each_categorys_cookies_loaded_only_on_customize(driver, site, path, head, us):
+def test_second_layer_shows_each_categorys_cookies_loaded_only_on_customize(driver, site, path, lang, head, us):
     """ePrivacy Art 5(3): each cookie's purpose and lifetime, and who sets it, one click deep."""
     open_page(driver, site, path)
     banner(driver)
     # The first paint loads neither the second layer nor the declaration.
     before = [url for _, url in requests_sent(driver)]
-    assert not [u for u in before if "banner-customize" in u or u.endswith("declaration.json")], before
+    assert not [u for u in before if "banner-customize" in u or "declaration.json" in u], before
     click(driver, "consent-customize")
     wait(driver, EC.visibility_of_element_located((By.ID, "consent-cookies-analytics")))
     assert table_rows(driver, "consent-cookies-analytics") == [head, ["_ga*", "Counts visits", "2 years", "Google"]]
@@ -572,7 +573,8 @@ def test_second_layer_shows_each_categorys_cookies_loaded_only_on_customize(driv
     assert driver.find_element(By.ID, "consent-save").is_displayed()
     after = [url for _, url in requests_sent(driver)]
     assert len([u for u in after if "/_consent/banner-customize." in u]) == 2, after  # its script and stylesheet
-    assert after.count(site.base + "/_consent/declaration.json") == 1, after
+    # The second layer's texts come with the declaration, asked in the tag's language.
+    assert after.count(site.base + f"/_consent/declaration.json?lang={lang}") == 1, after
     # Styled by its own stylesheet: the table is laid out inside the dialog, not wider.
     widths = driver.execute_script("""
         var t = document.getElementById('consent-cookies-analytics'), d = document.getElementById('consent-banner');
@@ -583,6 +585,18 @@ def test_second_layer_shows_each_categorys_cookies_loaded_only_on_customize(driv
     banner_gone(driver)
     assert consent_payload(driver)["c"] == ["analytics", "necessary"]
     assert_clean_console(driver)
+
+
+def test_without_the_declaration_customize_goes_to_the_preferences_page(driver, site):
+    """The second layer's texts come with declaration.json: when it cannot be loaded, the
+    visitor gets the no-JS preferences page (the same choice, in words), never an empty layer."""
+    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*declaration.json*"]})
+    open_page(driver, site, "/")
+    banner(driver)
+    click(driver, "consent-customize")
+    wait(driver, EC.url_to_be(site.base + "/_consent/preferences"))
+    assert driver.find_elements(By.CSS_SELECTOR, 'input[name="category"][value="analytics"]')
+    assert driver.get_cookie("consent") is None, "opening the choices is not consent"
 
 
 def test_second_layer_loads_under_a_nonce_csp(driver, site):

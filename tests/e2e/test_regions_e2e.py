@@ -85,3 +85,107 @@ def test_a_californian_is_tracked_until_she_opts_out_on_the_opt_out_page(browse)
     assert names(driver) == {"sid", "consent", "consent_id"}
     receipt = middleware.store.receipts()[-1]
     assert (receipt["method"], receipt["region"]) == ("opt-out", "US-CA")
+
+
+# -- the banner: a notice where the regime grants before a choice -------------------------------
+
+ANALYTICS = b"window.analyticsRan = (window.analyticsRan || 0) + 1;"
+
+
+def shop_with_banner(environ, start_response):
+    """A page with the banner and an analytics script gated on consent."""
+    from consentlib.web.tags import banner_tags
+
+    if environ["PATH_INFO"] == "/static/analytics.js":
+        start_response("200 OK", [("Content-Type", "text/javascript")])
+        return [ANALYTICS]
+    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>shop</title>
+<link rel="icon" href="data:,">{banner_tags(environ, prefix="/_consent/", revision=POLICY.revision)}</head>
+<body><p>Hello.</p><script type="text/plain" data-consent="analytics" data-consent-src="/static/analytics.js">
+</script></body></html>"""
+    start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")])
+    return [page.encode()]
+
+
+@pytest.fixture
+def visit(tmp_path, live_server):
+    from consentlib.testing.browser import chrome_driver
+
+    drivers = []
+
+    def start(country: str, region: str = ""):
+        middleware = ConsentMiddleware(shop_with_banner, POLICY, secret_key=KEYS,
+                                       store=f"sqlite:///{tmp_path}/banner-{country}.db",
+                                       region_header="CF-IPCountry", subdivision_header="CF-Region-Code")
+        url = live_server(Cdn(middleware, country, region))
+        driver = chrome_driver()
+        drivers.append(driver)
+        return driver, url
+
+    yield start
+    for driver in drivers:
+        driver.quit()
+
+
+def _banner(driver):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+
+    from consentlib.testing.browser import wait_until
+
+    return wait_until(driver, EC.visibility_of_element_located((By.ID, "consent-banner")), 10)
+
+
+def _analytics_ran(driver) -> bool:
+    return bool(driver.execute_script("return window.analyticsRan"))
+
+
+def test_a_californian_sees_a_notice_with_the_opt_out_link_and_analytics_runs_until_she_opts_out(visit):
+    from selenium.webdriver.common.by import By
+
+    from consentlib.testing.browser import wait_until
+
+    driver, url = visit("US", "CA")
+    driver.get(url + "/")
+    notice = _banner(driver)
+    link = notice.find_element(By.ID, "consent-opt-out")
+    assert link.text == "Do Not Sell or Share My Personal Information"
+    # A notice, not a question: no Accept/Reject pair, and analytics runs without a click.
+    assert notice.find_elements(By.ID, "consent-accept-all") == []
+    assert notice.find_elements(By.ID, "consent-reject-all") == []
+    wait_until(driver, lambda d: _analytics_ran(d), 10)
+    link.click()
+    driver.find_element(By.CSS_SELECTOR, "button[value=opt_out]").click()
+    driver.get(url + "/")
+    # Opted out: decided, so no notice, and the analytics script stays inert.
+    wait_until(driver, lambda d: d.find_elements(By.ID, "consent-open"), 10)
+    assert driver.find_elements(By.ID, "consent-banner") == []
+    assert not _analytics_ran(driver)
+    assert driver.find_element(By.CSS_SELECTOR, 'script[data-consent="analytics"]').get_attribute("type") == "text/plain"
+
+
+def test_a_dismissed_notice_stays_away_on_the_next_page(visit):
+    from selenium.webdriver.common.by import By
+
+    from consentlib.testing.browser import wait_until
+
+    driver, url = visit("US", "CA")
+    driver.get(url + "/")
+    _banner(driver).find_element(By.ID, "consent-save").click()
+    assert driver.find_elements(By.ID, "consent-banner") == []
+    driver.get(url + "/")
+    wait_until(driver, lambda d: _analytics_ran(d), 10)
+    assert driver.find_elements(By.ID, "consent-banner") == []
+    assert "consent" not in names(driver), "dismissing a notice records nothing"
+
+
+def test_a_german_visitor_still_gets_the_ask_first_banner(visit):
+    from selenium.webdriver.common.by import By
+
+    driver, url = visit("DE")
+    driver.get(url + "/")
+    banner = _banner(driver)
+    assert banner.find_element(By.ID, "consent-accept-all").is_displayed()
+    assert banner.find_element(By.ID, "consent-reject-all").is_displayed()
+    assert banner.find_elements(By.ID, "consent-opt-out") == []
+    assert not _analytics_ran(driver)

@@ -680,6 +680,19 @@ def test_declaration_json_publishes_the_policy_to_every_visitor(site):
     decided = site.get("/_consent/declaration.json", headers={"Cookie": f"consent={consent_value(site.middleware)}"})
     assert decided.json == body and decided.headers["Vary"] == "Accept-Language"
     assert body["language"] == r.headers["Content-Language"] == "en"
+    # The banner's second-layer texts, in the same language.
+    assert body["texts"]["cats"] == "Categories" and body["texts"]["us"] == "this site"
+    assert site.calls == []
+
+
+def test_declaration_json_lang_answers_in_the_banners_language_in_every_door(site):
+    # The banner's second layer asks ?lang= with its tag's language and reads its texts
+    # from "texts"; the answer depends on the URL alone (no Vary: Accept-Language).
+    r = site.get("/_consent/declaration.json?lang=fr", headers={"Accept-Language": "de"})
+    assert r.status_code == 200
+    assert r.json["language"] == r.headers["Content-Language"] == "fr"
+    assert r.json["texts"]["cats"] == "Catégories"
+    assert "Accept-Language" not in r.headers.get("Vary", "")
     assert site.calls == []
 
 

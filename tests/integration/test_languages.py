@@ -4,7 +4,9 @@ policy's default_language; the banner tag and the pages agree; a site's locale_d
 or change languages."""
 from __future__ import annotations
 
+import json
 import re
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -237,6 +239,71 @@ def test_declaration_in_the_request_language(tmp_path, header, label, purpose, o
     assert [c["label"] for c in body["categories"]] == ["Necessary", label]
     assert [c["purpose"] for c in body["cookies"] if c["name"] == "_ga"] == [purpose]
     assert body["cookies"][0]["purpose"].startswith(own_purpose)
+
+
+def _tag_texts(html: str) -> dict[str, str]:
+    found = re.search(r"data-consent-texts='([^']*)'", html)
+    assert found, html
+    return json.loads(unescape(found.group(1)))
+
+
+def _catalogue_texts(tag: str, prefix: str) -> dict[str, str]:
+    texts = json.loads((locale.COMPILED / f"{tag}.json").read_text("utf-8"))["texts"]
+    return {key[len(prefix):]: text for key, text in texts.items() if key.startswith(prefix)}
+
+
+@pytest.mark.parametrize("language, header", [
+    pytest.param("de", "de-DE", id="de"),
+    pytest.param("ar", "ar", id="ar-rtl"),
+    pytest.param("zh-Hans", "zh-CN", id="zh-Hans"),
+])
+def test_banner_tag_carries_the_first_layer_and_the_declaration_the_second(tmp_path, language, header):
+    # The first paint needs only the first layer's texts (tests/integration/test_banner_build.py
+    # holds it to 4,096 B gzip); the second layer asks declaration.json in the tag's language.
+    client = _wsgi(tmp_path)
+    html = client.get("/", headers={"Accept-Language": header}).get_data(as_text=True)
+    assert _tag_texts(html) == _catalogue_texts(language, "banner_")
+    body = client.get(f"/_consent/declaration.json?lang={_banner_language(html)[0]}").get_json()
+    assert body["language"] == language
+    assert body["texts"] == _catalogue_texts(language, "banner2_")
+    assert body["texts"]["cats"] != _catalogue_texts("en", "banner2_")["cats"]
+
+
+@pytest.mark.parametrize("query, header, language", [
+    # The banner's tag named the language (the site's choice or Accept-Language, chosen when
+    # the page was made): the declaration answers in it, whatever this request's header says.
+    pytest.param("lang=de", "ar", "de", id="lang-over-header"),
+    pytest.param("lang=zh-Hant", "", "zh-Hant", id="script-subtag"),
+    pytest.param("lang=pt-BR", "pt-PT", "pt-BR", id="region-subtag"),
+    # Anything that is not a catalogue's tag is ignored: the usual rule applies.
+    pytest.param("lang=eo", "de-DE", "de", id="no-catalogue"),
+    pytest.param("lang=de-AT", "fr", "fr", id="not-a-catalogue-tag"),
+    pytest.param("lang=", "fr", "fr", id="empty"),
+    pytest.param("lang=%3Cscript%3E", "", "en", id="markup"),
+    pytest.param("lang=" + "a" * 5000, "", "en", id="huge"),
+    pytest.param("lang=de&lang=fr", "", "de", id="repeated-first-wins"),
+])
+def test_declaration_lang_names_its_language(tmp_path, query, header, language):
+    client = _wsgi(tmp_path, policy=TRANSLATED)
+    answer = client.get(f"/_consent/declaration.json?{query}", headers={"Accept-Language": header} if header else {})
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert body["language"] == answer.headers["Content-Language"] == language
+    assert body["texts"] == _catalogue_texts(language, "banner2_")
+    # A ?lang= that names a catalogue is its own cache entry and depends on no header; any
+    # other answer is chosen by Accept-Language, and says so.
+    named = query.split("&")[0].removeprefix("lang=") == language
+    assert ("Accept-Language" in answer.headers.get("Vary", "")) is not named
+    assert answer.headers["Cache-Control"] == "public, max-age=3600"
+
+
+def test_declaration_lang_names_a_site_catalogue(tmp_path):
+    directory = _site_locale(tmp_path, "eo", {"banner2_cats": "Kategorioj"})
+    client = _wsgi(tmp_path, locale_dirs=[directory])
+    body = client.get("/_consent/declaration.json?lang=eo").get_json()
+    assert body["language"] == "eo"
+    assert body["texts"]["cats"] == "Kategorioj"
+    assert body["texts"]["none"] == "No cookies."  # not translated yet: the English stands in
 
 
 def test_lazy_texts_are_read_per_request(tmp_path):
