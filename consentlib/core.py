@@ -10,11 +10,10 @@ from these plain values, so every door makes the same decisions by the same code
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from consentlib.consent import ALL_COOKIE_NAMES, DEFAULT_LIFETIME, Consent, ConsentCookie
+from consentlib.consent import ALL_COOKIE_NAMES, Consent, ConsentCookie
 from consentlib.errors import ConfigurationError
 from consentlib.gate.beacons import Routes
 from consentlib.gate.cookies import CookieGate, UndeclaredCookies
@@ -48,50 +47,18 @@ class ConsentCore:
     the sentence points at what the user wrote.
     """
 
-    def __init__(
-        self,
-        policy: Policy,
-        *,
-        secret_key: str | bytes | Sequence[str | bytes],
-        store: str | Store = "sqlite:///consent.db",
-        prefix: str = "/_consent/",
-        lifetime: int = DEFAULT_LIFETIME,
-        secure: bool | None = None,
-        cookie_domain: str | None = None,
-        trusted_origins: Iterable[str] = (),
-        honour_dnt: bool = False,
-        gpc_last_update: str | None = None,
-        max_body: int = 16 * 1024,
-        etag_body_limit: int = 1 << 20,
-        is_minor: Callable[[Any], bool] | None = None,
-        guardian_mailer: Callable[[str, str, list[str]], None] | None = None,
-        site_url: str | None = None,
-        on_change: Callable[[dict[str, Any]], object] | None = None,
-        templates: str | os.PathLike[str] | None = None,
-        locale_dirs: Sequence[str | os.PathLike[str]] = (),
-        mode: str = "enforce",
-        third_party_csp: str | None = None,
-        region_header: str | None = None,
-        subdivision_header: str | None = None,
-        geoip: str | None = None,
-        door: str = "wsgi",
-        owner: str = "ConsentMiddleware",
-    ) -> None:
+    def __init__(self, options: Mapping[str, Any], *, door: str = "wsgi", owner: str = "ConsentMiddleware") -> None:
+        """``options``: the keyword arguments the user gave the door (``policy`` among
+        them), by the names of the one schema (consentlib.options.OPTIONS)."""
+        policy = options.get("policy")
         if not isinstance(policy, Policy):
             raise ConfigurationError(f"{owner} needs a consentlib.Policy, not {policy!r}.")
         # Every option through its check in the one schema (consentlib.options): a string
         # where a list belongs, "no" where a bool belongs, is refused with a sentence
         # before anything is opened or started.
-        given = checked({
-            "policy": policy, "secret_key": secret_key, "store": store, "prefix": prefix, "lifetime": lifetime,
-            "secure": secure, "cookie_domain": cookie_domain, "trusted_origins": trusted_origins,
-            "honour_dnt": honour_dnt,
-            "gpc_last_update": gpc_last_update, "max_body": max_body, "etag_body_limit": etag_body_limit,
-            "is_minor": is_minor, "guardian_mailer": guardian_mailer, "site_url": site_url,
-            "on_change": on_change, "templates": templates, "locale_dirs": locale_dirs, "mode": mode,
-            "third_party_csp": third_party_csp,
-            "region_header": region_header, "subdivision_header": subdivision_header, "geoip": geoip,
-        }, door=door, owner=owner)
+        given = checked(options, door=door, owner=owner)
+        secret_key, prefix, lifetime, max_body = given["secret_key"], given["prefix"], given["lifetime"], given["max_body"]
+        is_minor, guardian_mailer, site_url = given["is_minor"], given["guardian_mailer"], given["site_url"]
         #: Where a request's region is read (consentlib.gate.regions): only these.
         self.regions = Regions(given["region_header"], given["subdivision_header"], given["geoip"])
         header, sub = self.regions.header, self.regions.subdivision_header
@@ -111,22 +78,22 @@ class ConsentCore:
         self.trusted_origins: frozenset[str] = given["trusted_origins"]
         self.gpc_last_update: str | None = given["gpc_last_update"]
         # The site's catalogues are compiled here, once, when the middleware starts.
-        self.templates = Templates(templates, prefix=prefix, locale_dirs=given["locale_dirs"],
+        self.templates = Templates(given["templates"], prefix=prefix, locale_dirs=given["locale_dirs"],
                                    default_language=policy.default_language)
         self.policy = policy
-        self.prefix = prefix
-        self.max_body = max_body
+        self.prefix: str = prefix
+        self.max_body: int = max_body
         self.cookie = ConsentCookie(secret_key, lifetime=lifetime)
         # Newest first, as validated by ConsentCookie; the mail endpoints verify their
         # tokens with the same keys.
         keys = [secret_key] if isinstance(secret_key, (str, bytes)) else list(secret_key)
         self.secret_keys: tuple[bytes, ...] = tuple(k.encode() if isinstance(k, str) else k for k in keys)
         # With the keys, the store seals the receipt chain (consentlib.store.chain).
-        self.store = open_store(store, secret_key=self.secret_keys)
+        self.store: Store = open_store(given["store"], secret_key=self.secret_keys)
         _check_retention(self.store, lifetime)
         self.changes: ChangeDelivery | None = None
-        if on_change is not None:
-            self.changes = ChangeDelivery(self.store, on_change, topics=("consent",))
+        if given["on_change"] is not None:
+            self.changes = ChangeDelivery(self.store, given["on_change"], topics=("consent",))
             self.changes.notify()  # what was queued before a restart
         # The consent cookies under every name they have (consentlib.consent.cookie_names)
         # reach the app as they are, and no app line may set one.

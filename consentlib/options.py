@@ -172,6 +172,12 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else "."
 
 
+def arguments_of(door: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The options among a door's arguments (its ``__init__``'s ``locals()``): each option
+    ``door`` takes, as given. The signature itself is tested against the schema."""
+    return {option.name: arguments[option.name] for option in options_of(door)}
+
+
 def checked(values: Mapping[str, Any], door: str = "wsgi", owner: str = "ConsentMiddleware") -> dict[str, Any]:
     """Every option ``door`` takes, checked: what ``values`` gives, else its default.
 

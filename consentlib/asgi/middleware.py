@@ -30,6 +30,7 @@ from consentlib.consent import DEFAULT_LIFETIME, Consent, ConsentCookie, CookieP
 from consentlib.gate.cookies import _UNDECLARED_NAMES_LIMIT, UndeclaredCookies
 from consentlib.gate.responses import RawHeaders, add_vary
 from consentlib.core import ConsentCore
+from consentlib.options import arguments_of
 from consentlib.gate.regions import vary_raw
 from consentlib.web.exchange import BODY_METHODS, Pending
 from consentlib.web.pixel import is_image_request, untrackable
@@ -111,14 +112,7 @@ class ConsentMiddleware:
         geoip: str | None = None,
     ) -> None:
         # The core checks every option (with the same sentences) and holds every cache.
-        self.core = ConsentCore(
-            policy, secret_key=secret_key, store=store, prefix=prefix, lifetime=lifetime,
-            secure=secure, cookie_domain=cookie_domain, trusted_origins=trusted_origins, honour_dnt=honour_dnt,
-            gpc_last_update=gpc_last_update, max_body=max_body, etag_body_limit=etag_body_limit,
-            is_minor=is_minor, guardian_mailer=guardian_mailer, site_url=site_url, on_change=on_change,
-            templates=templates, locale_dirs=locale_dirs, mode=mode, third_party_csp=third_party_csp,
-            region_header=region_header, subdivision_header=subdivision_header, geoip=geoip, door="asgi",
-        )
+        self.core = ConsentCore(arguments_of("asgi", locals()), door="asgi")
         # Recording an undeclared cookie writes to the store: from a worker thread here.
         self._undeclared = _UndeclaredOffLoop(self.core.store, policy.category_names)
         self.core.record_undeclared_with(self._undeclared)

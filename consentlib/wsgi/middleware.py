@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from consentlib.consent import DEFAULT_LIFETIME, Consent, ConsentCookie, CookiePayload
 from consentlib.core import ConsentCore
+from consentlib.options import arguments_of
 from consentlib.gate.regions import with_vary
 from consentlib.web.tags import TEMPLATES_KEY
 from consentlib.policy import Policy
@@ -129,14 +130,7 @@ class ConsentMiddleware:
         subdivision_header: str | None = None,
         geoip: str | None = None,
     ) -> None:
-        self.core = core = ConsentCore(
-            policy, secret_key=secret_key, store=store, prefix=prefix, lifetime=lifetime, secure=secure,
-            cookie_domain=cookie_domain, trusted_origins=trusted_origins, honour_dnt=honour_dnt, gpc_last_update=gpc_last_update,
-            max_body=max_body, etag_body_limit=etag_body_limit, is_minor=is_minor,
-            guardian_mailer=guardian_mailer, site_url=site_url, on_change=on_change, templates=templates,
-            locale_dirs=locale_dirs, mode=mode, third_party_csp=third_party_csp, region_header=region_header,
-            subdivision_header=subdivision_header, geoip=geoip,
-        )
+        self.core = core = ConsentCore(arguments_of("wsgi", locals()), door="wsgi")
         self.app = app
         # The core's parts __call__ reads on every request, one attribute lookup away.
         self.visits, self.routes, self.responses = core.visits, core.routes, core.responses

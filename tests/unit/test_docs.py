@@ -157,11 +157,6 @@ def test_readme_does_not_repeat_the_docs_prose():
 # -- docs/contributing.md names real modules --------------------------------------------
 
 CONTRIBUTING = ROOT / "docs" / "contributing.md"
-# Written now by the change that moves the beacon decision into the gate: the page names
-# it already. When it lands this case passes, strict xfail fails, and the mark goes.
-BEING_WRITTEN: set[str] = set()  # a module the page names before it lands: strict xfail until it does
-
-
 def _named_paths(markdown: str) -> list[str]:
     """The package's modules and folders a page names: ``consentlib/....py`` and ``consentlib/.../``."""
     return sorted(set(re.findall(r"\bconsentlib/(?:[\w.-]+/)*(?:[\w.-]+\.py|)(?=[`\s|)]|$)", markdown, re.M)))
@@ -173,11 +168,7 @@ def test_the_path_finder_sees_modules_and_folders_in_tables_and_prose():
                                   "consentlib/web/language.py"]
 
 
-@pytest.mark.parametrize("path", [
-    pytest.param(path, marks=pytest.mark.xfail(strict=True, reason=f"{path} is being written"))
-    if path in BEING_WRITTEN else path
-    for path in _named_paths(CONTRIBUTING.read_text(encoding="utf-8"))
-])
+@pytest.mark.parametrize("path", _named_paths(CONTRIBUTING.read_text(encoding="utf-8")))
 def test_contributors_page_names_only_modules_that_exist(path):
     # "Where things are" answers with file names: a moved or renamed module must take
     # the page along, or the page sends the next maintainer to nothing.
