@@ -65,3 +65,31 @@ def test_one_click_on_the_placeholder_records_consent_and_loads_the_frame(tmp_pa
         driver.get(url + "/_consent/receipts")
         receipt = wait_until(driver, lambda d: d.find_element(By.TAG_NAME, "main")).text
         assert "a button to load embedded content" in receipt and "Marketing" in receipt
+
+
+def test_the_reference_sites_video_under_its_own_csp_and_third_party_csp(tmp_path, live_site, second_origin, driver):
+    """The reference site (examples/flask_site), its home page's video on the second origin,
+    under the site's own CSP and consentlib's enforced one: the visitor rejects all in the
+    banner (its first layer is modal), nothing reaches the provider; one click on the
+    placeholder allows marketing, and only marketing, and loads it."""
+    from dataclasses import replace
+
+    from selenium.webdriver.common.by import By
+
+    from examples.flask_site.policy import POLICY
+
+    origin, other = second_origin
+    policy = replace(POLICY, hosts=[Host(other.split("://", 1)[1], "marketing", provider="VideoHost")])
+    _, url = live_site(tmp_path / "instance", policy=policy, video=other + "/frame.html",
+                       third_party_csp="enforce")
+    driver.get(url + "/")
+    reject = wait_until(driver, lambda d: d.find_element(By.XPATH, "//button[normalize-space()='Reject all']"))
+    reject.click()
+    wait_until(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, ".cl-o"))
+    button = driver.find_element(By.CSS_SELECTOR, "#video button")
+    assert origin.reached() == set()
+    button.click()
+    wait_until(driver, lambda d: d.find_element(By.CSS_SELECTOR, "iframe#video"))
+    wait_until(driver, lambda d: "/frame.html" in origin.reached())
+    assert driver.current_url == url + "/#video"
+    assert driver.find_element(By.ID, "current-choice").text == "You allowed: marketing, necessary."
