@@ -199,11 +199,14 @@ class Choices:
 
     def _granted(self, consent: Consent, names: list[Any]) -> frozenset[str]:
         """What a click on an embed's placeholder (consentlib.web.embeds) chooses: the
-        visitor's recorded choice (nothing while undecided) and the named categories.
+        visitor's recorded choice and the named categories.
 
         Never what the page's hidden inputs say beyond the names: a cached page must not
-        grant again a category withdrawn since. PIPL Art 23, 29, 39: a separate category
-        is granted only by a placeholder that names it alone, a specific act for that one
+        grant again a category withdrawn since. An undecided visitor has recorded nothing:
+        under opt-in that is the required categories alone; where the law grants before a
+        choice (opt-out, notice), what they have now, since a click that allows one more
+        purpose is no opt-out of the others. PIPL Art 23, 29, 39: a separate category is
+        granted only by a placeholder that names it alone, a specific act for that one
         purpose (docs/third-parties.md, "Embeds").
         """
         named = self._known(names)
@@ -211,7 +214,7 @@ class Choices:
             raise BadChoice("Name what to allow: send category=<name> with action=grant.")
         if len(named) > 1:
             named -= self.policy.separate
-        return (consent.chosen if consent.decided else frozenset()) | named
+        return (consent.chosen if consent.decided else consent.granted) | named
 
     def _known(self, names: list[Any]) -> frozenset[str]:
         if len(names) > 100:

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from consentlib import Category, Policy
+from consentlib import Category, Policy, Region
 from consentlib.consent import Consent
 from consentlib.records.report import build_report
 from consentlib.web.embeds import embed_html
@@ -230,6 +230,16 @@ def test_a_separate_category_only_by_a_placeholder_naming_it_alone(tmp_path, nam
     site = build_site("wsgi", tmp_path, policy=SEPARATE)
     r = site.post(data={"action": "grant", "category": named})
     assert site.get("/_consent/", headers={"Cookie": f"consent={r.consent_cookie()}"}).json["granted"] == granted
+
+
+def test_where_the_law_grants_before_a_choice_a_grant_opts_out_of_nothing(tmp_path):
+    policy = Policy(revision=3, categories=SEPARATE.categories, regions=[Region("US", "opt-out", ["US"])])
+    site = build_site("wsgi", tmp_path, policy=policy, region_header="CF-IPCountry")
+    us = {"CF-IPCountry": "US"}
+    assert site.get("/_consent/", headers=us).json["granted"] == ["analytics", "necessary"]  # before a choice
+    r = site.post(data={"action": "grant", "category": "transfer"}, headers=us)
+    after = site.get("/_consent/", headers={**us, "Cookie": f"consent={r.consent_cookie()}"}).json["granted"]
+    assert after == ["analytics", "necessary", "transfer"]
 
 
 def test_the_receipts_page_says_how_and_the_report_counts_it(tmp_path):
