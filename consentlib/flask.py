@@ -1,8 +1,9 @@
 """Flask integration: ``FlaskConsent(app, policy, secret_key=..., store=...)`` or ``init_app``.
 
 It wraps ``app.wsgi_app`` in :class:`~consentlib.ConsentMiddleware` and adds to
-templates: ``consent`` (``consent.allows("analytics")``), ``consent_banner()`` and
-``consent_script("analytics", src=...)``. Per-app state lives in
+templates: ``consent`` (``consent.allows("analytics")``), ``consent_banner()``,
+``consent_script("analytics", src=...)`` and ``consent_embed("marketing", src=..., title=...,
+provider=...)``. Per-app state lives in
 ``app.extensions["consentlib"]``; the extension keeps no app of its own, and reads
 ``app.config`` once, in ``init_app``.
 
@@ -26,7 +27,8 @@ from consentlib.consent import Consent, ConsentCookie
 from consentlib.errors import ConfigurationError
 from consentlib.options import load_policy, no_such_option, options_of
 from consentlib.policy import Policy
-from consentlib.web.tags import banner_tags, script_tag
+from consentlib.web.embeds import embed_html
+from consentlib.web.tags import LANGUAGE_KEY, banner_tags, script_tag
 from consentlib.wsgi.middleware import ENVIRON_KEY, ConsentMiddleware
 
 if TYPE_CHECKING:
@@ -191,6 +193,7 @@ class FlaskConsent:
             "consent": self,
             "consent_banner": self.banner,
             "consent_script": self.script,
+            "consent_embed": self.embed,
         })
 
     def _settings(self, app: Flask, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -241,6 +244,20 @@ class FlaskConsent:
 
     def script(self, category: str, *, src: str | None = None, **attrs: str) -> Markup:
         return Markup(script_tag(self.current, category, src=src, nonce=_nonce(), **attrs))
+
+    def embed(self, category: str, *, src: str, title: str, provider: str, **attrs: str) -> Markup:
+        """A third party's ``<iframe>`` when the visitor allows ``category``, else a
+        placeholder whose one click allows it (:func:`consentlib.web.embeds.embed_html`),
+        in the request's language."""
+        site = self._middleware()
+        environ = request.environ
+        language = environ.get(LANGUAGE_KEY)
+        page = site.core.templates.for_language(environ.get("HTTP_ACCEPT_LANGUAGE"),
+                                                str(language) if language is not None else None)
+        query = request.query_string.decode("latin-1")
+        path = request.script_root + request.path + (f"?{query}" if query else "")
+        return embed_html(self.current, site.policy, page, category, src=src, title=title, provider=provider,
+                          prefix=site.prefix, path=path, **attrs)
 
 
 class _LanguageChooser:

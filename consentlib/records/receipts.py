@@ -19,7 +19,7 @@ from consentlib.policy import Policy
 from consentlib.store.clock import time_text
 
 SCHEMA = "consentlib.receipt/1 (ISO/IEC TS 27560:2023)"
-METHODS = frozenset({"banner", "form", "api", "withdraw", "guardian", "opt-out"})
+METHODS = frozenset({"banner", "form", "api", "withdraw", "guardian", "opt-out", "embed"})
 
 
 def truncate_ip(address: str | None) -> str | None:

@@ -11,7 +11,9 @@ A receipt records no "action", so it is derived from what it records, without th
 policy: *accept all* when it denies nothing; *reject all* when it grants only
 categories that no receipt of the same revision in the period denies (the required
 ones: every receipt grants them); *customised* otherwise. A withdrawal grants only the
-required categories, so it is a *reject all* (and counted among ``withdrawals`` too).
+required categories, so it is a *reject all* (and counted among ``withdrawals`` too). A
+click on an embed's placeholder (method ``embed``) is counted the same way, by what it
+grants: usually *customised*.
 
 Small groups are hidden: any count under :data:`MIN_COUNT` reads ``"<10"``, and a
 share or rate built on one is ``None``. No consent id, IP network, user agent or

@@ -25,7 +25,7 @@ from consentlib.web.guardian import ASK_GUARDIAN
 from consentlib.web.http import cross_origin_refusal, respond, respond_html, safe_next, site_location
 from consentlib.web.pages import redirect_page
 
-_FORM_ACTIONS = ("accept_all", "reject_all", "save", "withdraw")
+_FORM_ACTIONS = ("accept_all", "reject_all", "save", "withdraw", "grant")
 
 
 class BadChoice(Exception):
@@ -75,7 +75,7 @@ class Choices:
             return respond(413, {
                 "error": f"The request body is over {self.context.max_body} bytes; a choice needs far less."})
         try:
-            chosen, method, target = self._parse_json(request) if is_json else self._parse_form(request)
+            chosen, method, target = self._parse_json(request) if is_json else self._parse_form(request, consent)
         except BadChoice as exc:
             return respond(400, {"error": str(exc)})
         except HTTPException as exc:
@@ -179,7 +179,7 @@ class Choices:
             raise BadChoice('"method" must be "banner" or "api".')
         return self._known(data["categories"]), method, None
 
-    def _parse_form(self, request: Request) -> tuple[frozenset[str], str, str | None]:
+    def _parse_form(self, request: Request, consent: Consent) -> tuple[frozenset[str], str, str | None]:
         form: MultiDict[str, str] = request.form(self.context.max_body)
         action = form.get("action")
         if action is None:
@@ -193,7 +193,28 @@ class Choices:
             return frozenset(self.policy.category_names) - self.policy.separate, "form", target
         if action in ("reject_all", "withdraw"):
             return frozenset(), "withdraw" if action == "withdraw" else "form", target
+        if action == "grant":
+            return self._granted(consent, form.getlist("category")), "embed", target
         return self._known(form.getlist("category")), "form", target
+
+    def _granted(self, consent: Consent, names: list[Any]) -> frozenset[str]:
+        """What a click on an embed's placeholder (consentlib.web.embeds) chooses: the
+        visitor's recorded choice and the named categories.
+
+        Never what the page's hidden inputs say beyond the names: a cached page must not
+        grant again a category withdrawn since. An undecided visitor has recorded nothing:
+        under opt-in that is the required categories alone; where the law grants before a
+        choice (opt-out, notice), what they have now, since a click that allows one more
+        purpose is no opt-out of the others. PIPL Art 23, 29, 39: a separate category is
+        granted only by a placeholder that names it alone, a specific act for that one
+        purpose (docs/third-parties.md, "Embeds").
+        """
+        named = self._known(names)
+        if not named:
+            raise BadChoice("Name what to allow: send category=<name> with action=grant.")
+        if len(named) > 1:
+            named -= self.policy.separate
+        return (consent.chosen if consent.decided else consent.granted) | named
 
     def _known(self, names: list[Any]) -> frozenset[str]:
         if len(names) > 100:

@@ -9,6 +9,7 @@ import os
 import secrets
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, render_template, request
 
@@ -46,10 +47,13 @@ def _secret_keys(instance: Path) -> list[str]:
 
 
 def create_app(instance_path: str | os.PathLike | None = None, *, policy=POLICY,
-               site_url: str = "http://127.0.0.1:5000", demo_regions: bool = False, **consent_options) -> Flask:
+               site_url: str = "http://127.0.0.1:5000", demo_regions: bool = False, video: str | None = None,
+               **consent_options) -> Flask:
     """The site, its data in ``instance_path``; ``site_url`` is its public origin, used in
     the links it mails (never taken from a request's Host header). ``demo_regions``
-    (development only) adds the region switcher at ``/region``, which plays the CDN."""
+    (development only) adds the region switcher at ``/region``, which plays the CDN.
+    ``video`` is the URL of a frame the home page embeds with ``consent_embed`` (category
+    marketing); its host must be among the policy's ``hosts`` for ``third_party_csp``."""
     instance = Path(instance_path or Path.cwd() / "instance").resolve()
     instance.mkdir(parents=True, exist_ok=True)
     app = Flask(__name__, instance_path=str(instance))
@@ -82,6 +86,13 @@ def create_app(instance_path: str | os.PathLike | None = None, *, policy=POLICY,
                                                  store=site.store, prefix=site.prefix)
     app.register_blueprint(mailviews.bp)
 
+    # The site's own policy lets the video's origin be framed; consentlib's third_party_csp,
+    # when set, adds a policy that allows it only once marketing is granted.
+    video_origin = ""
+    if video:
+        parts = urlsplit(video)
+        video_origin = f" {parts.scheme}://{parts.netloc}"
+
     @app.before_request
     def make_nonce():
         g.csp_nonce = secrets.token_urlsafe(16)
@@ -97,14 +108,14 @@ def create_app(instance_path: str | os.PathLike | None = None, *, policy=POLICY,
             response.set_cookie("_fbp", f"fb.1.{secrets.randbelow(10**9)}", max_age=90 * 86400, samesite="Lax")
             response.headers["Content-Security-Policy"] = (
                 f"default-src 'self'; script-src 'self' 'nonce-{g.csp_nonce}'; style-src 'self'; "
-                "img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-                "form-action 'self'; frame-ancestors 'none'"
+                f"img-src 'self'; connect-src 'self'; frame-src 'self'{video_origin}; object-src 'none'; "
+                "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
             )
         return response
 
     @app.get("/")
     def home():
-        return render_template("home.html", hits=counters.all(), policy=policy)
+        return render_template("home.html", hits=counters.all(), policy=policy, video=video)
 
     @app.get("/privacy")
     def privacy():

@@ -1,5 +1,5 @@
 """The reference site's consent policy: the one the README and docs show, plus its ad pixel."""
-from consentlib import Beacon, Category, Cookie, Policy, Region
+from consentlib import Beacon, Category, Cookie, Host, Policy, Region
 
 POLICY = Policy(
     revision=3,
@@ -24,6 +24,9 @@ POLICY = Policy(
         Cookie("_fbp", "marketing", purpose="Ad measurement", lifetime="90 days", third_party="Meta"),
     ],
     beacons=[Beacon("/collect", "analytics"), Beacon("/ads/pixel.gif", "marketing")],
+    # The home page's video (consent_embed), when the site is given one: its frame's host,
+    # so that third_party_csp lets it in once marketing is granted.
+    hosts=[Host("www.youtube-nocookie.com", "marketing", provider="Google")],
     etags="analytics",
     notice_url="/privacy",
     controller="consentlib reference site",

@@ -1,4 +1,5 @@
 """Django template tags: ``{% load consentlib %}``, ``{% consent_banner %}``, ``{% consent_script %}``,
+``{% consent_embed "marketing" src=... title=... provider=... %}``,
 ``{% consent_allows "analytics" %}...{% else %}...{% endconsent_allows %}``.
 
 ``consentlib.django`` in ``INSTALLED_APPS`` makes them loadable; naming
@@ -17,10 +18,12 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 from django.utils.safestring import SafeString, mark_safe
 
-from consentlib.django.consent import consent_of
+from consentlib.django.consent import configured_policy, consent_of
 from consentlib.wsgi.middleware import ENVIRON_KEY
 from consentlib.policy import Policy
-from consentlib.web.tags import banner_tags, script_tag
+from consentlib.web.embeds import embed_html
+from consentlib.web.tags import LANGUAGE_KEY, TEMPLATES_KEY, banner_tags, script_tag
+from consentlib.web.templates import default_templates
 
 register = template.Library()
 
@@ -56,8 +59,9 @@ class ConsentAllowsNode(template.Node):
 def consent_allows(parser: Any, token: Any) -> ConsentAllowsNode:
     """Render the block only when the visitor allows the category (the ``else`` part otherwise).
 
-    For markup that is not a script (an embedded video, a map): a script that waits for
-    consent is ``{% consent_script %}``, which the banner can switch on without a reload.
+    For markup that is not a script: a script that waits for consent is
+    ``{% consent_script %}``, which the banner can switch on without a reload; an embedded
+    video or map that one click can allow is ``{% consent_embed %}``.
     """
     bits = token.split_contents()
     if len(bits) != 2:
@@ -106,3 +110,26 @@ def consent_banner(context: Any, prefix: str | None = None, notice_url: str | No
                                  revision=revision, nonce=getattr(request, "csp_nonce", None),
                                  consent_mode=_configured("CONSENT_MODE", None),
                                  notice_url=notice_url or _notice_url()))
+
+
+@register.simple_tag(takes_context=True)
+def consent_embed(context: Any, category: str, src: str, title: str, provider: str, **attrs: str) -> SafeString:
+    """A third party's ``<iframe>`` when the visitor allows ``category``, else a placeholder
+    whose one click allows it, in the request's language
+    (:func:`consentlib.web.embeds.embed_html`):
+    ``{% consent_embed "marketing" src=video_url title="Product tour" provider="YouTube" width="560" %}``.
+
+    The category's label comes from ``settings.CONSENTLIB["POLICY"]``.
+    """
+    request = _request(context)
+    policy = configured_policy()
+    if policy is None:
+        raise template.TemplateSyntaxError(
+            "consent_embed names the category by its label, from settings.CONSENTLIB['POLICY']: set it to the "
+            "site's Policy (or its dotted path), as consentlib.django.ConsentMiddleware reads it.")
+    meta = request.META
+    language = meta.get(LANGUAGE_KEY)
+    page = (meta.get(TEMPLATES_KEY) or default_templates()).for_language(
+        meta.get("HTTP_ACCEPT_LANGUAGE"), str(language) if language is not None else None)
+    return mark_safe(embed_html(meta[ENVIRON_KEY], policy, page, category, src=src, title=title, provider=provider,
+                                prefix=_configured("PREFIX", "/_consent/"), path=request.get_full_path(), **attrs))
