@@ -6,11 +6,13 @@ returned strings are already escaped HTML.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING
 
 from consentlib.mail.agents import is_crawler
 from consentlib.consent import Consent
+from consentlib.policy import Storage
 from consentlib.web.assets import manifest
 from consentlib.web.templates import Page, Templates, default_templates
 
@@ -39,13 +41,26 @@ def _single_quoted(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("'", "&#39;")
 
 
+def _storage_attr(storage: Sequence[Storage]) -> str:
+    """``data-consent-storage``: per Web Storage area, the declared keys as [key, category],
+    exact keys first (the policy's order: the first that matches a key declares it, as in
+    :meth:`Policy.storage_key`), for the banner to remove the refused ones; "" without any."""
+    if not storage:
+        return ""
+    areas: dict[str, list[list[str]]] = {}
+    for item in storage:
+        for area in item.areas:
+            areas.setdefault(area, []).append([item.name, item.category])
+    return f" data-consent-storage='{_single_quoted(json.dumps(areas, ensure_ascii=False, separators=(',', ':')))}'"
+
+
 def _nonce_attr(nonce: str | None) -> str:
     return f' nonce="{escape(nonce)}"' if nonce else ""
 
 
 def banner_tags(environ: WSGIEnvironment, *, prefix: str, revision: int, nonce: str | None = None,
                 consent_mode: dict[str, list[str]] | None = None, notice_url: str = "/privacy",
-                templates: Templates | None = None) -> str:
+                templates: Templates | None = None, storage: Sequence[Storage] = ()) -> str:
     """The banner's stylesheet and script, or "" for crawlers.
 
     Crawlers get no banner: they stay undecided, so nothing optional runs for them.
@@ -54,7 +69,8 @@ def banner_tags(environ: WSGIEnvironment, *, prefix: str, revision: int, nonce: 
     fire. ``consent_mode`` maps categories to Consent Mode types, e.g.
     ``{"analytics": ["analytics_storage"]}``; without it the banner's default applies.
     ``notice_url`` is the privacy notice the banner's first layer links (the policy's
-    ``notice_url``). The second layer's script and stylesheet are not named here: the
+    ``notice_url``). ``storage`` is the policy's ``storage``: the banner removes the keys of
+    every category the visitor has not granted (on a refusal, and on every page load). The second layer's script and stylesheet are not named here: the
     banner loads them from next to its own file when a visitor opens "Customize".
 
     The tag carries the banner's first-layer texts in the request's language, chosen by the rule the
@@ -66,12 +82,12 @@ def banner_tags(environ: WSGIEnvironment, *, prefix: str, revision: int, nonce: 
     page = (templates or environ.get(TEMPLATES_KEY) or default_templates()).for_language(
         environ.get("HTTP_ACCEPT_LANGUAGE"), str(language) if language is not None else None)
     return banner_html(environ.get("HTTP_USER_AGENT"), prefix=prefix, revision=revision, nonce=nonce,
-                       consent_mode=consent_mode, notice_url=notice_url, page=page)
+                       consent_mode=consent_mode, notice_url=notice_url, page=page, storage=storage)
 
 
 def banner_html(user_agent: str | None, *, prefix: str, revision: int, nonce: str | None = None,
                 consent_mode: dict[str, list[str]] | None = None, notice_url: str = "/privacy",
-                page: Page | None = None) -> str:
+                page: Page | None = None, storage: Sequence[Storage] = ()) -> str:
     """:func:`banner_tags` for any server interface, from the ``User-Agent`` header; ``page``
     is the request's language (:meth:`Templates.for_language`), English without it."""
     if is_crawler(user_agent):
@@ -91,7 +107,7 @@ def banner_html(user_agent: str | None, *, prefix: str, revision: int, nonce: st
         f'<script src="{escape(prefix + js)}" data-consent-endpoint="{escape(prefix)}"'
         f' data-consent-revision="{int(revision)}" data-consent-notice="{escape(notice_url)}"'
         f' data-consent-lang="{escape(page.language)}" data-consent-dir="{page.direction}"'
-        f" data-consent-texts='{_single_quoted(texts)}'{mapping}{_nonce_attr(nonce)}></script>"
+        f" data-consent-texts='{_single_quoted(texts)}'{mapping}{_storage_attr(storage)}{_nonce_attr(nonce)}></script>"
     )
 
 

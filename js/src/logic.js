@@ -90,10 +90,27 @@ export function purposes(t, categories) {
   return t.desc.replace('{purposes}', () => categories.map((c) => c.label || c.name).join(t.sep));
 }
 
-/** The cookies that declaration.json lists for `category` ([] for a malformed declaration). */
+/**
+ * The cookies that declaration.json lists for `category`, then its storage keys with their
+ * areas as the lifetime ([] for a malformed declaration).
+ */
 export function cookiesOf(declaration, category) {
-  const all = declaration && Array.isArray(declaration.cookies) ? declaration.cookies : [];
-  return all.filter((c) => c && c.category == category);
+  const of = (k) => (declaration && Array.isArray(declaration[k]) ? declaration[k] : []).filter((c) => c && c.category == category);
+  return [...of('cookies'), ...of('storage').map((s) => ({ ...s, lifetime: [].concat(s.areas).join(', ') }))];
+}
+
+/**
+ * The `keys` of one storage area that a category not in `granted` declares: `declared` is the
+ * area's [pattern, category] pairs from the tag's data-consent-storage (consentlib.web.tags),
+ * each pattern a regular expression the server wrote from the declared key, exact keys first;
+ * the first that matches a key declares it (as consentlib.policy.Policy.storage_key). Keys
+ * nothing declares are not the banner's to judge, and stay.
+ */
+export function refused(declared, keys, granted) {
+  return keys.filter((k) => {
+    const d = declared.find(([p]) => RegExp(p).test(k));
+    return d && !granted.includes(d[1]);
+  });
 }
 
 /** `fn`'s promise, asked for once; a failure is forgotten so that the next call tries again. */

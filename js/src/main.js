@@ -1,7 +1,7 @@
 // The banner's controller: Consent Mode default at once, then (DOM ready) the visitor's
 // state from the consent cookie or the endpoint, the dialog, and the "Privacy choices"
 // control. The server is the authority; this is a view over its endpoint.
-import { parseTexts, readCookie, parseMode, modeState, narrowed, once } from './logic.js';
+import { parseTexts, readCookie, parseMode, modeState, narrowed, once, refused } from './logic.js';
 import { h, activate, dialog } from './dom.js';
 
 /**
@@ -32,7 +32,21 @@ export function start(win, script, loadLayer) {
     if (typeof win.gtag == 'function') win.gtag.apply(win, arguments);
     else (win.dataLayer = win.dataLayer || []).push(arguments);
   }
-  const update = (g) => cm && gtag('consent', 'update', modeState(g, mapping));
+  // The Web Storage keys the policy declares, per area: [pattern, category] pairs (only on a
+  // site that declares some; consentlib.web.tags).
+  const stored = parseTexts(data.consentStorage);
+  const update = (g) => {
+    // ePrivacy Art 5(3) covers Web Storage as it covers cookies: what a category not granted
+    // stored goes, on a refusal and on every page load of a decided visitor (so a refusal
+    // on the preferences page, in another tab or before a new revision counts too), and
+    // before a withdrawal's reload. Where the browser blocks site data, reading it throws.
+    for (const a in stored)
+      try {
+        const s = win[a];
+        for (const k of refused(stored[a], Object.keys(s), g)) delete s[k];
+      } catch {}
+    cm && gtag('consent', 'update', modeState(g, mapping));
+  };
   // Before any tag fires (docs/rules.md, Google Consent Mode v2): everything denied.
   if (cm) gtag('consent', 'default', { ...modeState([], mapping), wait_for_update: 500 });
 
@@ -47,7 +61,9 @@ export function start(win, script, loadLayer) {
   const call = (path, init) =>
     win.fetch(endpoint + path, { ...init, headers: { 'Content-Type': 'application/json' } }).then(json);
   const load = () => call('');
-  const post = (names) => call('', { method: 'POST', body: JSON.stringify({ categories: names, method: 'banner' }) });
+  // `separate`: the separate categories the second layer asked apart and the visitor ticked
+  // (PIPL Art 23, 29, 39); "Accept all" and "Reject all" send none (docs/http.md).
+  const post = (categories, separate) => call('', { method: 'POST', body: JSON.stringify({ categories, separate, method: 'banner' }) });
   // Fetched on the first "Customize" only, once per page.
   const layer = once(loadLayer);
   // The second layer's texts are not in the tag (the first paint never shows them): the

@@ -80,15 +80,15 @@ def consent_script(context: Any, category: str, src: str | None = None, **attrs:
                                 nonce=getattr(request, "csp_nonce", None), **attrs))
 
 
-def _notice_url() -> str:
-    """``settings.CONSENTLIB["POLICY"]``'s notice URL, else the Policy default ("/privacy")."""
+def _policy() -> Policy | None:
+    """``settings.CONSENTLIB["POLICY"]``, or None when it is not set or cannot be imported."""
     policy = _configured("POLICY", None)
     if isinstance(policy, str):
         try:
             policy = import_string(policy.replace(":", "."))
         except ImportError:
             policy = None  # the middleware reports a bad POLICY at start-up (consentlib.E001)
-    return policy.notice_url if isinstance(policy, Policy) else "/privacy"
+    return policy if isinstance(policy, Policy) else None
 
 
 @register.simple_tag(takes_context=True)
@@ -97,12 +97,15 @@ def consent_banner(context: Any, prefix: str | None = None, notice_url: str | No
 
     The first layer links the privacy notice at ``notice_url``; without it, the notice
     URL of ``settings.CONSENTLIB["POLICY"]`` (give ``notice_url`` when the policy is
-    configured elsewhere, e.g. with the WSGI middleware in ``wsgi.py``).
+    configured elsewhere, e.g. with the WSGI middleware in ``wsgi.py``). The banner removes
+    the refused categories' Web Storage keys that policy declares (its ``storage``).
     """
     request = _request(context)
     # A visitor's Consent always carries the policy's current revision.
     revision = request.META[ENVIRON_KEY].revision
+    policy = _policy()
     return mark_safe(banner_tags(request.META, prefix=prefix or _configured("PREFIX", "/_consent/"),
                                  revision=revision, nonce=getattr(request, "csp_nonce", None),
                                  consent_mode=_configured("CONSENT_MODE", None),
-                                 notice_url=notice_url or _notice_url()))
+                                 notice_url=notice_url or (policy.notice_url if policy else "/privacy"),
+                                 storage=policy.storage if policy else ()))
