@@ -14,6 +14,7 @@ from consentlib.mail.agents import is_crawler
 from consentlib.consent import Consent
 from consentlib.policy import Storage
 from consentlib.web.assets import manifest
+from consentlib.web.storage import keys_by_category
 from consentlib.web.templates import Page, Templates, default_templates
 
 if TYPE_CHECKING:
@@ -28,11 +29,16 @@ LANGUAGE_KEY = "consentlib.language"
 # layer's (banner2_*) are not in the tag: the first paint never shows them, and they would
 # cost it about 120 bytes gzip; declaration.json carries them (consentlib.web.declaration).
 _PREFIX = "banner_"
+# Nor is a minor's notice: it comes with the consent state that says the visitor is one
+# (``minor_notice``, consentlib.web.endpoints), since few visitors ever read it and it is
+# the longest text of the first layer (about 95 bytes gzip of every first paint).
+_WITH_THE_STATE = frozenset({"banner_minor"})
 
 
 def banner_texts(page: Page) -> dict[str, str]:
     """The banner's first-layer texts in ``page``'s language, by their short keys."""
-    return {key[len(_PREFIX):]: text for key, text in page.catalogue.texts.items() if key.startswith(_PREFIX)}
+    return {key[len(_PREFIX):]: text for key, text in page.catalogue.texts.items()
+            if key.startswith(_PREFIX) and key not in _WITH_THE_STATE}
 
 
 def _single_quoted(text: str) -> str:
@@ -42,15 +48,11 @@ def _single_quoted(text: str) -> str:
 
 
 def _storage_attr(storage: Sequence[Storage]) -> str:
-    """``data-consent-storage``: per Web Storage area, the declared keys as [key, category],
-    exact keys first (the policy's order: the first that matches a key declares it, as in
-    :meth:`Policy.storage_key`), for the banner to remove the refused ones; "" without any."""
-    if not storage:
+    """``data-consent-storage`` (:func:`~consentlib.web.storage.keys_by_category`), or "" for a
+    policy that declares no storage key."""
+    areas = keys_by_category(storage)
+    if not areas:
         return ""
-    areas: dict[str, list[list[str]]] = {}
-    for item in storage:
-        for area in item.areas:
-            areas.setdefault(area, []).append([item.name, item.category])
     return f" data-consent-storage='{_single_quoted(json.dumps(areas, ensure_ascii=False, separators=(',', ':')))}'"
 
 

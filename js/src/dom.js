@@ -158,7 +158,8 @@ export function dialog(doc, t, links, gpcNav, post, done, customize, fallback) {
         h(doc, 'a', { href: links[1], id: 'consent-notice' }, t.notice)),
       // Cal. Civ. Code §1798.135(a)(1): the opt-out link, titled by the server, up front.
       state.opt_out && h(doc, 'p', { class: 'cl-n' }, h(doc, 'a', { href: state.opt_out[0], id: 'consent-opt-out' }, state.opt_out[1])),
-      state.minor && h(doc, 'p', { class: 'cl-n' }, t.minor),
+      // GDPR Art 8: the server says who is a minor, and what to tell them (minor_notice).
+      state.minor && h(doc, 'p', { class: 'cl-n' }, state.minor_notice),
       gpc && h(doc, 'p', { class: 'cl-n', id: 'consent-gpc' }, t.gpc),
       err,
       h(doc, 'div', { class: 'cl-a' }, accept, reject, custom, save));

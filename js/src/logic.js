@@ -18,13 +18,16 @@ export const TYPES = /* @__PURE__ */ Object.values(DEFAULT_MODE).flat();
 // layer's in declaration.json's `texts`, so the script is the same for every language and
 // the first paint holds one language's strings of one layer.
 
-/** The texts of the tag's data-consent-texts ({title, desc, ...}), or {} when unreadable. */
-export function parseTexts(attr) {
+/**
+ * A JSON object from one of the tag's attributes: data-consent-texts ({title, desc, ...}),
+ * data-consent-storage; `none` (by default {}) when the attribute is missing or unreadable.
+ */
+export function parseTexts(attr, none = {}) {
   try {
     const t = JSON.parse(attr);
     if (t && typeof t == 'object') return t;
   } catch {}
-  return {};
+  return none;
 }
 
 /**
@@ -59,11 +62,8 @@ export function readCookie(cookies, secure) {
 
 /** A category -> types mapping from the data-consent-mode attribute, else DEFAULT_MODE. */
 export function parseMode(attr) {
-  try {
-    const m = JSON.parse(attr);
-    if (m && typeof m == 'object' && Object.values(m).every(Array.isArray)) return m;
-  } catch {}
-  return DEFAULT_MODE;
+  const m = parseTexts(attr, DEFAULT_MODE);
+  return Object.values(m).every(Array.isArray) ? m : DEFAULT_MODE;
 }
 
 /** The Consent Mode state of the seven types for a set of granted categories. */
@@ -97,20 +97,6 @@ export function purposes(t, categories) {
 export function cookiesOf(declaration, category) {
   const of = (k) => (declaration && Array.isArray(declaration[k]) ? declaration[k] : []).filter((c) => c && c.category == category);
   return [...of('cookies'), ...of('storage').map((s) => ({ ...s, lifetime: [].concat(s.areas).join(', ') }))];
-}
-
-/**
- * The `keys` of one storage area that a category not in `granted` declares: `declared` is the
- * area's [pattern, category] pairs from the tag's data-consent-storage (consentlib.web.tags),
- * each pattern a regular expression the server wrote from the declared key, exact keys first;
- * the first that matches a key declares it (as consentlib.policy.Policy.storage_key). Keys
- * nothing declares are not the banner's to judge, and stay.
- */
-export function refused(declared, keys, granted) {
-  return keys.filter((k) => {
-    const d = declared.find(([p]) => RegExp(p).test(k));
-    return d && !granted.includes(d[1]);
-  });
 }
 
 /** `fn`'s promise, asked for once; a failure is forgotten so that the next call tries again. */

@@ -1,7 +1,7 @@
 // The banner's controller: Consent Mode default at once, then (DOM ready) the visitor's
 // state from the consent cookie or the endpoint, the dialog, and the "Privacy choices"
 // control. The server is the authority; this is a view over its endpoint.
-import { parseTexts, readCookie, parseMode, modeState, narrowed, once, refused } from './logic.js';
+import { parseTexts, readCookie, parseMode, modeState, narrowed, once } from './logic.js';
 import { h, activate, dialog } from './dom.js';
 
 /**
@@ -13,7 +13,8 @@ export function start(win, script, loadLayer) {
   const doc = win.document;
   const data = (script && script.dataset) || {};
   const endpoint = data.consentEndpoint || '/_consent/';
-  const revision = Number(data.consentRevision);
+  // A string: compared with == to the cookie's number.
+  const revision = data.consentRevision;
   const notice = data.consentNotice || '/privacy';
   const prefs = endpoint + 'preferences';
   // The server chose the language (consentlib.web.language) and put the first layer's texts
@@ -32,19 +33,18 @@ export function start(win, script, loadLayer) {
     if (typeof win.gtag == 'function') win.gtag.apply(win, arguments);
     else (win.dataLayer = win.dataLayer || []).push(arguments);
   }
-  // The Web Storage keys the policy declares, per area: [pattern, category] pairs (only on a
-  // site that declares some; consentlib.web.tags).
-  const stored = parseTexts(data.consentStorage);
+  // The Web Storage keys the policy declares: [area, category, an expression that matches
+  // exactly the category's keys there] (only on a site that declares some; consentlib.web.storage).
+  const stored = parseTexts(data.consentStorage, []);
   const update = (g) => {
     // ePrivacy Art 5(3) covers Web Storage as it covers cookies: what a category not granted
     // stored goes, on a refusal and on every page load of a decided visitor (so a refusal
     // on the preferences page, in another tab or before a new revision counts too), and
-    // before a withdrawal's reload. Where the browser blocks site data, reading it throws.
-    for (const a in stored)
-      try {
-        const s = win[a];
-        for (const k of refused(stored[a], Object.keys(s), g)) delete s[k];
-      } catch {}
+    // before a withdrawal's reload. Keys no category declares stay. Where the browser
+    // blocks site data, reading it throws (both areas at once): nothing to remove then.
+    try {
+      for (const [a, c, r] of stored) if (!g.includes(c)) for (const k of Object.keys(win[a])) RegExp(r).test(k) && delete win[a][k];
+    } catch {}
     cm && gtag('consent', 'update', modeState(g, mapping));
   };
   // Before any tag fires (docs/rules.md, Google Consent Mode v2): everything denied.
