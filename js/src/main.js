@@ -42,8 +42,14 @@ export function start(win, script, loadLayer) {
     // on the preferences page, in another tab or before a new revision counts too), and
     // before a withdrawal's reload. Keys no category declares stay. Where the browser
     // blocks site data, reading it throws (both areas at once): nothing to remove then.
+    // Keys by key(i), not Object.keys: that one hides a key named like a Storage member
+    // ("key", "length"), as the browser stores it all the same.
     try {
-      for (const [a, c, r] of stored) if (!g.includes(c)) for (const k of Object.keys(win[a])) RegExp(r).test(k) && delete win[a][k];
+      for (const [a, c, r] of stored)
+        if (!g.includes(c)) {
+          const s = win[a];
+          for (const k of Array.from({ length: s.length }, (_, i) => s.key(i))) RegExp(r).test(k) && s.removeItem(k);
+        }
     } catch {}
     cm && gtag('consent', 'update', modeState(g, mapping));
   };

@@ -67,6 +67,31 @@ export const declarationFor = (url) => {
   return { ...DECLARATION, language: lang, texts: layerTextsOf(lang) };
 };
 
+/**
+ * Web Storage as a page sees it: each key an own property (so `s.clNotice = 1` stores one, as
+ * in browsers), and the Storage members length, key(i), getItem, setItem and removeItem.
+ */
+export class FakeStorage {
+  constructor(entries = {}) {
+    Object.assign(this, entries);
+  }
+  get length() {
+    return Object.keys(this).length;
+  }
+  key(i) {
+    return Object.keys(this)[i] ?? null;
+  }
+  getItem(k) {
+    return Object.hasOwn(this, k) ? this[k] : null;
+  }
+  setItem(k, v) {
+    this[k] = String(v);
+  }
+  removeItem(k) {
+    delete this[k];
+  }
+}
+
 /** The state the server would answer after recording `names`. */
 export function recorded(names, base = STATE) {
   const granted = base.categories
@@ -92,9 +117,10 @@ export const PAGE = `<!doctype html><html lang="en"><head></head><body><main><h1
  * be a function of the URL, and an Error is a failed request; the declaration is by default
  * in the language of the URL's ?lang=) and `recorded()` by POST. Returns
  * { win, doc, calls, reloads, settle, layer }; `layerFails` makes the second layer's load fail;
- * `session` is the tab's sessionStorage and `local` its localStorage (plain objects).
+ * `session` is the tab's sessionStorage and `local` its localStorage (FakeStorage, or plain
+ * objects where only their properties are read).
  */
-export function browser({ html = PAGE, state = STATE, declaration = declarationFor, cookie = '', gpc, dataLayer, post, layerFails, protocol = 'http:', session = {}, local = {} } = {}) {
+export function browser({ html = PAGE, state = STATE, declaration = declarationFor, cookie = '', gpc, dataLayer, post, layerFails, protocol = 'http:', session = {}, local = new FakeStorage() } = {}) {
   const w = parseHTML(html);
   const doc = w.document;
   // One tab's sessionStorage, as both the window and the document's view see it; pass the
@@ -123,8 +149,7 @@ export function browser({ html = PAGE, state = STATE, declaration = declarationF
     document: doc,
     CustomEvent: w.CustomEvent,
     sessionStorage: session,
-    // Web Storage as scripts see it: keys are the object's own properties (Object.keys lists
-    // them, delete removes one); a getter that throws is a browser that blocks site data.
+    // A getter that throws instead is a browser that blocks site data.
     localStorage: local,
     navigator: gpc === undefined ? {} : { globalPrivacyControl: gpc },
     location: { protocol, reload: () => reloads.push(1), assign: (url) => reloads.push(url) },
