@@ -330,7 +330,8 @@ class Policy:
     # Any sequence (a list, as in the examples) is accepted and kept as a tuple.
     categories: Sequence[Category]
     cookies: Sequence[Cookie] = ()
-    #: Web Storage keys (localStorage, sessionStorage) the site's scripts write.
+    #: Web Storage keys (localStorage, sessionStorage) the site's scripts write; kept with
+    #: the exact keys first, since an exact declaration wins over a pattern.
     storage: Sequence[Storage] = ()
     beacons: Sequence[Beacon] = ()
     #: Other origins the site's pages reach (see docs/third-parties.md).
