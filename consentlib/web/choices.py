@@ -93,7 +93,8 @@ class Choices:
             chosen = self._banner_separate(consent, chosen, ticked)
         return self.store(request, consent, chosen, method, target, is_json=is_json)
 
-    def _banner_separate(self, consent: Consent, chosen: frozenset[str], ticked: frozenset[str] | None) -> frozenset[str]:
+    def _banner_separate(self, consent: Consent, chosen: frozenset[str],
+                         ticked: frozenset[str] | None) -> frozenset[str]:
         """What a banner post grants of the separate categories (PIPL Art 23, 29, 39: each
         needs its own act of consent, which a one-step "Accept all" is not; docs/regions.md).
 

@@ -72,7 +72,8 @@ def banner_tags(environ: WSGIEnvironment, *, prefix: str, revision: int, nonce: 
     ``{"analytics": ["analytics_storage"]}``; without it the banner's default applies.
     ``notice_url`` is the privacy notice the banner's first layer links (the policy's
     ``notice_url``). ``storage`` is the policy's ``storage``: the banner removes the keys of
-    every category the visitor has not granted (on a refusal, and on every page load). The second layer's script and stylesheet are not named here: the
+    every category the visitor has not granted (on a refusal, and on every page load).
+    The second layer's script and stylesheet are not named here: the
     banner loads them from next to its own file when a visitor opens "Customize".
 
     The tag carries the banner's first-layer texts in the request's language, chosen by the rule the

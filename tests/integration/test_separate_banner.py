@@ -49,7 +49,8 @@ def test_a_banner_post_grants_a_separate_category_only_when_named_apart(site, be
     cookies = None
     if before is not None:
         # An earlier grant by the preferences page's own act (the form's tick).
-        first = site.post("/_consent/", data={"action": "save", "category": before}, headers={"Origin": "http://localhost"})
+        first = site.post("/_consent/", data={"action": "save", "category": before},
+                          headers={"Origin": "http://localhost"})
         assert first.status_code == 303
         cookies = first.consent_cookies()
     r = banner(site, body, cookies)

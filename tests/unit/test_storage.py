@@ -150,5 +150,6 @@ def test_the_audit_counts_a_declared_storage_key_as_declared(key, area, verdict)
 
 def test_the_audit_reads_no_storage_from_a_malformed_declaration():
     body = declaration(POLICY)
-    body["storage"] = [{"name": "_hj*", "category": "analytics"}, "x", {"name": 1, "category": "analytics", "areas": []}]
+    body["storage"] = [{"name": "_hj*", "category": "analytics"}, "x",
+                       {"name": 1, "category": "analytics", "areas": []}]
     assert Judge(body).storage_key("_hjX", None, "localStorage").evidence != "declaration"
