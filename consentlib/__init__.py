@@ -7,7 +7,7 @@ from consentlib.consent import Consent
 from consentlib.errors import ConfigurationError, ConsentError, StoreUnavailable, UnusableMessage
 from consentlib.mail import MailStats, MailTracker, Suppressed
 from consentlib.wsgi import ConsentMiddleware
-from consentlib.policy import Beacon, Category, Cookie, Host, Policy, Region
+from consentlib.policy import Beacon, Category, Cookie, Host, Policy, Region, Storage
 from consentlib.version import __version__ as __version__
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "MailTracker",
     "Policy",
     "Region",
+    "Storage",
     "StoreUnavailable",
     "Suppressed",
     "UnusableMessage",

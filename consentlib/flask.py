@@ -240,7 +240,7 @@ class FlaskConsent:
         site = self._middleware()
         return Markup(banner_tags(request.environ, prefix=site.prefix, revision=site.policy.revision,
                                   nonce=_nonce(), consent_mode=current_app.extensions.get(_CONSENT_MODE),
-                                  notice_url=site.policy.notice_url))
+                                  notice_url=site.policy.notice_url, storage=site.policy.storage))
 
     def script(self, category: str, *, src: str | None = None, **attrs: str) -> Markup:
         return Markup(script_tag(self.current, category, src=src, nonce=_nonce(), **attrs))

@@ -1,4 +1,5 @@
-"""What a site declares: its consent categories, cookies, beacon paths and third-party hosts.
+"""What a site declares: its consent categories, cookies, storage keys, beacon paths and
+third-party hosts.
 
 Everything here is frozen and validated when built, so a wrong declaration fails at
 start-up with a sentence naming what to change, never while serving a request.
@@ -115,6 +116,71 @@ class Cookie:
     @property
     def is_glob(self) -> bool:
         return any(c in _GLOB_CHARS for c in self.name)
+
+
+#: Where a :class:`Storage` key lives: ``localStorage``, ``sessionStorage``, or both.
+STORAGE_KINDS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "local": ("localStorage",), "session": ("sessionStorage",), "both": ("localStorage", "sessionStorage")})
+
+
+@dataclass(frozen=True)
+class Storage:
+    """A Web Storage key the site's scripts (or a library's) write, and the category it serves.
+
+    ePrivacy Art 5(3) covers any information stored on the visitor's device, not only
+    cookies: a ``localStorage`` or ``sessionStorage`` key needs the same consent. ``name``
+    is a key as the browser stores it (case and all) or a pattern where ``*`` stands for
+    any run of characters (``_hj*``); every other character, ``?`` and ``[`` too, is
+    itself. An exact declaration wins over a pattern. ``kind`` says where the key lives:
+    ``"local"``, ``"session"`` or ``"both"``. The banner removes the keys of every category
+    the visitor has not granted, on a refusal and on each page load (docs/http.md);
+    ``third_party`` names the provider other than the site, as for a :class:`Cookie`.
+    """
+
+    name: str
+    category: str
+    purpose: Text = ""  # a text, {"en": ..., "de": ...}, or a lazy translation string
+    kind: str = "both"
+    third_party: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name or self.name.strip("*") == "" or any(
+                ord(c) < 32 or ord(c) == 127 for c in self.name):
+            raise ConfigurationError(
+                f"Storage key {self.name!r} is not usable: write the key as the site's scripts store it "
+                "('_hjSession'), or a pattern with '*' for any characters ('_hj*'); not empty, not only '*' "
+                "(that would match every key of the site), and no control characters."
+            )
+        if self.kind not in STORAGE_KINDS:
+            raise ConfigurationError(
+                f"Storage {self.name!r} has kind={self.kind!r}: use 'local' (localStorage), 'session' "
+                "(sessionStorage) or 'both'."
+            )
+        object.__setattr__(self, "purpose", text_of(self.purpose, f"Storage {self.name!r} purpose"))
+        if not isinstance(self.third_party, str):
+            raise ConfigurationError(
+                f"Storage {self.name!r} has third_party={self.third_party!r}: name the provider as text "
+                "(e.g. third_party='Hotjar'), or leave it '' when the site itself stores the key."
+            )
+
+    @property
+    def is_glob(self) -> bool:
+        return "*" in self.name
+
+    @property
+    def areas(self) -> tuple[str, ...]:
+        """The Web Storage areas the key lives in (``localStorage``, ``sessionStorage``)."""
+        return STORAGE_KINDS[self.kind]
+
+    def matches(self, key: str) -> bool:
+        """Whether ``key`` is this declaration's: equal, or fitting its ``*`` pattern (case-sensitive)."""
+        return storage_key_matches(self.name, key)
+
+
+def storage_key_matches(pattern: str, key: str) -> bool:
+    """Whether the Web Storage ``key`` fits ``pattern``, as the banner judges it: case and all,
+    ``*`` for any run of characters, every other character itself."""
+    return re.fullmatch(".*".join(map(re.escape, pattern.split("*"))), key, re.DOTALL) is not None
 
 
 @dataclass(frozen=True)
@@ -264,6 +330,9 @@ class Policy:
     # Any sequence (a list, as in the examples) is accepted and kept as a tuple.
     categories: Sequence[Category]
     cookies: Sequence[Cookie] = ()
+    #: Web Storage keys (localStorage, sessionStorage) the site's scripts write; kept with
+    #: the exact keys first, since an exact declaration wins over a pattern.
+    storage: Sequence[Storage] = ()
     beacons: Sequence[Beacon] = ()
     #: Other origins the site's pages reach (see docs/third-parties.md).
     hosts: Sequence[Host] = ()
@@ -336,6 +405,7 @@ class Policy:
             if not isinstance(beacon, Beacon):
                 raise ConfigurationError(f"Policy beacons must be Beacon objects, not {beacon!r}.")
             self._check_category(beacon.category, f"Beacon {beacon.path!r}")
+        object.__setattr__(self, "storage", self._checked_storage())
         patterns: dict[str, Host] = {}
         for host in self.hosts:
             if not isinstance(host, Host):
@@ -353,6 +423,22 @@ class Policy:
             if isinstance(age, bool) or not isinstance(age, int) or not 1 <= age <= 21:
                 raise ConfigurationError(f"The age of consent for {where} must be a whole number of years, not {age!r}.")
         object.__setattr__(self, "ages_of_consent", MappingProxyType(ages))
+
+    def _checked_storage(self) -> tuple[Storage, ...]:
+        """The storage declarations, exact keys first (an exact declaration wins over a pattern)."""
+        seen: dict[tuple[str, str], Storage] = {}
+        for item in self.storage:
+            if not isinstance(item, Storage):
+                raise ConfigurationError(f"Policy storage must be Storage objects, not {item!r}.")
+            self._check_category(item.category, f"Storage {item.name!r}")
+            for area in item.areas:
+                if (item.name, area) in seen:
+                    raise ConfigurationError(
+                        f"Storage {item.name!r} is declared twice in {area} (categories "
+                        f"{seen[item.name, area].category!r} and {item.category!r}); a key serves one "
+                        "category, keep one declaration.")
+                seen[item.name, area] = item
+        return tuple(sorted(tuple(self.storage), key=lambda item: item.is_glob))
 
     def _check_regions(self) -> None:
         if self.default_regime not in REGIMES:
@@ -423,6 +509,11 @@ class Policy:
             if fnmatch.fnmatchcase(name, declared.name):
                 return declared
         return None
+
+    def storage_key(self, key: str, area: str) -> Storage | None:
+        """The declaration that covers ``key`` in ``area`` (``localStorage`` or
+        ``sessionStorage``): exact first, then the first pattern, as the banner judges it."""
+        return next((s for s in self.storage if area in s.areas and s.matches(key)), None)
 
     def host(self, scheme: str, host: str, port: int | None) -> Host | None:
         """The first declared :class:`Host` that allows ``scheme://host:port``, or None."""

@@ -68,7 +68,7 @@ def consent_banner(request: Any, *, nonce: str | None = None,
     policy = middleware.policy
     return Markup(banner_html(_header(scope, b"user-agent"), prefix=middleware.prefix, revision=policy.revision,
                               nonce=nonce or _nonce(request, scope), consent_mode=consent_mode,
-                              notice_url=policy.notice_url, page=_page(scope)))
+                              notice_url=policy.notice_url, page=_page(scope), storage=policy.storage))
 
 
 def consent_script(request: Any, category: str, *, src: str | None = None, body: str = "",

@@ -1,11 +1,11 @@
-"""``consentlib cookies``: the policy's cookie declaration table, the cookies the app set
-without a declaration, and ``--check`` against the Open Cookie Database."""
+"""``consentlib cookies``: the policy's cookie declaration table (its Web Storage keys too),
+the cookies the app set without a declaration, and ``--check`` against the Open Cookie Database."""
 from __future__ import annotations
 
 import argparse
 import json
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from consentlib.locale.texts import localized
 from consentlib.checks import cookie_domain as checked_domain
@@ -67,12 +67,20 @@ def cookies_command(args: argparse.Namespace) -> int:
     # production sets), with the name they have over plain http beside it.
     secure = own_cookies(policy, lifetime=args.lifetime, secure=True, cookie_domain=args.cookie_domain)
     plain = own_cookies(policy, lifetime=args.lifetime, secure=False, cookie_domain=args.cookie_domain)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"name": c.name, "category": c.category, "lifetime": c.lifetime,
          # A translated purpose in the policy's default language (consentlib.locale.texts).
          "purpose": localized(c.purpose, policy.default_language, policy.default_language),
          "third_party": c.third_party, **({"http_name": http.name} if http else {})}
         for c, http in [*zip(secure, plain), *((c, None) for c in policy.cookies)]
+    ]
+    # Storage keys after the cookies: where they live stands in the lifetime column, since
+    # the area decides it (sessionStorage ends with the tab, localStorage stays until removed).
+    rows += [
+        {"name": s.name, "category": s.category, "lifetime": ", ".join(s.areas),
+         "purpose": localized(s.purpose, policy.default_language, policy.default_language),
+         "third_party": s.third_party, "storage": list(s.areas)}
+        for s in policy.storage
     ]
     if args.format == "json":
         print(json.dumps(rows, indent=2))
@@ -95,7 +103,7 @@ def cookies_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _named(row: dict[str, str]) -> str:
+def _named(row: dict[str, Any]) -> str:
     return f"{row['name']} ({row['http_name']} over http)" if "http_name" in row else row["name"]
 
 

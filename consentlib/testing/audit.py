@@ -137,7 +137,7 @@ class ConsentAudit(Choices):
             for cookie in snapshot.cookies:
                 cookie["verdict"] = asdict(self.judge.cookie(cookie["name"], cookie["domain"] or snapshot.host))
             for item in snapshot.storage:
-                item["verdict"] = asdict(self.judge.storage_key(item["key"], snapshot.host))
+                item["verdict"] = asdict(self.judge.storage_key(item["key"], snapshot.host, item["area"]))
         judged = [s for s in self.snapshots if s.state in JUDGED]
 
         def unknown(state: str) -> bool:

@@ -25,6 +25,7 @@ from urllib.parse import urljoin, urlsplit
 
 from consentlib.consent import ALL_COOKIE_NAMES
 from consentlib.data import cookiedb
+from consentlib.policy import storage_key_matches
 from consentlib.testing.recorder import Snapshot
 
 DECLARATION_PATH = "/_consent/declaration.json"
@@ -77,6 +78,8 @@ class Judge:
         self.categories = frozenset(c["name"] for c in _named(declared, "categories"))
         self.required = frozenset(c["name"] for c in _named(declared, "categories") if c.get("required") is True)
         self.beacons = [b for b in _named(declared, "beacons", "category", key="path")]
+        # In the declaration's order, exact keys first: the first that matches declares a key.
+        self._storage = [s for s in _named(declared, "storage", "category") if isinstance(s.get("areas"), list)]
 
     def _declared_cookie(self, name: str) -> dict[str, Any] | None:
         found = self._exact.get(name)
@@ -98,8 +101,17 @@ class Judge:
             return self._database(name, host, prefix=f"not in {self.where}; ")
         return self._database(name, host)
 
-    def storage_key(self, name: str, host: str | None) -> Verdict:
-        return self._database(name, host)
+    def storage_key(self, name: str, host: str | None, area: str | None = None) -> Verdict:
+        """The verdict on the key ``name`` in ``area`` (``localStorage``, ``sessionStorage``,
+        ``indexedDB``; None: any): the declaration's ``storage``, else the database."""
+        declared = next((s for s in self._storage if (area is None or area in s["areas"])
+                         and storage_key_matches(s["name"], name)), None)
+        if declared is None:
+            return self._database(name, host)
+        category = declared["category"]
+        pattern = f" as {declared['name']!r}" if declared["name"] != name else ""
+        return Verdict(category, category not in self.required, self.evidence,
+                       f"declared {category!r}{pattern} in {self.where}")
 
     def beacon_category(self, path: str) -> str | None:
         for beacon in self.beacons:

@@ -74,8 +74,12 @@ class Choices:
         if request.over_limit:
             return respond(413, {
                 "error": f"The request body is over {self.context.max_body} bytes; a choice needs far less."})
+        ticked: frozenset[str] | None = None  # the banner's separate categories, when it asked them
         try:
-            chosen, method, target = self._parse_json(request) if is_json else self._parse_form(request, consent)
+            if is_json:
+                chosen, method, target, ticked = self._parse_json(request)
+            else:
+                chosen, method, target = self._parse_form(request, consent)
         except BadChoice as exc:
             return respond(400, {"error": str(exc)})
         except HTTPException as exc:
@@ -85,13 +89,25 @@ class Choices:
             # GDPR Art 8: below the age of digital consent only a guardian can opt in;
             # a minor may narrow what the guardian allowed, never widen it.
             return respond(403, {"error": ASK_GUARDIAN, "minor": True})
-        if method == "banner" and chosen:
-            # PIPL Art 23, 29, 39: a separate category needs its own act of consent, which
-            # the banner's one-step choice ("Accept all") is not. The banner keeps it as it
-            # stands; only "Reject all" (nothing chosen) withdraws it with the rest.
-            separate = self.policy.separate
-            chosen = (chosen - separate) | (consent.chosen & separate if consent.decided else frozenset())
+        if method == "banner":
+            chosen = self._banner_separate(consent, chosen, ticked)
         return self.store(request, consent, chosen, method, target, is_json=is_json)
+
+    def _banner_separate(self, consent: Consent, chosen: frozenset[str],
+                         ticked: frozenset[str] | None) -> frozenset[str]:
+        """What a banner post grants of the separate categories (PIPL Art 23, 29, 39: each
+        needs its own act of consent, which a one-step "Accept all" is not; docs/regions.md).
+
+        The second layer asks them apart and names the ticked ones in ``separate``: exactly
+        those are granted, so one left unticked is withdrawn. Without ``separate`` ("Accept
+        all") they stay as they stand; "Reject all" (nothing chosen) withdraws them with the rest.
+        """
+        separate = self.policy.separate
+        if ticked is not None:
+            return (chosen - separate) | ticked
+        if not chosen:
+            return chosen
+        return (chosen - separate) | (consent.chosen & separate if consent.decided else frozenset())
 
     def store(self, request: Request, consent: Consent, chosen: frozenset[str], method: str, target: str | None,
               *, is_json: bool = False) -> Answer:
@@ -167,7 +183,8 @@ class Choices:
 
         return Pending(lambda: self.context.store.add_receipt(receipt), stored, failed)
 
-    def _parse_json(self, request: Request) -> tuple[frozenset[str], str, None]:
+    def _parse_json(self, request: Request) -> tuple[frozenset[str], str, None, frozenset[str] | None]:
+        """The categories, the method, no target, and ``separate`` (None when not sent)."""
         try:
             data = json.loads(request.data())
         except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: "[[[[..." nested too deep
@@ -177,7 +194,26 @@ class Choices:
         method = data.get("method", "api")
         if method not in ("banner", "api"):
             raise BadChoice('"method" must be "banner" or "api".')
-        return self._known(data["categories"]), method, None
+        chosen = self._known(data["categories"])
+        return chosen, method, None, self._ticked_apart(data.get("separate"), chosen)
+
+    def _ticked_apart(self, names: Any, chosen: frozenset[str]) -> frozenset[str] | None:
+        """``separate``: the separate categories the visitor ticked on their own, each also in
+        ``categories`` (the whole choice); None when the body has none."""
+        if names is None:
+            return None
+        if not isinstance(names, list):
+            raise BadChoice('"separate" must be a list of category names, e.g. {"categories": ["transfer"], '
+                            '"separate": ["transfer"]}.')
+        ticked = self._known(names)
+        for name in sorted(ticked):
+            if name not in self.policy.separate:
+                raise BadChoice(f"Category {name!r} does not need a separate consent: name it in \"categories\" "
+                                "only; \"separate\" lists the separate categories the visitor ticked.")
+            if name not in chosen:
+                raise BadChoice(f"Category {name!r} is in \"separate\" but not in \"categories\": a ticked "
+                                "separate category is part of the choice, so name it in both.")
+        return ticked
 
     def _parse_form(self, request: Request, consent: Consent) -> tuple[frozenset[str], str, str | None]:
         form: MultiDict[str, str] = request.form(self.context.max_body)

@@ -10,7 +10,9 @@ It also carries, under ``"texts"``, the banner's second-layer texts (the catalog
 ``banner2_*``, by their short keys: ``banner2_cats`` -> ``cats``): the banner's tag holds
 only the first layer's, to keep the first paint small, and the second layer fetches this
 file in the tag's language (``?lang=``, see :func:`asked_language`) when a visitor first
-opens "Customize".
+opens "Customize". One more text goes with them: ``separate`` (the catalogue's
+``separate_consent``, with its ``{label}`` left for the banner to fill in with a category's
+label), the sentence that asks a ``separate`` category apart, as the preferences page does.
 """
 from __future__ import annotations
 
@@ -26,6 +28,9 @@ from consentlib.web.templates import Page, Templates, default_templates
 SCHEMA_VERSION = 1
 # The second layer's texts in the catalogues (consentlib/locale/consentlib.pot).
 _SECOND_LAYER = "banner2_"
+# ...and the sentence that asks a separate category apart (PIPL Art 23, 29, 39), the same
+# words as the preferences page's, so that no language needs a new translation.
+_SEPARATE = "separate_consent"
 
 
 def asked_language(templates: Templates, lang: str | None) -> Page | None:
@@ -39,8 +44,9 @@ def asked_language(templates: Templates, lang: str | None) -> Page | None:
 
 def _second_layer_texts(page: Page) -> dict[str, str]:
     """The banner's second-layer texts in ``page``'s language, by their short keys."""
-    return {key[len(_SECOND_LAYER):]: text for key, text in page.catalogue.texts.items()
-            if key.startswith(_SECOND_LAYER)}
+    texts = page.catalogue.texts
+    return {**{key[len(_SECOND_LAYER):]: text for key, text in texts.items() if key.startswith(_SECOND_LAYER)},
+            "separate": texts[_SEPARATE]}
 
 
 def declaration(policy: Policy, *, lifetime: int = DEFAULT_LIFETIME, secure: bool = True,
@@ -75,6 +81,13 @@ def declaration(policy: Policy, *, lifetime: int = DEFAULT_LIFETIME, secure: boo
              "lifetime": c.lifetime, "path": c.path, "domain": c.domain, "third_party": c.third_party,
              "http_only": c is own[1]}
             for c in (*own, *policy.cookies)
+        ],
+        # Web Storage keys (ePrivacy Art 5(3) covers them as it covers cookies), exact ones
+        # first: the first that matches a key declares it. "*" is the only pattern character.
+        "storage": [
+            {"name": s.name, "glob": s.is_glob, "category": s.category, "purpose": said(s.purpose),
+             "areas": list(s.areas), "third_party": s.third_party}
+            for s in policy.storage
         ],
         "beacons": [{"path": b.path, "category": b.category} for b in policy.beacons],
         "hosts": [{"pattern": h.pattern, "category": h.category, "provider": h.provider} for h in policy.hosts],

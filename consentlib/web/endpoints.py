@@ -134,6 +134,10 @@ class Endpoints:
             # title (in the request's language, as the page it links); given here, so the
             # banner carries no text of its own for it. JSON: the catalogue's plain text.
             state["opt_out"] = [f"{self.context.prefix}opt-out", page.catalogue.texts["opt_out_title"]]
+        if consent.minor:
+            # GDPR Art 8: the banner tells a visitor below the age of digital consent to ask a
+            # guardian, in these words (not in every page's banner tag: few visitors need them).
+            state["minor_notice"] = page.catalogue.texts["banner_minor"]
         # The region's header is added to Vary by the door, with every other answer's.
         return respond(200, state,
                        headers=[("Vary", "Cookie, Sec-GPC, Accept-Language"), ("Content-Language", page.language)])

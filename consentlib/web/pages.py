@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from consentlib.consent import DEFAULT_LIFETIME, Consent
 from consentlib.locale.texts import localized
-from consentlib.policy import Cookie, Policy
+from consentlib.policy import Cookie, Policy, Storage
 from consentlib.web.own_cookies import lifetime_parts
 from consentlib.web.templates import Page, default_templates
 
@@ -45,7 +45,8 @@ def category_fields(policy: Policy, consent: Consent, page: Page | None = None) 
 
 def cookie_tables(policy: Policy, page: Page | None = None, *, own: tuple[Cookie, Cookie] | None = None,
                   lifetime: int = DEFAULT_LIFETIME) -> Markup:
-    """Per category, the cookies it covers: name, purpose, lifetime and who sets them.
+    """Per category, the cookies it covers: name, purpose, lifetime and who sets them; then
+    its Web Storage keys, with their area (localStorage, sessionStorage) as the lifetime.
 
     The banner's second layer shows the same tables (read from declaration.json); here
     they need no JavaScript. ePrivacy Art 5(3) asks for clear and comprehensive
@@ -58,12 +59,16 @@ def cookie_tables(policy: Policy, page: Page | None = None, *, own: tuple[Cookie
     when = page.text(f"lifetime_{unit}" if count == 1 else f"lifetime_{unit}s", count=count)
     own_rows = [(c, page.text(key), when)
                 for c, key in zip(own or (), ("own_consent_purpose", "own_consent_id_purpose"))]
+    # Web Storage keys after the cookies, the area where the lifetime goes: it decides it
+    # (sessionStorage ends with the tab, localStorage stays until removed).
+    stored: list[tuple[Cookie | Storage, str, str]] = [
+        (s, localized(s.purpose, page.language), ", ".join(s.areas)) for s in policy.storage]
     tables = []
     for category in policy.categories:
         rows = "".join(
             page.render("cookie-row.html", name=c.name, purpose=purpose, lifetime=said, third_party=c.third_party)
             for c, purpose, said in [*own_rows, *((c, localized(c.purpose, page.language), c.lifetime)
-                                                  for c in policy.cookies)]
+                                                  for c in policy.cookies), *stored]
             if c.category == category.name)
         label = localized(category.label, page.language)
         tables.append(page.render("cookie-table.html", name=category.name, label=label, cookies=Markup(rows)))

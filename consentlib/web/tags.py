@@ -6,12 +6,15 @@ returned strings are already escaped HTML.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING
 
 from consentlib.mail.agents import is_crawler
 from consentlib.consent import Consent
+from consentlib.policy import Storage
 from consentlib.web.assets import manifest
+from consentlib.web.storage import keys_by_category
 from consentlib.web.templates import Page, Templates, default_templates
 
 if TYPE_CHECKING:
@@ -26,11 +29,16 @@ LANGUAGE_KEY = "consentlib.language"
 # layer's (banner2_*) are not in the tag: the first paint never shows them, and they would
 # cost it about 120 bytes gzip; declaration.json carries them (consentlib.web.declaration).
 _PREFIX = "banner_"
+# Nor is a minor's notice: it comes with the consent state that says the visitor is one
+# (``minor_notice``, consentlib.web.endpoints), since few visitors ever read it and it is
+# the longest text of the first layer (about 95 bytes gzip of every first paint).
+_WITH_THE_STATE = frozenset({"banner_minor"})
 
 
 def banner_texts(page: Page) -> dict[str, str]:
     """The banner's first-layer texts in ``page``'s language, by their short keys."""
-    return {key[len(_PREFIX):]: text for key, text in page.catalogue.texts.items() if key.startswith(_PREFIX)}
+    return {key[len(_PREFIX):]: text for key, text in page.catalogue.texts.items()
+            if key.startswith(_PREFIX) and key not in _WITH_THE_STATE}
 
 
 def _single_quoted(text: str) -> str:
@@ -39,13 +47,22 @@ def _single_quoted(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("'", "&#39;")
 
 
+def _storage_attr(storage: Sequence[Storage]) -> str:
+    """``data-consent-storage`` (:func:`~consentlib.web.storage.keys_by_category`), or "" for a
+    policy that declares no storage key."""
+    areas = keys_by_category(storage)
+    if not areas:
+        return ""
+    return f" data-consent-storage='{_single_quoted(json.dumps(areas, ensure_ascii=False, separators=(',', ':')))}'"
+
+
 def _nonce_attr(nonce: str | None) -> str:
     return f' nonce="{escape(nonce)}"' if nonce else ""
 
 
 def banner_tags(environ: WSGIEnvironment, *, prefix: str, revision: int, nonce: str | None = None,
                 consent_mode: dict[str, list[str]] | None = None, notice_url: str = "/privacy",
-                templates: Templates | None = None) -> str:
+                templates: Templates | None = None, storage: Sequence[Storage] = ()) -> str:
     """The banner's stylesheet and script, or "" for crawlers.
 
     Crawlers get no banner: they stay undecided, so nothing optional runs for them.
@@ -54,7 +71,9 @@ def banner_tags(environ: WSGIEnvironment, *, prefix: str, revision: int, nonce: 
     fire. ``consent_mode`` maps categories to Consent Mode types, e.g.
     ``{"analytics": ["analytics_storage"]}``; without it the banner's default applies.
     ``notice_url`` is the privacy notice the banner's first layer links (the policy's
-    ``notice_url``). The second layer's script and stylesheet are not named here: the
+    ``notice_url``). ``storage`` is the policy's ``storage``: the banner removes the keys of
+    every category the visitor has not granted (on a refusal, and on every page load).
+    The second layer's script and stylesheet are not named here: the
     banner loads them from next to its own file when a visitor opens "Customize".
 
     The tag carries the banner's first-layer texts in the request's language, chosen by the rule the
@@ -66,12 +85,12 @@ def banner_tags(environ: WSGIEnvironment, *, prefix: str, revision: int, nonce: 
     page = (templates or environ.get(TEMPLATES_KEY) or default_templates()).for_language(
         environ.get("HTTP_ACCEPT_LANGUAGE"), str(language) if language is not None else None)
     return banner_html(environ.get("HTTP_USER_AGENT"), prefix=prefix, revision=revision, nonce=nonce,
-                       consent_mode=consent_mode, notice_url=notice_url, page=page)
+                       consent_mode=consent_mode, notice_url=notice_url, page=page, storage=storage)
 
 
 def banner_html(user_agent: str | None, *, prefix: str, revision: int, nonce: str | None = None,
                 consent_mode: dict[str, list[str]] | None = None, notice_url: str = "/privacy",
-                page: Page | None = None) -> str:
+                page: Page | None = None, storage: Sequence[Storage] = ()) -> str:
     """:func:`banner_tags` for any server interface, from the ``User-Agent`` header; ``page``
     is the request's language (:meth:`Templates.for_language`), English without it."""
     if is_crawler(user_agent):
@@ -91,7 +110,7 @@ def banner_html(user_agent: str | None, *, prefix: str, revision: int, nonce: st
         f'<script src="{escape(prefix + js)}" data-consent-endpoint="{escape(prefix)}"'
         f' data-consent-revision="{int(revision)}" data-consent-notice="{escape(notice_url)}"'
         f' data-consent-lang="{escape(page.language)}" data-consent-dir="{page.direction}"'
-        f" data-consent-texts='{_single_quoted(texts)}'{mapping}{_nonce_attr(nonce)}></script>"
+        f" data-consent-texts='{_single_quoted(texts)}'{mapping}{_storage_attr(storage)}{_nonce_attr(nonce)}></script>"
     )
 
 

@@ -48,7 +48,8 @@ export function activate(doc, granted) {
 /**
  * The dialog: returns `open(state, cats)`, which builds its first layer from the server's state; with
  * `cats` (a reopened dialog) the second layer is shown at once. A choice goes to
- * `post(names)`, a promise of the recorded state: once it resolves the dialog closes and
+ * `post(names, separate)` (`separate` only from the second layer, whose fieldset's `pick()`
+ * gives both), a promise of the recorded state: once it resolves the dialog closes and
  * `done(state)` runs; if it rejects the dialog says so and stays open (nothing is
  * granted). "Customize" asks `customize(state, gpc)` for the second layer (a promise of
  * its fieldset, loaded lazily); when that fails, `fallback()` takes the visitor to the
@@ -89,13 +90,13 @@ export function dialog(doc, t, links, gpcNav, post, done, customize, fallback) {
     const btn = (id, label, attrs) => h(doc, 'button', { type: 'button', id, class: 'cl-b', ...attrs }, label);
     const err = h(doc, 'p', { class: 'cl-e', role: 'alert' });
 
-    let busy, loading;
-    const submit = (names) => {
+    let busy, loading, layer;
+    const submit = (...choice) => {
       // One receipt per choice: a double click while the first POST is in flight is ignored.
       if (busy) return;
       busy = 1;
       err.textContent = '';
-      post(names).then(
+      post(...choice).then(
         (s) => {
           close();
           done(s);
@@ -116,7 +117,7 @@ export function dialog(doc, t, links, gpcNav, post, done, customize, fallback) {
     const custom = btn('consent-customize', t.custom, { hidden: reopened });
     const save = btn('consent-save', t.save, { hidden: !reopened && !n });
     const show = (fieldset) => {
-      err.before(fieldset);
+      err.before((layer = fieldset));
       save.hidden = false;
       custom.hidden = true;
     };
@@ -125,7 +126,8 @@ export function dialog(doc, t, links, gpcNav, post, done, customize, fallback) {
     on(reject, () => submit([]));
     // Before the second layer ("Customize" still shown), a notice's "Save" keeps what runs:
     // it dismisses the notice and records nothing (a notice is not a consent).
-    on(save, () => (custom.hidden ? submit([...dlg.querySelectorAll('input')].filter((i) => i.checked).map((i) => i.value)) : close()));
+    // After it, the second layer says what is ticked (its `pick()`, customize.js).
+    on(save, () => (custom.hidden ? submit(...layer.pick()) : close()));
     on(custom, () => {
       if (loading) return;
       loading = 1;
@@ -156,7 +158,8 @@ export function dialog(doc, t, links, gpcNav, post, done, customize, fallback) {
         h(doc, 'a', { href: links[1], id: 'consent-notice' }, t.notice)),
       // Cal. Civ. Code §1798.135(a)(1): the opt-out link, titled by the server, up front.
       state.opt_out && h(doc, 'p', { class: 'cl-n' }, h(doc, 'a', { href: state.opt_out[0], id: 'consent-opt-out' }, state.opt_out[1])),
-      state.minor && h(doc, 'p', { class: 'cl-n' }, t.minor),
+      // GDPR Art 8: the server says who is a minor, and what to tell them (minor_notice).
+      state.minor && h(doc, 'p', { class: 'cl-n' }, state.minor_notice),
       gpc && h(doc, 'p', { class: 'cl-n', id: 'consent-gpc' }, t.gpc),
       err,
       h(doc, 'div', { class: 'cl-a' }, accept, reject, custom, save));

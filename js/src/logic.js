@@ -18,13 +18,16 @@ export const TYPES = /* @__PURE__ */ Object.values(DEFAULT_MODE).flat();
 // layer's in declaration.json's `texts`, so the script is the same for every language and
 // the first paint holds one language's strings of one layer.
 
-/** The texts of the tag's data-consent-texts ({title, desc, ...}), or {} when unreadable. */
-export function parseTexts(attr) {
+/**
+ * A JSON object from one of the tag's attributes: data-consent-texts ({title, desc, ...}),
+ * data-consent-storage; `none` (by default {}) when the attribute is missing or unreadable.
+ */
+export function parseTexts(attr, none = {}) {
   try {
     const t = JSON.parse(attr);
     if (t && typeof t == 'object') return t;
   } catch {}
-  return {};
+  return none;
 }
 
 /**
@@ -59,11 +62,8 @@ export function readCookie(cookies, secure) {
 
 /** A category -> types mapping from the data-consent-mode attribute, else DEFAULT_MODE. */
 export function parseMode(attr) {
-  try {
-    const m = JSON.parse(attr);
-    if (m && typeof m == 'object' && Object.values(m).every(Array.isArray)) return m;
-  } catch {}
-  return DEFAULT_MODE;
+  const m = parseTexts(attr, DEFAULT_MODE);
+  return Object.values(m).every(Array.isArray) ? m : DEFAULT_MODE;
 }
 
 /** The Consent Mode state of the seven types for a set of granted categories. */
@@ -90,10 +90,13 @@ export function purposes(t, categories) {
   return t.desc.replace('{purposes}', () => categories.map((c) => c.label || c.name).join(t.sep));
 }
 
-/** The cookies that declaration.json lists for `category` ([] for a malformed declaration). */
+/**
+ * The cookies that declaration.json lists for `category`, then its storage keys with their
+ * areas as the lifetime ([] for a malformed declaration).
+ */
 export function cookiesOf(declaration, category) {
-  const all = declaration && Array.isArray(declaration.cookies) ? declaration.cookies : [];
-  return all.filter((c) => c && c.category == category);
+  const of = (k) => (declaration && Array.isArray(declaration[k]) ? declaration[k] : []).filter((c) => c && c.category == category);
+  return [...of('cookies'), ...of('storage').map((s) => ({ ...s, lifetime: [].concat(s.areas).join(', ') }))];
 }
 
 /** `fn`'s promise, asked for once; a failure is forgotten so that the next call tries again. */

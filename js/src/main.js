@@ -13,7 +13,8 @@ export function start(win, script, loadLayer) {
   const doc = win.document;
   const data = (script && script.dataset) || {};
   const endpoint = data.consentEndpoint || '/_consent/';
-  const revision = Number(data.consentRevision);
+  // A string: compared with == to the cookie's number.
+  const revision = data.consentRevision;
   const notice = data.consentNotice || '/privacy';
   const prefs = endpoint + 'preferences';
   // The server chose the language (consentlib.web.language) and put the first layer's texts
@@ -32,7 +33,26 @@ export function start(win, script, loadLayer) {
     if (typeof win.gtag == 'function') win.gtag.apply(win, arguments);
     else (win.dataLayer = win.dataLayer || []).push(arguments);
   }
-  const update = (g) => cm && gtag('consent', 'update', modeState(g, mapping));
+  // The Web Storage keys the policy declares: [area, category, an expression that matches
+  // exactly the category's keys there] (only on a site that declares some; consentlib.web.storage).
+  const stored = parseTexts(data.consentStorage, []);
+  const update = (g) => {
+    // ePrivacy Art 5(3) covers Web Storage as it covers cookies: what a category not granted
+    // stored goes, on a refusal and on every page load of a decided visitor (so a refusal
+    // on the preferences page, in another tab or before a new revision counts too), and
+    // before a withdrawal's reload. Keys no category declares stay. Where the browser
+    // blocks site data, reading it throws (both areas at once): nothing to remove then.
+    // Keys by key(i), not Object.keys: that one hides a key named like a Storage member
+    // ("key", "length"), as the browser stores it all the same.
+    try {
+      for (const [a, c, r] of stored)
+        if (!g.includes(c)) {
+          const s = win[a];
+          for (const k of Array.from({ length: s.length }, (_, i) => s.key(i))) RegExp(r).test(k) && s.removeItem(k);
+        }
+    } catch {}
+    cm && gtag('consent', 'update', modeState(g, mapping));
+  };
   // Before any tag fires (docs/rules.md, Google Consent Mode v2): everything denied.
   if (cm) gtag('consent', 'default', { ...modeState([], mapping), wait_for_update: 500 });
 
@@ -47,7 +67,9 @@ export function start(win, script, loadLayer) {
   const call = (path, init) =>
     win.fetch(endpoint + path, { ...init, headers: { 'Content-Type': 'application/json' } }).then(json);
   const load = () => call('');
-  const post = (names) => call('', { method: 'POST', body: JSON.stringify({ categories: names, method: 'banner' }) });
+  // `separate`: the separate categories the second layer asked apart and the visitor ticked
+  // (PIPL Art 23, 29, 39); "Accept all" and "Reject all" send none (docs/http.md).
+  const post = (categories, separate) => call('', { method: 'POST', body: JSON.stringify({ categories, separate, method: 'banner' }) });
   // Fetched on the first "Customize" only, once per page.
   const layer = once(loadLayer);
   // The second layer's texts are not in the tag (the first paint never shows them): the

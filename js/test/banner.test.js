@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { start } from '../src/main.js';
-import { STATE, browser, click, cookieFor, langAttrs, recorded, script } from './helpers.js';
+import { STATE, browser, click, cookieFor, langAttrs, minorNoticeOf, recorded, script } from './helpers.js';
 
 const $ = (doc, sel) => doc.querySelector(sel);
 const boxes = (doc) => Object.fromEntries([...doc.querySelectorAll('input[name="category"]')].map((i) => [i.value, i]));
@@ -257,8 +257,8 @@ test('GPC in the browser: the cookie shortcut is skipped so the server can apply
   assert.equal(boxes(b.doc).marketing.disabled, true);
 });
 
-test('a minor gets no Accept all and is told to ask a parent or guardian', async () => {
-  const b = browser({ state: { ...STATE, minor: true } });
+test('a minor gets no Accept all and is told to ask a parent or guardian, in the server\'s words', async () => {
+  const b = browser({ state: { ...STATE, minor: true, minor_notice: minorNoticeOf('en') } });
   start(b.win, script(), b.layer);
   await b.settle();
   assert.equal($(b.doc, '#consent-accept-all'), null);
@@ -266,8 +266,9 @@ test('a minor gets no Accept all and is told to ask a parent or guardian', async
   assert.match($(b.doc, '#consent-banner').textContent, /ask a parent or guardian/);
 });
 
-test('Simplified Chinese chrome when the tag carries zh-Hans texts; labels still from the server', async () => {
-  const b = browser({ html: '<html lang="en"><body></body></html>', state: { ...STATE, minor: true, gpc: true } });
+test('Simplified Chinese chrome when the tag carries zh-Hans texts; labels and the minor\'s notice still from the server', async () => {
+  const state = { ...STATE, minor: true, minor_notice: minorNoticeOf('zh-Hans'), gpc: true };
+  const b = browser({ html: '<html lang="en"><body></body></html>', state });
   start(b.win, script(langAttrs('zh-Hans')), b.layer);
   await b.settle();
   assert.equal($(b.doc, '#consent-title').textContent, '隐私选项');

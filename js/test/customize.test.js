@@ -27,15 +27,60 @@ test('GPC locks gpc categories off, with the words', () => {
   assert.match(f.textContent, /\(off: Global Privacy Control\)/);
 });
 
-test('PIPL Art 23, 29, 39: a separate category is shown as it stands and locked (the preferences page asks it)', () => {
-  const transfer = { name: 'transfer', label: 'Transfer abroad', required: false, gpc: false, separate: true };
-  const off = build({ ...STATE, categories: [...STATE.categories, transfer] }).querySelector('input[value="transfer"]');
-  assert.deepEqual([off.checked, off.disabled], [false, true]);
-  const on = build({ ...STATE, granted: ['necessary', 'transfer'], categories: [...STATE.categories, transfer] })
-    .querySelector('input[value="transfer"]');
-  // Checked and disabled: the banner's Save sends it back unchanged.
-  assert.deepEqual([on.checked, on.disabled], [true, true]);
-  assert.doesNotMatch(on.closest('div').textContent, /Global Privacy Control/);
+const TRANSFER = { name: 'transfer', label: 'Transfer abroad', required: false, gpc: false, separate: true };
+const withTransfer = (granted = ['necessary']) => ({ ...STATE, granted, categories: [...STATE.categories, TRANSFER] });
+
+test('PIPL Art 23, 29, 39: a separate category is asked apart, in place: its own sentence, unticked, enabled', () => {
+  const f = build(withTransfer());
+  const box = f.querySelector('input[value="transfer"]');
+  assert.deepEqual([box.checked, box.disabled], [false, false]);
+  const sentence = f.querySelector('#consent-s-transfer');
+  // The preferences page's words (separate_consent), with the category's label in them.
+  assert.equal(sentence.textContent, 'Transfer abroad needs your separate consent: it is on only when you tick it here and save your choices. “Accept all” leaves it off.');
+  assert.ok(sentence.closest('.cl-i').contains(box), 'the sentence sits with its checkbox');
+  assert.equal(box.getAttribute('aria-describedby'), 'consent-s-transfer');
+  // Only the separate category says so.
+  assert.equal(f.querySelectorAll('[id^="consent-s-"]').length, 1);
+});
+
+test('a separate category already granted is ticked; GPC still locks a gpc one off', () => {
+  assert.equal(build(withTransfer(['necessary', 'transfer'])).querySelector('input[value="transfer"]').checked, true);
+  const state = { ...withTransfer(['necessary', 'transfer']), categories: [...STATE.categories, { ...TRANSFER, gpc: true }] };
+  const box = build(state, { gpc: true }).querySelector('input[value="transfer"]');
+  assert.deepEqual([box.checked, box.disabled], [false, true]);
+});
+
+test('a label with "$&" stays text in the separate sentence', () => {
+  const state = { ...STATE, categories: [...STATE.categories, { ...TRANSFER, label: 'A $& B' }] };
+  assert.match(build(state).querySelector('#consent-s-transfer').textContent, /^A \$& B needs/);
+});
+
+test('pick(): the ticked categories, and of them the separate ones apart', () => {
+  const f = build(withTransfer());
+  assert.deepEqual(f.pick(), [['necessary'], []]);
+  f.querySelector('input[value="analytics"]').checked = true;
+  f.querySelector('input[value="transfer"]').checked = true;
+  assert.deepEqual(f.pick(), [['necessary', 'analytics', 'transfer'], ['transfer']]);
+});
+
+test('Simplified Chinese: the separate sentence in the declaration\'s language', () => {
+  const f = build(withTransfer(), { lang: 'zh-Hans' });
+  assert.equal(f.querySelector('#consent-s-transfer').textContent, '“Transfer abroad”需要您单独同意：只有在您于此处勾选并保存选择后才会开启。“全部接受”不会开启它。');
+});
+
+test('ePrivacy Art 5(3): declared storage keys are listed under their category, with where they are kept', () => {
+  const storage = [
+    { name: '_hj*', glob: true, category: 'analytics', purpose: 'Heatmaps', areas: ['localStorage', 'sessionStorage'], third_party: 'Hotjar' },
+    { name: 'theme', glob: false, category: 'preferences', purpose: 'Your colour scheme', areas: ['localStorage'], third_party: '' },
+  ];
+  const f = build(STATE, { declaration: { ...DECLARATION, storage } });
+  const rows = (id) => [...f.querySelectorAll(`#${id} tbody tr`)].map((tr) => [...tr.children].map((td) => td.textContent));
+  assert.deepEqual(rows('consent-cookies-analytics'), [
+    ['_ga*', 'Counts visits', '2 years', 'Google'],
+    ['_hj*', 'Heatmaps', 'localStorage, sessionStorage', 'Hotjar'],
+  ]);
+  // A category with storage keys only has a table too, not "No cookies."
+  assert.deepEqual(rows('consent-cookies-preferences'), [['theme', 'Your colour scheme', 'localStorage', 'this site']]);
 });
 
 test('ePrivacy Art 5(3): each cookie\'s name, purpose, lifetime and who sets it, under its category', () => {

@@ -4,23 +4,29 @@ import { readFileSync } from 'node:fs';
 import { parseHTML } from 'linkedom';
 import { categories } from '../src/customize.js';
 
-const catalogue = (tag, prefix) => {
-  const url = new URL(`../../consentlib/locale/compiled/${tag}.json`, import.meta.url);
-  const { texts } = JSON.parse(readFileSync(url, 'utf8'));
-  return Object.fromEntries(Object.entries(texts).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
-};
+const compiled = (tag) => JSON.parse(readFileSync(new URL(`../../consentlib/locale/compiled/${tag}.json`, import.meta.url), 'utf8')).texts;
+const catalogue = (tag, prefix) =>
+  Object.fromEntries(Object.entries(compiled(tag)).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
 
 /**
  * The banner's first-layer texts of a shipped language as the server puts them in the tag
- * (consentlib.web.tags.banner_texts): the compiled catalogue's banner_* keys, without the prefix.
+ * (consentlib.web.tags.banner_texts): the compiled catalogue's banner_* keys, without the
+ * prefix, but for a minor's notice (the consent state carries that one: minorNoticeOf).
  */
-export const textsOf = (tag) => catalogue(tag, 'banner_');
+export const textsOf = (tag) => {
+  const { minor, ...texts } = catalogue(tag, 'banner_');
+  return texts;
+};
+
+/** What GET /_consent/ says to a minor (its `minor_notice`), in a shipped language. */
+export const minorNoticeOf = (tag) => compiled(tag).banner_minor;
 
 /**
  * The second layer's texts of a shipped language as declaration.json carries them
- * (consentlib.web.declaration, "texts"): the catalogue's banner2_* keys, without the prefix.
+ * (consentlib.web.declaration, "texts"): the catalogue's banner2_* keys, without the prefix,
+ * and `separate`, the sentence that asks a separate category apart ({label} left in).
  */
-export const layerTextsOf = (tag) => catalogue(tag, 'banner2_');
+export const layerTextsOf = (tag) => ({ ...catalogue(tag, 'banner2_'), separate: compiled(tag).separate_consent });
 
 /** The tag's data-consent-* of the language `tag` (its texts, lang and dir). */
 export const langAttrs = (tag, dir = 'ltr') => ({ consentLang: tag, consentDir: dir, consentTexts: JSON.stringify(textsOf(tag)) });
@@ -61,6 +67,31 @@ export const declarationFor = (url) => {
   return { ...DECLARATION, language: lang, texts: layerTextsOf(lang) };
 };
 
+/**
+ * Web Storage as a page sees it: each key an own property (so `s.clNotice = 1` stores one, as
+ * in browsers), and the Storage members length, key(i), getItem, setItem and removeItem.
+ */
+export class FakeStorage {
+  constructor(entries = {}) {
+    Object.assign(this, entries);
+  }
+  get length() {
+    return Object.keys(this).length;
+  }
+  key(i) {
+    return Object.keys(this)[i] ?? null;
+  }
+  getItem(k) {
+    return Object.hasOwn(this, k) ? this[k] : null;
+  }
+  setItem(k, v) {
+    this[k] = String(v);
+  }
+  removeItem(k) {
+    delete this[k];
+  }
+}
+
 /** The state the server would answer after recording `names`. */
 export function recorded(names, base = STATE) {
   const granted = base.categories
@@ -86,9 +117,10 @@ export const PAGE = `<!doctype html><html lang="en"><head></head><body><main><h1
  * be a function of the URL, and an Error is a failed request; the declaration is by default
  * in the language of the URL's ?lang=) and `recorded()` by POST. Returns
  * { win, doc, calls, reloads, settle, layer }; `layerFails` makes the second layer's load fail;
- * `session` is the tab's sessionStorage (a plain object).
+ * `session` is the tab's sessionStorage and `local` its localStorage (FakeStorage, or plain
+ * objects where only their properties are read).
  */
-export function browser({ html = PAGE, state = STATE, declaration = declarationFor, cookie = '', gpc, dataLayer, post, layerFails, protocol = 'http:', session = {} } = {}) {
+export function browser({ html = PAGE, state = STATE, declaration = declarationFor, cookie = '', gpc, dataLayer, post, layerFails, protocol = 'http:', session = {}, local = new FakeStorage() } = {}) {
   const w = parseHTML(html);
   const doc = w.document;
   // One tab's sessionStorage, as both the window and the document's view see it; pass the
@@ -117,6 +149,8 @@ export function browser({ html = PAGE, state = STATE, declaration = declarationF
     document: doc,
     CustomEvent: w.CustomEvent,
     sessionStorage: session,
+    // A getter that throws instead is a browser that blocks site data.
+    localStorage: local,
     navigator: gpc === undefined ? {} : { globalPrivacyControl: gpc },
     location: { protocol, reload: () => reloads.push(1), assign: (url) => reloads.push(url) },
     fetch: (url, opts = {}) => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import {
   DEFAULT_MODE, TYPES, cookiesOf, gpcLocked, modeState, narrowed, once, parseMode, parseTexts, purposes, readCookie,
 } from '../src/logic.js';
-import { cookieFor, layerTextsOf, textsOf } from './helpers.js';
+import { cookieFor, layerTextsOf, minorNoticeOf, textsOf } from './helpers.js';
 
 test('texts: from the tag\'s JSON; anything unreadable is no texts rather than an error', () => {
   assert.deepEqual(parseTexts('{"title":"Datenschutz"}'), { title: 'Datenschutz' });
@@ -20,8 +20,10 @@ test('texts: every shipped language has both layers\' keys, one {purposes} in it
     assert.deepEqual(Object.keys(layerTextsOf(tag)).sort(), layerKeys, tag);
     assert.equal(t.desc.split('{purposes}').length, 2, `${tag}: one place for the purposes`);
   }
-  assert.match(textsOf('en').minor, /ask a parent or guardian/);
-  assert.match(textsOf('zh-Hans').minor, /父母或监护人/);
+  // A minor's notice is not in the tag: GET /_consent/ says it to a minor (minor_notice).
+  assert.equal(textsOf('en').minor, undefined);
+  assert.match(minorNoticeOf('en'), /ask a parent or guardian/);
+  assert.match(minorNoticeOf('zh-Hans'), /父母或监护人/);
   assert.equal(textsOf('en').gpc, 'Global Privacy Control signal honored');
 });
 

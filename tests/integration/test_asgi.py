@@ -415,6 +415,26 @@ def test_templates_render_banner_and_gated_script(tmp_path):
     assert "data-consent-endpoint" not in crawler.get_data().decode()
 
 
+def test_templates_banner_carries_the_policys_storage_keys(tmp_path):
+    import dataclasses
+
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    from consentlib import Storage
+    from tests.support.asgikit import AsgiClient
+
+    async def page(request):
+        return HTMLResponse(str(consent_banner(request)))
+
+    app = Starlette(routes=[Route("/", page)])
+    policy = dataclasses.replace(POLICY, storage=[Storage("_hj*", "analytics")])
+    app.add_middleware(ConsentMiddleware, policy=policy, secret_key=KEYS, store=f"sqlite:///{tmp_path}/c.db")
+    html = AsgiClient(app).open("/").get_data().decode()
+    assert """data-consent-storage='[["localStorage","analytics",""" in html
+
+
 def test_templates_without_the_middleware_say_how_to_add_it():
     with pytest.raises(LookupError, match="add_middleware"):
         consent_banner({"type": "http", "headers": []})

@@ -119,6 +119,19 @@ def test_django_banner_links_the_configured_policys_privacy_notice(tmp_path):
 NOTICE_POLICY = dataclasses.replace(POLICY, notice_url="/legal/privacy?v=2&x=1")
 
 
+def test_django_banner_carries_the_configured_policys_storage_keys(tmp_path):
+    from django.test import Client, override_settings
+
+    from consentlib import Storage
+
+    django_site.configure()
+    policy = dataclasses.replace(POLICY, storage=[Storage("_hj*", "analytics")])
+    setting = django_site.consentlib_setting(policy, {"secret_key": KEYS, "store": f"sqlite:///{tmp_path}/c.db"})
+    with override_settings(CONSENTLIB=setting):
+        template = Client().get("/template").content.decode()
+    assert """data-consent-storage='[["localStorage","analytics",""" in template
+
+
 def test_django_consent_post_passes_csrf_middleware_and_is_honoured(django_client):
     # GDPR Art 7(3): giving (and withdrawing) consent must just work, CSRF middleware or not.
     chosen = django_client.post("/_consent/", {"action": "accept_all"}, HTTP_ORIGIN="http://testserver")

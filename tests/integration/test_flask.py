@@ -173,6 +173,16 @@ def test_flask_consent_banner_links_the_policys_privacy_notice(tmp_path):
     assert 'data-consent-notice="/legal/privacy?v=2&amp;lang=&quot;en&quot;"' in banner
 
 
+def test_flask_consent_banner_carries_the_policys_storage_keys(tmp_path):
+    from consentlib import Storage
+
+    app, _ = _app(tmp_path, policy=dataclasses.replace(POLICY, storage=[Storage("_hj*", "analytics")]))
+    banner = _scripts(fetch(_client(app), "GET", "/page", headers={"User-Agent": FIREFOX}).text)[-1]
+    assert """data-consent-storage='[["localStorage","analytics","^(?:_hj[\\\\s\\\\S]*)$"]""" in banner
+    plain, _ = _app(tmp_path / "plain")
+    assert "data-consent-storage" not in fetch(_client(plain), "GET", "/page", headers={"User-Agent": FIREFOX}).text
+
+
 def test_flask_consent_banner_without_nonce(tmp_path):
     app, _ = _app(tmp_path, nonce=False)
     html = fetch(_client(app), "GET", "/page", headers={"User-Agent": FIREFOX}).text

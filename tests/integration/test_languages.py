@@ -252,6 +252,12 @@ def _catalogue_texts(tag: str, prefix: str) -> dict[str, str]:
     return {key[len(prefix):]: text for key, text in texts.items() if key.startswith(prefix)}
 
 
+def _layer_texts(tag: str) -> dict[str, str]:
+    """declaration.json's "texts": the second layer's, and the sentence that asks a separate
+    category apart (the catalogue's separate_consent, its {label} for the banner to fill)."""
+    return {**_catalogue_texts(tag, "banner2_"), "separate": _catalogue_texts(tag, "separate_")["consent"]}
+
+
 @pytest.mark.parametrize("language, header", [
     pytest.param("de", "de-DE", id="de"),
     pytest.param("ar", "ar", id="ar-rtl"),
@@ -262,10 +268,13 @@ def test_banner_tag_carries_the_first_layer_and_the_declaration_the_second(tmp_p
     # holds it to 4,096 B gzip); the second layer asks declaration.json in the tag's language.
     client = _wsgi(tmp_path)
     html = client.get("/", headers={"Accept-Language": header}).get_data(as_text=True)
-    assert _tag_texts(html) == _catalogue_texts(language, "banner_")
+    # All but a minor's notice, which the consent state carries to a minor (minor_notice).
+    first = _catalogue_texts(language, "banner_")
+    assert _tag_texts(html) == {key: text for key, text in first.items() if key != "minor"}
     body = client.get(f"/_consent/declaration.json?lang={_banner_language(html)[0]}").get_json()
     assert body["language"] == language
-    assert body["texts"] == _catalogue_texts(language, "banner2_")
+    assert body["texts"] == _layer_texts(language)
+    assert "{label}" in body["texts"]["separate"]
     assert body["texts"]["cats"] != _catalogue_texts("en", "banner2_")["cats"]
 
 
@@ -289,7 +298,7 @@ def test_declaration_lang_names_its_language(tmp_path, query, header, language):
     assert answer.status_code == 200
     body = answer.get_json()
     assert body["language"] == answer.headers["Content-Language"] == language
-    assert body["texts"] == _catalogue_texts(language, "banner2_")
+    assert body["texts"] == _layer_texts(language)
     # A ?lang= that names a catalogue is its own cache entry and depends on no header; any
     # other answer is chosen by Accept-Language, and says so.
     named = query.split("&")[0].removeprefix("lang=") == language

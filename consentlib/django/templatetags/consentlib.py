@@ -15,12 +15,10 @@ from typing import Any
 
 from django import template
 from django.conf import settings
-from django.utils.module_loading import import_string
 from django.utils.safestring import SafeString, mark_safe
 
 from consentlib.django.consent import configured_policy, consent_of
 from consentlib.wsgi.middleware import ENVIRON_KEY
-from consentlib.policy import Policy
 from consentlib.web.embeds import embed_html
 from consentlib.web.tags import LANGUAGE_KEY, TEMPLATES_KEY, banner_tags, script_tag
 from consentlib.web.templates import default_templates
@@ -84,32 +82,24 @@ def consent_script(context: Any, category: str, src: str | None = None, **attrs:
                                 nonce=getattr(request, "csp_nonce", None), **attrs))
 
 
-def _notice_url() -> str:
-    """``settings.CONSENTLIB["POLICY"]``'s notice URL, else the Policy default ("/privacy")."""
-    policy = _configured("POLICY", None)
-    if isinstance(policy, str):
-        try:
-            policy = import_string(policy.replace(":", "."))
-        except ImportError:
-            policy = None  # the middleware reports a bad POLICY at start-up (consentlib.E001)
-    return policy.notice_url if isinstance(policy, Policy) else "/privacy"
-
-
 @register.simple_tag(takes_context=True)
 def consent_banner(context: Any, prefix: str | None = None, notice_url: str | None = None) -> SafeString:
     """The banner's stylesheet and script (nothing for crawlers).
 
     The first layer links the privacy notice at ``notice_url``; without it, the notice
     URL of ``settings.CONSENTLIB["POLICY"]`` (give ``notice_url`` when the policy is
-    configured elsewhere, e.g. with the WSGI middleware in ``wsgi.py``).
+    configured elsewhere, e.g. with the WSGI middleware in ``wsgi.py``). The banner removes
+    the refused categories' Web Storage keys that policy declares (its ``storage``).
     """
     request = _request(context)
     # A visitor's Consent always carries the policy's current revision.
     revision = request.META[ENVIRON_KEY].revision
+    policy = configured_policy()
     return mark_safe(banner_tags(request.META, prefix=prefix or _configured("PREFIX", "/_consent/"),
                                  revision=revision, nonce=getattr(request, "csp_nonce", None),
                                  consent_mode=_configured("CONSENT_MODE", None),
-                                 notice_url=notice_url or _notice_url()))
+                                 notice_url=notice_url or (policy.notice_url if policy else "/privacy"),
+                                 storage=policy.storage if policy else ()))
 
 
 @register.simple_tag(takes_context=True)
