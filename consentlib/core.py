@@ -125,6 +125,7 @@ class ConsentCore:
             honour_dnt=self.honour_dnt, gpc_last_update=self.gpc_last_update, gate=self.gate,
             guardian_mailer=guardian_mailer, changed=self.changed, templates=self.templates,
             cookie_domain=self.cookie_domain,
+            reload_for=frozenset(host.category for host in policy.hosts) if csp_mode == "enforce" else frozenset(),
         )
         self.guardians = Guardians(self.context, is_minor)
         csp_reports = CspReports(policy, self.store, note=note) if self.csp is not None else None

@@ -161,7 +161,11 @@ class Choices:
                                   consent.gpc, consent.dnt, consent.minor, region=consent.region,
                                   regime=consent.regime)
             page = self.context.templates.for_request(request)
-            answer = respond(200, state_of(self.policy, new_consent, page.language), headers=[*headers, *page.headers])
+            state = state_of(self.policy, new_consent, page.language)
+            # The page that posted was sent a third-party CSP for what it had then: a host
+            # of a category granted now stays refused there, so the banner loads the page again.
+            state["reload"] = bool((granted - consent.granted) & self.context.reload_for)
+            answer = respond(200, state, headers=[*headers, *page.headers])
         else:
             location = safe_next(request, choice.target)
             headers.append(("Location", site_location(self.context.site_url, request, location)))

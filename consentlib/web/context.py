@@ -44,6 +44,9 @@ class EndpointContext:
     changed: Callable[[], None]  # a change was queued: on_change hears of it soon
     templates: Templates  # the pages' templates and message catalogues
     cookie_domain: str | None = None  # the consent cookies' Domain; None: host-only (see cookie_names)
+    # Categories whose grant takes effect only on a new page: with third_party_csp="enforce",
+    # those with declared hosts (the page's policy, sent before the choice, refuses them).
+    reload_for: frozenset[str] = frozenset()
 
     def is_secure(self, environ: WSGIEnvironment) -> bool:
         """:meth:`secure_over` for a WSGI environ's ``wsgi.url_scheme``."""

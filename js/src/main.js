@@ -88,9 +88,12 @@ export function start(win, script, loadLayer) {
     doc.dispatchEvent(new win.CustomEvent('consentchange', { detail: { granted: g } }));
   };
   const done = (s) => {
-    if (granted && narrowed(granted, s.granted)) {
+    if ((granted && narrowed(granted, s.granted)) || s.reload) {
       // Withdrawal: scripts already running cannot be stopped; a fresh page load lets the
       // server expire the withdrawn categories' cookies (docs/http.md, Gating rules).
+      // `reload`: the server's Content-Security-Policy for this page (third_party_csp,
+      // sent before the choice) refuses the hosts just granted; only a new page gets one
+      // that allows them (docs/third-parties.md).
       update(s.granted);
       win.location.reload();
     } else apply(s.granted);

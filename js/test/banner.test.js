@@ -505,3 +505,14 @@ test('a dir that is not rtl is ltr: the attribute cannot inject anything else', 
   assert.equal($(b.doc, '#consent-banner').getAttribute('dir'), 'ltr');
   assert.equal($(b.doc, '#consent-customize').textContent, 'Personnaliser');
 });
+
+test("a choice the page's policy cannot honour (the server says reload) loads the page again", async () => {
+  // third_party_csp="enforce": the page's CSP, sent before the choice, refuses the hosts of
+  // the categories just granted; the server says so and the banner reloads once.
+  const b = browser({ post: (body) => ({ ...recorded(body.categories), reload: true }) });
+  start(b.win, script(), b.layer);
+  await b.settle();
+  click($(b.doc, '#consent-accept-all'));
+  await b.settle();
+  assert.equal(b.reloads.length, 1);
+});

@@ -208,3 +208,35 @@ def test_report_mode_lets_a_cookie_a_beacon_and_an_etag_through_and_lists_them(t
     middleware.core.would_block.flush()
     listed = {(row["kind"], row["name"]) for row in would_block(middleware.store)}
     assert {("cookie", "tracker_x"), ("beacon", "/collect"), ("validator", "ETag"), ("csp", other)} <= listed
+
+
+def test_accept_all_in_the_banner_reloads_so_a_gated_third_party_script_runs(tmp_path, second_origin, driver):
+    """Under an enforced third-party CSP the page's policy, sent before the choice, refuses the
+    granted category's host: the banner's "Accept all" loads the page again (the server's
+    answer says reload), and the gated script from the other origin runs there."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+
+    from consentlib.consent import Consent
+    from consentlib.web.tags import banner_tags, script_tag
+
+    origin, other = second_origin
+    port = other.rsplit(":", 1)[1]
+    policy = Policy(revision=1, categories=[Category("necessary", required=True), Category("analytics")],
+                    hosts=[Host(f"127.0.0.1:{port}", "analytics")])
+
+    def app(environ, start_response):
+        consent: Consent = environ["consentlib.consent"]
+        page = (f"<!doctype html><html><head><title>shop</title>"
+                f"{banner_tags(environ, prefix='/_consent/', revision=1)}</head><body><p>Hello.</p>"
+                f"{script_tag(consent, 'analytics', src=other + '/script.js')}</body></html>").encode()
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")])
+        return [page]
+
+    middleware = ConsentMiddleware(app, policy, secret_key=KEYS, store=f"sqlite:///{tmp_path}/consent.db",
+                                   third_party_csp="enforce")
+    with serve_wsgi(middleware) as url:
+        driver.get(url + "/")
+        wait_until(driver, EC.element_to_be_clickable((By.ID, "consent-accept-all"))).click()
+        wait_until(driver, lambda d: d.execute_script("return document.documentElement.dataset.third") == "ran")
+        assert "/script.js" in origin.reached()

@@ -10,6 +10,7 @@ import pytest
 from consentlib import ConfigurationError
 from consentlib.cli import main
 from consentlib.web.csp_report import BURST, RATE, TokenBucket
+from tests.support.apps import consent_header
 from tests.support.cspsite import DOORS, SITE_CSP, build, html_path
 
 NECESSARY = frozenset({"necessary"})
@@ -189,3 +190,29 @@ def test_hosts_exit_codes(tmp_path, capsys):
     with pytest.raises(SystemExit) as usage:
         main(["hosts", "--undeclared"])
     assert usage.value.code == 2
+
+
+def _choose(door, categories, had=None):
+    headers = {"Content-Type": "application/json"}
+    if had is not None:
+        headers["Cookie"] = consent_header(door.middleware, had)
+    answer = door.post("/_consent/", data=json.dumps({"categories": categories, "method": "banner"}), headers=headers)
+    assert answer.status_code == 200, answer.text
+    return answer.json
+
+
+@pytest.mark.parametrize("kind", DOORS)
+@pytest.mark.parametrize(("option", "chosen", "had", "reload"), [
+    pytest.param("enforce", ["analytics"], None, True, id="grants-a-host's-category"),
+    pytest.param("enforce", ["preferences"], None, False, id="no-host-in-what-it-grants"),
+    pytest.param("enforce", ["analytics", "preferences"], NECESSARY | {"analytics"}, False, id="host-already-allowed"),
+    pytest.param("enforce", [], NECESSARY | {"analytics"}, False, id="a-withdrawal-reloads-by-the-banner's-rule"),
+    pytest.param("report", ["analytics"], None, False, id="report-only-refuses-nothing"),
+    pytest.param(None, ["analytics"], None, False, id="no-third-party-csp"),
+])
+def test_a_choice_says_reload_when_the_page_policy_refuses_what_it_grants(kind, tmp_path, option, chosen, had,
+                                                                          reload):
+    # The page that posted the choice was sent a policy for what the visitor had then: the
+    # hosts of a category granted now stay refused on it until a new page view.
+    door = build(kind, tmp_path, **({"third_party_csp": option} if option else {}))
+    assert _choose(door, chosen, had)["reload"] is reload
