@@ -10,7 +10,7 @@ import logging
 from collections.abc import Sequence
 
 from consentlib.gate.paths import router_path
-from consentlib.policy import Beacon
+from consentlib.declarations import Beacon
 
 log = logging.getLogger("consentlib")
 

@@ -25,7 +25,7 @@ from urllib.parse import urljoin, urlsplit
 
 from consentlib.consent import ALL_COOKIE_NAMES
 from consentlib.data import cookiedb
-from consentlib.policy import storage_key_matches
+from consentlib.declarations import storage_key_matches
 from consentlib.testing.recorder import Snapshot
 
 DECLARATION_PATH = "/_consent/declaration.json"

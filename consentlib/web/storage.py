@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from consentlib.policy import Storage
+from consentlib.declarations import Storage
 
 # The characters with a meaning in a JavaScript or Python regular expression (ECMA-262
 # SyntaxCharacter, and '/' and '-'): a backslash makes each itself. Every other character,

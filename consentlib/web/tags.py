@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from consentlib.mail.agents import is_crawler
 from consentlib.consent import Consent
-from consentlib.policy import Storage
+from consentlib.declarations import Storage
 from consentlib.web.assets import manifest
 from consentlib.web.storage import keys_by_category
 from consentlib.web.templates import Page, Templates, default_templates
