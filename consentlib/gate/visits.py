@@ -32,6 +32,11 @@ _VISIT_CACHE_BUDGET = 4 * 1024 * 1024
 # A header is kept in the visit cache on its second sight (see Visits.of): the hashes of
 # this many headers seen once are remembered, 8 bytes of a set's table each.
 _SEEN_ONCE_LIMIT = 16 * 1024
+# After this many probes of the visit cache in a row that missed, one request in
+# _SAMPLE_EVERY probes it until one hits (see Visits.of). 64 misses in a row: a hit rate
+# under a few per cent, where a probe costs more than the hits save.
+_MISSES_BEFORE_SAMPLING = 64
+_SAMPLE_EVERY = 16
 # Longer Cookie headers are verified every time rather than kept.
 _VISIT_CACHE_MAX_HEADER = 4096
 # Decisions per visitor (their consent cookies' values): room for tens of thousands of
@@ -114,6 +119,11 @@ class Visits:
             budget=_VISIT_CACHE_BUDGET, max_size=2 * _VISIT_CACHE_MAX_HEADER)
         # Hashes of headers seen once and not kept (see of): a set of ints, cleared when full.
         self._seen_once: set[int] = set()
+        # Probes of the visit cache that missed in a row, and requests not probing since
+        # the last probe (see of). Unsynchronised on purpose: a lost count only shifts
+        # when probing pauses or resumes.
+        self._misses = 0
+        self._unprobed = 0
         self._decisions: BoundedCache[_DecisionKey, _Decision] = BoundedCache(
             budget=_DECISION_CACHE_BUDGET, max_size=_DECISION_SIZE + _VISIT_CACHE_MAX_HEADER)
         self._shapes: BoundedCache[tuple[str, bool], _Shape] = BoundedCache(
@@ -124,12 +134,25 @@ class Visits:
         and ``DNT: 1`` (``dnt``), whose cookies are ``Secure`` (``secure``: the door's
         ``ConsentCore.is_secure``), which decides the consent cookies' names, from
         ``region`` (an ISO 3166 code, None: unknown), which decides the regime."""
+        if self._misses >= _MISSES_BEFORE_SAMPLING:
+            # The last many probes all missed (many visitors, GA4's cookie new on every
+            # view): probing costs a pass over each header and a cold lookup that decide
+            # nothing, so only one request in _SAMPLE_EVERY probes, and a hit among them
+            # turns probing back on for every request. Correctness never depends on the
+            # cache: an unprobed request gets the visit a fresh worker would give it.
+            self._unprobed += 1
+            if self._unprobed < _SAMPLE_EVERY:
+                return self._new_visit(header, gpc, dnt, secure, region)
+            self._unprobed = 0
         key = (header, gpc, dnt, secure, region)
         visit = self.cache.get(key)
         # A cached visit holds what the signature proved and what was derived from it;
         # the lifetime is checked again on every request, so no answer ever changes.
         if visit is not None and time.time() < visit.valid_until:
+            if self._misses:
+                self._misses = 0
             return visit
+        self._misses += 1
         visit = self._new_visit(header, gpc, dnt, secure, region)
         # Most headers are seen once (GA4's session cookie changes on every page view):
         # kept, each would cost an insert, twice its length in memory the CPU's caches

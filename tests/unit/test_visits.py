@@ -94,3 +94,18 @@ def test_a_header_gets_the_visit_a_fresh_worker_gives_it(case, gpc):
     assert remembered == fresh.derive(consent, payload, later, valid_until)
     # What the app would see: never a pair the visit's consent does not grant.
     assert (remembered.filtered == later) is (not remembered.stripped)
+
+
+def test_a_header_that_recurs_among_many_new_ones_is_remembered_again():
+    """Many headers seen once (GA4's cookie new on every view) pause the probing of the
+    visit cache; a header that then recurs gets the same visit, and is soon served from
+    memory again (the very object, not one worked out anew)."""
+    visits = _middleware().visits
+    consent, consent_id = _genuine(frozenset({"analytics"}), 1)
+    for i in range(1000):
+        visits.of(f"consent={consent}; consent_id={consent_id}; _ga_X1Y2Z3=GS1.1.{i}", False, False)
+    recurring = f"consent={consent}; consent_id={consent_id}; theme=dark; _fbp=fb.1"
+    fresh = _middleware().visits.of(recurring, False, False)
+    assert fresh.stripped and fresh.filtered == f"consent={consent}; consent_id={consent_id}"
+    assert all(visits.of(recurring, False, False) == fresh for _ in range(100))
+    assert visits.of(recurring, False, False) is visits.of(recurring, False, False)
