@@ -30,7 +30,7 @@ _FOREVER = float("inf")
 # it: 4 MiB, each entry costing twice its header (the key, and the filtered copy kept).
 _VISIT_CACHE_BUDGET = 4 * 1024 * 1024
 # A header is kept in the visit cache on its second sight (see Visits.of): the hashes of
-# this many headers seen once are remembered, 8 bytes of a set's table each.
+# this many headers seen once are remembered, about 50 bytes each (an int, a set slot).
 _SEEN_ONCE_LIMIT = 16 * 1024
 # After this many probes of the visit cache in a row that missed, one request in
 # _SAMPLE_EVERY probes it until one hits (see Visits.of). 64 misses in a row: a hit rate
@@ -54,8 +54,10 @@ _DecisionKey = tuple[str | tuple[str, ...], str | tuple[str, ...], bool, bool, s
 # pairs the app may see, follow from the shape alone: a visitor's shape stays the same
 # while their values change (GA4's _ga_<id> on every page view).
 _VALUES = re.compile(r"=[^;]*")
-# Shapes remembered: a few per site (the cookies its visitors hold), 256 KiB in all.
-_SHAPES_BUDGET = 256 * 1024
+# Shapes remembered: a few per site (the cookies its visitors hold), 512 KiB in all.
+_SHAPES_BUDGET = 512 * 1024
+# What a remembered shape holds besides its text: the _Shape, its tuples, its set.
+_SHAPE_SIZE = 300
 # Granted sets noted per shape as letting its header through whole: a handful in practice.
 _PASSES_LIMIT = 64
 # new_tuple(Visit, fields): a Visit without NamedTuple's Python-level __new__ (0.15 µs of
@@ -96,8 +98,8 @@ class Visit(NamedTuple):
 
 
 class Visits:
-    """Visits worked out once per distinct ``Cookie`` header and remembered, within a
-    memory budget; the consent cookies' signatures checked once per visitor."""
+    """Visits worked out per ``Cookie`` header, those of headers that recur remembered
+    within a memory budget; the consent cookies' signatures checked once per visitor."""
 
     def __init__(self, policy: Policy, cookie: ConsentCookie, gate: CookieGate, *, honour_dnt: bool,
                  cookie_domain: str | None = None) -> None:
@@ -127,7 +129,7 @@ class Visits:
         self._decisions: BoundedCache[_DecisionKey, _Decision] = BoundedCache(
             budget=_DECISION_CACHE_BUDGET, max_size=_DECISION_SIZE + _VISIT_CACHE_MAX_HEADER)
         self._shapes: BoundedCache[tuple[str, bool], _Shape] = BoundedCache(
-            budget=_SHAPES_BUDGET, max_size=_VISIT_CACHE_MAX_HEADER)
+            budget=_SHAPES_BUDGET, max_size=_VISIT_CACHE_MAX_HEADER + _SHAPE_SIZE)
 
     def of(self, header: str, gpc: bool, dnt: bool, secure: bool = False, region: str | None = None) -> Visit:
         """The visit of a request with this ``Cookie`` header, ``Sec-GPC: 1`` (``gpc``)
@@ -184,7 +186,7 @@ class Visits:
         shape = self._shapes.get((shape_text, secure))
         if shape is None:
             shape = _Shape(*_consent_positions(header.split(";"), self.names[secure]))
-            self._shapes.remember((shape_text, secure), shape, size=len(shape_text))
+            self._shapes.remember((shape_text, secure), shape, size=len(shape_text) + _SHAPE_SIZE)
         # Split only as far as the last consent pair (they usually come first).
         parts = header.split(";", shape.last + 1)
         key: _DecisionKey
