@@ -172,7 +172,7 @@ class Visits:
             self.cache.remember(key, visit, size=2 * len(header))
         else:
             if len(seen) >= _SEEN_ONCE_LIMIT:
-                seen.clear()  # O(1) a header: the oldest notes go, a few headers wait a sight more
+                seen.clear()  # amortised O(1) a header: the notes go, a few headers wait a sight more
             seen.add(marker)
         return visit
 
