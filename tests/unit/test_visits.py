@@ -2,7 +2,8 @@
 
 consentlib.gate.visits remembers, per header *shape* (the names, values cut out), where the
 consent pairs stand and whether every pair passes, so that many visitors whose GA4
-session cookie changes on every page view cost no full scan each. The remembered shape
+session cookie changes on every page view cost no full scan each; a shape that recurs
+gets a pattern of its own that reads the next header's consent values in one pass. The remembered shape
 must never change an answer: a header that shares its shape with earlier ones, but
 carries other values (another visitor's consent, a forged one, quotes, spaces, '='
 inside values), gets exactly the visit a worker that never saw those earlier headers
@@ -17,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentlib import ConsentMiddleware
+from consentlib.gate.visits import _COMPILE_AFTER
 from tests.support.apps import KEYS, POLICY
 
 _STORE_DIR = tempfile.mkdtemp(prefix="consentlib-visits-")
@@ -85,6 +87,8 @@ def test_a_header_gets_the_visit_a_fresh_worker_gives_it(case, gpc):
     pairs, first, second = case
     earlier, later = _header(pairs, first), _header(pairs, second)
     SHARED.visits.of(earlier, gpc, False)  # teaches the shared worker this shape
+    for _ in range(_COMPILE_AFTER):  # and, recurring, its pattern, which then reads the next header
+        SHARED.visits._new_visit(earlier, gpc, False, False, None)
     remembered = SHARED.visits.of(later, gpc, False)
     fresh = _middleware().visits
     assert remembered == fresh.of(later, gpc, False)
