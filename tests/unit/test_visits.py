@@ -113,3 +113,17 @@ def test_a_header_that_recurs_among_many_new_ones_is_remembered_again():
     assert fresh.stripped and fresh.filtered == f"consent={consent}; consent_id={consent_id}"
     assert all(visits.of(recurring, False, False) == fresh for _ in range(100))
     assert visits.of(recurring, False, False) is visits.of(recurring, False, False)
+
+
+def test_a_long_shape_never_costs_a_compile():
+    """Compiling a shape's pattern costs about 1 µs a character: a client sending long
+    invented cookie names, however often, must not make the worker compile them."""
+    visits = _middleware().visits
+    consent, consent_id = _genuine(frozenset(), 2)
+    names = "; ".join(f"n{i:03d}{'x' * 40}=1" for i in range(8))
+    fresh = _middleware().visits.of(f"consent={consent}; consent_id={consent_id}; {names}; v=0", False, False)
+    for i in range(3 * _COMPILE_AFTER):
+        visit = visits._new_visit(f"consent={consent}; consent_id={consent_id}; {names}; v={i}", False, False, False,
+                                  None)
+    assert visits._recent == [None, None]
+    assert visit.consent == fresh.consent and visit.refused == fresh.refused
