@@ -4,9 +4,12 @@ Two stand-ins do only what any gate that honours the HTTP contract must do on ev
 request, and nothing else: find the ``Cookie`` header and split it into its pairs, and
 judge every response header once (a dict lookup by name, the CR/LF/NUL searches, the
 cookie name of each ``Set-Cookie``). They decide nothing, remember nothing, and add no
-``Vary``. Measured on the same pages and streams as the budgets (bench/middleware.py,
-bench/many_visitors.py, bench/asgi.py), their ratio to the bare app is the ceiling of
-any pure-Python middleware here: a budget above it cannot be met by tuning.
+``Vary``. Measured on the same pages and streams as bench/middleware.py,
+bench/many_visitors.py and bench/asgi.py, the µs they add to the bare app are the
+least any pure-Python middleware can add here: issue #26 budgets consentlib's µs added
+at most twice theirs, on each stream (:func:`measure_added`, a row of bench/run.py).
+
+    python -m bench.floor
 """
 from __future__ import annotations
 
@@ -72,36 +75,52 @@ def least_asgi_gate(app: Callable) -> Callable:
     return middleware
 
 
-def measure() -> dict[str, float]:
-    """Ratios of the stand-ins to the bare apps, on each budget's page and stream."""
-    from bench.asgi import ScopeStream, called, page_app as starlette_page, scope
+def _streams() -> dict[str, dict[str, tuple[Callable, Any]]]:
+    """Each stream's contenders (bare, wrapped, least), ready: many visitors' seen once."""
+    from bench.asgi import ScopeStream, called, page_app as starlette_page, scope, wrapped_app
     from bench.many_visitors import REQUESTS, VISITORS, _middleware, cookie_headers
     from bench.middleware import page_app as flask_page
 
-    headers = cookie_headers(_middleware(), REQUESTS)
+    wrapped = _middleware()
+    headers = cookie_headers(wrapped, REQUESTS)
     base = EnvironBuilder(path="/", headers={"User-Agent": "Mozilla/5.0"}).get_environ()
     one = EnvironBuilder(path="/", headers={"User-Agent": "Mozilla/5.0", "Cookie": headers[0]}).get_environ()
-    ratios = {}
-    result = compare({"bare": (flask_page().wsgi_app, one), "least": (least_wsgi_gate(flask_page().wsgi_app), one)})
-    ratios["wsgi repeated"] = result["least"] / result["bare"]
-    streams = {"bare": CookieStream(base, headers), "least": CookieStream(base, headers)}
-    apps = {"bare": flask_page().wsgi_app, "least": least_wsgi_gate(flask_page().wsgi_app)}
+    wsgi_apps = {"bare": flask_page().wsgi_app, "wrapped": _middleware(),
+                 "least": least_wsgi_gate(flask_page().wsgi_app)}
+    streams = {name: CookieStream(base, headers) for name in wsgi_apps}
     for _ in range(VISITORS):  # each visitor's first view, as bench/many_visitors.py does
-        for name in apps:
-            for _block in apps[name](streams[name](), lambda *args: None):
+        for name, app in wsgi_apps.items():
+            for _block in app(streams[name](), lambda *args: None):
                 pass
-    result = compare({name: (apps[name], streams[name]) for name in apps})
-    ratios["wsgi many visitors"] = result["least"] / result["bare"]
     single = scope(headers[0])
-    result = compare({"bare": (called(starlette_page()), single),
-                      "least": (called(least_asgi_gate(starlette_page())), single)})
-    ratios["asgi repeated"] = result["least"] / result["bare"]
-    result = compare({"bare": (called(starlette_page()), ScopeStream(headers)),
-                      "least": (called(least_asgi_gate(starlette_page())), ScopeStream(headers))})
-    ratios["asgi many visitors"] = result["least"] / result["bare"]
-    return ratios
+    asgi_apps = {"bare": called(starlette_page()), "wrapped": called(wrapped_app()),
+                 "least": called(least_asgi_gate(starlette_page()))}
+    return {
+        "WSGI repeated visitor": {name: (app, one) for name, app in wsgi_apps.items()},
+        "WSGI many visitors": {name: (app, streams[name]) for name, app in wsgi_apps.items()},
+        "ASGI repeated visitor": {name: (app, single) for name, app in asgi_apps.items()},
+        "ASGI many visitors": {name: (app, ScopeStream(headers)) for name, app in asgi_apps.items()},
+    }
+
+
+def measure_added(seconds_per_round: float = 0.5, rounds: int = 5) -> dict[str, dict[str, float]]:
+    """µs per request each gate adds to the bare app, on each of the four streams.
+
+    The bare app, consentlib and the least possible gate take turns in one run
+    (bench/common.py), so a stream's three figures share the machine's moment; the
+    budget is on ``ratio``, consentlib's µs added over the least gate's.
+    """
+    figures = {}
+    for label, contenders in _streams().items():
+        rates = compare(contenders, seconds=seconds_per_round, rounds=rounds)
+        micros = {name: 1e6 / rate for name, rate in rates.items()}
+        added, least = micros["wrapped"] - micros["bare"], micros["least"] - micros["bare"]
+        figures[label] = {**micros, "added": added, "least added": least,
+                          "ratio": added / least if least > 0 else float("inf")}
+    return figures
 
 
 if __name__ == "__main__":
-    for label, ratio in measure().items():
-        print(f"least possible gate, {label}: {ratio:.3f} of the bare app")
+    for label, row in measure_added().items():
+        print(f"{label}: µs per request bare {row['bare']:.1f}, consentlib +{row['added']:.1f}, "
+              f"least gate +{row['least added']:.1f}: ratio {row['ratio']:.2f}")

@@ -118,6 +118,11 @@ class ConsentMiddleware:
         self.core.record_undeclared_with(self._undeclared)
         self.routes = self.core.routes
         self.app = app
+        # The core's parts __call__ reads on every request, one attribute lookup away.
+        self._visits = self.core.visits
+        self._secure_option = self.core.secure  # None: the request's scheme decides
+        self._reads_region = self.core.reads_region
+        self._minors = self.core.is_minor is not None
         # Gates by (granted, a refused cookie is of a gpc category, cookies stripped).
         self._gates: dict[tuple[frozenset[str], bool, bool], Callable[[RawHeaders], RawHeaders]] = {}
         self._etags_category = policy.etags
@@ -163,12 +168,13 @@ class ConsentMiddleware:
             await self._not_http(scope, receive, send)
             return
         # The hot path, inline: every request of the site passes here.
-        core = self.core
         headers = scope["headers"]
         header, gpc, dnt = request_signals(headers)
-        secure = self._secure(scope)  # the consent cookies' names follow it
-        visit = core.visits.of(header, gpc, dnt, secure, self._region(scope) if core.reads_region else None)
-        if core.is_minor is not None:
+        secure = self._secure_option  # the consent cookies' names follow it
+        if secure is None:
+            secure = scope.get("scheme") == "https"
+        visit = self._visits.of(header, gpc, dnt, secure, self._region(scope) if self._reads_region else None)
+        if self._minors:
             visit = await to_thread.run_sync(self._minor_visit, scope, visit, header)
         consent, _, filtered, refused, _, stripped, gpc_refused, resign = visit
         root = scope.get("root_path")
@@ -190,6 +196,7 @@ class ConsentMiddleware:
             # The app sees fewer cookies than were sent: what it answers depends on consent.
             scope["headers"] = with_cookie(headers, filtered)
         if refused or resign:
+            core = self.core
             gate = core.responses.headers_gate(granted, core.extra_headers(visit, secure),
                                                gpc_refused, stripped, raw=True)
         else:
@@ -199,8 +206,8 @@ class ConsentMiddleware:
             if cached is None:
                 if len(self._gates) >= _GATES_LIMIT:
                     self._gates.clear()
-                cached = self._gates[key] = core.responses.headers_gate(granted, (), gpc_refused, stripped,
-                                                                        raw=True)
+                cached = self._gates[key] = self.core.responses.headers_gate(granted, (), gpc_refused, stripped,
+                                                                             raw=True)
             gate = cached
         if self._region_vary:
             gate = _with_region_vary(gate, self._region_vary)

@@ -135,6 +135,9 @@ class ConsentMiddleware:
         # The core's parts __call__ reads on every request, one attribute lookup away.
         self.visits, self.routes, self.responses = core.visits, core.routes, core.responses
         self._is_minor = is_minor is not None
+        # The secure option, read on every request (None: the request's scheme decides).
+        self._secure_option = core.secure
+        self._templates = core.templates
         self._reads_region = core.reads_region
         self._region_vary = core.region_vary()
         # Whether a response's validator depends on consent (the ETag firewall runs).
@@ -188,12 +191,15 @@ class ConsentMiddleware:
     # -- serving ------------------------------------------------------------------------
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        # GPC spec: only the exact value "1" counts.
-        header = environ.get("HTTP_COOKIE") or ""
-        secure = self._secure(environ)  # the consent cookies' names follow it
+        # The hot path: every request of the site passes here, so its lookups are local.
+        get = environ.get
+        header = get("HTTP_COOKIE") or ""
+        secure = self._secure_option  # the consent cookies' names follow it
+        if secure is None:
+            secure = get("wsgi.url_scheme") == "https"
         region = self._region(environ) if self._reads_region else None
-        visit = self.visits.of(header, environ.get("HTTP_SEC_GPC") == "1", environ.get("HTTP_DNT") == "1", secure,
-                               region)
+        # GPC spec: only the exact value "1" counts.
+        visit = self.visits.of(header, get("HTTP_SEC_GPC") == "1", get("HTTP_DNT") == "1", secure, region)
         if self._region_vary:
             start_response = with_vary(start_response, self._region_vary)
         if self._is_minor:
@@ -204,14 +210,14 @@ class ConsentMiddleware:
                 visit = self.core.minor_visit(visit, header)
         consent, payload, filtered, refused, _, stripped, gpc_refused, resign = visit
         environ[ENVIRON_KEY] = consent
-        environ[TEMPLATES_KEY] = self.core.templates  # the banner tag's catalogues (consentlib.web.tags)
-        path = environ.get("PATH_INFO", "")
+        environ[TEMPLATES_KEY] = self._templates  # the banner tag's catalogues (consentlib.web.tags)
+        path = get("PATH_INFO", "")
         routes = self.routes
         if routes.is_endpoint(path):
             return self.serve_endpoint(environ, start_response, consent, path)
 
         granted = consent.granted
-        if routes.blocks_beacon(path, granted, environ.get("SCRIPT_NAME", "")):
+        if routes.blocks_beacon(path, granted, get("SCRIPT_NAME", "")):
             return untrackable_response(environ, start_response, image=wants_image(environ))
 
         if stripped:
@@ -243,4 +249,5 @@ class ConsentMiddleware:
                                    environ.get("REMOTE_ADDR"))
 
     def _secure(self, environ: WSGIEnvironment) -> bool:
+        # As core.is_secure, inline in __call__.
         return self.core.is_secure(environ.get("wsgi.url_scheme") == "https")

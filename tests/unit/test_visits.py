@@ -2,7 +2,8 @@
 
 consentlib.gate.visits remembers, per header *shape* (the names, values cut out), where the
 consent pairs stand and whether every pair passes, so that many visitors whose GA4
-session cookie changes on every page view cost no full scan each. The remembered shape
+session cookie changes on every page view cost no full scan each; a shape that recurs
+gets a pattern of its own that reads the next header's consent values in one pass. The remembered shape
 must never change an answer: a header that shares its shape with earlier ones, but
 carries other values (another visitor's consent, a forged one, quotes, spaces, '='
 inside values), gets exactly the visit a worker that never saw those earlier headers
@@ -17,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentlib import ConsentMiddleware
+from consentlib.gate.visits import _COMPILE_AFTER
 from tests.support.apps import KEYS, POLICY
 
 _STORE_DIR = tempfile.mkdtemp(prefix="consentlib-visits-")
@@ -85,6 +87,8 @@ def test_a_header_gets_the_visit_a_fresh_worker_gives_it(case, gpc):
     pairs, first, second = case
     earlier, later = _header(pairs, first), _header(pairs, second)
     SHARED.visits.of(earlier, gpc, False)  # teaches the shared worker this shape
+    for _ in range(_COMPILE_AFTER):  # and, recurring, its pattern, which then reads the next header
+        SHARED.visits._new_visit(earlier, gpc, False, False, None)
     remembered = SHARED.visits.of(later, gpc, False)
     fresh = _middleware().visits
     assert remembered == fresh.of(later, gpc, False)
@@ -94,3 +98,32 @@ def test_a_header_gets_the_visit_a_fresh_worker_gives_it(case, gpc):
     assert remembered == fresh.derive(consent, payload, later, valid_until)
     # What the app would see: never a pair the visit's consent does not grant.
     assert (remembered.filtered == later) is (not remembered.stripped)
+
+
+def test_a_header_that_recurs_among_many_new_ones_is_remembered_again():
+    """Many headers seen once (GA4's cookie new on every view) pause the probing of the
+    visit cache; a header that then recurs gets the same visit, and is soon served from
+    memory again (the very object, not one worked out anew)."""
+    visits = _middleware().visits
+    consent, consent_id = _genuine(frozenset({"analytics"}), 1)
+    for i in range(1000):
+        visits.of(f"consent={consent}; consent_id={consent_id}; _ga_X1Y2Z3=GS1.1.{i}", False, False)
+    recurring = f"consent={consent}; consent_id={consent_id}; theme=dark; _fbp=fb.1"
+    fresh = _middleware().visits.of(recurring, False, False)
+    assert fresh.stripped and fresh.filtered == f"consent={consent}; consent_id={consent_id}"
+    assert all(visits.of(recurring, False, False) == fresh for _ in range(100))
+    assert visits.of(recurring, False, False) is visits.of(recurring, False, False)
+
+
+def test_a_long_shape_never_costs_a_compile():
+    """Compiling a shape's pattern costs about 1 µs a character: a client sending long
+    invented cookie names, however often, must not make the worker compile them."""
+    visits = _middleware().visits
+    consent, consent_id = _genuine(frozenset(), 2)
+    names = "; ".join(f"n{i:03d}{'x' * 40}=1" for i in range(8))
+    fresh = _middleware().visits.of(f"consent={consent}; consent_id={consent_id}; {names}; v=0", False, False)
+    for i in range(3 * _COMPILE_AFTER):
+        visit = visits._new_visit(f"consent={consent}; consent_id={consent_id}; {names}; v={i}", False, False, False,
+                                  None)
+    assert visits._recent == [None, None]
+    assert visit.consent == fresh.consent and visit.refused == fresh.refused
