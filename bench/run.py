@@ -26,16 +26,34 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-BANNER_BUDGET = 5120
-ADDED_BUDGET = 2.0
+# The banner's first paint (its two files and the tag with the first layer's texts, in
+# the visitor's language) in every shipped language, and its second layer: gzip -9.
+FIRST_PAINT_BUDGET = 4096
+SECOND_LAYER_BUDGET = 2048
 
 
-def banner_bytes() -> int:
+def _gzipped(data: bytes) -> int:
+    return len(gzip.compress(data, compresslevel=9))
+
+
+def banner_bytes() -> tuple[tuple[int, str], tuple[int, str], int]:
+    """The smallest and largest first paint (bytes, language) and the second layer's bytes,
+    counted as tests/integration/test_banner_build.py counts them (each file on its own)."""
+    from consentlib.locale import compile as locale, po
     from consentlib.web.assets import STATIC_DIR, manifest
+    from consentlib.web.tags import banner_html
+    from consentlib.web.templates import Templates
 
     names = manifest()
-    data = b"".join((STATIC_DIR / names[key]).read_bytes() for key in ("banner.js", "banner.css"))
-    return len(gzip.compress(data, compresslevel=9))
+    files = sum(_gzipped((STATIC_DIR / names[key]).read_bytes()) for key in ("banner.js", "banner.css"))
+    paints = []
+    for language in sorted(po.sources(locale.HERE)):
+        tag = banner_html(None, prefix="/_consent/", revision=1, notice_url="/privacy",
+                          page=Templates().page(language))
+        paints.append((files + _gzipped(tag.encode()), language))
+    layer = sum(_gzipped((STATIC_DIR / names[key]).read_bytes())
+                for key in ("banner-customize.js", "banner-customize.css"))
+    return min(paints), max(paints), layer
 
 
 def main() -> int:
@@ -83,10 +101,13 @@ def main() -> int:
         rows.append((f"consentlib audit, corpus of {len(audit['sites'])} local sites", f"{audit['average']:.1f} s",
                      f"<= {BUDGET_SECONDS:g} s", f"a site on average; slowest {slowest} {spent:.1f} s "
                      f"{'ok' if ok else 'OVER BUDGET'}"))
-    size = banner_bytes()
-    failed |= size > BANNER_BUDGET
-    rows.append(("banner.js + banner.css, gzip -9", f"{size} B", f"<= {BANNER_BUDGET} B",
-                 "ok" if size <= BANNER_BUDGET else "OVER BUDGET"))
+    (least, least_language), (most, most_language), layer = banner_bytes()
+    failed |= most > FIRST_PAINT_BUDGET or layer > SECOND_LAYER_BUDGET
+    rows.append(("banner first paint, largest language, gzip -9", f"{most} B", f"<= {FIRST_PAINT_BUDGET} B",
+                 f"{most_language}; smallest {least} B ({least_language}) "
+                 f"{'ok' if most <= FIRST_PAINT_BUDGET else 'OVER BUDGET'}"))
+    rows.append(("banner second layer, gzip -9", f"{layer} B", f"<= {SECOND_LAYER_BUDGET} B",
+                 "ok" if layer <= SECOND_LAYER_BUDGET else "OVER BUDGET"))
     # In a process of its own: here the earlier rows' garbage, freed meanwhile, would
     # make the process shrink while the caches grow.
     grown = int(subprocess.run(
