@@ -30,6 +30,16 @@ _HOST_SOURCE = re.compile(
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
+def _check_purpose_and_provider(item: Cookie | Storage, what: str, example: str, own: str) -> None:
+    """Keep ``item``'s purpose as a text (:func:`text_of`), and refuse a provider that is not one."""
+    object.__setattr__(item, "purpose", text_of(item.purpose, f"{what} {item.name!r} purpose"))
+    if not isinstance(item.third_party, str):
+        raise ConfigurationError(
+            f"{what} {item.name!r} has third_party={item.third_party!r}: name the provider as text "
+            f"(e.g. third_party={example!r}), or leave it '' when the site itself {own}."
+        )
+
+
 @dataclass(frozen=True)
 class Cookie:
     """A cookie the site (or a library it uses) sets, and the category it serves.
@@ -57,12 +67,7 @@ class Cookie:
             raise ConfigurationError(
                 f"Cookie name {self.name!r} is not a valid cookie name (RFC 6265 token) or glob."
             )
-        object.__setattr__(self, "purpose", text_of(self.purpose, f"Cookie {self.name!r} purpose"))
-        if not isinstance(self.third_party, str):
-            raise ConfigurationError(
-                f"Cookie {self.name!r} has third_party={self.third_party!r}: name the provider as text "
-                "(e.g. third_party='Google'), or leave it '' when the site itself sets the cookie."
-            )
+        _check_purpose_and_provider(self, "Cookie", "Google", "sets the cookie")
 
     @property
     def is_glob(self) -> bool:
@@ -107,12 +112,7 @@ class Storage:
                 f"Storage {self.name!r} has kind={self.kind!r}: use 'local' (localStorage), 'session' "
                 "(sessionStorage) or 'both'."
             )
-        object.__setattr__(self, "purpose", text_of(self.purpose, f"Storage {self.name!r} purpose"))
-        if not isinstance(self.third_party, str):
-            raise ConfigurationError(
-                f"Storage {self.name!r} has third_party={self.third_party!r}: name the provider as text "
-                "(e.g. third_party='Hotjar'), or leave it '' when the site itself stores the key."
-            )
+        _check_purpose_and_provider(self, "Storage", "Hotjar", "stores the key")
 
     @property
     def is_glob(self) -> bool:

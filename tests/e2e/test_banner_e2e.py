@@ -109,17 +109,6 @@ class Site:
 # -- fixtures ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def chrome():
-    from consentlib.testing.browser import chrome_driver
-
-    driver = chrome_driver()
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
 @pytest.fixture
 def driver(chrome):
     """The module's Chromium, with no cookies, no extra headers and empty logs."""

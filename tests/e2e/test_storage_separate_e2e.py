@@ -55,17 +55,6 @@ def site_app(environ, start_response):
     return response(environ, start_response)
 
 
-@pytest.fixture(scope="module")
-def chrome():
-    from consentlib.testing.browser import chrome_driver
-
-    driver = chrome_driver()
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
 @pytest.fixture
 def driver(chrome):
     chrome.get("about:blank")
