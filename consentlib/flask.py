@@ -28,7 +28,7 @@ from consentlib.errors import ConfigurationError
 from consentlib.options import load_policy, no_such_option, options_of
 from consentlib.policy import Policy
 from consentlib.web.embeds import embed_html
-from consentlib.web.tags import LANGUAGE_KEY, banner_tags, script_tag
+from consentlib.web.tags import banner_tags, page_of, script_tag
 from consentlib.wsgi.middleware import ENVIRON_KEY, ConsentMiddleware
 
 if TYPE_CHECKING:
@@ -250,10 +250,7 @@ class FlaskConsent:
         placeholder whose one click allows it (:func:`consentlib.web.embeds.embed_html`),
         in the request's language."""
         site = self._middleware()
-        environ = request.environ
-        language = environ.get(LANGUAGE_KEY)
-        page = site.core.templates.for_language(environ.get("HTTP_ACCEPT_LANGUAGE"),
-                                                str(language) if language is not None else None)
+        page = page_of(request.environ, site.core.templates)
         query = request.query_string.decode("latin-1")
         path = request.script_root + request.path + (f"?{query}" if query else "")
         return embed_html(self.current, site.policy, page, category, src=src, title=title, provider=provider,

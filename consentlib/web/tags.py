@@ -60,6 +60,16 @@ def _nonce_attr(nonce: str | None) -> str:
     return f' nonce="{escape(nonce)}"' if nonce else ""
 
 
+def page_of(environ: WSGIEnvironment, templates: Templates | None = None) -> Page:
+    """consentlib's texts in a WSGI request's language, by the rule its pages follow
+    (:mod:`consentlib.web.language`: ``environ["consentlib.language"]``, then
+    ``Accept-Language``, then the default), from ``templates`` (by default the ones the
+    middleware left in the environ)."""
+    language = environ.get(LANGUAGE_KEY)
+    return (templates or environ.get(TEMPLATES_KEY) or default_templates()).for_language(
+        environ.get("HTTP_ACCEPT_LANGUAGE"), str(language) if language is not None else None)
+
+
 def banner_tags(environ: WSGIEnvironment, *, prefix: str, revision: int, nonce: str | None = None,
                 consent_mode: dict[str, list[str]] | None = None, notice_url: str = "/privacy",
                 templates: Templates | None = None, storage: Sequence[Storage] = ()) -> str:
@@ -81,11 +91,9 @@ def banner_tags(environ: WSGIEnvironment, *, prefix: str, revision: int, nonce: 
     ``Accept-Language``, then the default), from ``templates`` (by default the ones the
     middleware left in the environ): ``lang``, ``dir`` and ``data-consent-texts``.
     """
-    language = environ.get(LANGUAGE_KEY)
-    page = (templates or environ.get(TEMPLATES_KEY) or default_templates()).for_language(
-        environ.get("HTTP_ACCEPT_LANGUAGE"), str(language) if language is not None else None)
     return banner_html(environ.get("HTTP_USER_AGENT"), prefix=prefix, revision=revision, nonce=nonce,
-                       consent_mode=consent_mode, notice_url=notice_url, page=page, storage=storage)
+                       consent_mode=consent_mode, notice_url=notice_url, page=page_of(environ, templates),
+                       storage=storage)
 
 
 def banner_html(user_agent: str | None, *, prefix: str, revision: int, nonce: str | None = None,

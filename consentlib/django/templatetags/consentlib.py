@@ -20,8 +20,7 @@ from django.utils.safestring import SafeString, mark_safe
 from consentlib.django.consent import configured_policy, consent_of
 from consentlib.wsgi.middleware import ENVIRON_KEY
 from consentlib.web.embeds import embed_html
-from consentlib.web.tags import LANGUAGE_KEY, TEMPLATES_KEY, banner_tags, script_tag
-from consentlib.web.templates import default_templates
+from consentlib.web.tags import banner_tags, page_of, script_tag
 
 register = template.Library()
 
@@ -118,8 +117,6 @@ def consent_embed(context: Any, category: str, src: str, title: str, provider: s
             "consent_embed names the category by its label, from settings.CONSENTLIB['POLICY']: set it to the "
             "site's Policy (or its dotted path), as consentlib.django.ConsentMiddleware reads it.")
     meta = request.META
-    language = meta.get(LANGUAGE_KEY)
-    page = (meta.get(TEMPLATES_KEY) or default_templates()).for_language(
-        meta.get("HTTP_ACCEPT_LANGUAGE"), str(language) if language is not None else None)
-    return mark_safe(embed_html(meta[ENVIRON_KEY], policy, page, category, src=src, title=title, provider=provider,
-                                prefix=_configured("PREFIX", "/_consent/"), path=request.get_full_path(), **attrs))
+    return mark_safe(embed_html(meta[ENVIRON_KEY], policy, page_of(meta), category, src=src, title=title,
+                                provider=provider, prefix=_configured("PREFIX", "/_consent/"),
+                                path=request.get_full_path(), **attrs))
