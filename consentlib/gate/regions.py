@@ -9,12 +9,12 @@ ISO 3166 code is "unknown" (None), and an unknown visitor is under the policy's
 """
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from consentlib.errors import ConfigurationError
+from consentlib.gate.peer import peer_ip
 from consentlib.gate.responses import add_vary
 
 # ISO 3166-1 alpha-2, upper case as every CDN sends it. "XX" (Cloudflare: no country),
@@ -75,11 +75,8 @@ class GeoIP:
 
     def lookup(self, address: str | None) -> str | None:
         """The region code of ``address`` (``"US-CA"``, ``"DE"``), None when unknown."""
-        if not address:
-            return None
-        try:
-            ip = ipaddress.ip_address(address.strip())
-        except ValueError:
+        ip = peer_ip(address)
+        if ip is None:
             return None
         try:
             record = self._reader.get(ip)

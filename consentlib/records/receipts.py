@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from consentlib.gate.peer import peer_ip
 from consentlib.locale.texts import localized
 from consentlib.policy import Policy
 from consentlib.store.clock import time_text
@@ -24,14 +25,9 @@ METHODS = frozenset({"banner", "form", "api", "withdraw", "guardian", "opt-out",
 
 def truncate_ip(address: str | None) -> str | None:
     """The /24 (IPv4) or /48 (IPv6) network of ``address``; None when it is not an IP."""
-    if not address:
+    ip = peer_ip(address)
+    if ip is None:
         return None
-    try:
-        ip = ipaddress.ip_address(address.strip())
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
     prefix = 24 if ip.version == 4 else 48
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 

@@ -144,6 +144,8 @@ def _mmdb(tmp_path):
 @pytest.mark.parametrize(("address", "code"), [
     pytest.param("203.0.113.9", "US-CA", id="country-and-subdivision"),
     pytest.param("198.51.100.7", "DE", id="country"),
+    # A dual-stack server (listening on ::) gives an IPv4 client's address IPv4-mapped.
+    pytest.param("::ffff:203.0.113.9", "US-CA", id="ipv4-mapped"),
     pytest.param("192.0.2.1", None, id="not-in-the-database"),
     pytest.param("not-an-address", None, id="junk"),
     pytest.param(None, None, id="no-peer"),
