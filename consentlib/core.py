@@ -239,3 +239,31 @@ def _check_retention(store: Store, lifetime: int) -> None:
             f"lifetime of {needed} days: a choice still in use would lose its proof (GDPR Art 7(1)). "
             f"Set receipts_days to at least {needed} in the store URL, or shorten lifetime."
         )
+
+
+class HoldsCore:
+    """What a door built on a :class:`ConsentCore` shows of it, under the names users and
+    tests reach for (those of earlier releases): the same for every door."""
+
+    core: ConsentCore
+
+    @property
+    def policy(self) -> Policy:
+        return self.core.policy
+
+    @property
+    def store(self) -> Store:
+        return self.core.store
+
+    @property
+    def cookie(self) -> ConsentCookie:
+        return self.core.cookie
+
+    @property
+    def prefix(self) -> str:
+        return self.core.prefix
+
+    @property
+    def changes(self) -> ChangeDelivery | None:
+        """The delivery of changes to ``on_change`` (None without one), run by the core."""
+        return self.core.changes

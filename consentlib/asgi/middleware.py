@@ -25,11 +25,10 @@ from consentlib.asgi.bridge import (
     send_response,
     with_cookie,
 )
-from consentlib.records.changes import ChangeDelivery
-from consentlib.consent import DEFAULT_LIFETIME, Consent, ConsentCookie, CookiePayload
+from consentlib.consent import DEFAULT_LIFETIME, Consent, CookiePayload
 from consentlib.gate.cookies import _UNDECLARED_NAMES_LIMIT, UndeclaredCookies
 from consentlib.gate.responses import RawHeaders, add_vary
-from consentlib.core import ConsentCore
+from consentlib.core import ConsentCore, HoldsCore
 from consentlib.options import arguments_of
 from consentlib.gate.regions import vary_raw
 from consentlib.web.exchange import BODY_METHODS, Pending
@@ -52,7 +51,7 @@ _GATES_LIMIT = 64
 _POLICY_VIOLATION = 1008
 
 
-class ConsentMiddleware:
+class ConsentMiddleware(HoldsCore):
     """Wrap an ASGI 3 ``app`` so that only what ``policy`` and the visitor allow gets through.
 
     The options, their security consequences and the HTTP contract are those of
@@ -135,28 +134,6 @@ class ConsentMiddleware:
             category = policy.etags
             self._firewall = ETagFirewall(app, applies=lambda scope: category not in scope[SCOPE_KEY].granted,
                                           max_body=etag_body_limit)
-
-    # The core's parts users and tests reach for, by the WSGI door's names.
-    @property
-    def policy(self) -> Policy:
-        return self.core.policy
-
-    @property
-    def store(self) -> Store:
-        return self.core.store
-
-    @property
-    def changes(self) -> ChangeDelivery | None:
-        """The delivery of changes to ``on_change`` (None without one), run by the core."""
-        return self.core.changes
-
-    @property
-    def cookie(self) -> ConsentCookie:
-        return self.core.cookie
-
-    @property
-    def prefix(self) -> str:
-        return self.core.prefix
 
     def read_consent(self, scope: Scope) -> tuple[Consent, CookiePayload | None]:
         """The visitor's consent on this connection, and the verified cookie payload."""

@@ -12,13 +12,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from consentlib.consent import DEFAULT_LIFETIME, Consent, ConsentCookie, CookiePayload
-from consentlib.core import ConsentCore
+from consentlib.consent import DEFAULT_LIFETIME, Consent, CookiePayload
+from consentlib.core import ConsentCore, HoldsCore
 from consentlib.options import arguments_of
 from consentlib.gate.regions import with_vary
 from consentlib.web.tags import TEMPLATES_KEY
 from consentlib.policy import Policy
-from consentlib.records.changes import ChangeDelivery
 from consentlib.store import Store
 from consentlib.web.exchange import BODY_METHODS, Request, settle
 from consentlib.web.pixel import untrackable_response, wants_image
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
 ENVIRON_KEY = "consentlib.consent"
 
 
-class ConsentMiddleware:
+class ConsentMiddleware(HoldsCore):
     """Wrap a WSGI ``app`` so that only what ``policy`` and the visitor allow gets through.
 
     Security consequences of the options:
@@ -143,28 +142,6 @@ class ConsentMiddleware:
         # Whether a response's validator depends on consent (the ETag firewall runs).
         self._etags_category = policy.etags
         self._inner = self._build_inner(app, core.etag_body_limit)
-
-    # The core's parts users and tests reach for, by the names of earlier releases.
-    @property
-    def policy(self) -> Policy:
-        return self.core.policy
-
-    @property
-    def store(self) -> Store:
-        return self.core.store
-
-    @property
-    def cookie(self) -> ConsentCookie:
-        return self.core.cookie
-
-    @property
-    def prefix(self) -> str:
-        return self.core.prefix
-
-    @property
-    def changes(self) -> ChangeDelivery | None:
-        """The delivery of changes to ``on_change`` (None without one)."""
-        return self.core.changes
 
     def _build_inner(self, app: WSGIApplication, etag_body_limit: int) -> WSGIApplication:
         # In report mode validators pass both ways (the response gate notes them).
