@@ -14,6 +14,7 @@ import pytest
 
 from tests.support import django_site
 from tests.support.apps import ALL, KEYS, LINT_STRICT, POLICY, build_site, consent_header, fetch
+from tests.support.communicator import asgi_get
 
 LINT_STRICT_BUT_304_LENGTH = [
     *LINT_STRICT,
@@ -193,38 +194,19 @@ def test_django_system_check_is_silent_for_a_good_setting(tmp_path):
 # -- Django's ASGI handler ---------------------------------------------------------------------
 
 
-async def _asgi_get(app, path, headers=()):
-    from asgiref.testing import ApplicationCommunicator
-
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "headers": [(b"host", b"testserver"), *headers], "client": ("127.0.0.1", 5000),
-             "server": ("testserver", 80)}
-    communicator = ApplicationCommunicator(app, scope)
-    await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
-    start = await communicator.receive_output(10)
-    body = b""
-    while True:
-        message = await communicator.receive_output(10)
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    return start["status"], [(k.decode().lower(), v.decode()) for k, v in start["headers"]], body
-
-
 def test_django_under_asgi_gates_cookies_and_beacons(tmp_path):
     import asyncio
 
     app, core = django_site.handler(POLICY_WITH_ETAGS, {"secret_key": KEYS,
                                                         "store": f"sqlite:///{tmp_path}/consent.db"}, asgi=True)
-    status, headers, _ = asyncio.run(_asgi_get(app, "/"))
+    status, headers, _ = asyncio.run(asgi_get(app, "/"))
     cookies = [v.split("=", 1)[0] for k, v in headers if k == "set-cookie"]
     assert status == 200 and "sid" in cookies and "_ga" not in cookies and "tracker_x" not in cookies
     assert any(k == "vary" and "Cookie" in v for k, v in headers)
-    status, _, body = asyncio.run(_asgi_get(app, "/collect"))
+    status, _, body = asyncio.run(asgi_get(app, "/collect"))
     assert status == 204 and body == b""
     granted = consent_header(core, ALL, consent_id="cd" * 16)
-    status, headers, body = asyncio.run(_asgi_get(app, "/", headers=[(b"cookie", granted.encode())]))
+    status, headers, body = asyncio.run(asgi_get(app, "/", headers=[(b"cookie", granted.encode())]))
     cookies = [v.split("=", 1)[0] for k, v in headers if k == "set-cookie"]
     assert "_ga" in cookies and "_fbp" in cookies and b'"granted": ["analytics"' in body
 

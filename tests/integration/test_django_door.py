@@ -25,6 +25,7 @@ from werkzeug.test import Client as WerkzeugClient
 from consentlib.testing.server import serve_asgi, serve_wsgi
 from tests.support import django_site
 from tests.support.apps import ALL, KEYS, POLICY, consent_header
+from tests.support.communicator import asgi_get
 from tests.support.rawhttp import exchange
 
 POLICY_WITH_ETAGS = type(POLICY)(
@@ -215,31 +216,13 @@ def test_django_door_sends_any_refused_name_the_way_the_core_expires_it(both_han
     expected = core.core.gate.expiry_header(refused[0], secure=False).split("; Expires=")[0]
     # PEP 3333 and ASGI: the browser's bytes, as latin-1 text in the environ, raw in the scope.
     page = WerkzeugClient(LintMiddleware(wsgi_app), use_cookies=False).get("/", environ_overrides={"HTTP_COOKIE": f"{name}=1"})
-    status, headers, _ = asyncio.run(_asgi_get(asgi_app, f"{name}=1".encode("latin-1")))
+    status, headers, _ = asyncio.run(asgi_get(asgi_app, "/", [(b"cookie", f"{name}=1".encode("latin-1"))]))
     page.close()
     wsgi_lines = [line.strip() for line in page.headers.getlist("Set-Cookie")]
     asgi_lines = [value for key, value in headers if key == "set-cookie"]
     assert page.status_code == 200 and status == 200
     assert [line for line in wsgi_lines if line.startswith(expected)], (expected, wsgi_lines)
     assert [line for line in asgi_lines if line.startswith(expected)], (expected, asgi_lines)
-
-
-async def _asgi_get(app, cookie: bytes):
-    from asgiref.testing import ApplicationCommunicator
-
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-             "path": "/", "raw_path": b"/", "query_string": b"", "root_path": "", "client": ("127.0.0.1", 5000),
-             "headers": [(b"host", b"testserver"), (b"cookie", cookie)], "server": ("testserver", 80)}
-    communicator = ApplicationCommunicator(app, scope)
-    await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
-    start = await communicator.receive_output(10)
-    body = b""
-    while True:
-        message = await communicator.receive_output(10)
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    return start["status"], [(k.decode().lower(), v.decode("latin-1")) for k, v in start["headers"]], body
 
 
 @pytest.mark.parametrize(
