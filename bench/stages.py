@@ -46,11 +46,10 @@ def _free_visit(middleware: Any) -> Any:
 
 
 def _free_gate(middleware: Any) -> Any:
-    if hasattr(middleware, "_gates"):  # the ASGI door
-        middleware.core.responses.headers_gate = lambda *args, **kwargs: (lambda headers: headers)
-        middleware._gates.clear()
-    else:
-        middleware.responses.start_response = lambda start_response, *args: start_response
+    responses = middleware.core.responses
+    responses.headers_gate = lambda *args, **kwargs: (lambda headers: headers)
+    for gates in responses.gates:
+        gates.clear()
     return middleware
 
 

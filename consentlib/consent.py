@@ -111,7 +111,7 @@ def time_resolution(lifetime: int) -> int:
     return next((unit for unit in _TIME_UNITS if unit * 10 <= lifetime), 1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Consent:
     """One visitor's consent on one request.
 

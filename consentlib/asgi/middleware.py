@@ -26,6 +26,7 @@ from consentlib.asgi.bridge import (
     with_cookie,
 )
 from consentlib.consent import DEFAULT_LIFETIME, Consent, CookiePayload
+from consentlib.gate.beacons import ENDPOINT
 from consentlib.gate.cookies import _UNDECLARED_NAMES_LIMIT, UndeclaredCookies
 from consentlib.gate.responses import RawHeaders, add_vary
 from consentlib.core import ConsentCore, HoldsCore
@@ -45,8 +46,6 @@ except ImportError as exc:  # pragma: no cover - anyio comes with every ASGI fra
 SCOPE_KEY = "consentlib.consent"
 # The middleware itself, for the template helpers (consentlib.asgi.templates).
 MIDDLEWARE_KEY = "consentlib.middleware"
-# Gates kept per (granted categories, Sec-GPC refusal, cookies stripped): a handful.
-_GATES_LIMIT = 64
 # RFC 6455 §7.4.1: 1008, a message that violates the endpoint's policy.
 _POLICY_VIOLATION = 1008
 
@@ -122,8 +121,7 @@ class ConsentMiddleware(HoldsCore):
         self._secure_option = self.core.secure  # None: the request's scheme decides
         self._reads_region = self.core.reads_region
         self._minors = self.core.is_minor is not None
-        # Gates by (granted, a refused cookie is of a gpc category, cookies stripped).
-        self._gates: dict[tuple[frozenset[str], bool, bool], Callable[[RawHeaders], RawHeaders]] = {}
+        self._gates = self.core.responses.gates[True]
         self._etags_category = policy.etags
         self._region_vary = self.core.region_vary()
         self._firewall = app
@@ -156,12 +154,12 @@ class ConsentMiddleware(HoldsCore):
         consent, _, filtered, refused, _, stripped, gpc_refused, resign = visit
         root = scope.get("root_path")
         path = route_path(scope) if root else scope["path"]
-        routes = self.routes
-        if routes.is_endpoint(path):
+        granted = consent.granted
+        where = self.routes.route(path, granted, root or "")
+        if where == ENDPOINT:
             await self._endpoint(scope, receive, send, consent, path)
             return
-        granted = consent.granted
-        if routes.blocks_beacon(path, granted, root or ""):
+        if where:  # a blocked beacon
             image = is_image_request(path, header_text(headers, b"accept"))
             status, beacon_headers, body = untrackable(image=image, head=scope.get("method") == "HEAD")
             await send_response(send, int(status[:3]), beacon_headers, body)
@@ -179,13 +177,7 @@ class ConsentMiddleware(HoldsCore):
         else:
             # Nothing of this request's own to add: the gate for this consent is reused.
             key = (granted, gpc_refused, stripped)
-            cached = self._gates.get(key)
-            if cached is None:
-                if len(self._gates) >= _GATES_LIMIT:
-                    self._gates.clear()
-                cached = self._gates[key] = self.core.responses.headers_gate(granted, (), gpc_refused, stripped,
-                                                                             raw=True)
-            gate = cached
+            gate = self._gates.get(key) or self.core.responses.new_gate(key, raw=True)
         if self._region_vary:
             gate = _with_region_vary(gate, self._region_vary)
         undeclared = self._undeclared

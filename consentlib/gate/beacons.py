@@ -16,6 +16,9 @@ log = logging.getLogger("consentlib")
 
 #: The GPC support resource (GPC spec §3.1), answered with the consent endpoints.
 GPC_WELL_KNOWN = "/.well-known/gpc.json"
+#: Where :meth:`Routes.route` sends a request: to the app, to the consent endpoints, or
+#: nowhere (a beacon whose category is not granted, which the door answers itself).
+APP, ENDPOINT, BLOCKED = 0, 1, 2
 
 
 class BeaconPaths:
@@ -32,7 +35,8 @@ class BeaconPaths:
         # router_path only removes and merges separators and dot segments, or decodes an
         # escape: any spelling of a beacon holds its longest segment as it is, or a '%'.
         marks = {max(b.path.split("/"), key=len) for b in self.beacons}
-        self._marks = tuple(sorted(marks)) + ("%",)
+        #: Texts one of which any spelling of a declared beacon holds (none without beacons).
+        self.marks = tuple(sorted(marks)) + ("%",) if self.beacons else ()
 
     def __bool__(self) -> bool:
         return bool(self.beacons)
@@ -48,7 +52,7 @@ class BeaconPaths:
         found = self._exact.get(path)
         if found is not None:
             return found
-        for mark in self._marks:
+        for mark in self.marks:
             if mark in path:
                 break
         else:
@@ -87,6 +91,22 @@ class Routes:
         self.prefix = prefix
         self.beacons = BeaconPaths(beacons)
         self._has_beacons = bool(self.beacons)
+        self._marks = self.beacons.marks
+
+    def route(self, path: str, granted: frozenset[str], mount: str = "") -> int:
+        """Where a request for ``path`` (below ``mount``) goes: :data:`ENDPOINT`,
+        :data:`BLOCKED` (:meth:`blocks_beacon`) or :data:`APP`.
+
+        One call for what every request asks, the common case decided inline: a path
+        that holds no beacon's mark, under a mount that holds none, is no spelling of a
+        beacon (see BeaconPaths.find); a mark cannot straddle the two, having no '/'.
+        """
+        if path.startswith(self.prefix) or path == GPC_WELL_KNOWN:
+            return ENDPOINT
+        for mark in self._marks:
+            if mark in path or (mount and mark in mount):
+                return BLOCKED if self.blocks_beacon(path, granted, mount) else APP
+        return APP
 
     def is_endpoint(self, path: str) -> bool:
         """Whether ``path`` is answered by the consent endpoints, never by the app."""

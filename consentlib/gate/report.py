@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from consentlib.consent import Consent, CookiePayload
-from consentlib.gate.beacons import Routes
+from consentlib.gate.beacons import APP, BLOCKED, Routes
 from consentlib.gate.visits import Visit, Visits
 
 #: ``note(kind, name)``: one thing the gate would have blocked.
@@ -58,6 +58,13 @@ class ReportRoutes:
         self.inner = routes
         self.note = note
         self.is_endpoint = routes.is_endpoint
+
+    def route(self, path: str, granted: frozenset[str], mount: str = "") -> int:
+        where = self.inner.route(path, granted, mount)
+        if where == BLOCKED:
+            self.note(BEACON, (mount + path)[:_NAME_MAX])
+            return APP
+        return where
 
     def blocks_beacon(self, path: str, granted: frozenset[str], mount: str = "") -> bool:
         if self.inner.blocks_beacon(path, granted, mount):

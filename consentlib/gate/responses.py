@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import Any, Literal, overload
 
 from consentlib.gate.bounded import BoundedCache
 from consentlib.gate.cookies import UNDECLARED, CookieGate, UndeclaredCookies, set_cookie_name
@@ -28,13 +28,11 @@ from consentlib.gate.csp import ThirdPartyCsp, is_html
 from consentlib.gate.fields import canonical_name, warn_dropped
 from consentlib.policy import Policy
 
-if TYPE_CHECKING:
-    from _typeshed import OptExcInfo
-    from _typeshed.wsgi import StartResponse
-
 log = logging.getLogger("consentlib")
 
 TextHeaders = list[tuple[str, str]]  # WSGI's headers (PEP 3333)
+# What a reused gate is chosen by: (granted, a refused cookie is of a gpc category, stripped).
+GateKey = tuple[frozenset[str], bool, bool]
 RawHeaders = list[tuple[bytes, bytes]]  # ASGI's headers
 
 # What the gate does with a header, by its name: pass it on, gate it as a cookie, merge
@@ -92,32 +90,30 @@ class ResponseGate:
         self._usual = _usual_kinds(extras)
         self._kinds = dict(self._usual)
         self._warned: set[str] = set()
-        self._gates: dict[tuple[frozenset[str], bool, bool], Callable[[TextHeaders], TextHeaders]] = {}
+        #: The gates of requests with nothing of their own to add, by (granted, a refused
+        #: cookie is of a gpc category, cookies stripped): a handful, each serving every
+        #: request with that consent. Read by the doors inline, as ``gates[raw].get(key)``;
+        #: :meth:`new_gate` fills them.
+        self.gates: tuple[dict[GateKey, Callable[[TextHeaders], TextHeaders]],
+                          dict[GateKey, Callable[[RawHeaders], RawHeaders]]] = ({}, {})
 
-    def start_response(self, start_response: StartResponse, granted: frozenset[str],
-                       extra: Sequence[tuple[str, str]] = (), gpc_refused: bool = False,
-                       stripped: bool = False) -> StartResponse:
-        """``start_response`` for the app: drops, keeps and Vary-marks as ``granted`` says."""
-        if extra:
-            gate = self.headers_gate(granted, extra, gpc_refused, stripped)
-        else:
-            # Nothing of the request's own to add: the gate of its consent serves every
-            # request with that consent (a handful of granted sets).
-            key = (granted, gpc_refused, stripped)
-            cached = self._gates.get(key)
-            if cached is None:
-                cached = self.headers_gate(granted, (), gpc_refused, stripped)
-                if len(self._gates) >= _GATES_LIMIT:
-                    self._gates.clear()
-                self._gates[key] = cached
-            gate = cached
+    @overload
+    def new_gate(self, key: GateKey, raw: Literal[False]) -> Callable[[TextHeaders], TextHeaders]:
+        ...
 
-        def gated(status: str, headers: TextHeaders,
-                  exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
-            kept = gate(headers)
-            return start_response(status, kept, exc_info) if exc_info else start_response(status, kept)
+    @overload
+    def new_gate(self, key: GateKey, raw: Literal[True]) -> Callable[[RawHeaders], RawHeaders]:
+        ...
 
-        return gated
+    def new_gate(self, key: GateKey, raw: bool) -> Callable[[TextHeaders], TextHeaders] | Callable[[RawHeaders], RawHeaders]:
+        """The gate of ``key`` (see ``gates``), built and remembered."""
+        gates: dict[GateKey, Any] = self.gates[raw]
+        if len(gates) >= _GATES_LIMIT:
+            gates.clear()
+        granted, gpc_refused, stripped = key
+        gate = gates[key] = (self.headers_gate(granted, (), gpc_refused, stripped, raw=True) if raw
+                             else self.headers_gate(granted, (), gpc_refused, stripped))
+        return gate
 
     @overload
     def headers_gate(self, granted: frozenset[str], extra: Sequence[tuple[str, str]] = (), gpc_refused: bool = False,
@@ -142,7 +138,6 @@ class ResponseGate:
         verdicts = self._verdicts.get(granted)
         if verdicts is None:
             verdicts = self._verdicts_for(granted)
-        etags_vary = self._etags_vary
         kinds = self._kinds
         # How the response varies before its own headers are seen: 0 not, 1 on Cookie,
         # 2 on Cookie and Sec-GPC.
@@ -162,68 +157,68 @@ class ResponseGate:
             csp_vary = csp.vary
         note_validators = note is not None and self._etags is not None and self._etags not in granted
 
-        # One loop for both doors: the pairs are text or bytes, as ``raw`` says.
-        def gate(headers: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+        # One loop for both doors: the pairs are text or bytes, as ``raw`` says. Its names
+        # are bound as defaults, each one local read: a closure's cells and the module's
+        # globals are objects of their own, which the app's work between two responses
+        # pushes out of the CPU's caches (in a request they cost as much as the loop's
+        # own work; bench/stages.py). The usual kinds (passed, Set-Cookie, Vary) are
+        # judged here; any other, a dropped field included, by _judge_rare.
+        def gate(headers: list[tuple[Any, Any]], kinds: dict[Any, str] = kinds,
+                 verdicts: BoundedCache[Any, int] = verdicts, kind_of: Callable[[Any], str] = self._kind,
+                 verdict_of: Callable[[BoundedCache[Any, int], frozenset[str], Any], int] = self._verdict,
+                 judge_rare: Callable[..., int] = self._judge_rare, granted: frozenset[str] = granted,
+                 note: Callable[[str, str], None] | None = note, base: int = base, lf: Any = lf, cr: Any = cr,
+                 nul: Any = nul, equals: Any = equals, PASS: str = _PASS, SET_COOKIE: str = _SET_COOKIE,
+                 VARY: str = _VARY, DROP_FIELD: str = _DROP_FIELD, DROP: int = _DROP,
+                 DROP_OWN: int = _DROP_OWN, VARY_OF: tuple[int, ...] = _VARY_OF,
+                 extra_pairs: Sequence[tuple[Any, Any]] = extra_pairs,
+                 vary_line: tuple[tuple[Any, Any], ...] = _VARY_LINES[raw]) -> list[tuple[Any, Any]]:
             kept: list[tuple[Any, Any]] = []
             append = kept.append
             vary = base
-            vary_lines = None
+            vary_lines = debug = None
             for item in headers:
-                kind = kinds.get(item[0]) or self._kind(item[0])
-                value = item[1]
+                name, value = item
+                kind = kinds.get(name) or kind_of(name)
                 # RFC 9110 §5.5: a line break would start a header the gate never saw. Three
                 # one-character searches (ints for bytes: no buffer taken) cost less than
                 # one isprintable() pass, which judges every character's Unicode class.
-                if kind is _DROP_FIELD or lf in value or cr in value or nul in value:
-                    warn_dropped(_text(item[0]), self._warned)
-                    continue
-                if kind is _PASS:
+                if lf in value or cr in value or nul in value:
+                    kind = DROP_FIELD
+                if kind is PASS:
                     append(item)
-                    continue
-                if kind is _SET_COOKIE:
+                elif kind is SET_COOKIE:
                     raw_name, sep, _ = value.partition(equals)
                     verdict = verdicts.get(raw_name) if sep else None
                     if verdict is None:
-                        verdict = self._verdict(verdicts, granted, value)
-                    if verdict < _DROP:
+                        verdict = verdict_of(verdicts, granted, value)
+                    if verdict < DROP:
                         append(item)
-                    elif note is not None and verdict != _DROP_OWN:
+                    elif note is not None and verdict != DROP_OWN:
                         # Report mode: let through, and say what enforce would do. An app's
                         # line named like consentlib's own cookie still never leaves: it is
                         # no consent decision, it would overwrite the visitor's choice.
                         append(item)
                         note("cookie", set_cookie_name(_text(value)) or "(no name)")
-                    elif log.isEnabledFor(logging.DEBUG):
-                        log.debug("consentlib refused Set-Cookie %r: %s", set_cookie_name(_text(value)),
-                                  _why_refused(verdict, granted))
+                    else:
+                        if debug is None:  # asked once per response, only when a line is refused
+                            debug = log.isEnabledFor(logging.DEBUG)
+                        if debug:
+                            log.debug("consentlib refused Set-Cookie %r: %s", set_cookie_name(_text(value)),
+                                      _why_refused(verdict, granted))
                     # RFC 9110 §12.5.5: a gated line's presence depends on the consent cookie.
-                    if _VARY_OF[verdict] > vary:
-                        vary = _VARY_OF[verdict]
-                    continue
-                if kind is _VARY:
+                    if VARY_OF[verdict] > vary:
+                        vary = VARY_OF[verdict]
+                elif kind is VARY:
                     vary_lines = (vary_lines or []) + [value]
-                elif kind is _VALIDATOR:
-                    if etags_vary > vary:
-                        # Which validator leaves (the app's ETag and Last-Modified, or the
-                        # firewall's ETag) depends on consent.
-                        vary = etags_vary
-                elif kind is _CONTENT_TYPE:
-                    if csp_line is not None and is_html(_text(value)):
-                        append(item)
-                        item = csp_line  # the page's own policy stays; this one narrows it
-                        if csp_vary > vary:
-                            vary = csp_vary
-                else:  # a validator, in report mode
-                    if etags_vary > vary:
-                        vary = etags_vary
-                    if note_validators and note is not None:
-                        note("validator", _VALIDATOR_NAMES.get(canonical_name(_text(item[0])), "ETag"))
-                append(item)
+                    append(item)
+                else:
+                    vary = judge_rare(item, kind, kept, vary, csp_line, csp_vary, note_validators)
             if extra_pairs:
                 kept.extend(extra_pairs)
             if vary:
                 if vary_lines is None:  # the common case: the app sent no Vary of its own
-                    append(_VARY_LINES[raw][vary - 1])
+                    append(vary_line[vary - 1])
                 else:
                     fields = ("Cookie", "Sec-GPC") if vary == 2 else ("Cookie",)
                     if raw:
@@ -235,6 +230,26 @@ class ResponseGate:
             return kept
 
         return gate
+
+    def _judge_rare(self, item: tuple[Any, Any], kind: str, kept: list[tuple[Any, Any]], vary: int,
+                    csp_line: tuple[Any, Any] | None, csp_vary: int, note_validators: bool) -> int:
+        """Keep or drop one header of a kind the gate's loop does not judge itself (see
+        headers_gate), appending what leaves to ``kept``; the response's Vary degree after it."""
+        if kind is _DROP_FIELD:
+            warn_dropped(_text(item[0]), self._warned)
+            return vary
+        if kind is _VALIDATOR or kind is _REPORTED_VALIDATOR:
+            # Which validator leaves (the app's ETag and Last-Modified, or the firewall's
+            # ETag) depends on consent.
+            vary = max(vary, self._etags_vary)
+            if kind is _REPORTED_VALIDATOR and note_validators and self.note is not None:
+                self.note("validator", _VALIDATOR_NAMES.get(canonical_name(_text(item[0])), "ETag"))
+        elif kind is _CONTENT_TYPE and csp_line is not None and is_html(_text(item[1])):
+            kept.append(item)
+            item = csp_line  # the page's own policy stays; this one narrows it
+            vary = max(vary, csp_vary)
+        kept.append(item)
+        return vary
 
     def _kind(self, name: str | bytes) -> str:
         """What to do with header ``name``, judged by the name a browser will see."""

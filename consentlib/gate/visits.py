@@ -72,6 +72,9 @@ _COMPILE_MAX = 256
 # new_tuple(Visit, fields): a Visit without NamedTuple's Python-level __new__ (0.15 µs of
 # a many-visitors request's few).
 _new_tuple = tuple.__new__
+# Distinct category sets shared (see Visits._shared): more than a policy's subsets ever
+# reach in practice; past it the table starts again.
+_SHARED_SETS_LIMIT = 1024
 
 
 class _Shape:
@@ -163,6 +166,9 @@ class Visits:
             budget=_SHAPES_BUDGET, max_size=_shape_size(_VISIT_CACHE_MAX_HEADER))
         # The compiled shape the last header read had, by "cookies are Secure" (names differ).
         self._recent: list[_Shape | None] = [None, None]
+        # One frozenset object per distinct granted or chosen set (subsets of the
+        # categories: a handful in practice), shared by every visitor's Consent.
+        self._sets: dict[frozenset[str], frozenset[str]] = {}
 
     def of(self, header: str, gpc: bool, dnt: bool, secure: bool = False, region: str | None = None) -> Visit:
         """The visit of a request with this ``Cookie`` header, ``Sec-GPC: 1`` (``gpc``)
@@ -285,7 +291,7 @@ class Visits:
         if payload is not None and self.cookie.is_current(payload, self.policy):
             chosen = payload.categories & self._names
             granted = (self._required | chosen) - denied
-            consent = Consent(True, granted, chosen, payload.consent_id, payload.revision,
+            consent = Consent(True, self._shared(granted), self._shared(chosen), payload.consent_id, payload.revision,
                               payload.decided_at, gpc, dnt, region=region, regime=regime)
             valid_until = payload.decided_at + self.cookie.lifetime
         else:
@@ -294,7 +300,7 @@ class Visits:
             # the visitor chooses. opt-out (Cal. Civ. Code §1798.120) and notice: all but
             # the separate categories, less what a GPC signal opts out of.
             granted = self._required if regime == "opt-in" else (self._by_default | self._required) - denied
-            consent = Consent(False, granted, frozenset(), consent_id, self.policy.revision,
+            consent = Consent(False, self._shared(granted), frozenset(), consent_id, self.policy.revision,
                               None, gpc, dnt, region=region, regime=regime)
             if payload is not None and payload.revision == self.policy.revision:
                 starts = payload.decided_at - CLOCK_SKEW
@@ -302,6 +308,15 @@ class Visits:
                     # Decided on a host whose clock runs ahead: it counts from then on.
                     valid_until = starts
         return consent, payload, valid_until
+
+    def _shared(self, categories: frozenset[str]) -> frozenset[str]:
+        """The one object of this set (see ``_sets``)."""
+        shared = self._sets.get(categories)
+        if shared is None:
+            if len(self._sets) >= _SHARED_SETS_LIMIT:
+                self._sets.clear()
+            shared = self._sets[categories] = categories
+        return shared
 
     def derive(self, consent: Consent, payload: CookiePayload | None, header: str, valid_until: float) -> Visit:
         """The visit that follows from ``consent`` (the cookies' own, or a minor's)."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from consentlib.consent import DEFAULT_LIFETIME, Consent, CookiePayload
 from consentlib.core import ConsentCore, HoldsCore
+from consentlib.gate.beacons import ENDPOINT
 from consentlib.options import arguments_of
 from consentlib.gate.regions import with_vary
 from consentlib.web.tags import TEMPLATES_KEY
@@ -23,6 +24,7 @@ from consentlib.web.exchange import BODY_METHODS, Request, settle
 from consentlib.web.pixel import untrackable_response, wants_image
 
 if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 ENVIRON_KEY = "consentlib.consent"
@@ -133,6 +135,7 @@ class ConsentMiddleware(HoldsCore):
         self.app = app
         # The core's parts __call__ reads on every request, one attribute lookup away.
         self.visits, self.routes, self.responses = core.visits, core.routes, core.responses
+        self._gates = core.responses.gates[False]
         self._is_minor = is_minor is not None
         # The secure option, read on every request (None: the request's scheme decides).
         self._secure_option = core.secure
@@ -189,21 +192,31 @@ class ConsentMiddleware(HoldsCore):
         environ[ENVIRON_KEY] = consent
         environ[TEMPLATES_KEY] = self._templates  # the banner tag's catalogues (consentlib.web.tags)
         path = get("PATH_INFO", "")
-        routes = self.routes
-        if routes.is_endpoint(path):
-            return self.serve_endpoint(environ, start_response, consent, path)
-
         granted = consent.granted
-        if routes.blocks_beacon(path, granted, get("SCRIPT_NAME", "")):
+        where = self.routes.route(path, granted, get("SCRIPT_NAME", ""))
+        if where:
+            if where == ENDPOINT:
+                return self.serve_endpoint(environ, start_response, consent, path)
             return untrackable_response(environ, start_response, image=wants_image(environ))
 
         if stripped:
             # The app sees fewer cookies than were sent: what it answers depends on consent.
             environ["HTTP_COOKIE"] = filtered
-        extra = self.core.extra_headers(visit, secure) if refused or resign else ()
+        if refused or resign:
+            gate = self.responses.headers_gate(granted, self.core.extra_headers(visit, secure), gpc_refused, stripped)
+        else:
+            # Nothing of this request's own to add: the gate for this consent is reused.
+            key = (granted, gpc_refused, stripped)
+            gate = self._gates.get(key) or self.responses.new_gate(key, raw=False)
+
+        def gated(status: str, headers: list[tuple[str, str]],
+                  exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
+            # PEP 3333: drops, keeps and Vary-marks the app's headers as its consent says.
+            return start_response(status, gate(headers), exc_info) if exc_info else start_response(status, gate(headers))
+
         # With the etags category granted the firewall has nothing to do: skip its layer.
         app = self.app if self._etags_category in granted else self._inner
-        return app(environ, self.responses.start_response(start_response, granted, extra, gpc_refused, stripped))
+        return app(environ, gated)
 
     def serve_endpoint(self, environ: WSGIEnvironment, start_response: StartResponse, consent: Consent,
                        path: str) -> Iterable[bytes]:
