@@ -9,6 +9,14 @@ bench/many_visitors.py and bench/asgi.py, the µs they add to the bare app are t
 least any pure-Python middleware can add here: issue #26 budgets consentlib's µs added
 at most twice theirs, on each stream (:func:`measure_added`, a row of bench/run.py).
 
+Two more stand-ins (``least_deciding_*``) also do the least any gate that *decides* must:
+read the consent cookie's two values, look the visitor's verified choice up by them (each
+visitor's signature checked once, as consentlib does; checking it on every request costs
+more), and keep or drop each ``Set-Cookie`` line by its name's category under that choice,
+adding ``Vary: Cookie`` when one depends on it. No expiry, no request filtering, no
+beacons, no endpoints, no GPC: what they add is a floor under any consent gate's cost,
+and shows how much of the budget a decision alone spends.
+
     python -m bench.floor
 """
 from __future__ import annotations
@@ -19,6 +27,8 @@ from typing import Any
 from werkzeug.test import EnvironBuilder
 
 from bench.common import CookieStream, compare
+from consentlib.consent import ConsentCookie
+from consentlib.gate.cookies import CookieGate
 
 _KINDS = {"Set-Cookie": 1, "Content-Type": 0, "Content-Length": 0, b"set-cookie": 1, b"content-type": 0,
           b"content-length": 0}
@@ -75,6 +85,101 @@ def least_asgi_gate(app: Callable) -> Callable:
     return middleware
 
 
+def _deciding(cookie: ConsentCookie, gate: CookieGate, required: frozenset[str], text: bool) -> tuple[Callable, Callable]:
+    """(decide(consent value, id value) -> granted, judge(headers, granted) -> headers) for
+    a least deciding gate, on text (WSGI) or bytes (ASGI)."""
+    decisions: dict[tuple[Any, Any], frozenset[str]] = {}
+    verdicts: dict[frozenset[str], dict[Any, bool]] = {}
+    set_cookie, equals, vary = ("Set-Cookie", "=", ("Vary", "Cookie")) if text else (b"set-cookie", b"=", (b"vary", b"Cookie"))
+    lf, cr, nul = ("\n", "\r", "\0") if text else (10, 13, 0)
+
+    def verified(value: Any, id_value: Any) -> frozenset[str]:
+        payload = cookie.verify(value if text else value.decode("latin-1")) if value is not None else None
+        granted = decisions[value, id_value] = required | payload.categories if payload is not None else required
+        return granted
+
+    def decide(value: Any, id_value: Any) -> frozenset[str]:
+        return decisions.get((value, id_value)) or verified(value, id_value)
+
+    def judge(headers: list[tuple[Any, Any]], granted: frozenset[str]) -> list[tuple[Any, Any]]:
+        table = verdicts.get(granted)
+        if table is None:
+            table = verdicts[granted] = {}
+        kept, gated = [], False
+        for item in headers:
+            value = item[1]
+            if lf in value or cr in value or nul in value:
+                continue
+            if item[0] == set_cookie:
+                name = value.partition(equals)[0]
+                keep = table.get(name)
+                if keep is None:
+                    category = gate.category_of(name if text else name.decode("latin-1"))
+                    keep = table[name] = category in granted
+                gated = True
+                if not keep:
+                    continue
+            kept.append(item)
+        if gated:
+            kept.append(vary)
+        return kept
+
+    return decide, judge
+
+
+def least_deciding_wsgi_gate(app: Callable, cookie: ConsentCookie, gate: CookieGate,
+                             required: frozenset[str]) -> Callable:
+    """A WSGI middleware that decides as little as a consent gate can (see the module)."""
+    decide, judge = _deciding(cookie, gate, required, text=True)
+
+    def middleware(environ, start_response):
+        value = id_value = None
+        for part in (environ.get("HTTP_COOKIE") or "").split(";"):
+            name, _, cookie_value = part.strip().partition("=")
+            if name == "consent":
+                value = cookie_value
+            elif name == "consent_id":
+                id_value = cookie_value
+        granted = environ["consentlib.consent"] = decide(value, id_value)
+
+        def gated(status, headers, exc_info=None):
+            return start_response(status, judge(headers, granted))
+
+        return app(environ, gated)
+
+    return middleware
+
+
+def least_deciding_asgi_gate(app: Callable, cookie: ConsentCookie, gate: CookieGate,
+                             required: frozenset[str]) -> Callable:
+    """The same for ASGI."""
+    decide, judge = _deciding(cookie, gate, required, text=False)
+
+    async def middleware(scope, receive, send):
+        header = b""
+        for name, header_value in scope["headers"]:
+            if name == b"cookie":
+                header = header_value
+        value = id_value = None
+        for part in header.split(b";"):
+            name, _, cookie_value = part.strip().partition(b"=")
+            if name == b"consent":
+                value = cookie_value
+            elif name == b"consent_id":
+                id_value = cookie_value
+        granted = decide(value, id_value)
+        scope = {**scope, "consentlib.consent": granted}
+
+        def gated(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": judge(message.get("headers", []), granted)}
+            return send(message)
+
+        await app(scope, receive, gated)
+
+    return middleware
+
+
 def _streams() -> dict[str, dict[str, tuple[Callable, Any]]]:
     """Each stream's contenders (bare, wrapped, least), ready: many visitors' seen once."""
     from bench.asgi import ScopeStream, called, page_app as starlette_page, scope, wrapped_app
@@ -85,8 +190,10 @@ def _streams() -> dict[str, dict[str, tuple[Callable, Any]]]:
     headers = cookie_headers(wrapped, REQUESTS)
     base = EnvironBuilder(path="/", headers={"User-Agent": "Mozilla/5.0"}).get_environ()
     one = EnvironBuilder(path="/", headers={"User-Agent": "Mozilla/5.0", "Cookie": headers[0]}).get_environ()
+    cookie, gate, required = wrapped.cookie, wrapped.core.gate, wrapped.policy.required
     wsgi_apps = {"bare": flask_page().wsgi_app, "wrapped": _middleware(),
-                 "least": least_wsgi_gate(flask_page().wsgi_app)}
+                 "least": least_wsgi_gate(flask_page().wsgi_app),
+                 "deciding": least_deciding_wsgi_gate(flask_page().wsgi_app, cookie, gate, required)}
     streams = {name: CookieStream(base, headers) for name in wsgi_apps}
     for _ in range(VISITORS):  # each visitor's first view, as bench/many_visitors.py does
         for name, app in wsgi_apps.items():
@@ -94,7 +201,8 @@ def _streams() -> dict[str, dict[str, tuple[Callable, Any]]]:
                 pass
     single = scope(headers[0])
     asgi_apps = {"bare": called(starlette_page()), "wrapped": called(wrapped_app()),
-                 "least": called(least_asgi_gate(starlette_page()))}
+                 "least": called(least_asgi_gate(starlette_page())),
+                 "deciding": called(least_deciding_asgi_gate(starlette_page(), cookie, gate, required))}
     return {
         "WSGI repeated visitor": {name: (app, one) for name, app in wsgi_apps.items()},
         "WSGI many visitors": {name: (app, streams[name]) for name, app in wsgi_apps.items()},
@@ -115,7 +223,7 @@ def measure_added(seconds_per_round: float = 0.5, rounds: int = 5) -> dict[str, 
         rates = compare(contenders, seconds=seconds_per_round, rounds=rounds)
         micros = {name: 1e6 / rate for name, rate in rates.items()}
         added, least = micros["wrapped"] - micros["bare"], micros["least"] - micros["bare"]
-        figures[label] = {**micros, "added": added, "least added": least,
+        figures[label] = {**micros, "added": added, "least added": least, "deciding added": micros["deciding"] - micros["bare"],
                           "ratio": added / least if least > 0 else float("inf")}
     return figures
 
@@ -123,4 +231,5 @@ def measure_added(seconds_per_round: float = 0.5, rounds: int = 5) -> dict[str, 
 if __name__ == "__main__":
     for label, row in measure_added().items():
         print(f"{label}: µs per request bare {row['bare']:.1f}, consentlib +{row['added']:.1f}, "
-              f"least gate +{row['least added']:.1f}: ratio {row['ratio']:.2f}")
+              f"least gate +{row['least added']:.1f}, least deciding gate +{row['deciding added']:.1f}: "
+              f"ratio {row['ratio']:.2f}")

@@ -201,3 +201,23 @@ def test_eprivacy_beacon_spellings_never_reach_a_flask_view_under_gunicorn(tmp_p
         for path in ("/collect", "//collect", "/track/x"):
             request(server.base, "POST", path, body=b"{}", headers=cookie)
         assert hits() == 3
+
+
+@pytest.mark.parametrize("mount", ["", "/app", "/shop", "/shop/", "/%73hop", "/a/.."])
+def test_eprivacy_route_decides_every_spelling_as_blocks_beacon_does(mount):
+    # Routes.route decides most paths by the beacons' marks alone (no call to
+    # blocks_beacon): on every spelling above, mounted or not, it must say what the full
+    # reading says, or a beacon spelling would reach the app.
+    from consentlib.gate.beacons import APP, BLOCKED, ENDPOINT, Routes
+
+    routes = Routes("/_consent/", [Beacon("/collect", "analytics"), Beacon("/ads/pixel.gif", "analytics"),
+                                   Beacon("/track/", "analytics"), Beacon("/shop/collect", "analytics")])
+    paths = [param.values[0] for param in BEACON_SPELLINGS]
+    paths += ["/", "/about", "/collection", "/shop", "/collect/x", "/_consent/", "/_consent/choice",
+              "/.well-known/gpc.json", "/%", "/c%6Fllect", "/pixel.gif", "/ads"]
+    for granted in (frozenset(), frozenset({"analytics"})):
+        for path in paths:
+            expected = ENDPOINT if routes.is_endpoint(path) else \
+                BLOCKED if routes.blocks_beacon(path, granted, mount) else APP
+            assert routes.route(path, granted, mount) == expected, (path, mount, granted)
+    assert routes.route("//collect", frozenset(), mount) == BLOCKED  # the test can fail
