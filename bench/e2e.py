@@ -1,6 +1,6 @@
 """The cost users see: each server process's CPU time per request, through a real server.
 
-    python -m bench.e2e [--rounds 24] [--chunk 400] [--seconds 120]
+    python -m bench.e2e [--rounds 60] [--chunk 400] [--seconds 400]
 
 In process (bench/asgi.py, bench/many_visitors.py) consentlib adds a few microseconds;
 through a server the same code costs about twice that: the server's own work per
@@ -9,9 +9,10 @@ gate's (copying a 4 MiB buffer between in-process requests does the same). So he
 same page is served by a real server on 127.0.0.1:
 
 * uvicorn (httptools, one process) serving bare Starlette, the same app wrapped in
-  ``consentlib.asgi.ConsentMiddleware``, and the least possible gate (bench/floor.py);
+  ``consentlib.asgi.ConsentMiddleware``, the least possible gate and the least deciding
+  gate (bench/floor.py);
 * gunicorn (sync, one worker) serving bare Flask, the same app wrapped in
-  ``consentlib.ConsentMiddleware``, and the least possible gate.
+  ``consentlib.ConsentMiddleware``, and the same two stand-ins.
 
 A keep-alive load client in a process of its own (raw sockets, one request in flight;
 gunicorn's sync worker closes each connection, so there it connects per request) sends
@@ -40,7 +41,7 @@ from pathlib import Path
 
 from tests.support.loadkit import STORE_ENV, Gunicorn, Uvicorn, children, wait_until
 
-KINDS = ("bare", "wrapped", "floor")
+KINDS = ("bare", "wrapped", "floor", "deciding")
 # (server, stream) -> the least ratio bare/wrapped (CPU per request) that passes.
 BUDGETS = {("uvicorn", "many visitors"): 0.90, ("gunicorn", "many visitors"): 0.95,
            ("uvicorn", "repeated visitor"): 0.95, ("gunicorn", "repeated visitor"): 0.95}
@@ -79,15 +80,34 @@ def asgi_floor():
     return least_asgi_gate(page_app())
 
 
+def asgi_deciding():
+    from bench.asgi import page_app
+    from bench.floor import least_deciding_asgi_gate
+
+    return least_deciding_asgi_gate(page_app(), *_deciding_parts())
+
+
+def _deciding_parts() -> tuple:
+    """What the least deciding gate borrows: the consent cookie's checker (the same keys),
+    the policy's cookie categories and the required categories."""
+    from bench.middleware import POLICY
+    from consentlib import ConsentMiddleware
+
+    core = ConsentMiddleware(lambda environ, start_response: [], POLICY, secret_key=_SECRET, store=_store()).core
+    return core.cookie, core.gate, POLICY.required
+
+
 def wsgi_app(kind: str):
     """gunicorn's factory: ``bench.e2e:wsgi_app('wrapped')``."""
-    from bench.floor import least_wsgi_gate
+    from bench.floor import least_deciding_wsgi_gate, least_wsgi_gate
     from bench.middleware import POLICY, page_app
     from consentlib import ConsentMiddleware
 
     app = page_app().wsgi_app
     if kind == "wrapped":
         return ConsentMiddleware(app, POLICY, secret_key=_SECRET, store=_store())
+    if kind == "deciding":
+        return least_deciding_wsgi_gate(app, *_deciding_parts())
     return least_wsgi_gate(app) if kind == "floor" else app
 
 
@@ -211,12 +231,13 @@ def _family(name: str, servers: dict[str, object], client: Callable, rounds: int
     pids = {kind: server.pid for kind, server in servers.items()}
     for kind in KINDS:  # each visitor's first view; checks that the gate really gates
         answered, head = client((ports[kind], "many visitors", 0, visitors))
-        if (b"_fbp=" in head) != (kind != "wrapped"):
-            raise AssertionError(f"{name} {kind}: the marketing cookie _fbp was {'not ' * (kind != 'wrapped')}dropped")
+        gates = kind in ("wrapped", "deciding")
+        if (b"_fbp=" in head) == gates:
+            raise AssertionError(f"{name} {kind}: the marketing cookie _fbp was {'not ' * gates}dropped")
     spent: dict[str, dict[str, list[float]]] = {stream: {kind: [] for kind in KINDS} for stream in STREAMS}
     position = visitors
     for turn in range(rounds):
-        order = KINDS[turn % 3:] + KINDS[:turn % 3]
+        order = KINDS[turn % len(KINDS):] + KINDS[:turn % len(KINDS)]
         for stream in STREAMS:
             for kind in order:
                 before = cpu_ns(pids[kind])
@@ -228,7 +249,7 @@ def _family(name: str, servers: dict[str, object], client: Callable, rounds: int
     return spent
 
 
-def measure(rounds: int = 24, chunk: int = 400, seconds: float = 120, visitors: int = VISITORS) -> list[dict]:
+def measure(rounds: int = 60, chunk: int = 400, seconds: float = 400, visitors: int = VISITORS) -> list[dict]:
     """One row per (server, stream): CPU µs per request of each kind and the two ratios."""
     streams = _streams(visitors + rounds * chunk, visitors)
     parent, child = multiprocessing.Pipe()
@@ -272,6 +293,8 @@ def measure(rounds: int = 24, chunk: int = 400, seconds: float = 120, visitors: 
                                  **{kind: statistics.median(cpu[kind]) / 1000 for kind in KINDS},
                                  "ratio": statistics.median(map(truediv, cpu["bare"], cpu["wrapped"])),
                                  "floor ratio": statistics.median(map(truediv, cpu["floor"], cpu["wrapped"])),
+                                 "bare/floor": statistics.median(map(truediv, cpu["bare"], cpu["floor"])),
+                                 "bare/deciding": statistics.median(map(truediv, cpu["bare"], cpu["deciding"])),
                                  "rounds": len(cpu["bare"])})
     finally:
         parent.send(None)
@@ -280,21 +303,21 @@ def measure(rounds: int = 24, chunk: int = 400, seconds: float = 120, visitors: 
 
 
 def format_rows(rows: list[dict]) -> str:
-    lines = [f"{'server, stream':<28} {'bare/wrapped':>12} {'budget':>7} {'floor/wrapped':>13}  CPU µs per request "
-             "(bare, wrapped, floor), medians"]
+    lines = [f"{'server, stream':<28} {'bare/wrapped':>12} {'budget':>7} {'bare/floor':>10} {'bare/deciding':>13}  "
+             "CPU µs per request (bare, wrapped, floor, least deciding), medians"]
     for row in rows:
         verdict = "ok" if row["ratio"] >= row["budget"] else "OVER BUDGET"
         lines.append(f"{row['server'] + ', ' + row['stream']:<28} {row['ratio']:>12.3f} {'>= ' + str(row['budget']):>7} "
-                     f"{row['floor ratio']:>13.3f}  {row['bare']:.1f}, {row['wrapped']:.1f}, {row['floor']:.1f} "
-                     f"{verdict} ({row['rounds']} rounds)")
+                     f"{row['bare/floor']:>10.3f} {row['bare/deciding']:>13.3f}  {row['bare']:.1f}, {row['wrapped']:.1f}, "
+                     f"{row['floor']:.1f}, {row['deciding']:.1f} {verdict} ({row['rounds']} rounds)")
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=24)
+    parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--chunk", type=int, default=400)
-    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--seconds", type=float, default=400)
     parser.add_argument("--visitors", type=int, default=VISITORS)
     options = parser.parse_args()
     print(format_rows(measure(options.rounds, options.chunk, options.seconds, options.visitors)))

@@ -11,7 +11,7 @@ repeated visitor and 10,000 visitors with no Cookie header twice): the µs it ad
 the bare app, at most twice what the least possible gate adds (bench/floor.py).
 
 A second table gives each server process's CPU time per request through uvicorn and
-gunicorn (bare, wrapped, the least possible gate; bench/e2e.py), a third what other
+gunicorn (bare, wrapped, the least possible and the least deciding gate; bench/e2e.py), a third what other
 middleware adds per request beside consentlib (bench/peers.py), and the last absolute
 rates of the reference site under gunicorn (receipts and email pixel opens per second,
 1 and 4 workers, SQLite and PostgreSQL): bench/scale.py.
