@@ -74,12 +74,17 @@ def test_a_german_visitor_gets_no_analytics_cookie_before_a_choice(browse):
 def test_a_californian_is_tracked_until_she_opts_out_on_the_opt_out_page(browse):
     from selenium.webdriver.common.by import By
 
+    from consentlib.testing.browser import wait_until
+
     driver, url, middleware = browse("US", "CA")
     driver.get(url + "/")
     assert {"sid", "_ga", "ad_id"} <= names(driver)
     driver.get(url + "/_consent/opt-out?next=/")
     assert "Do Not Sell or Share My Personal Information" in driver.page_source
     driver.find_element(By.CSS_SELECTOR, "button[value=opt_out]").click()
+    # The opt-out is answered (its consent cookie set) before the next page is asked
+    # for: navigating at once could cancel the form's post in flight.
+    wait_until(driver, lambda d: "consent" in names(d), 10)
     # Back on the shop: the opt-out expired the cookies it sent, and none is set again.
     driver.get(url + "/")
     assert names(driver) == {"sid", "consent", "consent_id"}
@@ -155,7 +160,9 @@ def test_a_californian_sees_a_notice_with_the_opt_out_link_and_analytics_runs_un
     assert notice.find_elements(By.ID, "consent-reject-all") == []
     wait_until(driver, lambda d: _analytics_ran(d), 10)
     link.click()
+    wait_until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "button[value=opt_out]"), 10)
     driver.find_element(By.CSS_SELECTOR, "button[value=opt_out]").click()
+    wait_until(driver, lambda d: "consent" in names(d), 10)  # answered before navigating on
     driver.get(url + "/")
     # Opted out: decided, so no notice, and the analytics script stays inert.
     wait_until(driver, lambda d: d.find_elements(By.ID, "consent-open"), 10)
