@@ -90,12 +90,16 @@ def _deciding(cookie: ConsentCookie, gate: CookieGate, required: frozenset[str],
     a least deciding gate, on text (WSGI) or bytes (ASGI)."""
     decisions: dict[tuple[Any, Any], frozenset[str]] = {}
     verdicts: dict[frozenset[str], dict[Any, bool]] = {}
+    # One object per granted set, as consentlib keeps them: a table lookup then compares
+    # by identity, not element by element.
+    shared: dict[frozenset[str], frozenset[str]] = {}
     set_cookie, equals, vary = ("Set-Cookie", "=", ("Vary", "Cookie")) if text else (b"set-cookie", b"=", (b"vary", b"Cookie"))
     lf, cr, nul = ("\n", "\r", "\0") if text else (10, 13, 0)
 
     def verified(value: Any, id_value: Any) -> frozenset[str]:
         payload = cookie.verify(value if text else value.decode("latin-1")) if value is not None else None
-        granted = decisions[value, id_value] = required | payload.categories if payload is not None else required
+        granted = required | payload.categories if payload is not None else required
+        granted = decisions[value, id_value] = shared.setdefault(granted, granted)
         return granted
 
     def decide(value: Any, id_value: Any) -> frozenset[str]:
