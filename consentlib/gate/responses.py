@@ -67,7 +67,8 @@ _GATES_LIMIT = 64
 
 
 class ResponseGate:
-    """Builds the gated ``start_response`` for each request of one middleware."""
+    """Builds the header gates of one middleware's responses: a function per request's consent
+    that keeps, drops and Vary-marks the app's headers (see :meth:`headers_gate`)."""
 
     def __init__(self, policy: Policy, cookies: CookieGate, undeclared: UndeclaredCookies, *,
                  csp: ThirdPartyCsp | None = None, note: Callable[[str, str], None] | None = None) -> None:
