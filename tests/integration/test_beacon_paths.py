@@ -214,7 +214,8 @@ def test_eprivacy_route_decides_every_spelling_as_blocks_beacon_does(mount):
                                    Beacon("/track/", "analytics"), Beacon("/shop/collect", "analytics")])
     paths = [param.values[0] for param in BEACON_SPELLINGS]
     paths += ["/", "/about", "/collection", "/shop", "/collect/x", "/_consent/", "/_consent/choice",
-              "/.well-known/gpc.json", "/%", "/c%6Fllect", "/pixel.gif", "/ads"]
+              "/.well-known/gpc.json", "/%", "/c%6Fllect", "/pixel.gif", "/ads", "/.well-known/gpc.json/",
+              "/.well-known/gpc.jsonx", "/x/_consent/", "/_consent", "/_CONSENT/choice"]
     for granted in (frozenset(), frozenset({"analytics"})):
         for path in paths:
             expected = ENDPOINT if routes.is_endpoint(path) else \

@@ -238,6 +238,35 @@ def test_debug_logs_say_why_each_cookie_header_and_beacon_was_refused(site, capl
     assert not any("'sid'" in m for m in said)  # required: never refused, never logged
 
 
+def test_turning_debug_on_or_off_takes_effect_on_the_next_response(site, caplog):
+    # The response gate reuses one gate per consent for the life of the process: a level
+    # changed while the site runs must still count from the next response on.
+    consentlib_log = logging.getLogger("consentlib")
+
+    def refusals() -> list[str]:
+        caplog.clear()
+        site.get("/", headers={"Cookie": "sid=s1"})
+        return [rec.getMessage() for rec in caplog.records if "refused Set-Cookie" in rec.getMessage()]
+
+    caplog.set_level(logging.DEBUG, logger="consentlib")  # the capturing handler takes all
+    consentlib_log.setLevel(logging.INFO)
+    assert refusals() == [] and refusals() == []  # the gate of this consent, built and reused
+    consentlib_log.setLevel(logging.DEBUG)
+    assert any("'_fbp'" in m for m in refusals())
+    consentlib_log.setLevel(logging.INFO)
+    assert refusals() == []
+    root, root_level = logging.getLogger(), logging.getLogger().level
+    try:
+        root.setLevel(logging.DEBUG)  # a parent's level, with consentlib's own unset
+        consentlib_log.setLevel(logging.NOTSET)
+        assert any("'_fbp'" in m for m in refusals())
+        logging.disable(logging.DEBUG)
+        assert refusals() == []
+    finally:
+        logging.disable(logging.NOTSET)
+        root.setLevel(root_level)
+
+
 def test_undeclared_cookie_blocked_warned_once_and_recorded(site, caplog):
     caplog.set_level(logging.WARNING, logger="consentlib")
     value = site.cookie_value(ALL)

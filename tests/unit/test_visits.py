@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentlib import ConsentMiddleware
-from consentlib.gate.visits import _COMPILE_AFTER
+from consentlib.gate.visits import _COMPILE_AFTER, _MISSES_BEFORE_SAMPLING
 from tests.support.apps import KEYS, POLICY
 
 _STORE_DIR = tempfile.mkdtemp(prefix="consentlib-visits-")
@@ -92,6 +92,14 @@ def test_a_header_gets_the_visit_a_fresh_worker_gives_it(case, gpc):
     remembered = SHARED.visits.of(later, gpc, False)
     fresh = _middleware().visits
     assert remembered == fresh.of(later, gpc, False)
+    # A worker among many visitors (its visit cache missed often enough to pause
+    # probing) reads a header of its last compiled shape by its pattern and answers from
+    # the visitor's remembered decision: the same visit again.
+    for i in range(_MISSES_BEFORE_SAMPLING):
+        SHARED.visits.of(f"{earlier}; _ga_X1Y2Z3=GS1.1.{i}", gpc, False)
+    for _ in range(_COMPILE_AFTER):
+        SHARED.visits._new_visit(earlier, gpc, False, False, None)
+    assert SHARED.visits.of(later, gpc, False) == SHARED.visits.of(later, gpc, False) == remembered
     # And both are what the plain reading of the header gives: every pair split out,
     # the consent pairs' values read, the whole header filtered (RFC 6265 §5.4 syntax).
     consent, payload, valid_until = fresh._decide(_values(later, "consent"), _values(later, "consent_id"), gpc, False)
