@@ -1,0 +1,118 @@
+"""What consentlib's µs are made of, counted instead of timed: instructions and cache misses.
+
+    python -m bench.instructions      (needs valgrind; about five minutes on two cores)
+
+A µs figure moves by one or two between runs on a shared machine, and by about one
+with the order the contenders take turns in (the code the previous contender ran is
+still in the CPU's caches): too much to tell a change of 1 µs, or why a gate costs
+what it costs. Valgrind's cachegrind counts instead: every machine instruction a
+contender executes, and the misses of a simulated first-level instruction cache (I1),
+data cache (D1) and a 2 MiB last level (LL). Each contender serves the WSGI
+many-visitors stream of bench/many_visitors.py (2,000 visitors, each seen once first)
+in a process of its own, twice: N and 3N requests after the same warm-up, so that
+imports and warm-up cancel out of the difference, which is divided by 2N. The counts
+repeat to within about 1 % (the allocator places objects differently on each run).
+
+For a study, not a budget: what it shows (see README) is whether consentlib's extra time
+over the least possible gate (bench/floor.py) is more work, or the same work spread over
+more code the instruction cache has to fetch in every request.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+VISITORS = 2_000
+REQUESTS = 1_000  # the shorter run; the longer serves 3 times as many
+CONTENDERS = ("bare", "least", "least deciding", "consentlib", "consentlib, visit free",
+              "consentlib, visit and response gate free")
+EVENTS = {"instructions": "I   refs", "I1 misses": "I1  misses", "D1 misses": "D1  misses", "LL misses": "LL misses"}
+
+
+def _app(contender: str):
+    """The WSGI callable of ``contender`` and a stream of many visitors' environs, warmed up."""
+    from werkzeug.test import EnvironBuilder
+
+    from bench.common import CookieStream
+    from bench.floor import least_deciding_wsgi_gate, least_wsgi_gate
+    from bench.many_visitors import _middleware, cookie_headers
+    from bench.middleware import page_app
+    from bench.stages import _free_gate, _free_visit
+
+    wrapped = _middleware()
+    headers = cookie_headers(wrapped, VISITORS * 5, visitors=VISITORS)
+    app = {
+        "bare": lambda: page_app().wsgi_app,
+        "least": lambda: least_wsgi_gate(page_app().wsgi_app),
+        "least deciding": lambda: least_deciding_wsgi_gate(page_app().wsgi_app, wrapped.cookie, wrapped.core.gate,
+                                                           wrapped.policy.required),
+        "consentlib": lambda: wrapped,
+        "consentlib, visit free": lambda: _free_visit(wrapped),
+        "consentlib, visit and response gate free": lambda: _free_gate(_free_visit(wrapped)),
+    }[contender]()
+    base = EnvironBuilder(path="/", headers={"User-Agent": "Mozilla/5.0"}).get_environ()
+    return app, CookieStream(base, headers)
+
+
+def _serve(contender: str, requests: int) -> None:
+    """The child's work: each visitor's first view, a warm-up, then ``requests`` requests."""
+    app, stream = _app(contender)
+    for _ in range(VISITORS + 200 + requests):
+        for _block in app(stream(), lambda *args: None):
+            pass
+
+
+def _counted(contender: str, requests: int) -> dict[str, int]:
+    """The whole child process's counts under cachegrind."""
+    command = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", "--LL=2097152,16,64",
+               "--cachegrind-out-file=/dev/null", sys.executable, "-m", "bench.instructions",
+               "--child", contender, str(requests)]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"},
+                          check=True)
+    counts = {}
+    for event, label in EVENTS.items():
+        found = re.search(re.escape(label) + r":\s+([\d,]+)", done.stderr)
+        if found is None:
+            raise RuntimeError(f"cachegrind printed no {label!r} for {contender}:\n{done.stderr[-2000:]}")
+        counts[event] = int(found.group(1).replace(",", ""))
+    return counts
+
+
+def measure(workers: int = 2) -> dict[str, dict[str, float]]:
+    """Per request, each contender's counts (two cachegrind runs each, ``workers`` at a time)."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("bench.instructions needs valgrind (Debian: apt-get install valgrind)")
+    runs = [(contender, requests) for contender in CONTENDERS for requests in (REQUESTS, 3 * REQUESTS)]
+    with ThreadPoolExecutor(workers) as pool:
+        counted = dict(zip(runs, pool.map(lambda run: _counted(*run), runs)))
+    return {contender: {event: (counted[contender, 3 * REQUESTS][event] - counted[contender, REQUESTS][event])
+                        / (2 * REQUESTS) for event in EVENTS} for contender in CONTENDERS}
+
+
+def format_counts(figures: dict[str, dict[str, float]]) -> str:
+    bare, least = figures["bare"], figures["least"]
+    lines = [f"per request, WSGI many visitors ({VISITORS:,} visitors): added to bare, and ÷ the least gate's added"]
+    for contender, counts in figures.items():
+        cells = []
+        for event in EVENTS:
+            added = counts[event] - bare[event]
+            least_added = least[event] - bare[event]
+            ratio = f" ({added / least_added:.2f}×)" if contender != "bare" and least_added > 0 else ""
+            cells.append(f"{event} {counts[event]:,.0f}" if contender == "bare" else f"{event} {added:+,.0f}{ratio}")
+        lines.append(f"  {contender}: " + ", ".join(cells))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", nargs=2, metavar=("CONTENDER", "REQUESTS"), help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.child:
+        _serve(options.child[0], int(options.child[1]))
+    else:
+        print(format_counts(measure()))
