@@ -1,14 +1,14 @@
 """What consentlib's µs are made of, counted instead of timed: instructions and cache misses.
 
-    python -m bench.instructions      (needs valgrind; about five minutes on two cores)
+    python -m bench.instructions [--door asgi]    (needs valgrind; about five minutes on two cores)
 
 A µs figure moves by one or two between runs on a shared machine, and by about one
 with the order the contenders take turns in (the code the previous contender ran is
 still in the CPU's caches): too much to tell a change of 1 µs, or why a gate costs
 what it costs. Valgrind's cachegrind counts instead: every machine instruction a
 contender executes, and the misses of a simulated first-level instruction cache (I1),
-data cache (D1) and a 2 MiB last level (LL). Each contender serves the WSGI
-many-visitors stream of bench/many_visitors.py (2,000 visitors, each seen once first)
+data cache (D1) and a 2 MiB last level (LL). Each contender serves the many-visitors
+stream of bench/many_visitors.py (Flask, or Starlette with ``--door asgi``; 2,000 visitors, each seen once first)
 in a process of its own, twice: N and 3N requests after the same warm-up, so that
 imports and warm-up cancel out of the difference, which is divided by 2N. Runs of the
 same code differ by about 3,000 instructions and 80 I1 misses per request (under 1 % of
@@ -35,23 +35,36 @@ CONTENDERS = ("bare", "least", "least deciding", "consentlib", "consentlib, visi
 EVENTS = {"instructions": "I   refs", "I1 misses": "I1  misses", "D1 misses": "D1  misses", "LL misses": "LL misses"}
 
 
-def _app(contender: str):
-    """The WSGI callable of ``contender`` and a stream of many visitors' environs, warmed up."""
+def _app(contender: str, door: str):
+    """The callable of ``contender`` on ``door`` ("wsgi": Flask; "asgi": Starlette, called
+    as bench/asgi.py calls it) and a stream of many visitors' requests."""
     from werkzeug.test import EnvironBuilder
 
+    from bench import asgi
     from bench.common import CookieStream
-    from bench.floor import least_deciding_wsgi_gate, least_wsgi_gate
+    from bench.floor import least_asgi_gate, least_deciding_asgi_gate, least_deciding_wsgi_gate, least_wsgi_gate
     from bench.many_visitors import _middleware, cookie_headers
     from bench.middleware import page_app
     from bench.stages import _free_gate, _free_visit
 
     wrapped = _middleware()
     headers = cookie_headers(wrapped, VISITORS * 5, visitors=VISITORS)
+    cookie, gate, required = wrapped.cookie, wrapped.core.gate, wrapped.policy.required
+    if door == "asgi":
+        middleware = asgi.wrapped_app()
+        app = asgi.called({
+            "bare": asgi.page_app,
+            "least": lambda: least_asgi_gate(asgi.page_app()),
+            "least deciding": lambda: least_deciding_asgi_gate(asgi.page_app(), cookie, gate, required),
+            "consentlib": lambda: middleware,
+            "consentlib, visit free": lambda: _free_visit(middleware),
+            "consentlib, visit and response gate free": lambda: _free_gate(_free_visit(middleware)),
+        }[contender]())
+        return app, asgi.ScopeStream(headers)
     app = {
         "bare": lambda: page_app().wsgi_app,
         "least": lambda: least_wsgi_gate(page_app().wsgi_app),
-        "least deciding": lambda: least_deciding_wsgi_gate(page_app().wsgi_app, wrapped.cookie, wrapped.core.gate,
-                                                           wrapped.policy.required),
+        "least deciding": lambda: least_deciding_wsgi_gate(page_app().wsgi_app, cookie, gate, required),
         "consentlib": lambda: wrapped,
         "consentlib, visit free": lambda: _free_visit(wrapped),
         "consentlib, visit and response gate free": lambda: _free_gate(_free_visit(wrapped)),
@@ -60,19 +73,19 @@ def _app(contender: str):
     return app, CookieStream(base, headers)
 
 
-def _serve(contender: str, requests: int) -> None:
+def _serve(contender: str, door: str, requests: int) -> None:
     """The child's work: each visitor's first view, a warm-up, then ``requests`` requests."""
-    app, stream = _app(contender)
+    app, stream = _app(contender, door)
     for _ in range(VISITORS + 200 + requests):
         for _block in app(stream(), lambda *args: None):
             pass
 
 
-def _counted(contender: str, requests: int) -> dict[str, int]:
+def _counted(contender: str, door: str, requests: int) -> dict[str, int]:
     """The whole child process's counts under cachegrind."""
     command = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", "--LL=2097152,16,64",
                "--cachegrind-out-file=/dev/null", sys.executable, "-m", "bench.instructions",
-               "--child", contender, str(requests)]
+               "--child", contender, door, str(requests)]
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"},
                           check=True)
     counts = {}
@@ -84,20 +97,22 @@ def _counted(contender: str, requests: int) -> dict[str, int]:
     return counts
 
 
-def measure(workers: int = 2) -> dict[str, dict[str, float]]:
-    """Per request, each contender's counts (two cachegrind runs each, ``workers`` at a time)."""
+def measure(door: str = "wsgi", workers: int = 2) -> dict[str, dict[str, float]]:
+    """Per request, each contender's counts on ``door`` (two cachegrind runs each,
+    ``workers`` at a time)."""
     if shutil.which("valgrind") is None:
         raise SystemExit("bench.instructions needs valgrind (Debian: apt-get install valgrind)")
     runs = [(contender, requests) for contender in CONTENDERS for requests in (REQUESTS, 3 * REQUESTS)]
     with ThreadPoolExecutor(workers) as pool:
-        counted = dict(zip(runs, pool.map(lambda run: _counted(*run), runs)))
+        counted = dict(zip(runs, pool.map(lambda run: _counted(run[0], door, run[1]), runs)))
     return {contender: {event: (counted[contender, 3 * REQUESTS][event] - counted[contender, REQUESTS][event])
                         / (2 * REQUESTS) for event in EVENTS} for contender in CONTENDERS}
 
 
-def format_counts(figures: dict[str, dict[str, float]]) -> str:
+def format_counts(figures: dict[str, dict[str, float]], door: str = "wsgi") -> str:
     bare, least = figures["bare"], figures["least"]
-    lines = [f"per request, WSGI many visitors ({VISITORS:,} visitors): added to bare, and ÷ the least gate's added"]
+    lines = [f"per request, {door.upper()} many visitors ({VISITORS:,} visitors): added to bare, "
+             "and ÷ the least gate's added"]
     for contender, counts in figures.items():
         cells = []
         for event in EVENTS:
@@ -111,9 +126,11 @@ def format_counts(figures: dict[str, dict[str, float]]) -> str:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", nargs=2, metavar=("CONTENDER", "REQUESTS"), help=argparse.SUPPRESS)
+    parser.add_argument("--door", choices=("wsgi", "asgi"), default="wsgi",
+                        help="Flask through the WSGI door (the default) or Starlette through the ASGI door")
+    parser.add_argument("--child", nargs=3, metavar=("CONTENDER", "DOOR", "REQUESTS"), help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
-        _serve(options.child[0], int(options.child[1]))
+        _serve(options.child[0], options.child[1], int(options.child[2]))
     else:
-        print(format_counts(measure()))
+        print(format_counts(measure(options.door), options.door))
