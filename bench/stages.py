@@ -12,7 +12,7 @@ and the response gate cost in their real surroundings (cold CPU caches included)
 is left is the door's glue (reading the request, routes, the scope copy, the send
 wrapper). For a study, not a budget: the copies reach into the middleware's privates.
 A stage's figure moves by a µs or two between runs; bench/instructions.py counts the
-same stages' instructions and cache misses, which repeat to about 1 %.
+same stages' instructions and cache misses, which move by under 1 % between runs.
 """
 from __future__ import annotations
 
