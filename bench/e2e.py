@@ -84,17 +84,15 @@ def asgi_deciding():
     from bench.asgi import page_app
     from bench.floor import least_deciding_asgi_gate
 
-    return least_deciding_asgi_gate(page_app(), *_deciding_parts())
+    return least_deciding_asgi_gate(page_app(), _core())
 
 
-def _deciding_parts() -> tuple:
-    """What the least deciding gate borrows: the consent cookie's checker (the same keys),
-    the policy's cookie categories and the required categories."""
+def _core():
+    """A consentlib core with the wrapped app's policy and keys, for the least deciding gate."""
     from bench.middleware import POLICY
     from consentlib import ConsentMiddleware
 
-    core = ConsentMiddleware(lambda environ, start_response: [], POLICY, secret_key=_SECRET, store=_store()).core
-    return core.cookie, core.gate, POLICY.required
+    return ConsentMiddleware(lambda environ, start_response: [], POLICY, secret_key=_SECRET, store=_store()).core
 
 
 def wsgi_app(kind: str):
@@ -107,7 +105,7 @@ def wsgi_app(kind: str):
     if kind == "wrapped":
         return ConsentMiddleware(app, POLICY, secret_key=_SECRET, store=_store())
     if kind == "deciding":
-        return least_deciding_wsgi_gate(app, *_deciding_parts())
+        return least_deciding_wsgi_gate(app, _core())
     return least_wsgi_gate(app) if kind == "floor" else app
 
 
@@ -292,7 +290,6 @@ def measure(rounds: int = 60, chunk: int = 400, seconds: float = 400, visitors: 
                     rows.append({"server": name, "stream": stream, "budget": BUDGETS[(name, stream)],
                                  **{kind: statistics.median(cpu[kind]) / 1000 for kind in KINDS},
                                  "ratio": statistics.median(map(truediv, cpu["bare"], cpu["wrapped"])),
-                                 "floor ratio": statistics.median(map(truediv, cpu["floor"], cpu["wrapped"])),
                                  "bare/floor": statistics.median(map(truediv, cpu["bare"], cpu["floor"])),
                                  "bare/deciding": statistics.median(map(truediv, cpu["bare"], cpu["deciding"])),
                                  "rounds": len(cpu["bare"])})

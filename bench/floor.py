@@ -27,8 +27,7 @@ from typing import Any
 from werkzeug.test import EnvironBuilder
 
 from bench.common import CookieStream, compare
-from consentlib.consent import ConsentCookie
-from consentlib.gate.cookies import CookieGate
+from consentlib.core import ConsentCore
 
 _KINDS = {"Set-Cookie": 1, "Content-Type": 0, "Content-Length": 0, b"set-cookie": 1, b"content-type": 0,
           b"content-length": 0}
@@ -85,9 +84,11 @@ def least_asgi_gate(app: Callable) -> Callable:
     return middleware
 
 
-def _deciding(cookie: ConsentCookie, gate: CookieGate, required: frozenset[str], text: bool) -> tuple[Callable, Callable]:
+def _deciding(core: ConsentCore, text: bool) -> tuple[Callable, Callable]:
     """(decide(consent value, id value) -> granted, judge(headers, granted) -> headers) for
-    a least deciding gate, on text (WSGI) or bytes (ASGI)."""
+    a least deciding gate, on text (WSGI) or bytes (ASGI): it borrows ``core``'s consent
+    cookie checker (the same keys), its cookie categories and the required categories."""
+    cookie, gate, required = core.cookie, core.gate, core.policy.required
     decisions: dict[tuple[Any, Any], frozenset[str]] = {}
     verdicts: dict[frozenset[str], dict[Any, bool]] = {}
     # One object per granted set, as consentlib keeps them: a table lookup then compares
@@ -131,10 +132,10 @@ def _deciding(cookie: ConsentCookie, gate: CookieGate, required: frozenset[str],
     return decide, judge
 
 
-def least_deciding_wsgi_gate(app: Callable, cookie: ConsentCookie, gate: CookieGate,
-                             required: frozenset[str]) -> Callable:
-    """A WSGI middleware that decides as little as a consent gate can (see the module)."""
-    decide, judge = _deciding(cookie, gate, required, text=True)
+def least_deciding_wsgi_gate(app: Callable, core: ConsentCore) -> Callable:
+    """A WSGI middleware that decides as little as a consent gate can (see the module),
+    with what it borrows from ``core`` (see _deciding)."""
+    decide, judge = _deciding(core, text=True)
 
     def middleware(environ, start_response):
         value = id_value = None
@@ -154,10 +155,9 @@ def least_deciding_wsgi_gate(app: Callable, cookie: ConsentCookie, gate: CookieG
     return middleware
 
 
-def least_deciding_asgi_gate(app: Callable, cookie: ConsentCookie, gate: CookieGate,
-                             required: frozenset[str]) -> Callable:
+def least_deciding_asgi_gate(app: Callable, core: ConsentCore) -> Callable:
     """The same for ASGI."""
-    decide, judge = _deciding(cookie, gate, required, text=False)
+    decide, judge = _deciding(core, text=False)
 
     async def middleware(scope, receive, send):
         header = b""
@@ -194,10 +194,9 @@ def _streams() -> dict[str, dict[str, tuple[Callable, Any]]]:
     headers = cookie_headers(wrapped, REQUESTS)
     base = EnvironBuilder(path="/", headers={"User-Agent": "Mozilla/5.0"}).get_environ()
     one = EnvironBuilder(path="/", headers={"User-Agent": "Mozilla/5.0", "Cookie": headers[0]}).get_environ()
-    cookie, gate, required = wrapped.cookie, wrapped.core.gate, wrapped.policy.required
     wsgi_apps = {"bare": flask_page().wsgi_app, "wrapped": _middleware(),
                  "least": least_wsgi_gate(flask_page().wsgi_app),
-                 "deciding": least_deciding_wsgi_gate(flask_page().wsgi_app, cookie, gate, required)}
+                 "deciding": least_deciding_wsgi_gate(flask_page().wsgi_app, wrapped.core)}
     streams = {name: CookieStream(base, headers) for name in wsgi_apps}
     for _ in range(VISITORS):  # each visitor's first view, as bench/many_visitors.py does
         for name, app in wsgi_apps.items():
@@ -206,7 +205,7 @@ def _streams() -> dict[str, dict[str, tuple[Callable, Any]]]:
     single = scope(headers[0])
     asgi_apps = {"bare": called(starlette_page()), "wrapped": called(wrapped_app()),
                  "least": called(least_asgi_gate(starlette_page())),
-                 "deciding": called(least_deciding_asgi_gate(starlette_page(), cookie, gate, required))}
+                 "deciding": called(least_deciding_asgi_gate(starlette_page(), wrapped.core))}
     return {
         "WSGI repeated visitor": {name: (app, one) for name, app in wsgi_apps.items()},
         "WSGI many visitors": {name: (app, streams[name]) for name, app in wsgi_apps.items()},

@@ -47,28 +47,22 @@ def _app(contender: str, door: str):
     from bench.middleware import page_app
     from bench.stages import _free_gate, _free_visit
 
-    wrapped = _middleware()
-    headers = cookie_headers(wrapped, VISITORS * 5, visitors=VISITORS)
-    cookie, gate, required = wrapped.cookie, wrapped.core.gate, wrapped.policy.required
+    flask = _middleware()
+    headers = cookie_headers(flask, VISITORS * 5, visitors=VISITORS)
     if door == "asgi":
-        middleware = asgi.wrapped_app()
-        app = asgi.called({
-            "bare": asgi.page_app,
-            "least": lambda: least_asgi_gate(asgi.page_app()),
-            "least deciding": lambda: least_deciding_asgi_gate(asgi.page_app(), cookie, gate, required),
-            "consentlib": lambda: middleware,
-            "consentlib, visit free": lambda: _free_visit(middleware),
-            "consentlib, visit and response gate free": lambda: _free_gate(_free_visit(middleware)),
-        }[contender]())
-        return app, asgi.ScopeStream(headers)
+        page, least, deciding, wrapped = asgi.page_app, least_asgi_gate, least_deciding_asgi_gate, asgi.wrapped_app()
+    else:
+        page, least, deciding, wrapped = (lambda: page_app().wsgi_app), least_wsgi_gate, least_deciding_wsgi_gate, flask
     app = {
-        "bare": lambda: page_app().wsgi_app,
-        "least": lambda: least_wsgi_gate(page_app().wsgi_app),
-        "least deciding": lambda: least_deciding_wsgi_gate(page_app().wsgi_app, cookie, gate, required),
+        "bare": page,
+        "least": lambda: least(page()),
+        "least deciding": lambda: deciding(page(), wrapped.core),
         "consentlib": lambda: wrapped,
         "consentlib, visit free": lambda: _free_visit(wrapped),
         "consentlib, visit and response gate free": lambda: _free_gate(_free_visit(wrapped)),
     }[contender]()
+    if door == "asgi":
+        return asgi.called(app), asgi.ScopeStream(headers)
     base = EnvironBuilder(path="/", headers={"User-Agent": "Mozilla/5.0"}).get_environ()
     return app, CookieStream(base, headers)
 
