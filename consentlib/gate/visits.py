@@ -81,7 +81,7 @@ class _Shape:
     """What a ``Cookie`` header's shape decides, whatever its values: where its consent
     and consent id pairs stand, and under which granted sets every pair passes."""
 
-    __slots__ = ("text", "consent_at", "id_at", "last", "single", "id_first", "passes", "uses", "match")
+    __slots__ = ("text", "consent_at", "id_at", "last", "single", "passes", "uses", "match")
 
     def __init__(self, text: str, consent_at: tuple[int, ...], id_at: tuple[int, ...]) -> None:
         self.text = text
@@ -90,8 +90,6 @@ class _Shape:
         self.last = max(consent_at + id_at, default=-1)  # split no further than this pair
         # What a browser sends, one of each: their two positions, read inline.
         self.single = (consent_at[0], id_at[0]) if len(consent_at) == 1 and len(id_at) == 1 else None
-        # Whether the id pair comes first (the compiled pattern's groups are in header order).
-        self.id_first = self.single is not None and self.single[1] < self.single[0]
         # Granted sets under which the header reaches the app whole (nothing withheld).
         self.passes: set[frozenset[str]] = set()
         self.uses = 0
@@ -235,15 +233,9 @@ class Visits:
             # The values as the split below reads them: the pair stripped (a value's
             # trailing space; its leading space follows the '='), then its quotes.
             consent_value, id_value = found.group(1, 2)
-            if shape.id_first:
+            if shape.consent_at[0] > shape.id_at[0]:  # the pattern's groups are in header order
                 consent_value, id_value = id_value, consent_value
             key = (consent_value.rstrip().strip('"'), id_value.rstrip().strip('"'), gpc, dnt, region)
-            decided = self._decisions.get(key)
-            # The common case answered here, with no more lookups (in a request each costs
-            # a cold cache line or two): the visitor's decision is remembered, current and
-            # needs no re-issue, and every pair of this shape passes under it.
-            if decided is not None and not decided[3] and time.time() < decided[2] and decided[0].granted in shape.passes:
-                return _new_tuple(Visit, (decided[0], decided[1], header, (), decided[2], False, False, False))
         else:
             shape_text = _VALUES.sub("=", header)
             known = self._shapes.get((shape_text, secure))
@@ -266,7 +258,7 @@ class Visits:
                     self._recent[secure] = shape
             else:
                 key = (*_values_at(header.split(";", shape.last + 1), shape), gpc, dnt, region)
-            decided = self._decisions.get(key)
+        decided = self._decisions.get(key)
         if decided is None or time.time() >= decided[2]:
             # A visitor's first sight: their values read again, by the split.
             consent_values, id_values = _values_at(header.split(";", shape.last + 1), shape)
