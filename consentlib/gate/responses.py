@@ -15,6 +15,10 @@ loop below is the enforce mode's as it always was.
 Every header is judged by the name a browser will see (consentlib.gate.fields): a name that
 is not an RFC 9110 token, or a value with a line break, is dropped and logged once,
 since a browser could read a ``Set-Cookie``, ``ETag`` or ``Last-Modified`` in it.
+
+The gate a consent reuses (:meth:`ResponseGate.new_gate`) answers a site's usual page in
+a shorter loop (headers passed by name, ``Set-Cookie`` lines of names judged before) and
+hands any other response whole to the full loop, which answers it as always.
 """
 from __future__ import annotations
 
@@ -112,8 +116,14 @@ class ResponseGate:
         if len(gates) >= _GATES_LIMIT:
             gates.clear()
         granted, gpc_refused, stripped = key
-        gate = gates[key] = (self.headers_gate(granted, (), gpc_refused, stripped, raw=True) if raw
-                             else self.headers_gate(granted, (), gpc_refused, stripped))
+        full = (self.headers_gate(granted, (), gpc_refused, stripped, raw=True) if raw
+                else self.headers_gate(granted, (), gpc_refused, stripped))
+        # Report mode keeps lines the usual loop would drop: its own loop judges them all.
+        verdicts = self._verdicts.get(granted)
+        if verdicts is None:  # another request's gate began a new generation of tables meanwhile
+            verdicts = self._verdicts_for(granted)
+        gate = gates[key] = full if self.note is not None else _usual_case_gate(
+            full, self._kinds, verdicts, _vary_before(gpc_refused, stripped), raw)
         return gate
 
     @overload
@@ -140,9 +150,7 @@ class ResponseGate:
         if verdicts is None:
             verdicts = self._verdicts_for(granted)
         kinds = self._kinds
-        # How the response varies before its own headers are seen: 0 not, 1 on Cookie,
-        # 2 on Cookie and Sec-GPC.
-        base = 2 if gpc_refused else 1 if (stripped or extra) else 0
+        base = _vary_before(gpc_refused, stripped or bool(extra))
         # For bytes, ints: 'in' then searches for a byte without taking a buffer each time.
         lf, cr, nul, equals = (10, 13, 0, b"=") if raw else ("\n", "\r", "\0", "=")
         extra_pairs: Sequence[tuple[Any, Any]] = _raw_pairs(extra) if raw and extra else extra
@@ -293,6 +301,62 @@ class ResponseGate:
         if sep:  # without '=' the text is the whole value: not a name to remember it by
             verdicts.remember(raw, verdict)
         return verdict
+
+
+def _usual_case_gate(full: Callable[[list[tuple[Any, Any]]], list[tuple[Any, Any]]], kinds: dict[Any, str],
+                     verdicts: BoundedCache[Any, int], base: int, raw: bool
+                     ) -> Callable[[list[tuple[Any, Any]]], list[tuple[Any, Any]]]:
+    """A gate that answers as ``full`` does, judging only what most responses hold.
+
+    A response whose headers all pass by name or are ``Set-Cookie`` lines of names
+    already judged (a site sets the same few cookies on every page) is answered by the
+    short loop below; any other (an app's own ``Vary``, a validator, a name or line seen
+    for the first time, a line break in a value, a refused line while DEBUG logs) is
+    handed whole to ``full``, which judges every kind. Fewer names to set up per call and
+    fewer branches per header: in a request both cost cache misses, not just
+    instructions (bench/instructions.py).
+    """
+    lf, cr, nul, equals = (10, 13, 0, b"=") if raw else ("\n", "\r", "\0", "=")
+    vary_line = _VARY_LINES[raw]
+
+    def gate(headers: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+        kept: list[tuple[Any, Any]] = []
+        vary = base
+        dropped = False
+        for item in headers:
+            name, value = item
+            kind = kinds.get(name)
+            if lf in value or cr in value or nul in value:
+                return full(headers)
+            if kind is _PASS:
+                kept.append(item)
+            elif kind is _SET_COOKIE:
+                raw_name, sep, _ = value.partition(equals)
+                verdict = verdicts.get(raw_name) if sep else None
+                if verdict is None:
+                    return full(headers)
+                if verdict < _DROP:
+                    kept.append(item)
+                else:
+                    dropped = True
+                if _VARY_OF[verdict] > vary:
+                    vary = _VARY_OF[verdict]
+            else:
+                return full(headers)
+        if dropped and log.isEnabledFor(logging.DEBUG):
+            return full(headers)  # it says why each line was refused
+        if vary:
+            kept.append(vary_line[vary - 1])
+        return kept
+
+    return gate
+
+
+def _vary_before(gpc_refused: bool, varies: bool) -> int:
+    """How a response varies before its own headers are seen: 0 not, 1 on Cookie (its
+    request's cookies were stripped, or it carries lines of its own), 2 on Cookie and
+    Sec-GPC (a refused cookie's category is one GPC denies)."""
+    return 2 if gpc_refused else 1 if varies else 0
 
 
 def _why_refused(verdict: int, granted: frozenset[str]) -> str:
