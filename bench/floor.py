@@ -17,17 +17,26 @@ adding ``Vary: Cookie`` when one depends on it. No expiry, no request filtering,
 beacons, no endpoints, no GPC: what they add is a floor under any consent gate's cost,
 and shows how much of the budget a decision alone spends.
 
+The last two (``least_keeping_*``) keep consentlib's whole contract on the usual request (a
+returning visitor's page: see _keeping for what that takes beyond a decision) with the
+least work, and hand every other request to consentlib itself. What they add is the cost
+of the contract without consentlib's own structure, on the streams the budget is set on.
+
     python -m bench.floor
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 from werkzeug.test import EnvironBuilder
 
 from bench.common import CookieStream, compare
+from consentlib.consent import cookie_names
 from consentlib.core import ConsentCore
+from consentlib.gate.beacons import GPC_WELL_KNOWN
+from consentlib.gate.cookies import set_cookie_name
 
 _KINDS = {"Set-Cookie": 1, "Content-Type": 0, "Content-Length": 0, b"set-cookie": 1, b"content-type": 0,
           b"content-length": 0}
@@ -184,6 +193,179 @@ def least_deciding_asgi_gate(app: Callable, core: ConsentCore) -> Callable:
     return middleware
 
 
+def _keeping(core: ConsentCore, text: bool) -> tuple[Callable, Callable]:
+    """(visit(header, gpc, dnt) -> granted or None, judge) for a least keeping gate, on text
+    (WSGI) or bytes (ASGI): the least work that keeps consentlib's contract on the usual
+    request, None for any request that is not one (the caller hands it to consentlib).
+
+    Beyond the least deciding gate it keeps: exactly one consent cookie and one id cookie
+    by their exact names (several of one name count as none), bound to each other; the
+    policy's revision and the consent's lifetime, checked on every request; Sec-GPC (and
+    DNT, when honoured) in the decision; every pair of the Cookie header judged by its
+    name's category. The usual request needs none of consentlib's own answers: the app sees
+    the whole header (no pair withheld), nothing is re-issued, and its validators pass.
+    """
+    cookie, policy, gate = core.cookie, core.policy, core.gate
+    required, deny_on_signal = policy.required, policy.gpc_categories
+    honour_dnt = core.visits.honour_dnt
+    names = cookie_names(False)  # the streams are plain http
+    sep, equals, quote = (";", "=", '"') if text else (b";", b"=", b'"')
+    consent_name, id_name = (names.consent, names.consent_id) if text else (
+        names.consent.encode(), names.consent_id.encode())
+    several = object()  # a second cookie of one name: none of them counts
+    own = gate.own_cookies if text else frozenset(name.encode() for name in gate.own_cookies)
+    categories: dict[Any, str] = {}  # by the name as the request spells it
+    decisions: dict[tuple[Any, Any, bool], tuple[frozenset[str], float, bool]] = {}
+    shared: dict[frozenset[str], frozenset[str]] = {}
+
+    def decide(value: Any, id_value: Any, signal: bool) -> tuple[frozenset[str], float, bool]:
+        payload = None
+        if value is not None and value is not several:
+            payload = cookie.verify(value.strip(quote) if text else value.strip(quote).decode("latin-1"))
+        if payload is not None and id_value is not None and id_value is not several:
+            payload = cookie.bind(payload, [id_value.strip(quote) if text else id_value.strip(quote).decode("latin-1")])
+        current = payload is not None and cookie.is_current(payload, policy)
+        granted = required | payload.categories if current else required
+        if signal:
+            granted = granted - deny_on_signal
+        until = payload.decided_at + cookie.lifetime if current else float("inf")
+        reissue = current and payload.needs_reissue
+        decided = decisions[value, id_value, signal] = (shared.setdefault(granted, granted), until, reissue)
+        return decided
+
+    def visit(header: Any, gpc: bool, dnt: bool) -> frozenset[str] | None:
+        value = id_value = None
+        others = []
+        for part in header.split(sep):
+            name, _, cookie_value = part.strip().partition(equals)
+            if name == consent_name:
+                value = cookie_value if value is None else several
+            elif name == id_name:
+                id_value = cookie_value if id_value is None else several
+            else:
+                others.append(name)
+        signal = gpc or (dnt and honour_dnt)
+        decided = decisions.get((value, id_value, signal))
+        if decided is None or time.time() >= decided[1]:
+            decided = decide(value, id_value, signal)
+        granted, _, reissue = decided
+        if reissue:
+            return None
+        for name in others:
+            category = categories.get(name)
+            if category is None:
+                category = categories[name] = gate.category_of(name if text else name.decode("latin-1"))
+            if category not in granted and name not in own:
+                return None  # a pair to withhold, and its cookie to expire
+        return granted
+
+    # The response: each Set-Cookie line kept or dropped by its name's category, as a
+    # browser reads the name (RFC 6265 §5.2), whatever the spelling of the field name; a
+    # line break in any value drops it (RFC 9110 §5.5); Vary: Cookie, and Sec-GPC when a
+    # gated line's category is one a signal denies (RFC 9110 §12.5.5).
+    lf, cr, nul = ("\n", "\r", "\0") if text else (10, 13, 0)
+    vary_lines = (("Vary", "Cookie"), ("Vary", "Cookie, Sec-GPC")) if text else (
+        (b"vary", b"Cookie"), (b"vary", b"Cookie, Sec-GPC"))
+    is_set_cookie: dict[Any, bool] = {}
+    verdicts: dict[frozenset[str], dict[Any, tuple[bool, int]]] = {}
+
+    def verdict(raw_name: Any, value: Any, granted: frozenset[str]) -> tuple[bool, int]:
+        name = set_cookie_name(value if text else value.decode("latin-1"))
+        category = gate.category_of(name)
+        if name in gate.own_cookies:
+            found = (False, 0)  # only consentlib writes the visitor's choice
+        elif category in required:
+            found = (True, 0)
+        else:
+            found = (category in granted, 2 if category in deny_on_signal else 1)
+        verdicts[granted][raw_name] = found
+        return found
+
+    def judge(headers: list[tuple[Any, Any]], granted: frozenset[str]) -> list[tuple[Any, Any]]:
+        table = verdicts.get(granted)
+        if table is None:
+            table = verdicts[granted] = {}
+        kept, vary = [], 0
+        for item in headers:
+            name, value = item
+            if lf in value or cr in value or nul in value:
+                continue
+            cookie_line = is_set_cookie.get(name)
+            if cookie_line is None:
+                cookie_line = is_set_cookie[name] = (name if text else name.decode("latin-1")).lower() == "set-cookie"
+            if cookie_line:
+                raw_name = value.partition(equals)[0]
+                keep, depends = table.get(raw_name) or verdict(raw_name, value, granted)
+                if depends > vary:
+                    vary = depends
+                if not keep:
+                    continue
+            kept.append(item)
+        if vary:
+            kept.append(vary_lines[vary - 1])
+        return kept
+
+    return visit, judge
+
+
+def least_keeping_wsgi_gate(app: Callable, core: ConsentCore, consentlib: Callable) -> Callable:
+    """A WSGI middleware that answers the usual request with the least work that keeps
+    consentlib's contract (see _keeping) and hands every other to ``consentlib`` (the
+    middleware of ``core``, over the same app): a consent endpoint, a beacon's path in any
+    spelling, a header to withhold from, a choice to re-issue, validators to firewall."""
+    visit, judge = _keeping(core, text=True)
+    prefix, marks, etags = core.routes.prefix, core.routes.beacons.marks, core.policy.etags
+
+    def middleware(environ, start_response):
+        get = environ.get
+        path, mount = get("PATH_INFO", ""), get("SCRIPT_NAME", "")
+        if path.startswith(prefix) or path == GPC_WELL_KNOWN or any(mark in path or mark in mount for mark in marks):
+            return consentlib(environ, start_response)
+        granted = visit(get("HTTP_COOKIE") or "", get("HTTP_SEC_GPC") == "1", get("HTTP_DNT") == "1")
+        if granted is None or (etags is not None and etags not in granted):
+            return consentlib(environ, start_response)
+        environ["consentlib.consent"] = granted
+
+        def gated(status, headers, exc_info=None):
+            return start_response(status, judge(headers, granted), exc_info)
+
+        return app(environ, gated)
+
+    return middleware
+
+
+def least_keeping_asgi_gate(app: Callable, core: ConsentCore, consentlib: Callable) -> Callable:
+    """The same for ASGI."""
+    visit, judge = _keeping(core, text=False)
+    prefix, marks, etags = core.routes.prefix, core.routes.beacons.marks, core.policy.etags
+
+    async def middleware(scope, receive, send):
+        path, mount = scope["path"], scope.get("root_path", "")
+        if path.startswith(prefix) or path == GPC_WELL_KNOWN or any(mark in path or mark in mount for mark in marks):
+            return await consentlib(scope, receive, send)
+        header, gpc, dnt = b"", False, False
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                header = value if not header else header + b"; " + value
+            elif name == b"sec-gpc":
+                gpc = value == b"1"
+            elif name == b"dnt":
+                dnt = value == b"1"
+        granted = visit(header, gpc, dnt)
+        if granted is None or (etags is not None and etags not in granted):
+            return await consentlib(scope, receive, send)
+        scope = {**scope, "consentlib.consent": granted}
+
+        def gated(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": judge(message.get("headers", []), granted)}
+            return send(message)
+
+        await app(scope, receive, gated)
+
+    return middleware
+
+
 def _streams() -> dict[str, dict[str, tuple[Callable, Any]]]:
     """Each stream's contenders (bare, wrapped, least), ready: many visitors' seen once."""
     from bench.asgi import ScopeStream, called, page_app as starlette_page, scope, wrapped_app
@@ -197,6 +379,8 @@ def _streams() -> dict[str, dict[str, tuple[Callable, Any]]]:
     wsgi_apps = {"bare": flask_page().wsgi_app, "wrapped": _middleware(),
                  "least": least_wsgi_gate(flask_page().wsgi_app),
                  "deciding": least_deciding_wsgi_gate(flask_page().wsgi_app, wrapped.core)}
+    kept = _middleware()  # what the least keeping gate hands the unusual requests
+    wsgi_apps["keeping"] = least_keeping_wsgi_gate(kept.app, kept.core, kept)
     streams = {name: CookieStream(base, headers) for name in wsgi_apps}
     for _ in range(VISITORS):  # each visitor's first view, as bench/many_visitors.py does
         for name, app in wsgi_apps.items():
@@ -206,6 +390,8 @@ def _streams() -> dict[str, dict[str, tuple[Callable, Any]]]:
     asgi_apps = {"bare": called(starlette_page()), "wrapped": called(wrapped_app()),
                  "least": called(least_asgi_gate(starlette_page())),
                  "deciding": called(least_deciding_asgi_gate(starlette_page(), wrapped.core))}
+    kept_asgi = wrapped_app()
+    asgi_apps["keeping"] = called(least_keeping_asgi_gate(kept_asgi.app, kept_asgi.core, kept_asgi))
     return {
         "WSGI repeated visitor": {name: (app, one) for name, app in wsgi_apps.items()},
         "WSGI many visitors": {name: (app, streams[name]) for name, app in wsgi_apps.items()},
@@ -227,6 +413,7 @@ def measure_added(seconds_per_round: float = 0.5, rounds: int = 5) -> dict[str, 
         micros = {name: 1e6 / rate for name, rate in rates.items()}
         added, least = micros["wrapped"] - micros["bare"], micros["least"] - micros["bare"]
         figures[label] = {**micros, "added": added, "least added": least, "deciding added": micros["deciding"] - micros["bare"],
+                          "keeping added": micros["keeping"] - micros["bare"],
                           "ratio": added / least if least > 0 else float("inf")}
     return figures
 
@@ -234,5 +421,6 @@ def measure_added(seconds_per_round: float = 0.5, rounds: int = 5) -> dict[str, 
 if __name__ == "__main__":
     for label, row in measure_added().items():
         print(f"{label}: µs per request bare {row['bare']:.1f}, consentlib +{row['added']:.1f}, "
-              f"least gate +{row['least added']:.1f}, least deciding gate +{row['deciding added']:.1f}: "
+              f"least gate +{row['least added']:.1f}, least deciding gate +{row['deciding added']:.1f}, "
+              f"least keeping gate +{row['keeping added']:.1f} ({row['keeping added'] / row['least added']:.2f}): "
               f"ratio {row['ratio']:.2f}")

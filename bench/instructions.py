@@ -10,9 +10,12 @@ contender executes, and the misses of a simulated first-level instruction cache 
 data cache (D1) and a 2 MiB last level (LL). Each contender serves the many-visitors
 stream of bench/many_visitors.py (Flask, or Starlette with ``--door asgi``; 2,000 visitors, each seen once first)
 in a process of its own, twice: N and 3N requests after the same warm-up, so that
-imports and warm-up cancel out of the difference, which is divided by 2N. Runs of the
-same code differ by about 3,000 instructions and 80 I1 misses per request (under 1 % of
-the totals: objects land at other addresses), so a change smaller than that is noise.
+imports and warm-up cancel out of the difference, which is divided by 2N. Run under
+``setarch -R`` (no address randomisation), runs of the same code give the same counts to
+the instruction; with randomisation they differed by about 3,000 instructions and 80 I1
+misses per request. A change of code still moves objects to other addresses: a copy of
+the same code loaded a second time counted some 5,000 instructions and 150 I1 misses
+more, so a change smaller than that is not told from where things landed.
 
 For a study, not a budget: what it shows (see README) is whether consentlib's extra time
 over the least possible gate (bench/floor.py) is more work, or the same work spread over
@@ -30,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 VISITORS = 2_000
 REQUESTS = 1_000  # the shorter run; the longer serves 3 times as many
-CONTENDERS = ("bare", "least", "least deciding", "consentlib", "consentlib, visit free",
+CONTENDERS = ("bare", "least", "least deciding", "least keeping", "consentlib", "consentlib, visit free",
               "consentlib, visit and response gate free")
 EVENTS = {"instructions": "I   refs", "I1 misses": "I1  misses", "D1 misses": "D1  misses", "LL misses": "LL misses"}
 
@@ -42,7 +45,8 @@ def _app(contender: str, door: str):
 
     from bench import asgi
     from bench.common import CookieStream
-    from bench.floor import least_asgi_gate, least_deciding_asgi_gate, least_deciding_wsgi_gate, least_wsgi_gate
+    from bench.floor import (least_asgi_gate, least_deciding_asgi_gate, least_deciding_wsgi_gate,
+                             least_keeping_asgi_gate, least_keeping_wsgi_gate, least_wsgi_gate)
     from bench.many_visitors import _middleware, cookie_headers
     from bench.middleware import page_app
     from bench.stages import _free_gate, _free_visit
@@ -50,13 +54,16 @@ def _app(contender: str, door: str):
     flask = _middleware()
     headers = cookie_headers(flask, VISITORS * 5, visitors=VISITORS)
     if door == "asgi":
-        page, least, deciding, wrapped = asgi.page_app, least_asgi_gate, least_deciding_asgi_gate, asgi.wrapped_app()
+        page, least, deciding, keeping, wrapped = (asgi.page_app, least_asgi_gate, least_deciding_asgi_gate,
+                                                   least_keeping_asgi_gate, asgi.wrapped_app())
     else:
-        page, least, deciding, wrapped = (lambda: page_app().wsgi_app), least_wsgi_gate, least_deciding_wsgi_gate, flask
+        page, least, deciding, keeping, wrapped = ((lambda: page_app().wsgi_app), least_wsgi_gate,
+                                                   least_deciding_wsgi_gate, least_keeping_wsgi_gate, flask)
     app = {
         "bare": page,
         "least": lambda: least(page()),
         "least deciding": lambda: deciding(page(), wrapped.core),
+        "least keeping": lambda: keeping(wrapped.app, wrapped.core, wrapped),
         "consentlib": lambda: wrapped,
         "consentlib, visit free": lambda: _free_visit(wrapped),
         "consentlib, visit and response gate free": lambda: _free_gate(_free_visit(wrapped)),
@@ -77,7 +84,10 @@ def _serve(contender: str, door: str, requests: int) -> None:
 
 def _counted(contender: str, door: str, requests: int) -> dict[str, int]:
     """The whole child process's counts under cachegrind."""
-    command = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", "--LL=2097152,16,64",
+    # Without address randomisation (setarch -R, from util-linux) a run repeats its counts
+    # exactly: objects land at the same addresses, so they share the same cache sets.
+    command = [*(["setarch", "-R"] if shutil.which("setarch") else []),
+               "valgrind", "--tool=cachegrind", "--cache-sim=yes", "--LL=2097152,16,64",
                "--cachegrind-out-file=/dev/null", sys.executable, "-m", "bench.instructions",
                "--child", contender, door, str(requests)]
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"},
