@@ -9,10 +9,10 @@ gate's (copying a 4 MiB buffer between in-process requests does the same). So he
 same page is served by a real server on 127.0.0.1:
 
 * uvicorn (httptools, one process) serving bare Starlette, the same app wrapped in
-  ``consentlib.asgi.ConsentMiddleware``, the least possible gate and the least deciding
-  gate (bench/floor.py);
+  ``consentlib.asgi.ConsentMiddleware``, the least possible gate, the least deciding
+  gate and the least keeping gate (bench/floor.py);
 * gunicorn (sync, one worker) serving bare Flask, the same app wrapped in
-  ``consentlib.ConsentMiddleware``, and the same two stand-ins.
+  ``consentlib.ConsentMiddleware``, and the same three stand-ins.
 
 A keep-alive load client in a process of its own (raw sockets, one request in flight;
 gunicorn's sync worker closes each connection, so there it connects per request) sends
@@ -41,7 +41,7 @@ from pathlib import Path
 
 from tests.support.loadkit import STORE_ENV, Gunicorn, Uvicorn, children, wait_until
 
-KINDS = ("bare", "wrapped", "floor", "deciding")
+KINDS = ("bare", "wrapped", "floor", "deciding", "keeping")
 # (server, stream) -> the least ratio bare/wrapped (CPU per request) that passes.
 BUDGETS = {("uvicorn", "many visitors"): 0.90, ("gunicorn", "many visitors"): 0.95,
            ("uvicorn", "repeated visitor"): 0.95, ("gunicorn", "repeated visitor"): 0.95}
@@ -87,6 +87,13 @@ def asgi_deciding():
     return least_deciding_asgi_gate(page_app(), _core())
 
 
+def asgi_keeping():
+    from bench.floor import least_keeping_asgi_gate
+
+    wrapped = asgi_wrapped()
+    return least_keeping_asgi_gate(wrapped.app, wrapped.core, wrapped)
+
+
 def _core():
     """A consentlib core with the wrapped app's policy and keys, for the least deciding gate."""
     from bench.middleware import POLICY
@@ -97,7 +104,7 @@ def _core():
 
 def wsgi_app(kind: str):
     """gunicorn's factory: ``bench.e2e:wsgi_app('wrapped')``."""
-    from bench.floor import least_deciding_wsgi_gate, least_wsgi_gate
+    from bench.floor import least_deciding_wsgi_gate, least_keeping_wsgi_gate, least_wsgi_gate
     from bench.middleware import POLICY, page_app
     from consentlib import ConsentMiddleware
 
@@ -106,6 +113,9 @@ def wsgi_app(kind: str):
         return ConsentMiddleware(app, POLICY, secret_key=_SECRET, store=_store())
     if kind == "deciding":
         return least_deciding_wsgi_gate(app, _core())
+    if kind == "keeping":
+        wrapped = ConsentMiddleware(app, POLICY, secret_key=_SECRET, store=_store())
+        return least_keeping_wsgi_gate(app, wrapped.core, wrapped)
     return least_wsgi_gate(app) if kind == "floor" else app
 
 
@@ -229,7 +239,7 @@ def _family(name: str, servers: dict[str, object], client: Callable, rounds: int
     pids = {kind: server.pid for kind, server in servers.items()}
     for kind in KINDS:  # each visitor's first view; checks that the gate really gates
         answered, head = client((ports[kind], "many visitors", 0, visitors))
-        gates = kind in ("wrapped", "deciding")
+        gates = kind in ("wrapped", "deciding", "keeping")
         if (b"_fbp=" in head) == gates:
             raise AssertionError(f"{name} {kind}: the marketing cookie _fbp was {'not ' * gates}dropped")
     spent: dict[str, dict[str, list[float]]] = {stream: {kind: [] for kind in KINDS} for stream in STREAMS}
@@ -292,6 +302,7 @@ def measure(rounds: int = 60, chunk: int = 400, seconds: float = 400, visitors: 
                                  "ratio": statistics.median(map(truediv, cpu["bare"], cpu["wrapped"])),
                                  "bare/floor": statistics.median(map(truediv, cpu["bare"], cpu["floor"])),
                                  "bare/deciding": statistics.median(map(truediv, cpu["bare"], cpu["deciding"])),
+                                 "bare/keeping": statistics.median(map(truediv, cpu["bare"], cpu["keeping"])),
                                  "rounds": len(cpu["bare"])})
     finally:
         parent.send(None)
@@ -300,13 +311,14 @@ def measure(rounds: int = 60, chunk: int = 400, seconds: float = 400, visitors: 
 
 
 def format_rows(rows: list[dict]) -> str:
-    lines = [f"{'server, stream':<28} {'bare/wrapped':>12} {'budget':>7} {'bare/floor':>10} {'bare/deciding':>13}  "
-             "CPU µs per request (bare, wrapped, floor, least deciding), medians"]
+    lines = [f"{'server, stream':<28} {'bare/wrapped':>12} {'budget':>7} {'bare/floor':>10} {'bare/deciding':>13} "
+             f"{'bare/keeping':>12}  CPU µs per request (bare, wrapped, floor, least deciding, least keeping), medians"]
     for row in rows:
         verdict = "ok" if row["ratio"] >= row["budget"] else "OVER BUDGET"
         lines.append(f"{row['server'] + ', ' + row['stream']:<28} {row['ratio']:>12.3f} {'>= ' + str(row['budget']):>7} "
-                     f"{row['bare/floor']:>10.3f} {row['bare/deciding']:>13.3f}  {row['bare']:.1f}, {row['wrapped']:.1f}, "
-                     f"{row['floor']:.1f}, {row['deciding']:.1f} {verdict} ({row['rounds']} rounds)")
+                     f"{row['bare/floor']:>10.3f} {row['bare/deciding']:>13.3f} {row['bare/keeping']:>12.3f}  "
+                     f"{row['bare']:.1f}, {row['wrapped']:.1f}, {row['floor']:.1f}, {row['deciding']:.1f}, "
+                     f"{row['keeping']:.1f} {verdict} ({row['rounds']} rounds)")
     return "\n".join(lines)
 
 
