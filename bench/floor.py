@@ -354,6 +354,8 @@ def least_keeping_asgi_gate(app: Callable, core: ConsentCore, consentlib: Callab
         granted = visit(header, gpc, dnt)
         if granted is None or (etags is not None and etags not in granted):
             return await consentlib(scope, receive, send)
+        # The rest as the least deciding gate's, inline in each: a shared coroutine would
+        # add a call to both stand-ins.
         scope = {**scope, "consentlib.consent": granted}
 
         def gated(message):
