@@ -1,6 +1,7 @@
 """What consentlib's µs are made of, counted instead of timed: instructions and cache misses.
 
     python -m bench.instructions [--door asgi]    (needs valgrind; about five minutes on two cores)
+    python -m bench.instructions --profile consentlib "least keeping"    (where the misses differ)
 
 A µs figure moves by one or two between runs on a shared machine, and by about one
 with the order the contenders take turns in (the code the previous contender ran is
@@ -29,6 +30,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 VISITORS = 2_000
@@ -82,13 +84,13 @@ def _serve(contender: str, door: str, requests: int) -> None:
             pass
 
 
-def _counted(contender: str, door: str, requests: int) -> dict[str, int]:
-    """The whole child process's counts under cachegrind."""
+def _counted(contender: str, door: str, requests: int, out: str = "/dev/null") -> dict[str, int]:
+    """The whole child process's counts under cachegrind (per function in ``out``)."""
     # Without address randomisation (setarch -R, from util-linux) a run repeats its counts
     # exactly: objects land at the same addresses, so they share the same cache sets.
     command = [*(["setarch", "-R"] if shutil.which("setarch") else []),
                "valgrind", "--tool=cachegrind", "--cache-sim=yes", "--LL=2097152,16,64",
-               "--cachegrind-out-file=/dev/null", sys.executable, "-m", "bench.instructions",
+               f"--cachegrind-out-file={out}", sys.executable, "-m", "bench.instructions",
                "--child", contender, door, str(requests)]
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"},
                           check=True)
@@ -113,6 +115,49 @@ def measure(door: str = "wsgi", workers: int = 2) -> dict[str, dict[str, float]]
                         / (2 * REQUESTS) for event in EVENTS} for contender in CONTENDERS}
 
 
+def profile(contender: str, against: str, door: str = "wsgi", top: int = 20) -> list[tuple[str, float, float]]:
+    """Per request, where ``contender`` misses the instruction cache more than ``against``:
+    the ``top`` functions by I1 misses more, each with its instructions more (negative:
+    fewer). A function of the app's own shows up too when the contender's code evicts it."""
+    if shutil.which("valgrind") is None or shutil.which("cg_diff") is None:
+        raise SystemExit("bench.instructions needs valgrind (Debian: apt-get install valgrind)")
+    with tempfile.TemporaryDirectory(prefix="consentlib-cachegrind-") as folder:
+        runs = [(name, requests) for name in (contender, against) for requests in (REQUESTS, 3 * REQUESTS)]
+        paths = {run: os.path.join(folder, f"{index}.out") for index, run in enumerate(runs)}
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda run: _counted(run[0], door, run[1], paths[run]), runs))
+        ours, theirs = (_per_function(paths[name, REQUESTS], paths[name, 3 * REQUESTS]) for name in (contender, against))
+    rows = [(function, ours.get(function, (0, 0))[1] - theirs.get(function, (0, 0))[1],
+             ours.get(function, (0, 0))[0] - theirs.get(function, (0, 0))[0]) for function in ours.keys() | theirs.keys()]
+    return sorted(rows, key=lambda row: -row[1])[:top]
+
+
+def _per_function(short: str, long: str) -> dict[str, tuple[float, float]]:
+    """(instructions, I1 misses) per request of each function, from two runs' outputs."""
+    return _functions(subprocess.run(["cg_diff", short, long], capture_output=True, text=True, check=True).stdout)
+
+
+def _functions(text: str) -> dict[str, tuple[float, float]]:
+    """(instructions, I1 misses) per request of each function in ``cg_diff``'s output of
+    a short and a long run (2N requests apart)."""
+    events: list[str] = []
+    totals: dict[str, list[int]] = {}
+    where = function = ""
+    for line in text.splitlines():
+        if line.startswith("events:"):
+            events = line.split()[1:]
+        elif line.startswith("fl="):
+            where = os.path.basename(line[3:].strip())
+        elif line.startswith("fn="):
+            function = f"{where}:{line[3:].strip()}"
+        elif line[:1].isdigit() or line[:1] == "-":
+            counts = [int(value) for value in line.split()[1:]]
+            total = totals.setdefault(function, [0, 0])
+            total[0] += counts[events.index("Ir")]
+            total[1] += counts[events.index("I1mr")]
+    return {function: (ir / (2 * REQUESTS), i1 / (2 * REQUESTS)) for function, (ir, i1) in totals.items()}
+
+
 def format_counts(figures: dict[str, dict[str, float]], door: str = "wsgi") -> str:
     bare, least = figures["bare"], figures["least"]
     lines = [f"per request, {door.upper()} many visitors ({VISITORS:,} visitors): added to bare, "
@@ -132,9 +177,18 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--door", choices=("wsgi", "asgi"), default="wsgi",
                         help="Flask through the WSGI door (the default) or Starlette through the ASGI door")
+    parser.add_argument("--profile", nargs=2, metavar=("CONTENDER", "AGAINST"),
+                        help="the functions where CONTENDER misses the instruction cache more than AGAINST "
+                             f"(each one of: {', '.join(CONTENDERS)})")
     parser.add_argument("--child", nargs=3, metavar=("CONTENDER", "DOOR", "REQUESTS"), help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
         _serve(options.child[0], options.child[1], int(options.child[2]))
+    elif options.profile:
+        contender, against = options.profile
+        print(f"per request, {options.door.upper()} many visitors: {contender} against {against}, "
+              "the functions it misses I1 in more")
+        for function, misses, instructions in profile(contender, against, options.door):
+            print(f"  {misses:+8.1f} I1 misses {instructions:+10,.0f} instructions  {function}")
     else:
         print(format_counts(measure(options.door), options.door))

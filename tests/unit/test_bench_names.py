@@ -33,3 +33,15 @@ def test_every_global_a_bench_module_reads_is_defined(module):
     undefined = {name for name in _globals(code, ("LOAD_GLOBAL", "LOAD_NAME"))
                  if not hasattr(loaded, name) and not hasattr(builtins, name) and name not in stored}
     assert not undefined, f"bench/{module}.py reads undefined names: {sorted(undefined)}"
+
+
+def test_the_profile_reads_cachegrind_per_function_and_per_request():
+    """bench/instructions.py --profile: each function's counts, per request, summed over its lines."""
+    from bench.instructions import REQUESTS, _functions
+
+    text = ("desc: I1 cache: 65536 B\ncmd: x; y\nevents: Ir I1mr ILmr Dr D1mr\n"
+            "fl=/build/Python/ceval.c\nfn=_PyEval_EvalFrameDefault\n10 4000 20 0 0 0\n12 -2000 0 0 0 0\n"
+            "fl=/build/Modules/_sre/sre_lib.h\nfn=sre_ucs1_match\n0 6000 100 0 0 0\n")
+    per_request = 2 * REQUESTS
+    assert _functions(text) == {"ceval.c:_PyEval_EvalFrameDefault": (2000 / per_request, 20 / per_request),
+                                "sre_lib.h:sre_ucs1_match": (6000 / per_request, 100 / per_request)}
