@@ -323,6 +323,9 @@ def _usual_case_gate(full: Callable[[list[tuple[Any, Any]]], list[tuple[Any, Any
     vary_line = _VARY_LINES[raw]
 
     def gate(headers: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+        if type(headers) is not list:
+            # ASGI allows any iterable: read once here, it must still be whole for ``full``.
+            headers = list(headers)
         kept: list[tuple[Any, Any]] = []
         vary = base
         dropped = False

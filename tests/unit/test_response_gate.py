@@ -74,6 +74,8 @@ def test_the_reused_gate_answers_as_the_full_gate(responses, granted, gpc_refuse
     for lines in responses + responses:
         sent = _raw(lines) if raw else lines
         assert gate(list(sent)) == full(list(sent))
+        # ASGI lets an app's start message carry any iterable of headers, read once.
+        assert gate(iter(sent)) == full(list(sent))
 
 
 def test_the_usual_response_is_judged_without_the_full_gate(monkeypatch):
