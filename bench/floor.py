@@ -237,10 +237,10 @@ def _keeping(core: ConsentCore, text: bool) -> tuple[Callable, Callable]:
         value = id_value = None
         others = []
         for part in header.split(sep):
-            name, _, cookie_value = part.strip().partition(equals)
-            if name == consent_name:
+            name, has_value, cookie_value = part.strip().partition(equals)
+            if has_value and name == consent_name:  # without '=' no consent cookie, as consentlib reads it
                 value = cookie_value if value is None else several
-            elif name == id_name:
+            elif has_value and name == id_name:
                 id_value = cookie_value if id_value is None else several
             else:
                 others.append(name)

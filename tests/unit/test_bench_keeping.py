@@ -57,22 +57,23 @@ def test_wsgi_the_usual_request_is_answered_as_consentlib_answers_it(headers):
     assert handed == []  # every request of the stream was the keeping gate's own
 
 
-@pytest.mark.parametrize("path, extra", [
-    ("/", "; _fbp=fb.1.2.3"),  # marketing is not granted: withheld and expired
-    ("/", "; consent=forged"),  # a second consent cookie: none counts
-    ("/_consent/state", ""),  # a consent endpoint
-    ("/collect", ""),  # a beacon
-    ("/collect/", ""),  # the beacon spelt otherwise
-    ("/.well-known/gpc.json", ""),
+@pytest.mark.parametrize("path, extra, handed_over", [
+    ("/", "; _fbp=fb.1.2.3", 1),  # marketing is not granted: withheld and expired
+    ("/", "; consent=forged", 1),  # a second consent cookie: none counts
+    ("/", "; consent", 0),  # no '=': no consent cookie, and consentlib's own name passes
+    ("/_consent/state", "", 1),  # a consent endpoint
+    ("/collect", "", 1),  # a beacon
+    ("/collect/", "", 1),  # the beacon spelt otherwise
+    ("/.well-known/gpc.json", "", 1),
 ])
-def test_wsgi_any_other_request_goes_to_consentlib(headers, path, extra):
+def test_wsgi_any_other_request_goes_to_consentlib(headers, path, extra, handed_over):
     reference, kept = _middleware(), _middleware()
     handed, consentlib = _handed_over(kept)
     keeping = least_keeping_wsgi_gate(kept.app, kept.core, consentlib)
     cookie = headers[0] + extra
     build = lambda: EnvironBuilder(path=path, headers={"Cookie": cookie}).get_environ()  # noqa: E731
     assert _wsgi(keeping, build()) == _wsgi(reference, build())
-    assert len(handed) == 1
+    assert len(handed) == handed_over
 
 
 async def _asgi(app, cookie):
