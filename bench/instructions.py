@@ -14,9 +14,11 @@ in a process of its own, twice: N and 3N requests after the same warm-up, so tha
 imports and warm-up cancel out of the difference, which is divided by 2N. Run under
 ``setarch -R`` (no address randomisation), runs of the same code give the same counts to
 the instruction; with randomisation they differed by about 3,000 instructions and 80 I1
-misses per request. A change of code still moves objects to other addresses: a copy of
-the same code loaded a second time counted some 5,000 instructions and 150 I1 misses
-more, so a change smaller than that is not told from where things landed.
+misses per request. An edit still moves code and objects to other addresses: two edits
+that only added a function never called counted about 500 to 700 instructions and 10 I1
+misses fewer, so a change smaller than that is not told from where things landed. A
+module loaded a second time (a patched copy) counted 5,000 and 150 more than the same
+code loaded once: compare code loaded once.
 
 For a study, not a budget: what it shows (see README) is whether consentlib's extra time
 over the least possible gate (bench/floor.py) is more work, or the same work spread over
