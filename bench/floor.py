@@ -81,11 +81,15 @@ def least_asgi_gate(app: Callable) -> Callable:
                 cookie = value
         for part in cookie.split(b";"):
             part.strip().partition(b"=")
-        scope = {**scope, "consentlib.consent": None}
+        # Copied, then filled, as consentlib does: the least idiom ({**scope, key: value}
+        # builds and frees a dict of its own first).
+        scope = {**scope}
+        scope["consentlib.consent"] = None
 
         def gated(message):
             if message["type"] == "http.response.start":
-                message = {**message, "headers": _judged(message.get("headers", []), 10, 13, 0, b"=")}
+                message = {**message}
+                message["headers"] = _judged(message.get("headers", []), 10, 13, 0, b"=")
             return send(message)
 
         await app(scope, receive, gated)
@@ -181,11 +185,13 @@ def least_deciding_asgi_gate(app: Callable, core: ConsentCore) -> Callable:
             elif name == b"consent_id":
                 id_value = cookie_value
         granted = decide(value, id_value)
-        scope = {**scope, "consentlib.consent": granted}
+        scope = {**scope}
+        scope["consentlib.consent"] = granted
 
         def gated(message):
             if message["type"] == "http.response.start":
-                message = {**message, "headers": judge(message.get("headers", []), granted)}
+                message = {**message}
+                message["headers"] = judge(message.get("headers", []), granted)
             return send(message)
 
         await app(scope, receive, gated)
@@ -356,11 +362,13 @@ def least_keeping_asgi_gate(app: Callable, core: ConsentCore, consentlib: Callab
             return await consentlib(scope, receive, send)
         # The rest as the least deciding gate's, inline in each: a shared coroutine would
         # add a call to both stand-ins.
-        scope = {**scope, "consentlib.consent": granted}
+        scope = {**scope}
+        scope["consentlib.consent"] = granted
 
         def gated(message):
             if message["type"] == "http.response.start":
-                message = {**message, "headers": judge(message.get("headers", []), granted)}
+                message = {**message}
+                message["headers"] = judge(message.get("headers", []), granted)
             return send(message)
 
         await app(scope, receive, gated)

@@ -165,8 +165,12 @@ class ConsentMiddleware(HoldsCore):
             await send_response(send, int(status[:3]), beacon_headers, body)
             return
         # A copy, as the ASGI spec asks of a middleware that changes the scope: the
-        # server's scope must not see what this request's app was given.
-        scope = {**scope, SCOPE_KEY: consent, MIDDLEWARE_KEY: self}
+        # server's scope must not see what this request's app was given. Copied, then
+        # filled: {**scope, key: value} builds and frees a dict of its own keys first
+        # (about 1,000 instructions a request, counted by bench/instructions.py).
+        scope = {**scope}
+        scope[SCOPE_KEY] = consent
+        scope[MIDDLEWARE_KEY] = self
         if stripped:
             # The app sees fewer cookies than were sent: what it answers depends on consent.
             scope["headers"] = with_cookie(headers, filtered)
@@ -186,7 +190,8 @@ class ConsentMiddleware(HoldsCore):
         # it), so each message costs one call, not a coroutine more per message.
         def gated_send(message: Message) -> Awaitable[None]:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": gate(message.get("headers", ()))}
+                message = {**message}  # copied, then filled, as the scope above
+                message["headers"] = gate(message.get("headers", ()))
                 if undeclared.pending:
                     return _record_then_send(undeclared, send, message)
             return send(message)
